@@ -1,0 +1,29 @@
+//! The Palisade policy language: text to a checked, typed policy set.
+//!
+//! Stages: [`parse`] (text to [`ast::File`]), [`check`] (files to [`hir::CheckedSet`]),
+//! and [`format`] (AST back to canonical text).
+
+pub mod ast;
+mod check;
+pub mod diag;
+pub mod hir;
+pub mod schema;
+pub mod span;
+pub mod syntax;
+
+pub use diag::{Diagnostic, Sources};
+pub use span::{SourceFile, Span};
+
+/// Parses the file at `index` of `sources`.
+pub fn parse(sources: &Sources, index: usize) -> Result<ast::File, Vec<Diagnostic>> {
+    match sources.get(index) {
+        Some(f) => syntax::parse_file(&f.text, index),
+        None => Ok(ast::File {
+            items: Vec::new(),
+            trailing_comments: Vec::new(),
+            unplaced_comments: Vec::new(),
+        }),
+    }
+}
+
+pub use check::check;

@@ -1,0 +1,233 @@
+//! Text to [`ast::File`]. Pest types never leave this module.
+
+mod build;
+mod scan;
+
+use crate::ast;
+use crate::diag::Diagnostic;
+use crate::span::Span;
+use pest::Parser;
+use pest_derive::Parser;
+
+pub use scan::MAX_DEPTH;
+
+#[derive(Parser)]
+#[grammar = "syntax/grammar.pest"]
+struct PalParser;
+
+/// Parses one file. Every item is parsed on its own, so each broken item reports its own error.
+pub fn parse_file(text: &str, file: usize) -> Result<ast::File, Vec<Diagnostic>> {
+    let (chunks, mut errors) = scan::split_items(text, file);
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    let mut items = Vec::new();
+    let mut comments: Vec<(Span, String)> = Vec::new();
+    for chunk in chunks {
+        let Some(chunk_text) = text.get(chunk.start..chunk.end) else {
+            continue;
+        };
+        match PalParser::parse(Rule::file, chunk_text) {
+            Ok(mut pairs) => {
+                let Some(file_pair) = pairs.next() else {
+                    continue;
+                };
+                for p in file_pair.clone().into_inner().flatten() {
+                    if p.as_rule() == Rule::COMMENT {
+                        let s = p.as_span();
+                        comments.push((
+                            Span::new(s.start() + chunk.start, s.end() + chunk.start),
+                            p.as_str().to_string(),
+                        ));
+                    }
+                }
+                let mut b = build::Builder {
+                    file,
+                    offset: chunk.start,
+                    errors: &mut errors,
+                };
+                for p in file_pair.into_inner() {
+                    if let Some(item) = b.item(p) {
+                        items.push(item);
+                    }
+                }
+            }
+            Err(e) => errors.push(syntax_error(e, file, chunk.start, text)),
+        }
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    Ok(attach_comments(items, comments))
+}
+
+/// Parses a standalone condition (used by tests and the formatter's round trip).
+pub fn parse_expr(text: &str, file: usize) -> Result<ast::Expr, Vec<Diagnostic>> {
+    let wrapped = format!("macro __expr = {text}");
+    let parsed = parse_file(&wrapped, file)?;
+    match parsed.items.into_iter().next().map(|i| i.kind) {
+        Some(ast::ItemKind::Macro(m)) => Ok(m.body),
+        _ => Err(vec![Diagnostic::error(
+            file,
+            Span::new(0, text.len()),
+            "expected a condition",
+            "here",
+        )]),
+    }
+}
+
+fn attach_comments(mut items: Vec<ast::Item>, comments: Vec<(Span, String)>) -> ast::File {
+    let mut unplaced = Vec::new();
+    let mut trailing = Vec::new();
+    let mut item_idx = 0;
+    let mut clause_idx = 0;
+    for (span, text) in comments {
+        while item_idx < items.len() && items[item_idx].span.end <= span.start {
+            item_idx += 1;
+            clause_idx = 0;
+        }
+        let Some(item) = items.get_mut(item_idx) else {
+            trailing.push(text);
+            continue;
+        };
+        if span.end <= item.span.start {
+            item.comments.push(text);
+            continue;
+        }
+        // Inside an item: only policy clauses can carry comments.
+        let placed = match &mut item.kind {
+            ast::ItemKind::Policy(p) => {
+                while clause_idx < p.clauses.len() && p.clauses[clause_idx].span.end <= span.start {
+                    clause_idx += 1;
+                }
+                match p.clauses.get_mut(clause_idx) {
+                    Some(c) if span.end <= c.span.start => {
+                        c.comments.push(text);
+                        true
+                    }
+                    _ => false,
+                }
+            }
+            _ => false,
+        };
+        if !placed {
+            unplaced.push(span);
+        }
+    }
+    ast::File {
+        items,
+        trailing_comments: trailing,
+        unplaced_comments: unplaced,
+    }
+}
+
+fn syntax_error(e: pest::error::Error<Rule>, file: usize, offset: usize, text: &str) -> Diagnostic {
+    use pest::error::{ErrorVariant, InputLocation};
+    let (start, end) = match e.location {
+        InputLocation::Pos(p) => (p, p),
+        InputLocation::Span((s, e)) => (s, e),
+    };
+    let start = start + offset;
+    let mut end = (end + offset).max(start);
+    if end == start {
+        // Point at the offending character (or the end of input).
+        end = text[start.min(text.len())..]
+            .chars()
+            .next()
+            .map(|c| start + c.len_utf8())
+            .unwrap_or(start);
+    }
+    let found = text.get(start..end).filter(|s| !s.trim().is_empty());
+    let (message, label) = match &e.variant {
+        ErrorVariant::ParsingError { positives, .. } => {
+            let mut names: Vec<&str> = positives.iter().filter_map(|r| rule_name(*r)).collect();
+            names.sort();
+            names.dedup();
+            let expected = if names.is_empty() {
+                "valid syntax".to_string()
+            } else if names.len() == 1 {
+                names[0].to_string()
+            } else {
+                let (last, rest) = names.split_last().unwrap_or((&"", &[]));
+                format!("{} or {}", rest.join(", "), last)
+            };
+            let message = match found {
+                Some(f) => format!(
+                    "syntax error: expected {expected}, found `{}`",
+                    f.chars().take(20).collect::<String>()
+                ),
+                None if start >= text.len() => {
+                    format!("syntax error: expected {expected}, found end of file")
+                }
+                None => format!("syntax error: expected {expected}"),
+            };
+            (message, format!("expected {expected}"))
+        }
+        ErrorVariant::CustomError { message } => {
+            (format!("syntax error: {message}"), "here".to_string())
+        }
+    };
+    Diagnostic::error(file, Span::new(start, end), message, label)
+        .with_help("see docs/language.md for the policy syntax")
+}
+
+fn rule_name(r: Rule) -> Option<&'static str> {
+    Some(match r {
+        Rule::EOI => "end of file",
+        Rule::policy => "`policy`",
+        Rule::list_def => "`list`",
+        Rule::macro_def => "`macro`",
+        Rule::test_def => "`test`",
+        Rule::ident | Rule::path | Rule::operand | Rule::comparison => "a name",
+        Rule::string | Rule::raw_string | Rule::text => "a string",
+        Rule::regex => "a regex `/.../`",
+        Rule::quantity | Rule::number => "a number",
+        Rule::date => "a date",
+        Rule::value | Rule::list_lit => "a value",
+        Rule::expr | Rule::or_expr | Rule::and_expr | Rule::unary | Rule::primary => "a condition",
+        Rule::kw_and => "`and`",
+        Rule::kw_or => "`or`",
+        Rule::kw_not => "`not`",
+        Rule::kw_in => "`in`",
+        Rule::kw_as => "`as`",
+        Rule::quant_kw | Rule::quantifier => "`any`, `every` or `no`",
+        Rule::binder => "a subject name",
+        Rule::cmp_op | Rule::t_cmp => "a comparison",
+        Rule::t_match
+        | Rule::t_not_match
+        | Rule::t_contains
+        | Rule::t_glob
+        | Rule::t_startswith
+        | Rule::t_endswith
+        | Rule::t_in
+        | Rule::t_not_in => "a test",
+        Rule::c_description
+        | Rule::c_rationale
+        | Rule::c_remediation
+        | Rule::c_severity
+        | Rule::c_categories
+        | Rule::c_lifecycle
+        | Rule::c_event_source
+        | Rule::c_enforce
+        | Rule::c_mitre
+        | Rule::c_soc2
+        | Rule::c_disabled
+        | Rule::c_scope
+        | Rule::c_exclude
+        | Rule::c_when
+        | Rule::c_message => "a policy clause",
+        Rule::pattern => "a pattern (`/regex/` or \"exact\")",
+        Rule::where_part | Rule::wp_cluster | Rule::wp_namespace | Rule::wp_label => {
+            "`cluster`, `namespace` or `label`"
+        }
+        Rule::excl_image | Rule::excl_deployment => {
+            "`deployment`, `image`, `namespace` or `because`"
+        }
+        Rule::mitre_id => "a MITRE ATT&CK id",
+        Rule::soc2_id => "a SOC 2 criterion id",
+        Rule::t_now | Rule::t_expect | Rule::t_record => "`now`, `expect` or a record",
+        Rule::expect_fire | Rule::expect_no_fire => "`fire` or `no fire`",
+        Rule::obj_lit | Rule::obj_field | Rule::json_array | Rule::json_number => "a record value",
+        _ => return None,
+    })
+}
