@@ -1,1 +1,239 @@
-fn main() {}
+//! `palisade`: check records against policies, compile, format and test policies.
+
+mod check;
+mod load;
+mod output;
+mod reports;
+mod test_cmd;
+
+use clap::{Parser, Subcommand};
+use load::Fatal;
+use palisade_lang::hir::Severity;
+use palisade_lang::schema::Stage;
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(
+    name = "palisade",
+    version,
+    about = "Policy checks for containers and Kubernetes, with SOC 2 evidence"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum StageArg {
+    Build,
+    Deploy,
+    Runtime,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum SeverityArg {
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Emit {
+    /// Only check; print nothing on success.
+    None,
+    /// A readable listing of the compiled IR.
+    Ir,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum DiagFormat {
+    /// miette's rendering.
+    Text,
+    /// Structured JSON on stderr.
+    Json,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Evaluate policies over records.
+    Check {
+        /// A policy file or directory (repeatable).
+        #[arg(long = "policies")]
+        policies: Vec<PathBuf>,
+        /// A compiled bundle (from `palisade compile -o`).
+        #[arg(long)]
+        bundle: Option<PathBuf>,
+        /// Also load the built-in policy library.
+        #[arg(long)]
+        builtin: bool,
+        /// Also evaluate disabled policies.
+        #[arg(long)]
+        all: bool,
+        /// Records: JSON object, array or JSON Lines; `-` for stdin (repeatable).
+        #[arg(long = "input")]
+        input: Vec<PathBuf>,
+        /// Only policies of this stage.
+        #[arg(long, value_enum)]
+        lifecycle: Option<StageArg>,
+        /// Output format.
+        #[arg(long, value_enum, default_value = "text")]
+        format: output::Format,
+        /// Exit 1 when a violation at or above this severity exists (default: any enforced violation).
+        #[arg(long = "fail-on", value_enum)]
+        fail_on: Option<SeverityArg>,
+        /// Explain each violation and, for policies that did not fire, the first failing condition.
+        #[arg(long)]
+        explain: bool,
+    },
+    /// Parse and type-check policies; optionally write a bundle or print the IR.
+    Compile {
+        /// Policy files or directories.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// Write a compiled bundle here.
+        #[arg(short = 'o', long = "output")]
+        output: Option<PathBuf>,
+        /// Print a listing of the compiled IR.
+        #[arg(long, value_enum, default_value = "none")]
+        emit: Emit,
+        /// How to print diagnostics.
+        #[arg(long = "diagnostics", value_enum, default_value = "text")]
+        diagnostics: DiagFormat,
+    },
+    /// Format policy files canonically.
+    Fmt {
+        /// Only check; exit 1 when a file is not formatted.
+        #[arg(long)]
+        check: bool,
+        /// Policy files or directories.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+    },
+    /// Run the test cases written next to the policies.
+    Test {
+        /// Policy files or directories.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+    },
+}
+
+fn stage(s: StageArg) -> Stage {
+    match s {
+        StageArg::Build => Stage::Build,
+        StageArg::Deploy => Stage::Deploy,
+        StageArg::Runtime => Stage::Runtime,
+    }
+}
+
+fn severity(s: SeverityArg) -> Severity {
+    match s {
+        SeverityArg::Low => Severity::Low,
+        SeverityArg::Medium => Severity::Medium,
+        SeverityArg::High => Severity::High,
+        SeverityArg::Critical => Severity::Critical,
+    }
+}
+
+fn run(cli: Cli) -> Result<i32, Fatal> {
+    match cli.command {
+        Command::Check {
+            policies,
+            bundle,
+            builtin,
+            all,
+            input,
+            lifecycle,
+            format,
+            fail_on,
+            explain,
+        } => check::run(check::CheckArgs {
+            policies,
+            bundle,
+            builtin,
+            all,
+            input,
+            lifecycle: lifecycle.map(stage),
+            format,
+            fail_on: fail_on.map(severity),
+            explain,
+        }),
+        Command::Compile {
+            paths,
+            output,
+            emit,
+            diagnostics,
+        } => {
+            let loaded = load::load(&paths)?;
+            let (_, set) = match load::checked_or_exit(loaded, diagnostics == DiagFormat::Json) {
+                Ok(x) => x,
+                Err(code) => return Ok(code),
+            };
+            let program = palisade_engine::compile(&set)?;
+            if emit == Emit::Ir {
+                print!("{}", program.listing());
+            }
+            if let Some(path) = output {
+                std::fs::write(&path, palisade_engine::bundle::write_bundle(&program))
+                    .map_err(|e| Fatal(format!("{}: cannot write: {e}", path.display())))?;
+            }
+            eprintln!(
+                "palisade: {} polic{} checked",
+                set.policies.len(),
+                if set.policies.len() == 1 { "y" } else { "ies" }
+            );
+            Ok(0)
+        }
+        Command::Fmt { check, paths } => fmt(check, &paths),
+        Command::Test { paths } => test_cmd::run(&paths),
+    }
+}
+
+fn fmt(check: bool, paths: &[PathBuf]) -> Result<i32, Fatal> {
+    let mut unformatted = 0;
+    for path in load::policy_files(paths)? {
+        let text = std::fs::read_to_string(&path)
+            .map_err(|e| Fatal(format!("{}: cannot read: {e}", path.display())))?;
+        let mut sources = palisade_lang::Sources::default();
+        let index = sources.add(palisade_lang::SourceFile::new(
+            path.display().to_string(),
+            text.clone(),
+        ));
+        let formatted = match palisade_lang::format_source(&sources, index) {
+            Ok(f) => f,
+            Err(diags) => {
+                load::print_diagnostics(&sources, &diags);
+                return Ok(2);
+            }
+        };
+        if formatted != text {
+            unformatted += 1;
+            if check {
+                eprintln!("{}: not formatted", path.display());
+            } else {
+                std::fs::write(&path, formatted)
+                    .map_err(|e| Fatal(format!("{}: cannot write: {e}", path.display())))?;
+            }
+        }
+    }
+    Ok(if check && unformatted > 0 { 1 } else { 0 })
+}
+
+fn main() {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { 2 } else { 0 };
+            let _ = e.print();
+            std::process::exit(code);
+        }
+    };
+    let code = match run(cli) {
+        Ok(c) => c,
+        Err(Fatal(msg)) => {
+            eprintln!("palisade: error: {msg}");
+            2
+        }
+    };
+    std::process::exit(code);
+}

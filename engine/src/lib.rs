@@ -1,1 +1,25 @@
-//! placeholder
+//! Palisade's engine: records, the compiled rule IR, the matcher that evaluates it, and
+//! the reports it produces.
+//!
+//! Data flows one way: a checked policy set ([`palisade_lang::hir::CheckedSet`]) is
+//! compiled by [`compile`] into a [`ir::Program`], loaded into a [`Matcher`], and evaluated
+//! over the records of a [`Dataset`].
+
+pub mod bundle;
+pub mod compile;
+pub mod dataset;
+mod disasm;
+mod explain;
+pub mod input;
+pub mod ir;
+pub mod matcher;
+pub mod record;
+pub mod reference;
+pub mod report;
+mod scope;
+pub mod value;
+mod verify;
+
+pub use compile::compile;
+pub use dataset::Dataset;
+pub use matcher::{EvalOptions, Matcher, Tri};

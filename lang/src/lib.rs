@@ -6,6 +6,7 @@
 pub mod ast;
 mod check;
 pub mod diag;
+mod fmt;
 pub mod hir;
 pub mod schema;
 pub mod span;
@@ -27,3 +28,4 @@ pub fn parse(sources: &Sources, index: usize) -> Result<ast::File, Vec<Diagnosti
 }
 
 pub use check::check;
+pub use fmt::{format_file, format_source, print_expr};

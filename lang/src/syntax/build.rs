@@ -242,9 +242,9 @@ impl Builder<'_> {
             .next()
             .map(|i| i.as_str().to_string())
             .unwrap_or_default();
-        // `\/` stands for `/`; every other escape belongs to the regex.
+        // Kept verbatim: `\/` is a valid regex escape for `/`, and the formatter prints it back as written.
         Text {
-            value: inner.replace("\\/", "/"),
+            value: inner,
             raw: false,
             span,
         }

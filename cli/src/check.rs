@@ -1,0 +1,199 @@
+//! `palisade check`: evaluate policies over records.
+
+use crate::load::{self, Fatal};
+use crate::output::{Format, Sink};
+use palisade_engine::input::read_records;
+use palisade_engine::record::Record;
+use palisade_engine::value::Obj;
+use palisade_engine::{Dataset, EvalOptions, Matcher};
+use palisade_lang::hir::Severity;
+use palisade_lang::schema::Stage;
+use std::fs::File;
+use std::io::BufReader;
+use std::path::PathBuf;
+
+/// Options of `check`.
+pub struct CheckArgs {
+    pub policies: Vec<PathBuf>,
+    pub bundle: Option<PathBuf>,
+    pub builtin: bool,
+    pub all: bool,
+    pub input: Vec<PathBuf>,
+    pub lifecycle: Option<Stage>,
+    pub format: Format,
+    pub fail_on: Option<Severity>,
+    pub explain: bool,
+}
+
+/// An input file, with stdin spooled to a temporary file so it can be read twice.
+struct InputFile {
+    display: String,
+    path: PathBuf,
+    _spool: Option<tempfile::NamedTempFile>,
+}
+
+fn open_inputs(paths: &[PathBuf]) -> Result<Vec<InputFile>, Fatal> {
+    let mut out = Vec::new();
+    for p in paths {
+        if p.as_os_str() == "-" {
+            let mut spool = tempfile::NamedTempFile::new()
+                .map_err(|e| Fatal(format!("cannot buffer stdin: {e}")))?;
+            std::io::copy(&mut std::io::stdin().lock(), &mut spool)
+                .map_err(|e| Fatal(format!("<stdin>: cannot read: {e}")))?;
+            out.push(InputFile {
+                display: "<stdin>".into(),
+                path: spool.path().to_path_buf(),
+                _spool: Some(spool),
+            });
+        } else {
+            let meta = std::fs::metadata(p)
+                .map_err(|e| Fatal(format!("{}: cannot read: {e}", p.display())))?;
+            if meta.is_dir() {
+                return Err(Fatal(format!(
+                    "{}: is a directory; --input takes files",
+                    p.display()
+                )));
+            }
+            out.push(InputFile {
+                display: p.display().to_string(),
+                path: p.clone(),
+                _spool: None,
+            });
+        }
+    }
+    if out.is_empty() {
+        return Err(Fatal("no input: pass --input FILE (or - for stdin)".into()));
+    }
+    Ok(out)
+}
+
+fn each_record(
+    input: &InputFile,
+    mut f: impl FnMut(Record) -> Result<(), String>,
+) -> Result<usize, Fatal> {
+    let file = File::open(&input.path)
+        .map_err(|e| Fatal(format!("{}: cannot read: {e}", input.display)))?;
+    read_records(BufReader::with_capacity(1 << 16, file), &mut f).map_err(|e| {
+        if e.line > 0 {
+            Fatal(format!(
+                "{}:{}:{}: {}",
+                input.display, e.line, e.column, e.message
+            ))
+        } else {
+            Fatal(format!("{}: {}", input.display, e.message))
+        }
+    })
+}
+
+/// Builds the matcher from `--policies` / `--bundle`.
+pub fn matcher(
+    policies: &[PathBuf],
+    bundle: Option<&PathBuf>,
+    builtin: bool,
+) -> Result<Result<Matcher, i32>, Fatal> {
+    if builtin || (policies.is_empty() && bundle.is_none()) {
+        return Err(Fatal(
+            "the built-in policy library is not part of this build yet (issue #3); pass --policies PATH or --bundle FILE".into(),
+        ));
+    }
+    if let Some(b) = bundle {
+        let text = std::fs::read_to_string(b)
+            .map_err(|e| Fatal(format!("{}: cannot read: {e}", b.display())))?;
+        return palisade_engine::bundle::load_bundle(&text)
+            .map(Ok)
+            .map_err(|e| Fatal(format!("{}: {e}", b.display())));
+    }
+    let loaded = load::load(policies)?;
+    let (_, set) = match load::checked_or_exit(loaded, false) {
+        Ok(x) => x,
+        Err(code) => return Ok(Err(code)),
+    };
+    let program = palisade_engine::compile(&set)?;
+    Ok(Ok(Matcher::new(program)?))
+}
+
+/// Runs `check`; returns the exit code.
+pub fn run(args: CheckArgs) -> Result<i32, Fatal> {
+    let matcher = match matcher(&args.policies, args.bundle.as_ref(), args.builtin)? {
+        Ok(m) => m,
+        Err(code) => return Ok(code),
+    };
+    let now = load::now()?;
+    let inputs = open_inputs(&args.input)?;
+    // Pass 1: context records (deployments, images, baselines); validates every record.
+    let mut dataset = Dataset::default();
+    for input in &inputs {
+        let mut err = None;
+        each_record(input, |r| {
+            if let Err(e) = dataset.add(r) {
+                err = Some(e.to_string());
+                return Err(e.to_string());
+            }
+            Ok(())
+        })
+        .map_err(|f| match &err {
+            Some(e) => Fatal(format!("{}: {e}", input.display)),
+            None => f,
+        })?;
+    }
+    dataset.finish();
+    let opts = EvalOptions {
+        now,
+        include_disabled: args.all,
+        stage: args.lifecycle,
+    };
+    let program = matcher.program();
+    let policies = program
+        .policies
+        .iter()
+        .filter(|p| {
+            (args.all || !p.disabled) && args.lifecycle.is_none_or(|s| p.stages.contains(&s))
+        })
+        .count();
+    let mut sink = Sink::new(args.format, args.explain, program);
+    // Pass 2: every record in input order.
+    let (mut next_deployment, mut next_image) = (0usize, 0usize);
+    for input in &inputs {
+        each_record(input, |r| {
+            let (root, owned): (Option<Obj>, _) = match &r {
+                Record::Deployment(_) => {
+                    next_deployment += 1;
+                    (
+                        dataset
+                            .deployments
+                            .get(next_deployment - 1)
+                            .map(Obj::Deployment),
+                        (),
+                    )
+                }
+                Record::Image(_) => {
+                    next_image += 1;
+                    (dataset.images.get(next_image - 1).map(Obj::Image), ())
+                }
+                Record::Process(p) => (Some(Obj::Process(p)), ()),
+                Record::KubeEvent(e) => (Some(Obj::Event(e)), ()),
+                Record::NetworkFlow(f) => (Some(Obj::Flow(f)), ()),
+                Record::Baseline(_) => (None, ()),
+            };
+            let _ = owned;
+            let Some(root) = root else { return Ok(()) };
+            let Some(kind) = palisade_engine::matcher::root_of(root) else {
+                return Ok(());
+            };
+            if args.lifecycle.is_some_and(|s| s != kind.stage()) {
+                return Ok(());
+            }
+            let (violations, not_fired) = matcher.check(&dataset, root, &opts, args.explain);
+            sink.record(root, violations, not_fired)
+                .map_err(|e| e.to_string())
+        })?;
+    }
+    let outcome = sink.finish(policies)?;
+    let failing = outcome
+        .iter()
+        .any(|(severity, enforced)| match args.fail_on {
+            Some(threshold) => *severity >= threshold,
+            None => *enforced,
+        });
+    Ok(if failing { 1 } else { 0 })
+}

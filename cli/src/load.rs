@@ -1,0 +1,163 @@
+//! Loading policy files and reporting diagnostics.
+
+use palisade_lang::{Diagnostic, SourceFile, Sources, hir::CheckedSet};
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+
+/// A failure that ends the run with exit code 2; the message is already user-facing.
+#[derive(Debug)]
+pub struct Fatal(pub String);
+
+impl<E: std::fmt::Display> From<E> for Fatal {
+    fn from(e: E) -> Self {
+        Fatal(e.to_string())
+    }
+}
+
+/// Every `.pal` file under the given paths (directories recursively, sorted).
+pub fn policy_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, Fatal> {
+    let mut out = Vec::new();
+    for p in paths {
+        let meta = std::fs::metadata(p)
+            .map_err(|e| Fatal(format!("{}: cannot read: {e}", p.display())))?;
+        if meta.is_dir() {
+            walk(p, &mut out)?;
+        } else {
+            out.push(p.clone());
+        }
+    }
+    for f in &out {
+        match f.extension().and_then(|e| e.to_str()) {
+            Some("pal") => {}
+            Some("json") => {
+                return Err(Fatal(format!(
+                    "{}: StackRox JSON policies cannot be loaded by this build yet (the importer is tracked in issue #3); write the policy in the policy language (.pal)",
+                    f.display()
+                )));
+            }
+            _ => {
+                return Err(Fatal(format!(
+                    "{}: not a policy file (expected `.pal`)",
+                    f.display()
+                )));
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), Fatal> {
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|e| Fatal(format!("{}: cannot read directory: {e}", dir.display())))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .collect();
+    entries.sort();
+    for p in entries {
+        if p.is_dir() {
+            walk(&p, out)?;
+        } else if matches!(
+            p.extension().and_then(|e| e.to_str()),
+            Some("pal") | Some("json")
+        ) {
+            out.push(p);
+        }
+    }
+    Ok(())
+}
+
+/// Parsed and checked policy files, or the diagnostics that stopped them.
+pub struct Loaded {
+    /// The source files.
+    pub sources: Sources,
+    /// The checked set, when there were no errors.
+    pub checked: Result<CheckedSet, Vec<Diagnostic>>,
+}
+
+/// Reads, parses and checks policy files. Unreadable files are fatal; language errors are returned.
+pub fn load(paths: &[PathBuf]) -> Result<Loaded, Fatal> {
+    let mut sources = Sources::default();
+    let mut files = Vec::new();
+    let mut diags = Vec::new();
+    for path in policy_files(paths)? {
+        let bytes = std::fs::read(&path)
+            .map_err(|e| Fatal(format!("{}: cannot read: {e}", path.display())))?;
+        let text = String::from_utf8(bytes)
+            .map_err(|_| Fatal(format!("{}: not UTF-8 text", path.display())))?;
+        let index = sources.add(SourceFile::new(path.display().to_string(), text));
+        match palisade_lang::parse(&sources, index) {
+            Ok(f) => files.push((index, f)),
+            Err(mut ds) => diags.append(&mut ds),
+        }
+    }
+    let checked = if diags.is_empty() {
+        palisade_lang::check(&sources, &files)
+    } else {
+        Err(diags)
+    };
+    Ok(Loaded { sources, checked })
+}
+
+/// Whether stderr gets colours.
+pub fn color_stderr() -> bool {
+    std::env::var_os("NO_COLOR").is_none() && std::io::stderr().is_terminal()
+}
+
+/// Prints diagnostics to stderr in miette's style.
+pub fn print_diagnostics(sources: &Sources, diags: &[Diagnostic]) {
+    let theme = if color_stderr() {
+        miette::GraphicalTheme::unicode()
+    } else {
+        miette::GraphicalTheme::unicode_nocolor()
+    };
+    let handler = miette::GraphicalReportHandler::new_themed(theme).with_width(100);
+    for d in diags {
+        let mut out = String::new();
+        let report = sources.report(d);
+        // The `file:line:col` line first: scripts and editors look for it.
+        out.push_str(&sources.to_line(d));
+        out.push('\n');
+        if handler.render_report(&mut out, &report).is_err() {
+            out.push_str(&d.message);
+        }
+        eprintln!("{out}");
+    }
+    let errors = diags
+        .iter()
+        .filter(|d| d.severity == palisade_lang::diag::Severity::Error)
+        .count();
+    eprintln!(
+        "palisade: {errors} error{} in policies",
+        if errors == 1 { "" } else { "s" }
+    );
+}
+
+/// The checked set, or diagnostics printed and exit code 2.
+pub fn checked_or_exit(loaded: Loaded, json: bool) -> Result<(Sources, CheckedSet), i32> {
+    match loaded.checked {
+        Ok(set) => Ok((loaded.sources, set)),
+        Err(diags) => {
+            if json {
+                let items: Vec<serde_json::Value> =
+                    diags.iter().map(|d| loaded.sources.to_json(d)).collect();
+                eprintln!("{}", serde_json::json!({ "diagnostics": items }));
+            } else {
+                print_diagnostics(&loaded.sources, &diags);
+            }
+            Err(2)
+        }
+    }
+}
+
+/// "Now": `PALISADE_NOW` (RFC 3339) or the system clock.
+pub fn now() -> Result<i64, Fatal> {
+    match std::env::var("PALISADE_NOW") {
+        Ok(s) if !s.trim().is_empty() => chrono::DateTime::parse_from_rfc3339(s.trim())
+            .map(|t| t.timestamp())
+            .map_err(|_| {
+                Fatal(format!(
+                    "PALISADE_NOW=`{s}` is not an RFC 3339 time such as 2030-01-01T00:00:00Z"
+                ))
+            }),
+        _ => Ok(chrono::Utc::now().timestamp()),
+    }
+}

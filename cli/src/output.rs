@@ -1,0 +1,209 @@
+//! Reports: JSON (streamed), text (grouped by record), SARIF and JUnit.
+
+use palisade_engine::ir::Program;
+use palisade_engine::report::{NotFired, Violation, record_id};
+use palisade_engine::value::Obj;
+use palisade_lang::hir::Severity;
+use std::io::{self, IsTerminal, Write};
+
+/// Output formats of `check`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// Human-readable, grouped by record.
+    Text,
+    /// The JSON of cli.md.
+    Json,
+    /// SARIF 2.1.0.
+    Sarif,
+    /// JUnit XML.
+    Junit,
+}
+
+/// Collects or streams violations.
+pub struct Sink<'p> {
+    format: Format,
+    explain: bool,
+    program: &'p Program,
+    out: io::BufWriter<io::StdoutLock<'static>>,
+    color: bool,
+    records: usize,
+    violations: usize,
+    kept: Vec<Violation>,
+    not_fired: Vec<NotFired>,
+    outcome: Vec<(Severity, bool)>,
+    started: bool,
+}
+
+impl<'p> Sink<'p> {
+    /// A sink writing to stdout.
+    pub fn new(format: Format, explain: bool, program: &'p Program) -> Self {
+        let color = format == Format::Text
+            && std::env::var_os("NO_COLOR").is_none()
+            && io::stdout().is_terminal();
+        Sink {
+            format,
+            explain,
+            program,
+            out: io::BufWriter::new(io::stdout().lock()),
+            color,
+            records: 0,
+            violations: 0,
+            kept: Vec::new(),
+            not_fired: Vec::new(),
+            outcome: Vec::new(),
+            started: false,
+        }
+    }
+
+    /// Takes the result of one record.
+    pub fn record(
+        &mut self,
+        root: Obj<'_>,
+        violations: Vec<Violation>,
+        not_fired: Vec<NotFired>,
+    ) -> io::Result<()> {
+        self.records += 1;
+        self.not_fired.extend(not_fired.iter().cloned());
+        for v in &violations {
+            self.outcome.push((v.severity, !v.enforcement.is_empty()));
+        }
+        self.violations += violations.len();
+        match self.format {
+            Format::Json => {
+                for v in &violations {
+                    if !self.started {
+                        self.out.write_all(b"{\"version\":1,\"violations\":[\n")?;
+                        self.started = true;
+                    } else {
+                        self.out.write_all(b",\n")?;
+                    }
+                    serde_json::to_writer(&mut self.out, v)?;
+                }
+            }
+            Format::Text => self.text_record(root, &violations, &not_fired)?,
+            Format::Sarif | Format::Junit => self.kept.extend(violations),
+        }
+        Ok(())
+    }
+
+    fn paint(&self, text: &str, severity: Severity) -> String {
+        if !self.color {
+            return text.to_string();
+        }
+        let code = match severity {
+            Severity::Critical => "1;35",
+            Severity::High => "1;31",
+            Severity::Medium => "33",
+            Severity::Low => "36",
+        };
+        format!("\x1b[{code}m{text}\x1b[0m")
+    }
+
+    fn text_record(
+        &mut self,
+        root: Obj<'_>,
+        violations: &[Violation],
+        not_fired: &[NotFired],
+    ) -> io::Result<()> {
+        if violations.is_empty() && not_fired.is_empty() {
+            return Ok(());
+        }
+        let id = record_id(root);
+        let ns = id
+            .namespace
+            .as_deref()
+            .map(|n| format!(" in {n}"))
+            .unwrap_or_default();
+        writeln!(
+            self.out,
+            "{} {}{} ({})",
+            id.kind,
+            id.name.as_deref().unwrap_or(&id.id),
+            ns,
+            id.id
+        )?;
+        for v in violations {
+            let sev = self.paint(
+                &format!("{:<8}", v.severity.as_str().to_uppercase()),
+                v.severity,
+            );
+            let enforce = if v.enforcement.is_empty() {
+                String::new()
+            } else {
+                format!("  enforce: {}", v.enforcement.join(", "))
+            };
+            writeln!(
+                self.out,
+                "  {sev} {} [{}]  soc2: {}{enforce}",
+                v.policy,
+                v.lifecycle.as_str(),
+                v.soc2.join(", ")
+            )?;
+            for m in &v.messages {
+                writeln!(self.out, "           - {m}")?;
+            }
+            if let Some(steps) = &v.explain {
+                for s in steps {
+                    writeln!(
+                        self.out,
+                        "             matched: {}  (value: {}) -> {}",
+                        s.condition, s.value, s.result
+                    )?;
+                }
+            }
+        }
+        for n in not_fired {
+            match &n.failed {
+                Some(s) => writeln!(
+                    self.out,
+                    "  not fired: {} - first failing condition: {} (value: {}) -> {}",
+                    n.policy, s.condition, s.value, s.result
+                )?,
+                None => writeln!(self.out, "  not fired: {}", n.policy)?,
+            }
+        }
+        writeln!(self.out)
+    }
+
+    /// Writes the summary; returns (severity, has enforcement) per violation.
+    pub fn finish(mut self, policies: usize) -> io::Result<Vec<(Severity, bool)>> {
+        let summary = serde_json::json!({"records": self.records, "policies": policies, "violations": self.violations});
+        match self.format {
+            Format::Json => {
+                if !self.started {
+                    self.out.write_all(b"{\"version\":1,\"violations\":[\n")?;
+                }
+                self.out.write_all(b"\n],\n\"summary\":")?;
+                serde_json::to_writer(&mut self.out, &summary)?;
+                if self.explain {
+                    self.out.write_all(b",\n\"not_fired\":")?;
+                    serde_json::to_writer(&mut self.out, &self.not_fired)?;
+                }
+                self.out.write_all(b"}\n")?;
+            }
+            Format::Text => {
+                writeln!(
+                    self.out,
+                    "{} violation{} in {} record{} ({} polic{} evaluated)",
+                    self.violations,
+                    if self.violations == 1 { "" } else { "s" },
+                    self.records,
+                    if self.records == 1 { "" } else { "s" },
+                    policies,
+                    if policies == 1 { "y" } else { "ies" }
+                )?;
+            }
+            Format::Sarif => {
+                let doc = crate::reports::sarif(self.program, &self.kept);
+                serde_json::to_writer_pretty(&mut self.out, &doc)?;
+                writeln!(self.out)?;
+            }
+            Format::Junit => {
+                let doc = crate::reports::junit(self.records, &self.kept);
+                self.out.write_all(doc.as_bytes())?;
+            }
+        }
+        self.out.flush()?;
+        Ok(self.outcome)
+    }
+}

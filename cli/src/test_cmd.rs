@@ -1,0 +1,123 @@
+//! `palisade test`: run the test cases written next to the policies, through both the
+//! compiled matcher and the reference evaluator.
+
+use crate::load::{self, Fatal};
+use palisade_engine::input::read_all;
+use palisade_engine::matcher::root_of;
+use palisade_engine::record::Record;
+use palisade_engine::value::{Ctx, Obj};
+use palisade_engine::{Dataset, EvalOptions, Matcher, Tri};
+use std::path::PathBuf;
+
+pub fn run(paths: &[PathBuf]) -> Result<i32, Fatal> {
+    let loaded = load::load(paths)?;
+    let (sources, set) = match load::checked_or_exit(loaded, false) {
+        Ok(x) => x,
+        Err(code) => return Ok(code),
+    };
+    let matcher = Matcher::new(palisade_engine::compile(&set)?)?;
+    let default_now = load::now()?;
+    let (mut passed, mut failed) = (0, 0);
+    for test in &set.tests {
+        let where_ = sources.get(test.file).map(|f| {
+            let (l, c) = f.line_col(test.span.start);
+            format!("{}:{l}:{c}", f.name)
+        });
+        let result = run_one(&matcher, &set, test, default_now);
+        match result {
+            Ok(()) => {
+                passed += 1;
+                println!("ok      {} ({})", test.title, test.policy);
+            }
+            Err(why) => {
+                failed += 1;
+                println!(
+                    "FAILED  {} ({}) at {}: {why}",
+                    test.title,
+                    test.policy,
+                    where_.unwrap_or_default()
+                );
+            }
+        }
+    }
+    println!(
+        "\n{passed} passed, {failed} failed ({} polic{})",
+        set.policies.len(),
+        if set.policies.len() == 1 { "y" } else { "ies" }
+    );
+    Ok(if failed > 0 { 1 } else { 0 })
+}
+
+fn run_one(
+    matcher: &Matcher,
+    set: &palisade_lang::hir::CheckedSet,
+    test: &palisade_lang::hir::CheckedTest,
+    default_now: i64,
+) -> Result<(), String> {
+    let text = serde_json::to_string(&test.records).map_err(|e| e.to_string())?;
+    let records =
+        read_all(text.as_bytes()).map_err(|e| format!("invalid test record: {}", e.message))?;
+    let mut ds = Dataset::default();
+    let mut events = Vec::new();
+    for r in records {
+        if let Some(ev) = ds.add(r).map_err(|e| e.to_string())? {
+            events.push(ev);
+        }
+    }
+    ds.finish();
+    let now = test.now.unwrap_or(default_now);
+    let opts = EvalOptions {
+        now,
+        include_disabled: true,
+        stage: None,
+    };
+    let policy = set
+        .policies
+        .iter()
+        .find(|p| p.name == test.policy)
+        .ok_or("unknown policy")?;
+    let mut roots: Vec<Obj> = ds
+        .deployments
+        .iter()
+        .map(Obj::Deployment)
+        .chain(ds.images.iter().map(Obj::Image))
+        .collect();
+    for e in &events {
+        roots.push(match e {
+            Record::Process(p) => Obj::Process(p),
+            Record::KubeEvent(k) => Obj::Event(k),
+            Record::NetworkFlow(f) => Obj::Flow(f),
+            _ => continue,
+        });
+    }
+    let mut fired = false;
+    for root in roots {
+        let (violations, _) = matcher.check(&ds, root, &opts, false);
+        let compiled = violations.iter().any(|v| v.policy == test.policy);
+        // The oracle: the reference evaluator over the checked AST (scopes aside).
+        let ctx = Ctx {
+            dataset: &ds,
+            join: palisade_engine::report::join_of(&ds, root),
+            now,
+        };
+        let kind = root_of(root);
+        let applies = matcher.applies(&test.policy, &ctx, root, now);
+        let reference = applies
+            && policy
+                .rules
+                .iter()
+                .filter(|r| Some(r.root) == kind)
+                .any(|r| palisade_engine::reference::eval_rule(r, root, &ctx) == Tri::True);
+        if compiled != reference {
+            return Err(format!(
+                "compiled matcher ({compiled}) and reference evaluator ({reference}) disagree"
+            ));
+        }
+        fired |= compiled;
+    }
+    match (test.expect_fire, fired) {
+        (true, false) => Err("expected the policy to fire, it did not".into()),
+        (false, true) => Err("expected no violation, the policy fired".into()),
+        _ => Ok(()),
+    }
+}

@@ -1,0 +1,64 @@
+//! Compiled bundles: a program serialized with a format header and version, verified
+//! when loaded, so the WASM build and the sidecar run policies without the compiler.
+
+use crate::ir::{IR_VERSION, Program};
+use crate::matcher::{LoadError, Matcher};
+use serde::{Deserialize, Serialize};
+
+/// The `format` field of every bundle.
+pub const BUNDLE_FORMAT: &str = "palisade-bundle";
+
+#[derive(Serialize)]
+struct BundleOut<'a> {
+    format: &'a str,
+    version: u32,
+    program: &'a Program,
+}
+
+#[derive(Deserialize)]
+struct BundleIn {
+    format: String,
+    version: u32,
+    program: serde_json::Value,
+}
+
+/// Why a bundle could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum BundleError {
+    /// Not JSON, or not a bundle.
+    #[error("not a palisade bundle: {0}")]
+    Format(String),
+    /// Written by an incompatible version.
+    #[error("bundle version {0} is not supported (this build reads version {IR_VERSION})")]
+    Version(u32),
+    /// The program is inconsistent.
+    #[error(transparent)]
+    Load(#[from] LoadError),
+}
+
+/// Serializes a program as a bundle.
+pub fn write_bundle(program: &Program) -> String {
+    serde_json::to_string(&BundleOut {
+        format: BUNDLE_FORMAT,
+        version: IR_VERSION,
+        program,
+    })
+    .unwrap_or_default()
+}
+
+/// Loads, verifies and prepares a bundle.
+pub fn load_bundle(text: &str) -> Result<Matcher, BundleError> {
+    let b: BundleIn = serde_json::from_str(text).map_err(|e| BundleError::Format(e.to_string()))?;
+    if b.format != BUNDLE_FORMAT {
+        return Err(BundleError::Format(format!(
+            "format is `{}`, expected `{BUNDLE_FORMAT}`",
+            b.format
+        )));
+    }
+    if b.version != IR_VERSION {
+        return Err(BundleError::Version(b.version));
+    }
+    let program: Program =
+        serde_json::from_value(b.program).map_err(|e| BundleError::Format(e.to_string()))?;
+    Ok(Matcher::new(program)?)
+}

@@ -1,0 +1,174 @@
+//! The evaluation context: deployments, images and baselines of one input, joined.
+//! Events (processes, Kubernetes events, flows) are not stored; they are evaluated
+//! against the dataset one at a time.
+
+use crate::record::*;
+use std::collections::HashMap;
+
+/// Why records could not be joined into a dataset.
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum DatasetError {
+    /// Two deployments share an id.
+    #[error("duplicate deployment id `{0}`")]
+    DuplicateDeployment(String),
+    /// An image record has neither an id nor a full name.
+    #[error("an image record needs an `id` or a `name.full_name`")]
+    AnonymousImage,
+}
+
+/// Context records of one input with their joins resolved.
+#[derive(Debug, Default)]
+pub struct Dataset {
+    /// Deployments in input order.
+    pub deployments: Vec<Deployment>,
+    /// Image records in input order.
+    pub images: Vec<Image>,
+    image_by_id: HashMap<String, usize>,
+    image_by_name: HashMap<String, usize>,
+    deployment_by_id: HashMap<String, usize>,
+    baselines: HashMap<String, HashMap<String, Baseline>>,
+}
+
+/// An event's place in the dataset: its deployment and container.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct EventJoin<'r> {
+    /// The event's deployment.
+    pub deployment: Option<&'r Deployment>,
+    /// The process's container (process events only).
+    pub container: Option<&'r Container>,
+    /// A locked baseline exists for the container and lacks the process's exec path.
+    pub outside_baseline: bool,
+}
+
+impl Dataset {
+    /// Adds a deployment, image or baseline; other records are handed back.
+    pub fn add(&mut self, record: Record) -> Result<Option<Record>, DatasetError> {
+        match record {
+            Record::Deployment(d) => {
+                if self
+                    .deployment_by_id
+                    .insert(d.id.clone(), self.deployments.len())
+                    .is_some()
+                {
+                    return Err(DatasetError::DuplicateDeployment(d.id));
+                }
+                self.deployments.push(d);
+            }
+            Record::Image(i) => {
+                if i.id.is_none() && i.full_name().is_none() {
+                    return Err(DatasetError::AnonymousImage);
+                }
+                let idx = self.images.len();
+                if let Some(id) = &i.id {
+                    self.image_by_id.entry(id.clone()).or_insert(idx);
+                }
+                if let Some(name) = i.full_name() {
+                    self.image_by_name.entry(name.to_string()).or_insert(idx);
+                }
+                self.images.push(fill_name(i));
+            }
+            Record::Baseline(b) => {
+                self.baselines
+                    .entry(b.deployment_id.clone())
+                    .or_default()
+                    .insert(b.container.clone(), b);
+            }
+            other => return Ok(Some(other)),
+        }
+        Ok(None)
+    }
+
+    /// Joins containers to image records (by digest, then by full name) and fills the
+    /// name parts of inline images. Call once after the last [`Dataset::add`].
+    pub fn finish(&mut self) {
+        for d in &mut self.deployments {
+            for c in &mut d.containers {
+                let Some(img) = c.image.take() else { continue };
+                let joined = img
+                    .id
+                    .as_ref()
+                    .and_then(|id| self.image_by_id.get(id))
+                    .or_else(|| img.full_name().and_then(|n| self.image_by_name.get(n)));
+                c.joined_image = joined.copied();
+                c.image = Some(fill_name(img));
+            }
+        }
+    }
+
+    /// The image a container runs: the joined record, else the inline image (a stub when it holds only a name).
+    pub fn image_of<'r>(&'r self, c: &'r Container) -> Option<&'r Image> {
+        match c.joined_image {
+            Some(i) => self.images.get(i),
+            None => c.image.as_ref(),
+        }
+    }
+
+    /// The deployment with this id.
+    pub fn deployment(&self, id: &str) -> Option<&Deployment> {
+        self.deployment_by_id
+            .get(id)
+            .and_then(|i| self.deployments.get(*i))
+    }
+
+    /// Joins a process to its deployment, container and baseline.
+    pub fn join_process<'r>(&'r self, p: &'r Process) -> EventJoin<'r> {
+        let deployment = p
+            .deployment_id
+            .as_deref()
+            .and_then(|id| self.deployment(id));
+        let container = match (deployment, p.container.as_deref()) {
+            (Some(d), Some(name)) => d.containers.iter().find(|c| c.name == name),
+            _ => None,
+        };
+        let outside_baseline = match (p.deployment_id.as_deref(), p.container.as_deref()) {
+            (Some(d), Some(c)) => self
+                .baselines
+                .get(d)
+                .and_then(|m| m.get(c))
+                .is_some_and(|b| {
+                    b.locked
+                        && !b
+                            .processes
+                            .iter()
+                            .any(|x| Some(x.as_str()) == p.exec_path.as_deref())
+                }),
+            _ => false,
+        };
+        EventJoin {
+            deployment,
+            container,
+            outside_baseline,
+        }
+    }
+
+    /// Joins a Kubernetes event to its deployment.
+    pub fn join_kube_event<'r>(&'r self, e: &'r KubeEvent) -> EventJoin<'r> {
+        EventJoin {
+            deployment: e
+                .deployment_id
+                .as_deref()
+                .and_then(|id| self.deployment(id)),
+            ..Default::default()
+        }
+    }
+
+    /// Joins a network flow to its source deployment.
+    pub fn join_flow<'r>(&'r self, f: &'r NetworkFlow) -> EventJoin<'r> {
+        let id = f.source.as_ref().and_then(|s| s.deployment_id.as_deref());
+        EventJoin {
+            deployment: id.and_then(|id| self.deployment(id)),
+            ..Default::default()
+        }
+    }
+}
+
+fn fill_name(mut img: Image) -> Image {
+    if let Some(full) = img.full_name().map(str::to_string) {
+        let parsed = parse_image_name(&full);
+        let name = img.name.get_or_insert_with(Default::default);
+        name.registry = name.registry.take().or(parsed.registry);
+        name.remote = name.remote.take().or(parsed.remote);
+        name.tag = name.tag.take().or(parsed.tag);
+    }
+    img
+}

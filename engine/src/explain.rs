@@ -1,0 +1,166 @@
+//! Explanations: which conditions held with which values for a violation, and the first
+//! condition that failed for a policy that did not fire.
+
+use crate::ir::{MAX_SLOTS, Node, NodeId, RuleInfo};
+use crate::matcher::{Matcher, Tri};
+use crate::report::ExplainStep;
+use crate::value::{self, Ctx, Obj};
+
+/// Most steps listed for one violation.
+const MAX_STEPS: usize = 64;
+
+fn tri(t: Tri) -> String {
+    match t {
+        Tri::True => "true",
+        Tri::False => "false",
+        Tri::Unknown => "unknown",
+    }
+    .to_string()
+}
+
+impl Matcher {
+    fn describe(&self, rule: &RuleInfo, id: NodeId) -> String {
+        match self.program.nodes[id as usize] {
+            Node::Test(t) => self.program.tests[t as usize].label.clone(),
+            Node::Not(x) => format!("not ({})", self.describe(rule, x)),
+            Node::Any { slot, body } => format!(
+                "any {}: {}",
+                rule.slots[slot as usize].name,
+                self.describe(rule, body)
+            ),
+            Node::Every { slot, body } => format!(
+                "every {}: {}",
+                rule.slots[slot as usize].name,
+                self.describe(rule, body)
+            ),
+            Node::And { first, len } | Node::Or { first, len } => {
+                let sep = if matches!(self.program.nodes[id as usize], Node::And { .. }) {
+                    " and "
+                } else {
+                    " or "
+                };
+                let parts: Vec<String> = self.program.kids[first as usize..(first + len) as usize]
+                    .iter()
+                    .map(|k| self.describe(rule, *k))
+                    .collect();
+                format!("({})", parts.join(sep))
+            }
+        }
+    }
+
+    fn leaf_step<'r>(
+        &self,
+        rule: &RuleInfo,
+        t: u32,
+        slots: &mut [Obj<'r>; MAX_SLOTS],
+        ctx: &Ctx<'r>,
+    ) -> ExplainStep {
+        let test = &self.program.tests[t as usize];
+        let v = self.operand(rule, &test.operand, slots, ctx);
+        ExplainStep {
+            condition: test.label.clone(),
+            value: value::display(v),
+            result: tri(self.op(&test.op, v)),
+        }
+    }
+
+    /// Lists the tests that held under one satisfying combination of bindings.
+    pub(crate) fn explain_match<'r>(
+        &self,
+        rule: &RuleInfo,
+        id: NodeId,
+        slots: &mut [Obj<'r>; MAX_SLOTS],
+        bound: u64,
+        ctx: &Ctx<'r>,
+        steps: &mut Vec<ExplainStep>,
+    ) {
+        if steps.len() >= MAX_STEPS {
+            return;
+        }
+        match self.program.nodes[id as usize] {
+            Node::Test(t) => steps.push(self.leaf_step(rule, t, slots, ctx)),
+            Node::And { first, len } => {
+                for k in &self.program.kids[first as usize..(first + len) as usize] {
+                    self.explain_match(rule, *k, slots, bound, ctx, steps);
+                }
+            }
+            Node::Or { first, len } => {
+                // The branches that held.
+                for k in &self.program.kids[first as usize..(first + len) as usize] {
+                    if self.node(rule, *k, slots, ctx) == Tri::True {
+                        self.explain_match(rule, *k, slots, bound, ctx, steps);
+                    }
+                }
+            }
+            Node::Any { slot, body } if bound & (1 << slot) != 0 => {
+                self.explain_match(rule, body, slots, bound, ctx, steps)
+            }
+            _ => {
+                let r = self.node(rule, id, slots, ctx);
+                steps.push(ExplainStep {
+                    condition: self.describe(rule, id),
+                    value: String::new(),
+                    result: tri(r),
+                });
+            }
+        }
+    }
+
+    /// The first condition that kept `id` from holding.
+    pub(crate) fn first_failure<'r>(
+        &self,
+        rule: &RuleInfo,
+        id: NodeId,
+        slots: &mut [Obj<'r>; MAX_SLOTS],
+        ctx: &Ctx<'r>,
+    ) -> Option<ExplainStep> {
+        match self.program.nodes[id as usize] {
+            Node::Test(t) => Some(self.leaf_step(rule, t, slots, ctx)),
+            Node::And { first, len } => {
+                let kids = &self.program.kids[first as usize..(first + len) as usize];
+                let failing = kids
+                    .iter()
+                    .find(|k| self.node(rule, **k, slots, ctx) != Tri::True)?;
+                self.first_failure(rule, *failing, slots, ctx)
+            }
+            Node::Any { slot, body } => {
+                let name = &rule.slots[slot as usize].name;
+                let Some(mut children) = self.children(rule, slot, slots, ctx) else {
+                    return Some(ExplainStep {
+                        condition: format!("a {name} to test"),
+                        value: "<missing>".into(),
+                        result: "unknown".into(),
+                    });
+                };
+                match children.next() {
+                    None => Some(ExplainStep {
+                        condition: format!("a {name} to test"),
+                        value: "none in the record".into(),
+                        result: "false".into(),
+                    }),
+                    Some(child) => {
+                        slots[slot as usize] = child;
+                        self.first_failure(rule, body, slots, ctx)
+                    }
+                }
+            }
+            Node::Every { slot, body } => {
+                for child in self.children(rule, slot, slots, ctx)? {
+                    slots[slot as usize] = child;
+                    if self.node(rule, body, slots, ctx) != Tri::True {
+                        return self.first_failure(rule, body, slots, ctx);
+                    }
+                }
+                None
+            }
+            Node::Or { .. } | Node::Not(_) => {
+                let r = self.node(rule, id, slots, ctx);
+                Some(ExplainStep {
+                    condition: self.describe(rule, id),
+                    value: String::new(),
+                    result: tri(r),
+                })
+            }
+        }
+    }
+}

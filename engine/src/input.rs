@@ -1,0 +1,223 @@
+//! Reading records: one JSON object, a JSON array of records, or JSON Lines, streamed
+//! record by record so memory stays bounded by the largest record.
+
+use crate::record::Record;
+use std::fmt;
+use std::io::{BufRead, Read};
+
+/// A malformed input, with the position of the problem.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InputError {
+    /// 1-based line (0 when unknown).
+    pub line: usize,
+    /// 1-based column (0 when unknown).
+    pub column: usize,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl fmt::Display for InputError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.line > 0 {
+            write!(f, "{}:{}: {}", self.line, self.column, self.message)
+        } else {
+            f.write_str(&self.message)
+        }
+    }
+}
+
+impl std::error::Error for InputError {}
+
+fn from_json(e: serde_json::Error) -> InputError {
+    let message = e.to_string();
+    // serde_json appends " at line L column C"; the position is reported separately.
+    let message = match message.rfind(" at line ") {
+        Some(i) => message[..i].to_string(),
+        None => message,
+    };
+    let message = if e.is_eof() {
+        format!("truncated input: {message}")
+    } else {
+        message
+    };
+    InputError {
+        line: e.line(),
+        column: e.column(),
+        message,
+    }
+}
+
+/// Reads every record of `reader`, calling `each` in input order. Stops at the first
+/// malformed record, or the first error `each` returns.
+pub fn read_records<R: BufRead>(
+    mut reader: R,
+    mut each: impl FnMut(Record) -> Result<(), String>,
+) -> Result<usize, InputError> {
+    let first = loop {
+        let buf = reader.fill_buf().map_err(|e| InputError {
+            line: 0,
+            column: 0,
+            message: e.to_string(),
+        })?;
+        if buf.is_empty() {
+            return Err(InputError {
+                line: 1,
+                column: 1,
+                message: "empty input: expected a record, an array of records or JSON Lines".into(),
+            });
+        }
+        match buf.iter().position(|b| !b.is_ascii_whitespace()) {
+            Some(i) => {
+                let b = buf[i];
+                reader.consume(i);
+                break b;
+            }
+            None => {
+                let n = buf.len();
+                reader.consume(n);
+            }
+        }
+    };
+    let mut count = 0usize;
+    let mut callback_error: Option<String> = None;
+    let mut handle = |r: Record, count: &mut usize| -> bool {
+        *count += 1;
+        match each(r) {
+            Ok(()) => true,
+            Err(e) => {
+                callback_error = Some(e);
+                false
+            }
+        }
+    };
+    match first {
+        b'[' => {
+            let mut de = serde_json::Deserializer::from_reader(reader);
+            let visitor = SeqVisitor {
+                each: &mut |r| handle(r, &mut count),
+            };
+            let outcome = serde::Deserializer::deserialize_seq(&mut de, visitor);
+            if let Some(e) = callback_error {
+                return Err(InputError {
+                    line: 0,
+                    column: 0,
+                    message: e,
+                });
+            }
+            outcome.map_err(from_json)?;
+            de.end().map_err(from_json)?;
+        }
+        b'{' => {
+            let stream = serde_json::Deserializer::from_reader(reader).into_iter::<Record>();
+            for item in stream {
+                let r = item.map_err(from_json)?;
+                if !handle(r, &mut count) {
+                    break;
+                }
+            }
+            if let Some(e) = callback_error {
+                return Err(InputError {
+                    line: 0,
+                    column: 0,
+                    message: e,
+                });
+            }
+        }
+        other => {
+            return Err(InputError {
+                line: 1,
+                column: 1,
+                message: format!(
+                    "expected `{{` or `[` at the start of the input, found `{}`",
+                    other as char
+                ),
+            });
+        }
+    }
+    Ok(count)
+}
+
+/// Reads records from a byte slice (convenience for hosts and tests).
+pub fn read_all(bytes: &[u8]) -> Result<Vec<Record>, InputError> {
+    let mut out = Vec::new();
+    read_records(bytes, |r| {
+        out.push(r);
+        Ok(())
+    })?;
+    Ok(out)
+}
+
+struct SeqVisitor<'a> {
+    each: &'a mut dyn FnMut(Record) -> bool,
+}
+
+impl<'de> serde::de::Visitor<'de> for SeqVisitor<'_> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an array of records")
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while let Some(r) = seq.next_element::<Record>()? {
+            if !(self.each)(r) {
+                // Drain nothing more: the caller reports its own error.
+                return Ok(());
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Whether a reader's content is empty apart from whitespace (used to reject empty files).
+pub fn is_blank(mut r: impl Read) -> std::io::Result<bool> {
+    let mut buf = [0u8; 4096];
+    loop {
+        let n = r.read(&mut buf)?;
+        if n == 0 {
+            return Ok(true);
+        }
+        if buf[..n].iter().any(|b| !b.is_ascii_whitespace()) {
+            return Ok(false);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kinds(text: &str) -> Result<Vec<&'static str>, InputError> {
+        Ok(read_all(text.as_bytes())?
+            .iter()
+            .map(|r| r.kind())
+            .collect())
+    }
+
+    #[test]
+    fn reads_object_array_and_lines() {
+        assert_eq!(kinds(r#"{"kind":"image","id":"a"}"#), Ok(vec!["image"]));
+        assert_eq!(
+            kinds(r#" [{"kind":"image","id":"a"}, {"kind":"process","id":"p"}] "#),
+            Ok(vec!["image", "process"])
+        );
+        assert_eq!(
+            kinds("{\"kind\":\"image\",\"id\":\"a\"}\n{\"kind\":\"process\",\"id\":\"p\"}\n"),
+            Ok(vec!["image", "process"])
+        );
+    }
+
+    #[test]
+    fn errors_carry_positions() {
+        let e = kinds("{\"kind\":\"image\",\"id\":\"a\"}\n{\"kind\":\"bogus\",\"id\":\"p\"}")
+            .unwrap_err();
+        assert_eq!(e.line, 2);
+        assert!(e.message.contains("bogus"), "{e}");
+        let e = kinds("[{\"kind\":\"image\",\"id\":\"a\"},").unwrap_err();
+        assert!(e.message.contains("truncated"), "{e}");
+        let e = kinds("").unwrap_err();
+        assert!(e.message.contains("empty"));
+        let e = kinds("kind: deployment").unwrap_err();
+        assert!(e.message.contains("expected `{` or `[`"));
+        let e = kinds(r#"[{"kind":"deployment","id":"x"}]"#).unwrap_err();
+        assert!(e.message.contains("missing field `name`"), "{e}");
+    }
+}

@@ -1,0 +1,422 @@
+//! The compiled matcher: an immutable [`Matcher`] (shared, `Send + Sync`) evaluating
+//! records with bindings held in a fixed array on the stack; a record that violates
+//! nothing allocates nothing.
+
+use crate::ir::*;
+use crate::scope;
+use crate::value::{self, Children, Ctx, Obj, Val};
+use palisade_lang::schema::{Root, Stage};
+use std::cmp::Ordering;
+
+/// Three-valued truth: a test on a missing value is unknown, and only `True` fires.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Tri {
+    /// Holds.
+    True,
+    /// Does not hold.
+    False,
+    /// Not known (the record lacks the data).
+    Unknown,
+}
+
+impl Tri {
+    /// From a boolean.
+    pub fn of(b: bool) -> Tri {
+        if b { Tri::True } else { Tri::False }
+    }
+    /// Negation (unknown stays unknown).
+    pub fn not(self) -> Tri {
+        match self {
+            Tri::True => Tri::False,
+            Tri::False => Tri::True,
+            Tri::Unknown => Tri::Unknown,
+        }
+    }
+}
+
+/// A compiled regex: one pattern, or a set tested at once.
+#[derive(Debug)]
+pub(crate) enum CompiledRegex {
+    One(regex::Regex),
+    Set(regex::RegexSet),
+}
+
+impl CompiledRegex {
+    pub(crate) fn is_match(&self, s: &str) -> bool {
+        match self {
+            CompiledRegex::One(r) => r.is_match(s),
+            CompiledRegex::Set(r) => r.is_match(s),
+        }
+    }
+}
+
+/// Why a program could not be turned into a matcher.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// The program failed verification.
+    #[error(transparent)]
+    Verify(#[from] VerifyError),
+    /// A regex did not compile (only possible for hand-made bundles).
+    #[error("invalid regex in bundle: {0}")]
+    Regex(String),
+    /// A glob did not compile.
+    #[error("invalid glob in bundle: {0}")]
+    Glob(String),
+}
+
+/// An immutable, shareable matcher over a verified program.
+#[derive(Debug)]
+pub struct Matcher {
+    pub(crate) program: Program,
+    pub(crate) regexes: Vec<CompiledRegex>,
+    pub(crate) globs: Vec<globset::GlobMatcher>,
+    pub(crate) scope_regexes: scope::ScopeRegexes,
+    by_root: [Vec<u32>; 5],
+}
+
+/// What to evaluate.
+#[derive(Clone, Copy, Debug)]
+pub struct EvalOptions {
+    /// "Now", Unix seconds.
+    pub now: i64,
+    /// Also evaluate disabled policies.
+    pub include_disabled: bool,
+    /// Only this stage, if set.
+    pub stage: Option<Stage>,
+}
+
+/// A rule that fired on a record.
+#[derive(Clone, Debug)]
+pub struct Hit {
+    /// Index of the rule in the program.
+    pub rule: u32,
+    /// Index of the policy.
+    pub policy: u32,
+}
+
+fn root_index(r: Root) -> usize {
+    match r {
+        Root::Image => 0,
+        Root::Deployment => 1,
+        Root::Process => 2,
+        Root::KubeEvent => 3,
+        Root::NetworkFlow => 4,
+    }
+}
+
+impl Matcher {
+    /// Verifies `program` and compiles its regexes and globs.
+    pub fn new(program: Program) -> Result<Matcher, LoadError> {
+        program.verify()?;
+        let mut regexes = Vec::with_capacity(program.regexes.len());
+        for spec in &program.regexes {
+            regexes.push(compile_regex(spec).map_err(LoadError::Regex)?);
+        }
+        let mut globs = Vec::with_capacity(program.globs.len());
+        for g in &program.globs {
+            globs.push(
+                palisade_lang::hir::build_glob(g).map_err(|e| LoadError::Glob(e.to_string()))?,
+            );
+        }
+        let scope_regexes =
+            scope::ScopeRegexes::new(&program.policies).map_err(LoadError::Regex)?;
+        let mut by_root: [Vec<u32>; 5] = Default::default();
+        for (i, r) in program.rules.iter().enumerate() {
+            by_root[root_index(r.root)].push(i as u32);
+        }
+        Ok(Matcher {
+            program,
+            regexes,
+            globs,
+            scope_regexes,
+            by_root,
+        })
+    }
+
+    /// The program.
+    pub fn program(&self) -> &Program {
+        &self.program
+    }
+
+    /// Evaluates every applicable rule on one record and calls `hit` for each that fires.
+    /// `root` must be the record (`Obj::Deployment`, `Obj::Image`, `Obj::Process`, ...).
+    pub fn evaluate<'r>(
+        &self,
+        ctx: &Ctx<'r>,
+        root: Obj<'r>,
+        opts: &EvalOptions,
+        mut hit: impl FnMut(Hit),
+    ) {
+        let Some(kind) = root_of(root) else { return };
+        for &ri in &self.by_root[root_index(kind)] {
+            let rule = &self.program.rules[ri as usize];
+            if !self.rule_selected(rule, opts) {
+                continue;
+            }
+            let policy = &self.program.policies[rule.policy as usize];
+            if !scope::applies(self, rule.policy as usize, policy, ctx, root, opts.now) {
+                continue;
+            }
+            let mut slots = [Obj::None; MAX_SLOTS];
+            slots[0] = root;
+            if self.node(rule, rule.entry, &mut slots, ctx) == Tri::True {
+                hit(Hit {
+                    rule: ri,
+                    policy: rule.policy,
+                });
+            }
+        }
+    }
+
+    /// Whether the named policy's scopes and exclusions let it apply to this record.
+    pub fn applies<'r>(&self, policy: &str, ctx: &Ctx<'r>, root: Obj<'r>, now: i64) -> bool {
+        self.program
+            .policies
+            .iter()
+            .enumerate()
+            .find(|(_, p)| p.name == policy)
+            .is_some_and(|(i, p)| scope::applies(self, i, p, ctx, root, now))
+    }
+
+    pub(crate) fn rule_selected(&self, rule: &RuleInfo, opts: &EvalOptions) -> bool {
+        let policy = &self.program.policies[rule.policy as usize];
+        (opts.include_disabled || !policy.disabled)
+            && opts.stage.is_none_or(|s| rule.root.stage() == s)
+    }
+
+    /// Evaluates one node with the given bindings.
+    pub(crate) fn node<'r>(
+        &self,
+        rule: &RuleInfo,
+        id: NodeId,
+        slots: &mut [Obj<'r>; MAX_SLOTS],
+        ctx: &Ctx<'r>,
+    ) -> Tri {
+        match self.program.nodes[id as usize] {
+            Node::And { first, len } => {
+                let mut out = Tri::True;
+                for k in &self.program.kids[first as usize..(first + len) as usize] {
+                    match self.node(rule, *k, slots, ctx) {
+                        Tri::False => return Tri::False,
+                        Tri::Unknown => out = Tri::Unknown,
+                        Tri::True => {}
+                    }
+                }
+                out
+            }
+            Node::Or { first, len } => {
+                let mut out = Tri::False;
+                for k in &self.program.kids[first as usize..(first + len) as usize] {
+                    match self.node(rule, *k, slots, ctx) {
+                        Tri::True => return Tri::True,
+                        Tri::Unknown => out = Tri::Unknown,
+                        Tri::False => {}
+                    }
+                }
+                out
+            }
+            Node::Not(x) => self.node(rule, x, slots, ctx).not(),
+            Node::Any { slot, body } => {
+                let Some(children) = self.children(rule, slot, slots, ctx) else {
+                    return Tri::Unknown;
+                };
+                let mut out = Tri::False;
+                for child in children {
+                    slots[slot as usize] = child;
+                    match self.node(rule, body, slots, ctx) {
+                        Tri::True => return Tri::True,
+                        Tri::Unknown => out = Tri::Unknown,
+                        Tri::False => {}
+                    }
+                }
+                out
+            }
+            Node::Every { slot, body } => {
+                let Some(children) = self.children(rule, slot, slots, ctx) else {
+                    return Tri::Unknown;
+                };
+                let mut out = Tri::True;
+                for child in children {
+                    slots[slot as usize] = child;
+                    match self.node(rule, body, slots, ctx) {
+                        Tri::False => return Tri::False,
+                        Tri::Unknown => out = Tri::Unknown,
+                        Tri::True => {}
+                    }
+                }
+                out
+            }
+            Node::Test(t) => {
+                let test = &self.program.tests[t as usize];
+                let v = self.operand(rule, &test.operand, slots, ctx);
+                self.op(&test.op, v)
+            }
+        }
+    }
+
+    pub(crate) fn children<'r>(
+        &self,
+        rule: &RuleInfo,
+        slot: u16,
+        slots: &[Obj<'r>; MAX_SLOTS],
+        ctx: &Ctx<'r>,
+    ) -> Option<Children<'r>> {
+        let (parent, link) = rule.slots[slot as usize].source?;
+        value::children(slots[parent as usize], link, ctx)
+    }
+
+    pub(crate) fn operand<'r>(
+        &self,
+        rule: &RuleInfo,
+        o: &OperandIr,
+        slots: &mut [Obj<'r>; MAX_SLOTS],
+        ctx: &Ctx<'r>,
+    ) -> Val<'r> {
+        match *o {
+            OperandIr::Field(s, f) => value::field(slots[s as usize], f, ctx),
+            OperandIr::MapValue(s, f, k) => match value::field(slots[s as usize], f, ctx) {
+                Val::Map(m) => m
+                    .get(&self.program.strings[k as usize])
+                    .map_or(Val::Missing, |v| Val::Str(v)),
+                _ => Val::Missing,
+            },
+            OperandIr::DaysSince(s, f) => match value::field(slots[s as usize], f, ctx) {
+                Val::Time(t) => Val::Num((ctx.now - t) as f64 / 86_400.0),
+                _ => Val::Missing,
+            },
+            OperandIr::Count { first, len, filter } => {
+                let chain = &self.program.chains[first as usize..(first + len) as usize];
+                match self.count(rule, chain, filter, slots, ctx) {
+                    Some(n) => Val::Num(n as f64),
+                    None => Val::Missing,
+                }
+            }
+        }
+    }
+
+    fn count<'r>(
+        &self,
+        rule: &RuleInfo,
+        chain: &[u16],
+        filter: Option<NodeId>,
+        slots: &mut [Obj<'r>; MAX_SLOTS],
+        ctx: &Ctx<'r>,
+    ) -> Option<u64> {
+        let Some((&slot, rest)) = chain.split_first() else {
+            return Some(match filter {
+                Some(f) => u64::from(self.node(rule, f, slots, ctx) == Tri::True),
+                None => 1,
+            });
+        };
+        let mut total = 0;
+        for child in self.children(rule, slot, slots, ctx)? {
+            slots[slot as usize] = child;
+            total += self.count(rule, rest, filter, slots, ctx)?;
+        }
+        Some(total)
+    }
+
+    pub(crate) fn op(&self, op: &OpIr, v: Val<'_>) -> Tri {
+        let p = &self.program;
+        let ord = |a: f64, b: f64| a.partial_cmp(&b);
+        match (*op, v) {
+            (OpIr::Present, Val::Missing) => Tri::False,
+            (OpIr::Present, _) => Tri::True,
+            (_, Val::Missing) => Tri::Unknown,
+            (OpIr::Truthy, Val::Bool(b)) => Tri::of(b),
+            (OpIr::Num(c, x), Val::Num(y)) => {
+                ord(y, x).map_or(Tri::Unknown, |o| Tri::of(c.holds(o)))
+            }
+            (OpIr::Str(c, s), Val::Str(y)) => {
+                Tri::of(c.holds(if y == p.strings[s as usize].as_str() {
+                    Ordering::Equal
+                } else {
+                    Ordering::Less
+                }))
+            }
+            (OpIr::Bool(c, x), Val::Bool(y)) => Tri::of(c.holds(if x == y {
+                Ordering::Equal
+            } else {
+                Ordering::Less
+            })),
+            (OpIr::Time(c, x), Val::Time(y)) => Tri::of(c.holds(y.cmp(&x))),
+            (OpIr::Enum(c, kind, x), Val::Str(y)) => kind
+                .index_of_record_value(y)
+                .map_or(Tri::Unknown, |i| Tri::of(c.holds(i.cmp(&x)))),
+            (OpIr::Regex(r, neg), Val::Str(y)) => {
+                Tri::of(self.regexes[r as usize].is_match(y) != neg)
+            }
+            (OpIr::Search(r), Val::Str(y)) => Tri::of(self.regexes[r as usize].is_match(y)),
+            (OpIr::Substring(s), Val::Str(y)) => {
+                Tri::of(y.contains(p.strings[s as usize].as_str()))
+            }
+            (OpIr::Prefix(s), Val::Str(y)) => {
+                Tri::of(y.starts_with(p.strings[s as usize].as_str()))
+            }
+            (OpIr::Suffix(s), Val::Str(y)) => Tri::of(y.ends_with(p.strings[s as usize].as_str())),
+            (OpIr::Glob(g), Val::Str(y)) => Tri::of(self.globs[g as usize].is_match(y)),
+            (OpIr::InStrs(set, neg), Val::Str(y)) => {
+                Tri::of(in_set(&p.string_sets[set as usize], y) != neg)
+            }
+            (OpIr::InNums(set, neg), Val::Num(y)) => {
+                Tri::of(p.num_sets[set as usize].contains(&y) != neg)
+            }
+            (OpIr::InEnums(kind, mask, neg), Val::Str(y)) => {
+                kind.index_of_record_value(y).map_or(Tri::Unknown, |i| {
+                    Tri::of((i < 32 && mask & (1 << i) != 0) != neg)
+                })
+            }
+            (OpIr::ListHas(s), Val::List(items)) => {
+                Tri::of(items.iter().any(|x| *x == p.strings[s as usize]))
+            }
+            (OpIr::ListHasAny(set), Val::List(items)) => Tri::of(
+                items
+                    .iter()
+                    .any(|x| in_set(&p.string_sets[set as usize], x)),
+            ),
+            (OpIr::ListMatch(r, neg), Val::List(items)) => {
+                Tri::of(items.iter().any(|x| self.regexes[r as usize].is_match(x)) != neg)
+            }
+            (OpIr::MapHasKey(k), Val::Map(m)) => Tri::of(m.contains_key(&p.strings[k as usize])),
+            _ => Tri::Unknown,
+        }
+    }
+}
+
+fn in_set(sorted: &[String], s: &str) -> bool {
+    sorted.binary_search_by(|x| x.as_str().cmp(s)).is_ok()
+}
+
+/// The record kind of a root object.
+pub fn root_of(o: Obj<'_>) -> Option<Root> {
+    Some(match o {
+        Obj::Image(_) => Root::Image,
+        Obj::Deployment(_) => Root::Deployment,
+        Obj::Process(_) => Root::Process,
+        Obj::Event(_) => Root::KubeEvent,
+        Obj::Flow(_) => Root::NetworkFlow,
+        _ => return None,
+    })
+}
+
+pub(crate) fn compile_regex(spec: &RegexSpec) -> Result<CompiledRegex, String> {
+    let sources: Vec<String> = spec
+        .patterns
+        .iter()
+        .map(|p| palisade_lang::hir::regex_source(p, spec.search))
+        .collect();
+    let limit = palisade_lang::hir::REGEX_SIZE_LIMIT;
+    if let [one] = sources.as_slice() {
+        regex::RegexBuilder::new(one)
+            .size_limit(limit)
+            .build()
+            .map(CompiledRegex::One)
+            .map_err(|e| e.to_string())
+    } else {
+        regex::RegexSetBuilder::new(&sources)
+            .size_limit(limit * sources.len().max(1))
+            .build()
+            .map(CompiledRegex::Set)
+            .map_err(|e| e.to_string())
+    }
+}

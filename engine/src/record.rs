@@ -1,0 +1,557 @@
+//! Serde types for the records of `records.md` (v1). Unknown keys are ignored; absent
+//! optional fields stay `None`, which the matcher treats as unknown.
+
+use serde::{Deserialize, Deserializer};
+use std::collections::BTreeMap;
+
+/// A string-to-string map (labels, annotations).
+pub type StrMap = BTreeMap<String, String>;
+
+/// An RFC 3339 time as Unix seconds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Timestamp(pub i64);
+
+impl<'de> Deserialize<'de> for Timestamp {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        chrono::DateTime::parse_from_rfc3339(&s)
+            .map(|t| Timestamp(t.timestamp()))
+            .map_err(|_| {
+                serde::de::Error::custom(format!(
+                    "invalid timestamp `{s}`: expected RFC 3339 such as 2024-03-01T12:00:00Z"
+                ))
+            })
+    }
+}
+
+/// One record of any kind.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Record {
+    /// A workload.
+    Deployment(Deployment),
+    /// A container image.
+    Image(Image),
+    /// A process started in a container.
+    Process(Process),
+    /// Kubernetes API activity.
+    KubeEvent(KubeEvent),
+    /// A network connection.
+    NetworkFlow(NetworkFlow),
+    /// The expected processes of one container.
+    Baseline(Baseline),
+}
+
+impl Record {
+    /// The record's kind as written in `"kind"`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Record::Deployment(_) => "deployment",
+            Record::Image(_) => "image",
+            Record::Process(_) => "process",
+            Record::KubeEvent(_) => "kube_event",
+            Record::NetworkFlow(_) => "network_flow",
+            Record::Baseline(_) => "baseline",
+        }
+    }
+}
+
+/// `network_policies` of a deployment.
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct NetworkPolicies {
+    /// An ingress policy selects the pods.
+    pub has_ingress: Option<bool>,
+    /// An egress policy selects the pods.
+    pub has_egress: Option<bool>,
+}
+
+/// A deployment-level port.
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct DeploymentPort {
+    /// Container port.
+    pub container_port: Option<f64>,
+    /// TCP / UDP / SCTP.
+    pub protocol: Option<String>,
+    /// none | internal | node | host | external | route.
+    pub exposure: Option<String>,
+    /// Port exposed by the service / route.
+    pub exposed_port: Option<f64>,
+    /// Node port.
+    pub node_port: Option<f64>,
+}
+
+/// A deployment record.
+#[derive(Clone, Debug, Deserialize)]
+pub struct Deployment {
+    /// Unique id.
+    pub id: String,
+    /// Name.
+    pub name: String,
+    /// Namespace.
+    pub namespace: Option<String>,
+    /// Cluster name.
+    pub cluster: Option<String>,
+    /// Cluster id.
+    pub cluster_id: Option<String>,
+    /// Cluster labels.
+    pub cluster_labels: Option<StrMap>,
+    /// Namespace labels.
+    pub namespace_labels: Option<StrMap>,
+    /// Workload type.
+    #[serde(rename = "type")]
+    pub workload_type: Option<String>,
+    /// Labels.
+    pub labels: Option<StrMap>,
+    /// Annotations.
+    pub annotations: Option<StrMap>,
+    /// Pod template labels.
+    pub pod_labels: Option<StrMap>,
+    /// Replicas.
+    pub replicas: Option<f64>,
+    /// Service account.
+    pub service_account: Option<String>,
+    /// Whether the token is mounted.
+    pub automount_service_account_token: Option<bool>,
+    /// hostNetwork.
+    pub host_network: Option<bool>,
+    /// hostPID.
+    pub host_pid: Option<bool>,
+    /// hostIPC.
+    pub host_ipc: Option<bool>,
+    /// RBAC permission level of the service account.
+    pub rbac_permission_level: Option<String>,
+    /// Runtime class.
+    pub runtime_class: Option<String>,
+    /// Network policies that apply.
+    pub network_policies: Option<NetworkPolicies>,
+    /// Image pull secrets.
+    pub image_pull_secrets: Option<Vec<String>>,
+    /// Exposed ports.
+    pub ports: Option<Vec<DeploymentPort>>,
+    /// Containers.
+    #[serde(default)]
+    pub containers: Vec<Container>,
+}
+
+/// A container's security context.
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct SecurityContext {
+    /// privileged.
+    pub privileged: Option<bool>,
+    /// readOnlyRootFilesystem.
+    pub read_only_root_filesystem: Option<bool>,
+    /// allowPrivilegeEscalation.
+    pub allow_privilege_escalation: Option<bool>,
+    /// runAsUser.
+    pub run_as_user: Option<f64>,
+    /// runAsNonRoot.
+    pub run_as_non_root: Option<bool>,
+    /// Added capabilities.
+    pub add_capabilities: Option<Vec<String>>,
+    /// Dropped capabilities.
+    pub drop_capabilities: Option<Vec<String>>,
+    /// Seccomp profile type.
+    pub seccomp_profile: Option<String>,
+    /// AppArmor profile.
+    pub apparmor_profile: Option<String>,
+}
+
+/// An environment variable.
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct EnvVar {
+    /// Name.
+    #[serde(default)]
+    pub name: String,
+    /// Value (raw values only).
+    pub value: Option<String>,
+    /// raw | secret_key | config_map_key | field | resource_field | unknown; absent: unset.
+    pub source: Option<String>,
+    /// The secret it reads.
+    pub secret: Option<String>,
+}
+
+/// A mounted volume.
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct Volume {
+    /// Name.
+    pub name: Option<String>,
+    /// HostPath | Secret | ConfigMap | ...
+    #[serde(rename = "type")]
+    pub volume_type: Option<String>,
+    /// Host path, secret name, ...
+    pub source: Option<String>,
+    /// Mount path.
+    pub destination: Option<String>,
+    /// Read-only mount.
+    pub read_only: Option<bool>,
+    /// None | HostToContainer | Bidirectional.
+    pub mount_propagation: Option<String>,
+}
+
+/// Resource requests and limits.
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct Resources {
+    /// CPU request, cores.
+    pub cpu_request_cores: Option<f64>,
+    /// CPU limit, cores.
+    pub cpu_limit_cores: Option<f64>,
+    /// Memory request, MiB.
+    pub memory_request_mb: Option<f64>,
+    /// Memory limit, MiB.
+    pub memory_limit_mb: Option<f64>,
+}
+
+/// A container of a deployment.
+#[derive(Clone, Debug, Deserialize)]
+pub struct Container {
+    /// Name.
+    pub name: String,
+    /// regular | init.
+    #[serde(rename = "type")]
+    pub container_type: Option<String>,
+    /// The image reference (or a full inline image).
+    pub image: Option<Image>,
+    /// Command.
+    pub command: Option<Vec<String>>,
+    /// Args.
+    pub args: Option<Vec<String>>,
+    /// Security context.
+    pub security_context: Option<SecurityContext>,
+    /// Environment.
+    pub env: Option<Vec<EnvVar>>,
+    /// Volumes.
+    pub volumes: Option<Vec<Volume>>,
+    /// Resources.
+    pub resources: Option<Resources>,
+    /// Liveness probe defined.
+    pub liveness_probe_defined: Option<bool>,
+    /// Readiness probe defined.
+    pub readiness_probe_defined: Option<bool>,
+    /// Secrets mounted.
+    pub secrets_mounted: Option<Vec<String>>,
+    /// Index of the joined image record in the dataset (set by the loader).
+    #[serde(skip)]
+    pub joined_image: Option<usize>,
+}
+
+/// An image name.
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct ImageName {
+    /// Registry host.
+    pub registry: Option<String>,
+    /// Repository path.
+    pub remote: Option<String>,
+    /// Tag.
+    pub tag: Option<String>,
+    /// registry/remote:tag.
+    pub full_name: Option<String>,
+}
+
+/// A Dockerfile layer.
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct Layer {
+    /// RUN, ADD, ...
+    pub instruction: Option<String>,
+    /// The instruction's argument.
+    pub value: Option<String>,
+    /// When it was built.
+    pub created: Option<Timestamp>,
+}
+
+/// A vulnerability of a component.
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct Vuln {
+    /// CVE id.
+    pub id: Option<String>,
+    /// CVSS score.
+    pub cvss: Option<f64>,
+    /// Severity word.
+    pub severity: Option<String>,
+    /// Fixed version ("" = no fix).
+    pub fixed_by: Option<String>,
+    /// Published.
+    pub published: Option<Timestamp>,
+    /// NVD CVSS score.
+    pub nvd_cvss: Option<f64>,
+    /// EPSS probability.
+    pub epss: Option<f64>,
+    /// In CISA KEV.
+    pub known_exploited: Option<bool>,
+    /// When a fix became available.
+    pub fix_available_at: Option<Timestamp>,
+    /// First seen in this image.
+    pub first_image_occurrence: Option<Timestamp>,
+    /// First seen anywhere.
+    pub first_system_occurrence: Option<Timestamp>,
+    /// Suppressed (snoozed).
+    pub suppressed: Option<bool>,
+    /// observed | deferred | false_positive.
+    pub state: Option<String>,
+}
+
+impl Vuln {
+    /// Neither suppressed nor deferred / false positive: what vulnerability criteria see.
+    pub fn is_active(&self) -> bool {
+        !self.suppressed.unwrap_or(false)
+            && self
+                .state
+                .as_deref()
+                .is_none_or(|s| palisade_lang::schema::loose_eq(s, "observed"))
+    }
+}
+
+/// A scanned component.
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct Component {
+    /// Package name.
+    pub name: Option<String>,
+    /// Version.
+    pub version: Option<String>,
+    /// deb, rpm, npm, ...
+    #[serde(rename = "type")]
+    pub component_type: Option<String>,
+    /// Path in the image.
+    pub location: Option<String>,
+    /// Layer that added it.
+    pub layer_index: Option<f64>,
+    /// Vulnerabilities.
+    pub vulns: Option<Vec<Vuln>>,
+}
+
+/// A vulnerability scan.
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct Scan {
+    /// Scanner name.
+    pub scanner: Option<String>,
+    /// When.
+    pub scanned_at: Option<Timestamp>,
+    /// Components (absent: none found).
+    pub components: Option<Vec<Component>>,
+}
+
+/// Signature verification results.
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct Signature {
+    /// Verifiers that verified this image.
+    pub verified_by: Option<Vec<String>>,
+}
+
+/// An image record (also used for inline container images).
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct Image {
+    /// Digest.
+    pub id: Option<String>,
+    /// Name parts.
+    pub name: Option<ImageName>,
+    /// Build time.
+    pub created: Option<Timestamp>,
+    /// Operating system.
+    pub os: Option<String>,
+    /// USER of the image config.
+    pub user: Option<String>,
+    /// Image labels.
+    pub labels: Option<StrMap>,
+    /// Image env.
+    pub env: Option<Vec<String>>,
+    /// Dockerfile history.
+    pub layers: Option<Vec<Layer>>,
+    /// Scan (absent or null: never scanned).
+    pub scan: Option<Scan>,
+    /// Signature data.
+    pub signature: Option<Signature>,
+}
+
+impl Image {
+    /// The full name, if known.
+    pub fn full_name(&self) -> Option<&str> {
+        self.name.as_ref().and_then(|n| n.full_name.as_deref())
+    }
+}
+
+/// A process event.
+#[derive(Clone, Debug, Deserialize)]
+pub struct Process {
+    /// Event id.
+    pub id: String,
+    /// When.
+    pub time: Option<Timestamp>,
+    /// Cluster.
+    pub cluster: Option<String>,
+    /// Namespace.
+    pub namespace: Option<String>,
+    /// The deployment's id.
+    pub deployment_id: Option<String>,
+    /// The deployment's name.
+    pub deployment: Option<String>,
+    /// Pod.
+    pub pod: Option<String>,
+    /// Container name.
+    pub container: Option<String>,
+    /// Process name.
+    pub name: Option<String>,
+    /// Executable path.
+    pub exec_path: Option<String>,
+    /// Arguments.
+    pub args: Option<String>,
+    /// User id.
+    pub uid: Option<f64>,
+    /// Group id.
+    pub gid: Option<f64>,
+    /// Ancestor exec paths.
+    pub lineage: Option<Vec<String>>,
+}
+
+/// A Kubernetes user.
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct KubeUser {
+    /// User name.
+    pub username: Option<String>,
+    /// Groups.
+    pub groups: Option<Vec<String>>,
+}
+
+/// A Kubernetes API event.
+#[derive(Clone, Debug, Deserialize)]
+pub struct KubeEvent {
+    /// Event id.
+    pub id: String,
+    /// When.
+    pub time: Option<Timestamp>,
+    /// Cluster.
+    pub cluster: Option<String>,
+    /// Namespace.
+    pub namespace: Option<String>,
+    /// Deployment id (pod exec / attach / port-forward).
+    pub deployment_id: Option<String>,
+    /// Resource.
+    pub resource: Option<String>,
+    /// Verb.
+    pub verb: Option<String>,
+    /// Object name.
+    pub object_name: Option<String>,
+    /// Acting user.
+    pub user: Option<KubeUser>,
+    /// Impersonated user.
+    pub impersonated_user: Option<KubeUser>,
+    /// Source IPs.
+    pub source_ips: Option<Vec<String>>,
+    /// User agent.
+    pub user_agent: Option<String>,
+    /// Pod.
+    pub pod: Option<String>,
+    /// Container.
+    pub container: Option<String>,
+    /// Command (exec).
+    pub command: Option<Vec<String>>,
+}
+
+/// One side of a network flow.
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct Peer {
+    /// deployment | external | internet | internal.
+    #[serde(rename = "type")]
+    pub peer_type: Option<String>,
+    /// Deployment id.
+    pub deployment_id: Option<String>,
+    /// Namespace.
+    pub namespace: Option<String>,
+    /// Name.
+    pub name: Option<String>,
+    /// CIDR.
+    pub cidr: Option<String>,
+}
+
+/// A network flow.
+#[derive(Clone, Debug, Deserialize)]
+pub struct NetworkFlow {
+    /// Flow id.
+    pub id: String,
+    /// When.
+    pub time: Option<Timestamp>,
+    /// Cluster.
+    pub cluster: Option<String>,
+    /// Source.
+    pub source: Option<Peer>,
+    /// Destination.
+    pub destination: Option<Peer>,
+    /// Destination port.
+    pub port: Option<f64>,
+    /// Protocol.
+    pub protocol: Option<String>,
+    /// Outside the locked network baseline.
+    pub not_in_baseline: Option<bool>,
+}
+
+/// A process baseline.
+#[derive(Clone, Debug, Deserialize)]
+pub struct Baseline {
+    /// Deployment id.
+    pub deployment_id: String,
+    /// Container name.
+    pub container: String,
+    /// Expected exec paths.
+    #[serde(default)]
+    pub processes: Vec<String>,
+    /// Locked baselines make other processes violations.
+    #[serde(default)]
+    pub locked: bool,
+}
+
+/// Splits an image reference into registry, remote and tag (Docker's rules: no registry
+/// means docker.io, one path segment means library/, no tag means latest).
+pub fn parse_image_name(full: &str) -> ImageName {
+    let (without_digest, _digest) = match full.split_once('@') {
+        Some((n, d)) => (n, Some(d)),
+        None => (full, None),
+    };
+    let (first, rest) = match without_digest.split_once('/') {
+        Some((f, r)) if f.contains('.') || f.contains(':') || f == "localhost" => (Some(f), r),
+        _ => (None, without_digest),
+    };
+    let (remote, tag) = match rest.rsplit_once(':') {
+        Some((r, t)) if !t.contains('/') => (r, t),
+        _ => (rest, "latest"),
+    };
+    let registry = first.unwrap_or("docker.io");
+    let remote = if first.is_none() && !remote.contains('/') {
+        format!("library/{remote}")
+    } else {
+        remote.to_string()
+    };
+    ImageName {
+        registry: Some(registry.to_string()),
+        remote: Some(remote),
+        tag: Some(tag.to_string()),
+        full_name: Some(full.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn image_names_follow_docker_rules() {
+        let n = parse_image_name("nginx");
+        assert_eq!(
+            (n.registry.as_deref(), n.remote.as_deref(), n.tag.as_deref()),
+            (Some("docker.io"), Some("library/nginx"), Some("latest"))
+        );
+        let n = parse_image_name("quay.io/acme/app:1.2");
+        assert_eq!(
+            (n.registry.as_deref(), n.remote.as_deref(), n.tag.as_deref()),
+            (Some("quay.io"), Some("acme/app"), Some("1.2"))
+        );
+        let n = parse_image_name("localhost:5000/app");
+        assert_eq!(
+            (n.registry.as_deref(), n.remote.as_deref(), n.tag.as_deref()),
+            (Some("localhost:5000"), Some("app"), Some("latest"))
+        );
+    }
+
+    #[test]
+    fn bad_timestamps_are_errors() {
+        let r: Result<Image, _> = serde_json::from_str(r#"{"created": "yesterday"}"#);
+        assert!(r.is_err_and(|e| e.to_string().contains("invalid timestamp")));
+    }
+}

@@ -1,0 +1,354 @@
+//! Violations as the CLI's JSON reports them, with messages rendered from the bindings
+//! that made a rule fire.
+
+use crate::Dataset;
+use crate::dataset::EventJoin;
+use crate::ir::{MAX_SLOTS, MsgPart, Node, NodeId, RuleInfo};
+use crate::matcher::{EvalOptions, Matcher, Tri, root_of};
+use crate::value::{self, Ctx, Obj, Val};
+use palisade_lang::hir::ENFORCEMENT_ACTIONS;
+use palisade_lang::hir::Severity;
+use palisade_lang::schema::{Stage, Subject};
+use serde::Serialize;
+use std::cell::Cell;
+
+/// Most binding combinations rendered into messages for one violation.
+pub const MAX_MESSAGES: usize = 1000;
+
+/// The record a violation belongs to.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct RecordId {
+    /// Record kind.
+    pub kind: String,
+    /// Record id.
+    pub id: String,
+    /// Deployment name, image full name, process name, event resource or flow source.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Namespace, where the record has one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+}
+
+/// One step of an explanation: a condition, the value it saw, and its outcome.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct ExplainStep {
+    /// The condition as written.
+    pub condition: String,
+    /// The value the record held.
+    pub value: String,
+    /// `true`, `false` or `unknown`.
+    pub result: String,
+}
+
+/// One (policy, record) pair that violates.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct Violation {
+    /// Policy name.
+    pub policy: String,
+    /// Policy severity.
+    pub severity: Severity,
+    /// The stage the record was evaluated in.
+    pub lifecycle: Stage,
+    /// The record.
+    pub record: RecordId,
+    /// One message per matching sub-context.
+    pub messages: Vec<String>,
+    /// Enforcement actions of the policy for this stage.
+    pub enforcement: Vec<String>,
+    /// SOC 2 criteria the policy evidences.
+    pub soc2: Vec<String>,
+    /// Which conditions matched with which values (with `--explain`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub explain: Option<Vec<ExplainStep>>,
+}
+
+/// A policy that did not fire on a record, with the first condition that failed.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct NotFired {
+    /// Policy name.
+    pub policy: String,
+    /// The record.
+    pub record: RecordId,
+    /// The first failing condition.
+    pub failed: Option<ExplainStep>,
+}
+
+/// Identifies a root record for reports.
+pub fn record_id(root: Obj<'_>) -> RecordId {
+    let (kind, id, name, namespace) = match root {
+        Obj::Deployment(d) => (
+            "deployment",
+            d.id.clone(),
+            Some(d.name.clone()),
+            d.namespace.clone(),
+        ),
+        Obj::Image(i) => (
+            "image",
+            i.id.clone()
+                .or_else(|| i.full_name().map(str::to_string))
+                .unwrap_or_default(),
+            i.full_name().map(str::to_string),
+            None,
+        ),
+        Obj::Process(p) => ("process", p.id.clone(), p.name.clone(), p.namespace.clone()),
+        Obj::Event(e) => (
+            "kube_event",
+            e.id.clone(),
+            e.resource.clone(),
+            e.namespace.clone(),
+        ),
+        Obj::Flow(f) => (
+            "network_flow",
+            f.id.clone(),
+            f.source.as_ref().and_then(|s| s.name.clone()),
+            f.source.as_ref().and_then(|s| s.namespace.clone()),
+        ),
+        _ => ("unknown", String::new(), None, None),
+    };
+    RecordId {
+        kind: kind.into(),
+        id,
+        name,
+        namespace,
+    }
+}
+
+/// The joins of a root record.
+pub fn join_of<'r>(ds: &'r Dataset, root: Obj<'r>) -> EventJoin<'r> {
+    match root {
+        Obj::Process(p) => ds.join_process(p),
+        Obj::Event(e) => ds.join_kube_event(e),
+        Obj::Flow(f) => ds.join_flow(f),
+        _ => EventJoin::default(),
+    }
+}
+
+impl Matcher {
+    /// Evaluates one record and returns its violations (and, with `explain`, the
+    /// first failing condition of every applicable policy that did not fire).
+    pub fn check<'r>(
+        &self,
+        ds: &'r Dataset,
+        root: Obj<'r>,
+        opts: &EvalOptions,
+        explain: bool,
+    ) -> (Vec<Violation>, Vec<NotFired>) {
+        let ctx = Ctx {
+            dataset: ds,
+            join: join_of(ds, root),
+            now: opts.now,
+        };
+        let mut violations = Vec::new();
+        let mut fired = Vec::new();
+        self.evaluate(&ctx, root, opts, |hit| {
+            fired.push(hit.rule);
+            violations.push(self.violation(hit.rule, root, &ctx, explain));
+        });
+        let mut not_fired = Vec::new();
+        if explain {
+            if let Some(kind) = root_of(root) {
+                for (ri, rule) in self.program.rules.iter().enumerate() {
+                    if rule.root != kind
+                        || fired.contains(&(ri as u32))
+                        || !self.rule_selected(rule, opts)
+                    {
+                        continue;
+                    }
+                    let policy = &self.program.policies[rule.policy as usize];
+                    if !crate::scope::applies(
+                        self,
+                        rule.policy as usize,
+                        policy,
+                        &ctx,
+                        root,
+                        opts.now,
+                    ) {
+                        continue;
+                    }
+                    let mut slots = [Obj::None; MAX_SLOTS];
+                    slots[0] = root;
+                    not_fired.push(NotFired {
+                        policy: policy.name.clone(),
+                        record: record_id(root),
+                        failed: self.first_failure(rule, rule.entry, &mut slots, &ctx),
+                    });
+                }
+            }
+        }
+        (violations, not_fired)
+    }
+
+    fn violation<'r>(
+        &self,
+        rule_index: u32,
+        root: Obj<'r>,
+        ctx: &Ctx<'r>,
+        explain: bool,
+    ) -> Violation {
+        let rule = &self.program.rules[rule_index as usize];
+        let policy = &self.program.policies[rule.policy as usize];
+        let stage = rule.root.stage();
+        let mut messages: Vec<String> = Vec::new();
+        let mut first: Option<([Obj<'r>; MAX_SLOTS], u64)> = None;
+        let budget = Cell::new(MAX_MESSAGES);
+        let mut slots = [Obj::None; MAX_SLOTS];
+        slots[0] = root;
+        self.enumerate(
+            rule,
+            rule.entry,
+            &mut slots,
+            1,
+            ctx,
+            &budget,
+            &mut |s, bound| {
+                if first.is_none() {
+                    first = Some((*s, bound));
+                }
+                let m = self.render(rule, &policy.name, s, bound, ctx);
+                if !messages.contains(&m) {
+                    messages.push(m);
+                }
+            },
+        );
+        let explain = explain.then(|| match first {
+            Some((mut s, bound)) => {
+                let mut steps = Vec::new();
+                self.explain_match(rule, rule.entry, &mut s, bound, ctx, &mut steps);
+                steps
+            }
+            None => Vec::new(),
+        });
+        Violation {
+            policy: policy.name.clone(),
+            severity: policy.severity,
+            lifecycle: stage,
+            record: record_id(root),
+            messages,
+            enforcement: policy
+                .enforcement
+                .iter()
+                .filter(|a| {
+                    ENFORCEMENT_ACTIONS
+                        .iter()
+                        .any(|(n, s)| n == a && *s == stage)
+                })
+                .cloned()
+                .collect(),
+            soc2: policy.soc2.clone(),
+            explain,
+        }
+    }
+
+    /// Calls `k` with every combination of bindings (up to the budget) under which `id` is true.
+    fn enumerate<'r>(
+        &self,
+        rule: &RuleInfo,
+        id: NodeId,
+        slots: &mut [Obj<'r>; MAX_SLOTS],
+        bound: u64,
+        ctx: &Ctx<'r>,
+        budget: &Cell<usize>,
+        k: &mut dyn FnMut(&mut [Obj<'r>; MAX_SLOTS], u64),
+    ) {
+        if budget.get() == 0 || self.node(rule, id, slots, ctx) != Tri::True {
+            return;
+        }
+        match self.program.nodes[id as usize] {
+            Node::Any { slot, body } => {
+                let Some(children) = self.children(rule, slot, slots, ctx) else {
+                    return;
+                };
+                for child in children {
+                    slots[slot as usize] = child;
+                    self.enumerate(rule, body, slots, bound | (1 << slot), ctx, budget, k);
+                }
+            }
+            Node::Or { first, len } => {
+                for kid in &self.program.kids[first as usize..(first + len) as usize] {
+                    self.enumerate(rule, *kid, slots, bound, ctx, budget, k);
+                }
+            }
+            Node::And { first, len } => {
+                let kids = &self.program.kids[first as usize..(first + len) as usize];
+                self.and_from(rule, kids, slots, bound, ctx, budget, k);
+            }
+            _ => {
+                budget.set(budget.get() - 1);
+                k(slots, bound);
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn and_from<'r>(
+        &self,
+        rule: &RuleInfo,
+        kids: &[NodeId],
+        slots: &mut [Obj<'r>; MAX_SLOTS],
+        bound: u64,
+        ctx: &Ctx<'r>,
+        budget: &Cell<usize>,
+        k: &mut dyn FnMut(&mut [Obj<'r>; MAX_SLOTS], u64),
+    ) {
+        match kids.split_first() {
+            None => {
+                if budget.get() > 0 {
+                    budget.set(budget.get() - 1);
+                    k(slots, bound);
+                }
+            }
+            Some((first, rest)) => {
+                self.enumerate(rule, *first, slots, bound, ctx, budget, &mut |s, b| {
+                    self.and_from(rule, rest, s, b, ctx, budget, k)
+                });
+            }
+        }
+    }
+
+    fn render<'r>(
+        &self,
+        rule: &RuleInfo,
+        policy: &str,
+        slots: &[Obj<'r>; MAX_SLOTS],
+        bound: u64,
+        ctx: &Ctx<'r>,
+    ) -> String {
+        if let Some(parts) = &rule.message {
+            let mut out = String::new();
+            for part in parts {
+                match part {
+                    MsgPart::Text(t) => out.push_str(t),
+                    MsgPart::Field(slot, field) if bound & (1 << slot) != 0 => out.push_str(
+                        &value::display(value::field(slots[*slot as usize], *field, ctx)),
+                    ),
+                    MsgPart::Field(..) => out.push('-'),
+                }
+            }
+            return out;
+        }
+        let mut parts = Vec::new();
+        for (i, info) in rule.slots.iter().enumerate().skip(1) {
+            if bound & (1 << i) == 0 {
+                continue;
+            }
+            parts.push(describe(info.subject, slots[i], ctx));
+        }
+        if parts.is_empty() {
+            parts.push(describe(rule.slots[0].subject, slots[0], ctx));
+        }
+        format!("{policy}: {}", parts.join(", "))
+    }
+}
+
+fn describe(subject: Subject, o: Obj<'_>, ctx: &Ctx<'_>) -> String {
+    let value = subject
+        .identity_field()
+        .map(|f| value::field(o, f, ctx))
+        .unwrap_or(Val::Missing);
+    match (subject, o) {
+        (Subject::Entry, Obj::Entry(k, v)) => format!("{k}={v}"),
+        (Subject::Element, Obj::Element(e)) => format!("'{e}'"),
+        _ => format!("{} '{}'", subject.name(), value::display(value)),
+    }
+}

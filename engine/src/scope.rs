@@ -1,0 +1,161 @@
+//! Scopes and exclusions: whether a policy applies to a record at all.
+//!
+//! Deployment records, and runtime events through their deployment (or, without one, the
+//! event's own namespace and cluster), are matched against scopes and deployment
+//! exclusions. Image records are matched against image exclusions only: scopes describe
+//! where workloads run, which a build does not have.
+
+use crate::ir::PolicyInfo;
+use crate::matcher::Matcher;
+use crate::record::StrMap;
+use crate::value::{Ctx, Obj};
+use palisade_lang::hir::{ExclusionTarget, NamePattern, Scope};
+use std::collections::HashMap;
+
+/// Compiled regexes of scope and exclusion patterns, by pattern text.
+#[derive(Debug, Default)]
+pub(crate) struct ScopeRegexes(HashMap<String, regex::Regex>);
+
+impl ScopeRegexes {
+    pub(crate) fn new(policies: &[PolicyInfo]) -> Result<Self, String> {
+        let mut map = HashMap::new();
+        let mut add = |p: &NamePattern| -> Result<(), String> {
+            if let NamePattern::Regex(r) = p {
+                if !map.contains_key(r) {
+                    let re = regex::RegexBuilder::new(&palisade_lang::hir::regex_source(r, false))
+                        .size_limit(palisade_lang::hir::REGEX_SIZE_LIMIT)
+                        .build()
+                        .map_err(|e| e.to_string())?;
+                    map.insert(r.clone(), re);
+                }
+            }
+            Ok(())
+        };
+        for p in policies {
+            let scopes =
+                p.scopes
+                    .iter()
+                    .chain(p.exclusions.iter().filter_map(|e| match &e.target {
+                        ExclusionTarget::Deployment { scope, .. } => Some(scope),
+                        ExclusionTarget::ImagePrefix(_) => None,
+                    }));
+            for s in scopes {
+                for pat in [&s.cluster, &s.namespace].into_iter().flatten() {
+                    add(pat)?;
+                }
+                if let Some((k, v)) = &s.label {
+                    add(k)?;
+                    add(v)?;
+                }
+            }
+            for e in &p.exclusions {
+                if let ExclusionTarget::Deployment { name: Some(n), .. } = &e.target {
+                    add(n)?;
+                }
+            }
+        }
+        Ok(ScopeRegexes(map))
+    }
+
+    fn matches(&self, p: &NamePattern, value: Option<&str>) -> bool {
+        let Some(value) = value else { return false };
+        match p {
+            NamePattern::Exact(s) => s == value,
+            NamePattern::Regex(r) => self.0.get(r).is_some_and(|re| re.is_match(value)),
+        }
+    }
+}
+
+/// Where a record runs, as scopes see it.
+struct Place<'r> {
+    name: Option<&'r str>,
+    namespace: Option<&'r str>,
+    cluster: Option<&'r str>,
+    cluster_id: Option<&'r str>,
+    labels: Option<&'r StrMap>,
+}
+
+fn place<'r>(root: Obj<'r>, ctx: &Ctx<'r>) -> Option<Place<'r>> {
+    let from_deployment = |d: &'r crate::record::Deployment| Place {
+        name: Some(&d.name),
+        namespace: d.namespace.as_deref(),
+        cluster: d.cluster.as_deref(),
+        cluster_id: d.cluster_id.as_deref(),
+        labels: d.labels.as_ref(),
+    };
+    Some(match root {
+        Obj::Deployment(d) => from_deployment(d),
+        Obj::Process(p) => ctx.join.deployment.map(from_deployment).unwrap_or(Place {
+            name: p.deployment.as_deref(),
+            namespace: p.namespace.as_deref(),
+            cluster: p.cluster.as_deref(),
+            cluster_id: None,
+            labels: None,
+        }),
+        Obj::Event(e) => ctx.join.deployment.map(from_deployment).unwrap_or(Place {
+            name: None,
+            namespace: e.namespace.as_deref(),
+            cluster: e.cluster.as_deref(),
+            cluster_id: None,
+            labels: None,
+        }),
+        Obj::Flow(f) => ctx.join.deployment.map(from_deployment).unwrap_or(Place {
+            name: f.source.as_ref().and_then(|s| s.name.as_deref()),
+            namespace: f.source.as_ref().and_then(|s| s.namespace.as_deref()),
+            cluster: f.cluster.as_deref(),
+            cluster_id: None,
+            labels: None,
+        }),
+        _ => return None,
+    })
+}
+
+fn scope_matches(re: &ScopeRegexes, s: &Scope, at: &Place<'_>) -> bool {
+    let cluster_ok = s
+        .cluster
+        .as_ref()
+        .is_none_or(|p| re.matches(p, at.cluster) || re.matches(p, at.cluster_id));
+    let ns_ok = s
+        .namespace
+        .as_ref()
+        .is_none_or(|p| re.matches(p, at.namespace));
+    let label_ok = s.label.as_ref().is_none_or(|(k, v)| {
+        at.labels.is_some_and(|m| {
+            m.iter()
+                .any(|(mk, mv)| re.matches(k, Some(mk)) && re.matches(v, Some(mv)))
+        })
+    });
+    cluster_ok && ns_ok && label_ok
+}
+
+/// Whether `policy` applies to the record: in scope and not excluded by an unexpired exclusion.
+pub(crate) fn applies(
+    m: &Matcher,
+    _index: usize,
+    policy: &PolicyInfo,
+    ctx: &Ctx<'_>,
+    root: Obj<'_>,
+    now: i64,
+) -> bool {
+    let re = &m.scope_regexes;
+    let active = policy
+        .exclusions
+        .iter()
+        .filter(|e| e.until.is_none_or(|u| now < u));
+    if let Obj::Image(img) = root {
+        let name = img.full_name().unwrap_or("");
+        return !active.into_iter().any(|e| matches!(&e.target, ExclusionTarget::ImagePrefix(p) if name.starts_with(p.as_str())));
+    }
+    let Some(at) = place(root, ctx) else {
+        return true;
+    };
+    if !policy.scopes.is_empty() && !policy.scopes.iter().any(|s| scope_matches(re, s, &at)) {
+        return false;
+    }
+    !active.into_iter().any(|e| match &e.target {
+        ExclusionTarget::Deployment { name, scope } => {
+            name.as_ref().is_none_or(|n| re.matches(n, at.name)) && scope_matches(re, scope, &at)
+        }
+        ExclusionTarget::ImagePrefix(_) => false,
+    })
+}
