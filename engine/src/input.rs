@@ -35,6 +35,10 @@ fn from_json(e: serde_json::Error) -> InputError {
         Some(i) => message[..i].to_string(),
         None => message,
     };
+    let message = match message.strip_prefix("unknown variant ") {
+        Some(rest) => format!("unknown record kind {rest}"),
+        None => message,
+    };
     let message = if e.is_eof() {
         format!("truncated input: {message}")
     } else {
