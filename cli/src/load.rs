@@ -78,6 +78,7 @@ pub fn load(paths: &[PathBuf]) -> Result<Loaded, Fatal> {
     let mut sources = Sources::default();
     let mut files = Vec::new();
     let mut diags = Vec::new();
+    let mut syntax_failed = false;
     for path in policy_files(paths)? {
         let bytes = std::fs::read(&path)
             .map_err(|e| Fatal(format!("{}: cannot read: {e}", path.display())))?;

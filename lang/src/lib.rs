@@ -15,6 +15,24 @@ pub mod syntax;
 pub use diag::{Diagnostic, Sources};
 pub use span::{SourceFile, Span};
 
+/// Parses the file at `index` of `sources`, keeping every item that parsed: returns the
+/// file, all errors, and whether an item failed to parse (then checking it would only
+/// report names the broken item defines as unknown).
+pub fn parse_recover(sources: &Sources, index: usize) -> (ast::File, Vec<Diagnostic>, bool) {
+    match sources.get(index) {
+        Some(f) => syntax::parse_file_recover(&f.text, index),
+        None => (
+            ast::File {
+                items: Vec::new(),
+                trailing_comments: Vec::new(),
+                unplaced_comments: Vec::new(),
+            },
+            Vec::new(),
+            false,
+        ),
+    }
+}
+
 /// Parses the file at `index` of `sources`.
 pub fn parse(sources: &Sources, index: usize) -> Result<ast::File, Vec<Diagnostic>> {
     match sources.get(index) {

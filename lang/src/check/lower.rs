@@ -491,7 +491,12 @@ impl<'a, 'd> Lowerer<'a, 'd> {
             } => {
                 let frame = self.open_frame();
                 let chain = self.binder_chain(binder, frame);
-                let body = self.expr(body);
+                // A broken binder would only make the body report the same name again.
+                let body = if chain.is_some() {
+                    self.expr(body)
+                } else {
+                    None
+                };
                 self.close_frame();
                 let (chain, body) = (chain?, body?);
                 let mut c = self.place_frame(frame, body);
@@ -603,7 +608,11 @@ impl<'a, 'd> Lowerer<'a, 'd> {
             ast::Operand::Count { binder, filter, .. } => {
                 let frame = self.open_frame();
                 let chain = self.binder_chain(binder, frame);
-                let filter = filter.as_ref().map(|f| self.expr(f));
+                let filter = if chain.is_some() {
+                    filter.as_ref().map(|f| self.expr(f))
+                } else {
+                    None
+                };
                 self.close_frame();
                 let chain = chain?;
                 let filter = match filter {

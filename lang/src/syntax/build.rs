@@ -397,7 +397,17 @@ impl Builder<'_> {
 
     fn test(&mut self, t: P) -> Option<Test> {
         let rule = t.as_rule();
-        let mut it = kids(t).filter(|k| !matches!(k.as_rule(), Rule::kw_not | Rule::kw_in));
+        let mut it = kids(t).filter(|k| {
+            !matches!(
+                k.as_rule(),
+                Rule::kw_not
+                    | Rule::kw_in
+                    | Rule::kw_contains
+                    | Rule::kw_glob
+                    | Rule::kw_startswith
+                    | Rule::kw_endswith
+            )
+        });
         Some(match rule {
             Rule::t_cmp => {
                 let op_pair = it.next()?;

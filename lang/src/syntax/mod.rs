@@ -17,10 +17,27 @@ struct PalParser;
 
 /// Parses one file. Every item is parsed on its own, so each broken item reports its own error.
 pub fn parse_file(text: &str, file: usize) -> Result<ast::File, Vec<Diagnostic>> {
+    let (parsed, errors, _) = parse_file_recover(text, file);
+    if errors.is_empty() {
+        Ok(parsed)
+    } else {
+        Err(errors)
+    }
+}
+
+/// Parses one file and returns what parsed, every error, and whether some item failed
+/// to parse at all (a syntax error) rather than parsing with a bad literal.
+pub fn parse_file_recover(text: &str, file: usize) -> (ast::File, Vec<Diagnostic>, bool) {
     let (chunks, mut errors) = scan::split_items(text, file);
     if !errors.is_empty() {
-        return Err(errors);
+        let empty = ast::File {
+            items: Vec::new(),
+            trailing_comments: Vec::new(),
+            unplaced_comments: Vec::new(),
+        };
+        return (empty, errors, true);
     }
+    let mut syntax_failed = false;
     let mut items = Vec::new();
     let mut comments: Vec<(Span, String)> = Vec::new();
     for chunk in chunks {
@@ -52,13 +69,13 @@ pub fn parse_file(text: &str, file: usize) -> Result<ast::File, Vec<Diagnostic>>
                     }
                 }
             }
-            Err(e) => errors.push(syntax_error(e, file, chunk.start, text)),
+            Err(e) => {
+                syntax_failed = true;
+                errors.push(syntax_error(e, file, chunk.start, text));
+            }
         }
     }
-    if !errors.is_empty() {
-        return Err(errors);
-    }
-    Ok(attach_comments(items, comments))
+    (attach_comments(items, comments), errors, syntax_failed)
 }
 
 /// Parses a standalone condition (used by tests and the formatter's round trip).
