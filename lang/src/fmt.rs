@@ -429,9 +429,11 @@ fn test(t: &TestDef, out: &mut String) {
             } else {
                 "  expect no fire\n"
             }),
-            TestClause::Record { kind, body } => {
-                out.push_str(&format!("  {} {}\n", kind.node, json(body)))
-            }
+            TestClause::Record { kind, body } => out.push_str(&format!(
+                "  {} {}\n",
+                kind.node,
+                json_block(body, 3 + kind.node.len(), 2)
+            )),
         }
     }
     out.push_str("}\n");
@@ -466,6 +468,50 @@ fn json(v: &JsonValue) -> String {
                 .collect();
             format!("{{ {} }}", inner.join(", "))
         }
+    }
+}
+
+/// A record literal: on one line when it fits, else one field per line.
+fn json_block(v: &JsonValue, column: usize, indent: usize) -> String {
+    let flat = json(v);
+    if column + flat.len() <= WIDTH {
+        return flat;
+    }
+    let pad = " ".repeat(indent + 2);
+    match v {
+        JsonValue::Object(fields) if !fields.is_empty() => {
+            let inner: Vec<String> = fields
+                .iter()
+                .map(|(k, quoted, v)| {
+                    let key = key_text(k, *quoted);
+                    format!(
+                        "{pad}{key}: {}",
+                        json_block(v, indent + 2 + key.len() + 2, indent + 2)
+                    )
+                })
+                .collect();
+            format!("{{\n{}\n{}}}", inner.join(",\n"), " ".repeat(indent))
+        }
+        JsonValue::Array(items) if !items.is_empty() => {
+            let inner: Vec<String> = items
+                .iter()
+                .map(|x| format!("{pad}{}", json_block(x, indent + 2, indent + 2)))
+                .collect();
+            format!("[\n{}\n{}]", inner.join(",\n"), " ".repeat(indent))
+        }
+        _ => flat,
+    }
+}
+
+fn key_text(k: &str, quoted: bool) -> String {
+    if quoted || !is_ident(k) {
+        text(&Text {
+            value: k.to_string(),
+            raw: false,
+            span: Default::default(),
+        })
+    } else {
+        k.to_string()
     }
 }
 

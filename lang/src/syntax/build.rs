@@ -25,6 +25,15 @@ impl Builder<'_> {
         Span::new(s.start() + self.offset, s.end() + self.offset)
     }
 
+    /// The span of a pair without comments that implicit whitespace may have swallowed at its end.
+    fn content_span(&self, p: &P) -> Span {
+        let full = self.span(p);
+        match kids(p.clone()).last() {
+            Some(last) => Span::new(full.start, self.span(&last).end.max(full.start)),
+            None => full,
+        }
+    }
+
     fn ident(&self, p: P) -> Ident {
         Spanned::new(p.as_str().to_string(), self.span(&p))
     }
@@ -35,7 +44,7 @@ impl Builder<'_> {
     }
 
     pub fn item(&mut self, p: P) -> Option<Item> {
-        let span = self.span(&p);
+        let span = self.content_span(&p);
         let kind = match p.as_rule() {
             Rule::policy => ItemKind::Policy(self.policy(p)),
             Rule::list_def => {
@@ -159,7 +168,7 @@ impl Builder<'_> {
         });
         let mut clauses = Vec::new();
         for c in it {
-            let span = self.span(&c);
+            let span = self.content_span(&c);
             if let Some(kind) = self.clause(c) {
                 clauses.push(Clause {
                     comments: Vec::new(),
