@@ -168,6 +168,18 @@ impl Matcher {
         }
     }
 
+    /// Evaluates one rule's condition on a record, ignoring scopes, exclusions and the
+    /// disabled flag (for differential tests against the reference evaluator).
+    pub fn eval_rule<'r>(&self, rule_index: usize, ctx: &Ctx<'r>, root: Obj<'r>) -> Tri {
+        let Some(rule) = self.program.rules.get(rule_index) else { return Tri::Unknown };
+        if root_of(root) != Some(rule.root) {
+            return Tri::Unknown;
+        }
+        let mut slots = [Obj::None; MAX_SLOTS];
+        slots[0] = root;
+        self.node(rule, rule.entry, &mut slots, ctx)
+    }
+
     /// Whether the named policy's scopes and exclusions let it apply to this record.
     pub fn applies<'r>(&self, policy: &str, ctx: &Ctx<'r>, root: Obj<'r>, now: i64) -> bool {
         self.program
