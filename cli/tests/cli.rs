@@ -22,13 +22,18 @@ fn palisade(args: &[&str]) -> Output {
 }
 
 fn golden(name: &str, actual: &str) {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden").join(name);
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/golden")
+        .join(name);
     if std::env::var_os("BLESS").is_some() {
         std::fs::write(&path, actual).expect("write golden");
         return;
     }
     let expected = std::fs::read_to_string(&path).unwrap_or_default();
-    assert_eq!(expected, actual, "golden file {name} differs (BLESS=1 to update)");
+    assert_eq!(
+        expected, actual,
+        "golden file {name} differs (BLESS=1 to update)"
+    );
 }
 
 fn stdout(o: &Output) -> String {
@@ -41,8 +46,20 @@ fn stderr(o: &Output) -> String {
 
 #[test]
 fn examples_json_output_is_golden() {
-    for (input, code) in [("deployments.json", 1), ("events.jsonl", 1), ("clean.json", 0)] {
-        let o = palisade(&["check", "--policies", "examples/policies", "--input", &format!("examples/records/{input}"), "--format", "json"]);
+    for (input, code) in [
+        ("deployments.json", 1),
+        ("events.jsonl", 1),
+        ("clean.json", 0),
+    ] {
+        let o = palisade(&[
+            "check",
+            "--policies",
+            "examples/policies",
+            "--input",
+            &format!("examples/records/{input}"),
+            "--format",
+            "json",
+        ]);
         assert_eq!(o.status.code(), Some(code), "{input}: {}", stderr(&o));
         let out = stdout(&o);
         let parsed: serde_json::Value = serde_json::from_str(&out).expect("stdout is JSON");
@@ -55,10 +72,22 @@ fn examples_json_output_is_golden() {
 fn every_example_policy_fires_where_it_should_and_nowhere_else() {
     let mut fired = Vec::new();
     for input in ["deployments.json", "events.jsonl", "clean.json"] {
-        let o = palisade(&["check", "--policies", "examples/policies", "--input", &format!("examples/records/{input}"), "--format", "json"]);
+        let o = palisade(&[
+            "check",
+            "--policies",
+            "examples/policies",
+            "--input",
+            &format!("examples/records/{input}"),
+            "--format",
+            "json",
+        ]);
         let v: serde_json::Value = serde_json::from_str(&stdout(&o)).expect("json");
         for x in v["violations"].as_array().expect("violations") {
-            fired.push(format!("{} @ {}", x["policy"].as_str().unwrap_or(""), x["record"]["id"].as_str().unwrap_or("")));
+            fired.push(format!(
+                "{} @ {}",
+                x["policy"].as_str().unwrap_or(""),
+                x["record"]["id"].as_str().unwrap_or("")
+            ));
         }
     }
     fired.sort();
@@ -77,10 +106,25 @@ fn every_example_policy_fires_where_it_should_and_nowhere_else() {
 
 #[test]
 fn text_output_and_explain_are_golden() {
-    let o = palisade(&["check", "--policies", "examples/policies", "--input", "examples/records/deployments.json"]);
+    let o = palisade(&[
+        "check",
+        "--policies",
+        "examples/policies",
+        "--input",
+        "examples/records/deployments.json",
+    ]);
     assert_eq!(o.status.code(), Some(1));
     golden("deployments.out.txt", &stdout(&o));
-    let o = palisade(&["check", "--policies", "examples/policies", "--input", "examples/records/clean.json", "--explain", "--format", "json"]);
+    let o = palisade(&[
+        "check",
+        "--policies",
+        "examples/policies",
+        "--input",
+        "examples/records/clean.json",
+        "--explain",
+        "--format",
+        "json",
+    ]);
     assert_eq!(o.status.code(), Some(0));
     golden("clean.explain.json", &stdout(&o));
 }
@@ -97,22 +141,57 @@ fn bundles_give_the_same_verdicts_as_source() {
     let dir = std::env::temp_dir().join(format!("palisade-bundle-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("tmp");
     let bundle = dir.join("examples.bundle.json");
-    let o = palisade(&["compile", "examples/policies", "-o", bundle.to_str().unwrap_or_default()]);
+    let o = palisade(&[
+        "compile",
+        "examples/policies",
+        "-o",
+        bundle.to_str().unwrap_or_default(),
+    ]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     for input in ["deployments.json", "events.jsonl"] {
         let path = format!("examples/records/{input}");
-        let from_source = palisade(&["check", "--policies", "examples/policies", "--input", &path, "--format", "json"]);
-        let from_bundle = palisade(&["check", "--bundle", bundle.to_str().unwrap_or_default(), "--input", &path, "--format", "json"]);
+        let from_source = palisade(&[
+            "check",
+            "--policies",
+            "examples/policies",
+            "--input",
+            &path,
+            "--format",
+            "json",
+        ]);
+        let from_bundle = palisade(&[
+            "check",
+            "--bundle",
+            bundle.to_str().unwrap_or_default(),
+            "--input",
+            &path,
+            "--format",
+            "json",
+        ]);
         assert_eq!(stdout(&from_source), stdout(&from_bundle));
         assert_eq!(from_source.status.code(), from_bundle.status.code());
     }
     // A damaged bundle is refused with a clear error.
     let text = std::fs::read_to_string(&bundle).expect("bundle");
     let damaged = dir.join("damaged.json");
-    std::fs::write(&damaged, text.replacen("\"entry\":", "\"entry\":99999999,\"x\":", 1)).expect("write");
-    let o = palisade(&["check", "--bundle", damaged.to_str().unwrap_or_default(), "--input", "examples/records/clean.json"]);
+    std::fs::write(
+        &damaged,
+        text.replacen("\"entry\":", "\"entry\":99999999,\"x\":", 1),
+    )
+    .expect("write");
+    let o = palisade(&[
+        "check",
+        "--bundle",
+        damaged.to_str().unwrap_or_default(),
+        "--input",
+        "examples/records/clean.json",
+    ]);
     assert_eq!(o.status.code(), Some(2));
-    assert!(stderr(&o).contains("invalid bundle") || stderr(&o).contains("not a palisade bundle"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("invalid bundle") || stderr(&o).contains("not a palisade bundle"),
+        "{}",
+        stderr(&o)
+    );
     assert!(stdout(&o).is_empty());
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -120,26 +199,80 @@ fn bundles_give_the_same_verdicts_as_source() {
 #[test]
 fn fail_on_sets_the_exit_code() {
     let input = "examples/records/deployments.json";
-    let o = palisade(&["check", "--policies", "examples/policies", "--input", input, "--fail-on", "critical"]);
+    let o = palisade(&[
+        "check",
+        "--policies",
+        "examples/policies",
+        "--input",
+        input,
+        "--fail-on",
+        "critical",
+    ]);
     assert_eq!(o.status.code(), Some(1), "docker socket is critical");
-    let o = palisade(&["check", "--policies", "examples/policies", "--input", "examples/records/events.jsonl", "--fail-on", "critical"]);
-    assert_eq!(o.status.code(), Some(0), "no critical violation among the events");
-    let o = palisade(&["check", "--policies", "examples/policies", "--input", input, "--lifecycle", "build", "--format", "json"]);
+    let o = palisade(&[
+        "check",
+        "--policies",
+        "examples/policies",
+        "--input",
+        "examples/records/events.jsonl",
+        "--fail-on",
+        "critical",
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "no critical violation among the events"
+    );
+    let o = palisade(&[
+        "check",
+        "--policies",
+        "examples/policies",
+        "--input",
+        input,
+        "--lifecycle",
+        "build",
+        "--format",
+        "json",
+    ]);
     let v: serde_json::Value = serde_json::from_str(&stdout(&o)).expect("json");
-    let ids: Vec<&str> = v["violations"].as_array().expect("list").iter().filter_map(|x| x["record"]["id"].as_str()).collect();
+    let ids: Vec<&str> = v["violations"]
+        .as_array()
+        .expect("list")
+        .iter()
+        .filter_map(|x| x["record"]["id"].as_str())
+        .collect();
     assert_eq!(ids, ["sha256:billing410"]);
     assert_eq!(o.status.code(), Some(1), "fail_build enforces at build");
 }
 
 #[test]
 fn sarif_and_junit_outputs_parse() {
-    let o = palisade(&["check", "--policies", "examples/policies", "--input", "examples/records/deployments.json", "--format", "sarif"]);
+    let o = palisade(&[
+        "check",
+        "--policies",
+        "examples/policies",
+        "--input",
+        "examples/records/deployments.json",
+        "--format",
+        "sarif",
+    ]);
     let v: serde_json::Value = serde_json::from_str(&stdout(&o)).expect("sarif is json");
     assert_eq!(v["version"], "2.1.0");
     assert_eq!(v["runs"][0]["results"].as_array().map(|a| a.len()), Some(6));
-    let o = palisade(&["check", "--policies", "examples/policies", "--input", "examples/records/deployments.json", "--format", "junit"]);
+    let o = palisade(&[
+        "check",
+        "--policies",
+        "examples/policies",
+        "--input",
+        "examples/records/deployments.json",
+        "--format",
+        "junit",
+    ]);
     let xml = stdout(&o);
-    assert!(xml.starts_with("<?xml") && xml.contains("failures=\"6\""), "{xml}");
+    assert!(
+        xml.starts_with("<?xml") && xml.contains("failures=\"6\""),
+        "{xml}"
+    );
 }
 
 /// Bad input: exit 2, a message naming the file (and line:col where there is one), empty stdout.
@@ -147,30 +280,152 @@ fn sarif_and_junit_outputs_parse() {
 fn bad_input_exits_2_with_a_position() {
     let bad = "cli/tests/bad";
     let cases: &[(&[&str], &str)] = &[
-        (&["check", "--policies", "examples/policies", "--input", "cli/tests/bad/truncated.json"], "truncated.json:1:"),
-        (&["check", "--policies", "examples/policies", "--input", "cli/tests/bad/malformed.jsonl"], "malformed.jsonl:2:"),
-        (&["check", "--policies", "examples/policies", "--input", "cli/tests/bad/unknown_kind.json"], "unknown record kind `pod`"),
-        (&["check", "--policies", "examples/policies", "--input", "cli/tests/bad/bad_time.json"], "invalid timestamp"),
-        (&["check", "--policies", "examples/policies", "--input", "cli/tests/bad/missing.json"], "missing.json: cannot read"),
-        (&["check", "--policies", "examples/policies", "--input", "cli/tests/bad/empty.json"], "empty input"),
-        (&["check", "--policies", "examples/policies", "--input", "cli/tests/bad/duplicate_ids.json"], "duplicate deployment id"),
-        (&["check", "--policies", "cli/tests/bad/several_errors.pal", "--input", "examples/records/clean.json"], "several_errors.pal:5:"),
-        (&["check", "--policies", "cli/tests/bad/pathological_regex.pal", "--input", "examples/records/clean.json"], "pathological_regex.pal:5:"),
-        (&["check", "--policies", "cli/tests/bad/deep.pal", "--input", "examples/records/clean.json"], "deep.pal:5:"),
-        (&["check", "--policies", "cli/tests/bad/nope.pal", "--input", "examples/records/clean.json"], "nope.pal: cannot read"),
-        (&["check", "--policies", "examples/policies", "--input", "examples/records/clean.json", "--format", "yaml"], "invalid value 'yaml'"),
+        (
+            &[
+                "check",
+                "--policies",
+                "examples/policies",
+                "--input",
+                "cli/tests/bad/truncated.json",
+            ],
+            "truncated.json:1:",
+        ),
+        (
+            &[
+                "check",
+                "--policies",
+                "examples/policies",
+                "--input",
+                "cli/tests/bad/malformed.jsonl",
+            ],
+            "malformed.jsonl:2:",
+        ),
+        (
+            &[
+                "check",
+                "--policies",
+                "examples/policies",
+                "--input",
+                "cli/tests/bad/unknown_kind.json",
+            ],
+            "unknown record kind `pod`",
+        ),
+        (
+            &[
+                "check",
+                "--policies",
+                "examples/policies",
+                "--input",
+                "cli/tests/bad/bad_time.json",
+            ],
+            "invalid timestamp",
+        ),
+        (
+            &[
+                "check",
+                "--policies",
+                "examples/policies",
+                "--input",
+                "cli/tests/bad/missing.json",
+            ],
+            "missing.json: cannot read",
+        ),
+        (
+            &[
+                "check",
+                "--policies",
+                "examples/policies",
+                "--input",
+                "cli/tests/bad/empty.json",
+            ],
+            "empty input",
+        ),
+        (
+            &[
+                "check",
+                "--policies",
+                "examples/policies",
+                "--input",
+                "cli/tests/bad/duplicate_ids.json",
+            ],
+            "duplicate deployment id",
+        ),
+        (
+            &[
+                "check",
+                "--policies",
+                "cli/tests/bad/several_errors.pal",
+                "--input",
+                "examples/records/clean.json",
+            ],
+            "several_errors.pal:5:",
+        ),
+        (
+            &[
+                "check",
+                "--policies",
+                "cli/tests/bad/pathological_regex.pal",
+                "--input",
+                "examples/records/clean.json",
+            ],
+            "pathological_regex.pal:5:",
+        ),
+        (
+            &[
+                "check",
+                "--policies",
+                "cli/tests/bad/deep.pal",
+                "--input",
+                "examples/records/clean.json",
+            ],
+            "deep.pal:5:",
+        ),
+        (
+            &[
+                "check",
+                "--policies",
+                "cli/tests/bad/nope.pal",
+                "--input",
+                "examples/records/clean.json",
+            ],
+            "nope.pal: cannot read",
+        ),
+        (
+            &[
+                "check",
+                "--policies",
+                "examples/policies",
+                "--input",
+                "examples/records/clean.json",
+                "--format",
+                "yaml",
+            ],
+            "invalid value 'yaml'",
+        ),
     ];
     for (args, needle) in cases {
         let o = palisade(args);
         assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
-        assert!(stderr(&o).contains(needle), "{args:?}: stderr lacks {needle:?}:\n{}", stderr(&o));
-        assert!(stdout(&o).is_empty(), "{args:?}: stdout must be empty, got {}", stdout(&o));
+        assert!(
+            stderr(&o).contains(needle),
+            "{args:?}: stderr lacks {needle:?}:\n{}",
+            stderr(&o)
+        );
+        assert!(
+            stdout(&o).is_empty(),
+            "{args:?}: stdout must be empty, got {}",
+            stdout(&o)
+        );
     }
     let _ = bad;
     // Several errors in one file: every one is reported.
     let o = palisade(&["compile", "cli/tests/bad/several_errors.pal"]);
     let err = stderr(&o);
-    for pos in ["several_errors.pal:5:8", "several_errors.pal:5:42", "several_errors.pal:6:26"] {
+    for pos in [
+        "several_errors.pal:5:8",
+        "several_errors.pal:5:42",
+        "several_errors.pal:6:26",
+    ] {
         assert!(err.contains(pos), "missing {pos} in:\n{err}");
     }
     assert!(err.contains("3 errors"), "{err}");
@@ -178,7 +433,12 @@ fn bad_input_exits_2_with_a_position() {
 
 #[test]
 fn diagnostics_as_json() {
-    let o = palisade(&["compile", "cli/tests/bad/several_errors.pal", "--diagnostics", "json"]);
+    let o = palisade(&[
+        "compile",
+        "cli/tests/bad/several_errors.pal",
+        "--diagnostics",
+        "json",
+    ]);
     assert_eq!(o.status.code(), Some(2));
     let v: serde_json::Value = serde_json::from_str(stderr(&o).trim()).expect("json diagnostics");
     let first = &v["diagnostics"][0];
@@ -186,14 +446,26 @@ fn diagnostics_as_json() {
     assert_eq!(first["column"], 8);
     assert_eq!(first["message"], "unknown name `contaner`");
     assert_eq!(first["help"], "did you mean `container`?");
-    assert!(first["file"].as_str().is_some_and(|f| f.ends_with("several_errors.pal")));
+    assert!(
+        first["file"]
+            .as_str()
+            .is_some_and(|f| f.ends_with("several_errors.pal"))
+    );
 }
 
 #[test]
 fn stdin_and_json_lines() {
     use std::io::Write;
     let mut child = Command::new(env!("CARGO_BIN_EXE_palisade"))
-        .args(["check", "--policies", "examples/policies", "--input", "-", "--format", "json"])
+        .args([
+            "check",
+            "--policies",
+            "examples/policies",
+            "--input",
+            "-",
+            "--format",
+            "json",
+        ])
         .current_dir(root())
         .env("PALISADE_NOW", NOW)
         .stdin(std::process::Stdio::piped())
@@ -201,7 +473,12 @@ fn stdin_and_json_lines() {
         .spawn()
         .expect("spawn");
     let input = std::fs::read(root().join("examples/records/events.jsonl")).expect("events");
-    child.stdin.take().expect("stdin").write_all(&input).expect("write");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(&input)
+        .expect("write");
     let o = child.wait_with_output().expect("wait");
     assert_eq!(o.status.code(), Some(1));
     let v: serde_json::Value = serde_json::from_str(&stdout(&o)).expect("json");

@@ -52,7 +52,7 @@ impl Matcher {
         &self,
         rule: &RuleInfo,
         t: u32,
-        slots: &mut [Obj<'r>; MAX_SLOTS],
+        slots: &mut [Obj<'r>],
         ctx: &Ctx<'r>,
     ) -> ExplainStep {
         let test = &self.program.tests[t as usize];
@@ -69,7 +69,7 @@ impl Matcher {
         &self,
         rule: &RuleInfo,
         id: NodeId,
-        slots: &mut [Obj<'r>; MAX_SLOTS],
+        slots: &mut [Obj<'r>],
         bound: u64,
         ctx: &Ctx<'r>,
         steps: &mut Vec<ExplainStep>,
@@ -111,7 +111,7 @@ impl Matcher {
         &self,
         rule: &RuleInfo,
         id: NodeId,
-        slots: &mut [Obj<'r>; MAX_SLOTS],
+        slots: &mut [Obj<'r>],
         ctx: &Ctx<'r>,
     ) -> Option<ExplainStep> {
         match self.program.nodes[id as usize] {

@@ -72,6 +72,7 @@ pub struct Matcher {
     pub(crate) globs: Vec<globset::GlobMatcher>,
     pub(crate) scope_regexes: scope::ScopeRegexes,
     by_root: [Vec<u32>; 5],
+    max_slots: usize,
 }
 
 /// What to evaluate.
@@ -124,12 +125,19 @@ impl Matcher {
         for (i, r) in program.rules.iter().enumerate() {
             by_root[root_index(r.root)].push(i as u32);
         }
+        let max_slots = program
+            .rules
+            .iter()
+            .map(|r| r.slots.len())
+            .max()
+            .unwrap_or(1);
         Ok(Matcher {
             program,
             regexes,
             globs,
             scope_regexes,
             by_root,
+            max_slots,
         })
     }
 
@@ -147,19 +155,38 @@ impl Matcher {
         opts: &EvalOptions,
         mut hit: impl FnMut(Hit),
     ) {
+        // A slot array sized for the program, on the stack, once per record.
+        match self.max_slots {
+            0..=4 => self.evaluate_in(&mut [Obj::None; 4], ctx, root, opts, &mut hit),
+            5..=8 => self.evaluate_in(&mut [Obj::None; 8], ctx, root, opts, &mut hit),
+            9..=16 => self.evaluate_in(&mut [Obj::None; 16], ctx, root, opts, &mut hit),
+            _ => self.evaluate_in(&mut [Obj::None; MAX_SLOTS], ctx, root, opts, &mut hit),
+        }
+    }
+
+    fn evaluate_in<'r>(
+        &self,
+        slots: &mut [Obj<'r>],
+        ctx: &Ctx<'r>,
+        root: Obj<'r>,
+        opts: &EvalOptions,
+        hit: &mut impl FnMut(Hit),
+    ) {
         let Some(kind) = root_of(root) else { return };
+        // Every slot is written before it is read (verified), so values left by the
+        // previous rule are never seen.
+        slots[0] = root;
         for &ri in &self.by_root[root_index(kind)] {
             let rule = &self.program.rules[ri as usize];
             if !self.rule_selected(rule, opts) {
                 continue;
             }
-            let policy = &self.program.policies[rule.policy as usize];
-            if !scope::applies(self, rule.policy as usize, policy, ctx, root, opts.now) {
+            // The condition first: most records fire nothing, and scopes cost regex matches.
+            if self.node(rule, rule.entry, slots, ctx) != Tri::True {
                 continue;
             }
-            let mut slots = [Obj::None; MAX_SLOTS];
-            slots[0] = root;
-            if self.node(rule, rule.entry, &mut slots, ctx) == Tri::True {
+            let policy = &self.program.policies[rule.policy as usize];
+            if scope::applies(self, rule.policy as usize, policy, ctx, root, opts.now) {
                 hit(Hit {
                     rule: ri,
                     policy: rule.policy,
@@ -171,7 +198,9 @@ impl Matcher {
     /// Evaluates one rule's condition on a record, ignoring scopes, exclusions and the
     /// disabled flag (for differential tests against the reference evaluator).
     pub fn eval_rule<'r>(&self, rule_index: usize, ctx: &Ctx<'r>, root: Obj<'r>) -> Tri {
-        let Some(rule) = self.program.rules.get(rule_index) else { return Tri::Unknown };
+        let Some(rule) = self.program.rules.get(rule_index) else {
+            return Tri::Unknown;
+        };
         if root_of(root) != Some(rule.root) {
             return Tri::Unknown;
         }
@@ -201,7 +230,7 @@ impl Matcher {
         &self,
         rule: &RuleInfo,
         id: NodeId,
-        slots: &mut [Obj<'r>; MAX_SLOTS],
+        slots: &mut [Obj<'r>],
         ctx: &Ctx<'r>,
     ) -> Tri {
         match self.program.nodes[id as usize] {
@@ -270,7 +299,7 @@ impl Matcher {
         &self,
         rule: &RuleInfo,
         slot: u16,
-        slots: &[Obj<'r>; MAX_SLOTS],
+        slots: &[Obj<'r>],
         ctx: &Ctx<'r>,
     ) -> Option<Children<'r>> {
         let (parent, link) = rule.slots[slot as usize].source?;
@@ -281,7 +310,7 @@ impl Matcher {
         &self,
         rule: &RuleInfo,
         o: &OperandIr,
-        slots: &mut [Obj<'r>; MAX_SLOTS],
+        slots: &mut [Obj<'r>],
         ctx: &Ctx<'r>,
     ) -> Val<'r> {
         match *o {
@@ -311,7 +340,7 @@ impl Matcher {
         rule: &RuleInfo,
         chain: &[u16],
         filter: Option<NodeId>,
-        slots: &mut [Obj<'r>; MAX_SLOTS],
+        slots: &mut [Obj<'r>],
         ctx: &Ctx<'r>,
     ) -> Option<u64> {
         let Some((&slot, rest)) = chain.split_first() else {

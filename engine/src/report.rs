@@ -203,7 +203,10 @@ impl Matcher {
             &budget,
             &mut |s, bound| {
                 if first.is_none() {
-                    first = Some((*s, bound));
+                    let mut copy = [Obj::None; MAX_SLOTS];
+                    let n = s.len().min(MAX_SLOTS);
+                    copy[..n].copy_from_slice(&s[..n]);
+                    first = Some((copy, bound));
                 }
                 let m = self.render(rule, &policy.name, s, bound, ctx);
                 if !messages.contains(&m) {
@@ -245,11 +248,11 @@ impl Matcher {
         &self,
         rule: &RuleInfo,
         id: NodeId,
-        slots: &mut [Obj<'r>; MAX_SLOTS],
+        slots: &mut [Obj<'r>],
         bound: u64,
         ctx: &Ctx<'r>,
         budget: &Cell<usize>,
-        k: &mut dyn FnMut(&mut [Obj<'r>; MAX_SLOTS], u64),
+        k: &mut dyn FnMut(&mut [Obj<'r>], u64),
     ) {
         if budget.get() == 0 || self.node(rule, id, slots, ctx) != Tri::True {
             return;
@@ -285,11 +288,11 @@ impl Matcher {
         &self,
         rule: &RuleInfo,
         kids: &[NodeId],
-        slots: &mut [Obj<'r>; MAX_SLOTS],
+        slots: &mut [Obj<'r>],
         bound: u64,
         ctx: &Ctx<'r>,
         budget: &Cell<usize>,
-        k: &mut dyn FnMut(&mut [Obj<'r>; MAX_SLOTS], u64),
+        k: &mut dyn FnMut(&mut [Obj<'r>], u64),
     ) {
         match kids.split_first() {
             None => {
@@ -310,7 +313,7 @@ impl Matcher {
         &self,
         rule: &RuleInfo,
         policy: &str,
-        slots: &[Obj<'r>; MAX_SLOTS],
+        slots: &[Obj<'r>],
         bound: u64,
         ctx: &Ctx<'r>,
     ) -> String {

@@ -48,9 +48,9 @@ pub enum Obj<'r> {
     /// A network flow.
     Flow(&'r NetworkFlow),
     /// A map entry.
-    Entry(&'r str, &'r str),
+    Entry(&'r String, &'r String),
     /// A list element.
-    Element(&'r str),
+    Element(&'r String),
 }
 
 /// A field's value.
@@ -377,7 +377,7 @@ impl<'r> Iterator for Children<'r> {
             Children::Layers(it) => it.next().map(Obj::Layer),
             Children::Components(it) => it.next().map(Obj::Component),
             Children::Vulns(it, active) => it.find(|v| !*active || v.is_active()).map(Obj::Vuln),
-            Children::Elements(it) => it.next().map(|s| Obj::Element(s)),
+            Children::Elements(it) => it.next().map(Obj::Element),
             Children::Entries(it) => it.next().map(|(k, v)| Obj::Entry(k, v)),
             Children::One(o) => o.take(),
         }

@@ -44,12 +44,18 @@ const ATOMS: &[&str] = &[
     "no volume: volume.type == \"HostPath\"",
     "count(vuln where vuln.cvss > 5) >= 2",
     "any c in deployment.annotations: c.key ~ /owner/",
-    "image.name_missing_is_not_a_field_but_user" ,
+    "image.name_missing_is_not_a_field_but_user",
 ];
 
 fn atom() -> impl Strategy<Value = String> {
     // The last entry is deliberately not a field; it is replaced by a real one here.
-    (0..ATOMS.len()).prop_map(|i| if i == ATOMS.len() - 1 { "image.user in [\"\", \"0\", \"root\"]".to_string() } else { ATOMS[i].to_string() })
+    (0..ATOMS.len()).prop_map(|i| {
+        if i == ATOMS.len() - 1 {
+            "image.user in [\"\", \"0\", \"root\"]".to_string()
+        } else {
+            ATOMS[i].to_string()
+        }
+    })
 }
 
 fn condition() -> impl Strategy<Value = String> {
@@ -64,7 +70,9 @@ fn condition() -> impl Strategy<Value = String> {
     })
 }
 
-fn maybe<T: std::fmt::Debug + Clone + 'static>(s: impl Strategy<Value = T> + 'static) -> impl Strategy<Value = Option<T>> {
+fn maybe<T: std::fmt::Debug + Clone + 'static>(
+    s: impl Strategy<Value = T> + 'static,
+) -> impl Strategy<Value = Option<T>> {
     prop_oneof![Just(None), s.prop_map(Some)]
 }
 
@@ -131,12 +139,17 @@ fn deployment() -> impl Strategy<Value = Value> {
 }
 
 fn check_policy(cond: &str) -> Result<(palisade_lang::hir::CheckedSet, Matcher), String> {
-    let text = format!("policy \"generated\" {{\n  severity low\n  lifecycle deploy\n  soc2 CC6.1\n  when {cond}\n}}\n");
+    let text = format!(
+        "policy \"generated\" {{\n  severity low\n  lifecycle deploy\n  soc2 CC6.1\n  when {cond}\n}}\n"
+    );
     let mut sources = Sources::default();
     let index = sources.add(SourceFile::new("gen.pal", text));
-    let file = palisade_lang::parse(&sources, index).map_err(|d| format!("{:?}", d.first().map(|x| &x.message)))?;
-    let set = palisade_lang::check(&sources, &[(index, file)]).map_err(|d| format!("{:?}", d.first().map(|x| &x.message)))?;
-    let matcher = Matcher::new(palisade_engine::compile(&set).map_err(|e| e.to_string())?).map_err(|e| e.to_string())?;
+    let file = palisade_lang::parse(&sources, index)
+        .map_err(|d| format!("{:?}", d.first().map(|x| &x.message)))?;
+    let set = palisade_lang::check(&sources, &[(index, file)])
+        .map_err(|d| format!("{:?}", d.first().map(|x| &x.message)))?;
+    let matcher = Matcher::new(palisade_engine::compile(&set).map_err(|e| e.to_string())?)
+        .map_err(|e| e.to_string())?;
     Ok((set, matcher))
 }
 
@@ -179,7 +192,10 @@ proptest! {
 #[test]
 fn formatting_example_files_is_idempotent() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/policies");
-    let mut entries: Vec<_> = std::fs::read_dir(&dir).expect("examples").filter_map(|e| e.ok().map(|e| e.path())).collect();
+    let mut entries: Vec<_> = std::fs::read_dir(&dir)
+        .expect("examples")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .collect();
     entries.sort();
     assert!(!entries.is_empty());
     for path in entries {
