@@ -85,15 +85,25 @@ pub fn load(paths: &[PathBuf]) -> Result<Loaded, Fatal> {
         let text = String::from_utf8(bytes)
             .map_err(|_| Fatal(format!("{}: not UTF-8 text", path.display())))?;
         let index = sources.add(SourceFile::new(path.display().to_string(), text));
-        match palisade_lang::parse(&sources, index) {
-            Ok(f) => files.push((index, f)),
-            Err(mut ds) => diags.append(&mut ds),
-        }
+        let (file, mut errors, failed) = palisade_lang::parse_recover(&sources, index);
+        syntax_failed |= failed;
+        diags.append(&mut errors);
+        files.push((index, file));
     }
-    let checked = if diags.is_empty() {
-        palisade_lang::check(&sources, &files)
-    } else {
+    // Check even when literals were bad, so one run reports every error; after a syntax
+    // error the broken item is missing and checking would only report its names as unknown.
+    let checked = if syntax_failed {
         Err(diags)
+    } else {
+        match palisade_lang::check(&sources, &files) {
+            Ok(set) if diags.is_empty() => Ok(set),
+            Ok(_) => Err(diags),
+            Err(mut more) => {
+                diags.append(&mut more);
+                diags.sort_by_key(|d| (d.file, d.span.start));
+                Err(diags)
+            }
+        }
     };
     Ok(Loaded { sources, checked })
 }

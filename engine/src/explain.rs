@@ -1,7 +1,7 @@
 //! Explanations: which conditions held with which values for a violation, and the first
 //! condition that failed for a policy that did not fire.
 
-use crate::ir::{MAX_SLOTS, Node, NodeId, RuleInfo};
+use crate::ir::{Node, NodeId, RuleInfo};
 use crate::matcher::{Matcher, Tri};
 use crate::report::ExplainStep;
 use crate::value::{self, Ctx, Obj};

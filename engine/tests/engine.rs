@@ -1,0 +1,320 @@
+//! Engine behaviour end to end: joins, missing data, scopes, messages, bundle verification.
+
+use palisade_engine::input::read_all;
+use palisade_engine::ir::{Node, OperandIr};
+use palisade_engine::record::Record;
+use palisade_engine::report::Violation;
+use palisade_engine::value::Obj;
+use palisade_engine::{Dataset, EvalOptions, Matcher};
+use palisade_lang::{SourceFile, Sources};
+
+const NOW: i64 = 1_795_000_000; // 2026-11-18
+
+fn matcher(policies: &str) -> Matcher {
+    let mut sources = Sources::default();
+    let i = sources.add(SourceFile::new("t.pal", policies));
+    let file = palisade_lang::parse(&sources, i).unwrap_or_else(|d| panic!("{:?}", d[0].message));
+    let set = palisade_lang::check(&sources, &[(i, file)])
+        .unwrap_or_else(|d| panic!("{:?}", d.iter().map(|x| &x.message).collect::<Vec<_>>()));
+    Matcher::new(palisade_engine::compile(&set).expect("compiles")).expect("loads")
+}
+
+/// Runs every record; returns (record id, policy, messages) per violation.
+fn run(m: &Matcher, records: &str) -> Vec<(String, String, Vec<String>)> {
+    let mut ds = Dataset::default();
+    let mut events = Vec::new();
+    for r in read_all(records.as_bytes()).expect("records parse") {
+        if let Some(e) = ds.add(r).expect("dataset") {
+            events.push(e);
+        }
+    }
+    ds.finish();
+    let opts = EvalOptions {
+        now: NOW,
+        include_disabled: false,
+        stage: None,
+    };
+    let mut roots: Vec<Obj> = ds
+        .deployments
+        .iter()
+        .map(Obj::Deployment)
+        .chain(ds.images.iter().map(Obj::Image))
+        .collect();
+    for e in &events {
+        match e {
+            Record::Process(p) => roots.push(Obj::Process(p)),
+            Record::KubeEvent(k) => roots.push(Obj::Event(k)),
+            Record::NetworkFlow(f) => roots.push(Obj::Flow(f)),
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    for root in roots {
+        let (vs, _) = m.check(&ds, root, &opts, false);
+        out.extend(
+            vs.into_iter()
+                .map(|v: Violation| (v.record.id, v.policy, v.messages)),
+        );
+    }
+    out
+}
+
+fn policy(name: &str, lifecycle: &str, when: &str, extra: &str) -> String {
+    format!(
+        "policy \"{name}\" {{\n severity high\n lifecycle {lifecycle}\n soc2 CC6.1\n when {when}\n {extra}\n}}\n"
+    )
+}
+
+#[test]
+fn matcher_is_send_and_sync() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<Matcher>();
+}
+
+#[test]
+fn images_join_by_digest_then_by_name_and_stub_from_the_name() {
+    let m = matcher(
+        &(policy("latest", "deploy", "image.tag == \"latest\"", "")
+            + &policy("unscanned", "deploy", "not image.scanned", "")
+            + &policy("root", "deploy", "image.user == \"root\"", "")),
+    );
+    let records = r#"[
+      {"kind":"deployment","id":"by-digest","name":"a","containers":[{"name":"c","image":{"id":"sha256:1","name":{"full_name":"x/app:1"}}}]},
+      {"kind":"deployment","id":"by-name","name":"b","containers":[{"name":"c","image":{"name":{"full_name":"quay.io/x/app:2"}}}]},
+      {"kind":"deployment","id":"stub","name":"c","containers":[{"name":"c","image":{"name":{"full_name":"nginx"}}}]},
+      {"kind":"deployment","id":"no-image","name":"d","containers":[{"name":"c"}]},
+      {"kind":"image","id":"sha256:1","name":{"full_name":"other/name:9"},"user":"root","scan":{"components":[]}},
+      {"kind":"image","id":"sha256:2","name":{"full_name":"quay.io/x/app:2"},"user":"root","scan":{"components":[]}}
+    ]"#;
+    let mut got: Vec<(String, String)> = run(&m, records)
+        .into_iter()
+        .filter(|(id, ..)| !id.starts_with("sha"))
+        .map(|(id, p, _)| (id, p))
+        .collect();
+    got.sort();
+    let want = [
+        ("by-digest", "root"),
+        ("by-name", "root"),
+        ("stub", "latest"),
+        ("stub", "unscanned"),
+    ];
+    assert_eq!(got, want.map(|(a, b)| (a.to_string(), b.to_string())));
+}
+
+#[test]
+fn missing_structure_never_fires_even_negated() {
+    let m = matcher(
+        &(policy(
+            "rw root",
+            "deploy",
+            "not container.read_only_root_filesystem",
+            "",
+        ) + &policy("no cpu request", "deploy", "container.cpu_request == 0", "")
+            + &policy(
+                "no labels",
+                "deploy",
+                "not has(deployment.labels[\"owner\"])",
+                "",
+            )
+            + &policy(
+                "no owner label",
+                "deploy",
+                "no l in deployment.labels: l.key == \"owner\"",
+                "",
+            )),
+    );
+    let records = r#"[
+      {"kind":"deployment","id":"absent","name":"a","containers":[{"name":"c"}]},
+      {"kind":"deployment","id":"explicit","name":"b","labels":{},"containers":[{"name":"c","security_context":{"read_only_root_filesystem":false},"resources":{"cpu_request_cores":0}}]}
+    ]"#;
+    let mut got: Vec<(String, String)> = run(&m, records)
+        .into_iter()
+        .map(|(id, p, _)| (id, p))
+        .collect();
+    got.sort();
+    let want = [
+        ("absent", "no labels"),
+        ("explicit", "no cpu request"),
+        ("explicit", "no labels"),
+        ("explicit", "no owner label"),
+        ("explicit", "rw root"),
+    ];
+    assert_eq!(got, want.map(|(a, b)| (a.to_string(), b.to_string())));
+}
+
+#[test]
+fn same_name_same_object_and_one_message_per_context() {
+    let m = matcher(&policy(
+        "priv latest",
+        "deploy",
+        "container.privileged and image.tag == \"latest\"",
+        "message \"{container.name}\"",
+    ));
+    let records = r#"[
+      {"kind":"deployment","id":"split","name":"a","containers":[
+        {"name":"p","security_context":{"privileged":true},"image":{"name":{"full_name":"x:1"}}},
+        {"name":"l","security_context":{"privileged":false},"image":{"name":{"full_name":"x:latest"}}}]},
+      {"kind":"deployment","id":"both","name":"b","containers":[
+        {"name":"one","security_context":{"privileged":true},"image":{"name":{"full_name":"x:latest"}}},
+        {"name":"two","security_context":{"privileged":true},"image":{"name":{"full_name":"y:latest"}}}]}
+    ]"#;
+    let got = run(&m, records);
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].0, "both");
+    assert_eq!(got[0].2, ["one", "two"]);
+}
+
+#[test]
+fn process_joins_its_container_and_locked_baselines() {
+    let m = matcher(
+        &(policy("outside", "runtime", "process.outside_baseline", "")
+            + &policy(
+                "root shell",
+                "runtime",
+                "process.name == \"sh\" and container.privileged",
+                "",
+            )),
+    );
+    let records = r#"
+{"kind":"deployment","id":"d1","name":"web","containers":[{"name":"api","security_context":{"privileged":true}},{"name":"side","security_context":{"privileged":false}}]}
+{"kind":"baseline","deployment_id":"d1","container":"api","processes":["/app/server"],"locked":true}
+{"kind":"baseline","deployment_id":"d1","container":"side","processes":[],"locked":false}
+{"kind":"process","id":"p1","deployment_id":"d1","container":"api","name":"sh","exec_path":"/bin/sh"}
+{"kind":"process","id":"p2","deployment_id":"d1","container":"api","name":"server","exec_path":"/app/server"}
+{"kind":"process","id":"p3","deployment_id":"d1","container":"side","name":"sh","exec_path":"/bin/sh"}
+{"kind":"process","id":"p4","deployment_id":"unknown","container":"api","name":"sh","exec_path":"/bin/sh"}
+"#;
+    let mut got: Vec<(String, String)> = run(&m, records)
+        .into_iter()
+        .map(|(id, p, _)| (id, p))
+        .collect();
+    got.sort();
+    let want = [("p1", "outside"), ("p1", "root shell")];
+    assert_eq!(got, want.map(|(a, b)| (a.to_string(), b.to_string())));
+}
+
+#[test]
+fn scopes_and_exclusions() {
+    let m = matcher(
+        &(policy(
+            "scoped",
+            "deploy",
+            "container.privileged",
+            "scope namespace /prod-.*/\n scope label \"env\" = \"test\"",
+        ) + &policy(
+            "excluded",
+            "deploy",
+            "container.privileged",
+            "exclude deployment /kube-.*/ in namespace \"kube-system\" because \"system\"\n exclude deployment \"old\" because \"expired\" until 2020-01-01",
+        )),
+    );
+    let records = r#"[
+      {"kind":"deployment","id":"prod","name":"a","namespace":"prod-eu","containers":[{"name":"c","security_context":{"privileged":true}}]},
+      {"kind":"deployment","id":"dev","name":"b","namespace":"dev","containers":[{"name":"c","security_context":{"privileged":true}}]},
+      {"kind":"deployment","id":"labelled","name":"c","namespace":"dev","labels":{"env":"test"},"containers":[{"name":"c","security_context":{"privileged":true}}]},
+      {"kind":"deployment","id":"kube","name":"kube-proxy","namespace":"kube-system","containers":[{"name":"c","security_context":{"privileged":true}}]},
+      {"kind":"deployment","id":"old","name":"old","namespace":"dev","containers":[{"name":"c","security_context":{"privileged":true}}]}
+    ]"#;
+    let mut got: Vec<(String, String)> = run(&m, records)
+        .into_iter()
+        .map(|(id, p, _)| (id, p))
+        .collect();
+    got.sort();
+    let want = [
+        ("dev", "excluded"),
+        ("labelled", "excluded"),
+        ("labelled", "scoped"),
+        ("old", "excluded"),
+        ("prod", "excluded"),
+        ("prod", "scoped"),
+    ];
+    assert_eq!(got, want.map(|(a, b)| (a.to_string(), b.to_string())));
+}
+
+#[test]
+fn every_no_count_and_days_since() {
+    let m = matcher(
+        &(policy(
+            "all limited",
+            "deploy",
+            "every container: container.memory_limit > 0",
+            "",
+        ) + &policy(
+            "two privileged",
+            "deploy",
+            "count(container where container.privileged) >= 2",
+            "",
+        ) + &policy("old image", "build", "days_since(image.created) > 90", "")
+            + &policy(
+                "no socket",
+                "deploy",
+                "no volume: volume.source == \"/var/run/docker.sock\"",
+                "",
+            )),
+    );
+    let records = r#"[
+      {"kind":"deployment","id":"d","name":"a","containers":[
+        {"name":"a","resources":{"memory_limit_mb":64},"security_context":{"privileged":true},"volumes":[]},
+        {"name":"b","resources":{"memory_limit_mb":128},"security_context":{"privileged":true},"volumes":[{"source":"/var/run/docker.sock"}]}]},
+      {"kind":"deployment","id":"e","name":"b","containers":[{"name":"a","resources":{"memory_limit_mb":0},"volumes":[{"source":"/data"}]}]},
+      {"kind":"image","id":"old","created":"2026-01-01T00:00:00Z"},
+      {"kind":"image","id":"new","created":"2026-11-01T00:00:00Z"}
+    ]"#;
+    let mut got: Vec<(String, String)> = run(&m, records)
+        .into_iter()
+        .map(|(id, p, _)| (id, p))
+        .collect();
+    got.sort();
+    let want = [
+        ("d", "all limited"),
+        ("d", "two privileged"),
+        ("e", "no socket"),
+        ("old", "old image"),
+    ];
+    assert_eq!(got, want.map(|(a, b)| (a.to_string(), b.to_string())));
+}
+
+#[test]
+fn verification_rejects_broken_programs() {
+    let m = matcher(&policy(
+        "p",
+        "deploy",
+        "container.privileged and volume.read_only",
+        "",
+    ));
+    let good = m.program().clone();
+    assert!(good.verify().is_ok());
+
+    let mut wrong_version = good.clone();
+    wrong_version.version = 99;
+    assert!(wrong_version.verify().is_err());
+
+    // A child after its parent could loop.
+    let mut cycle = good.clone();
+    let last = cycle.nodes.len() as u32 - 1;
+    cycle.nodes[0] = Node::Not(last);
+    assert!(cycle.verify().is_err());
+
+    // A test reading a slot that no quantifier bound.
+    let mut unbound = good.clone();
+    if let Some(t) = unbound.tests.first_mut() {
+        t.operand = OperandIr::Field(5, palisade_lang::schema::FieldId::ContainerName);
+    }
+    assert!(unbound.verify().is_err());
+
+    // A field read from the wrong subject.
+    let mut wrong_field = good.clone();
+    if let Some(t) = wrong_field.tests.first_mut() {
+        if let OperandIr::Field(slot, _) = t.operand {
+            t.operand = OperandIr::Field(slot, palisade_lang::schema::FieldId::VulnCvss);
+        }
+    }
+    assert!(wrong_field.verify().is_err());
+
+    let mut bad_regex = good;
+    bad_regex.regexes.push(palisade_engine::ir::RegexSpec {
+        patterns: vec!["(".into()],
+        search: false,
+    });
+    assert!(Matcher::new(bad_regex).is_err());
+}
