@@ -155,27 +155,23 @@ pub fn run(args: CheckArgs) -> Result<i32, Fatal> {
     let (mut next_deployment, mut next_image) = (0usize, 0usize);
     for input in &inputs {
         each_record(input, |r| {
-            let (root, owned): (Option<Obj>, _) = match &r {
+            let root = match &r {
                 Record::Deployment(_) => {
                     next_deployment += 1;
-                    (
-                        dataset
-                            .deployments
-                            .get(next_deployment - 1)
-                            .map(Obj::Deployment),
-                        (),
-                    )
+                    dataset
+                        .deployments
+                        .get(next_deployment - 1)
+                        .map(Obj::Deployment)
                 }
                 Record::Image(_) => {
                     next_image += 1;
-                    (dataset.images.get(next_image - 1).map(Obj::Image), ())
+                    dataset.images.get(next_image - 1).map(Obj::Image)
                 }
-                Record::Process(p) => (Some(Obj::Process(p)), ()),
-                Record::KubeEvent(e) => (Some(Obj::Event(e)), ()),
-                Record::NetworkFlow(f) => (Some(Obj::Flow(f)), ()),
-                Record::Baseline(_) => (None, ()),
+                Record::Process(p) => Some(Obj::Process(p)),
+                Record::KubeEvent(e) => Some(Obj::Event(e)),
+                Record::NetworkFlow(f) => Some(Obj::Flow(f)),
+                Record::Baseline(_) => None,
             };
-            let _ = owned;
             let Some(root) = root else { return Ok(()) };
             let Some(kind) = palisade_engine::matcher::root_of(root) else {
                 return Ok(());

@@ -4,8 +4,7 @@
 use crate::load::{self, Fatal};
 use palisade_engine::input::read_all;
 use palisade_engine::matcher::root_of;
-use palisade_engine::record::Record;
-use palisade_engine::value::{Ctx, Obj};
+use palisade_engine::value::Ctx;
 use palisade_engine::{Dataset, EvalOptions, Matcher, Tri};
 use std::path::PathBuf;
 
@@ -74,22 +73,9 @@ fn run_one(
     let policy = set
         .policies
         .iter()
-        .find(|p| p.name == test.policy)
+        .find(|p| p.meta.name == test.policy)
         .ok_or("unknown policy")?;
-    let mut roots: Vec<Obj> = ds
-        .deployments
-        .iter()
-        .map(Obj::Deployment)
-        .chain(ds.images.iter().map(Obj::Image))
-        .collect();
-    for e in &events {
-        roots.push(match e {
-            Record::Process(p) => Obj::Process(p),
-            Record::KubeEvent(k) => Obj::Event(k),
-            Record::NetworkFlow(f) => Obj::Flow(f),
-            _ => continue,
-        });
-    }
+    let roots = ds.roots(&events);
     let mut fired = false;
     for root in roots {
         let (violations, _) = matcher.check(&ds, root, &opts, false);

@@ -1,3 +1,9 @@
+#![allow(
+    clippy::expect_used,
+    clippy::unwrap_used,
+    clippy::panic,
+    reason = "tests fail loudly on broken fixtures"
+)]
 //! End-to-end tests of the `palisade` binary: golden output for the examples, exit codes,
 //! and bad input that must end with exit 2, a position, and nothing on stdout.
 //! Set `BLESS=1` to rewrite the golden files.

@@ -61,26 +61,11 @@ impl Default for Program {
 
 impl Builder {
     fn policy(&mut self, index: u32, p: &CheckedPolicy) -> Result<(), CompileError> {
-        self.program.policies.push(PolicyInfo {
-            name: p.name.clone(),
-            description: p.description.clone(),
-            rationale: p.rationale.clone(),
-            remediation: p.remediation.clone(),
-            severity: p.severity,
-            categories: p.categories.clone(),
-            stages: p.stages.clone(),
-            event_source: p.event_source.clone(),
-            enforcement: p.enforcement.clone(),
-            mitre: p.mitre.clone(),
-            soc2: p.soc2.clone(),
-            disabled: p.disabled,
-            scopes: p.scopes.clone(),
-            exclusions: p.exclusions.clone(),
-        });
+        self.program.policies.push(p.meta.clone());
         for rule in &p.rules {
             if rule.bindings.len() > MAX_SLOTS {
                 return Err(CompileError::TooManySlots {
-                    policy: p.name.clone(),
+                    policy: p.meta.name.clone(),
                     count: rule.bindings.len(),
                     max: MAX_SLOTS,
                 });

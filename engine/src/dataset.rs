@@ -103,6 +103,25 @@ impl Dataset {
         }
     }
 
+    /// Every record to evaluate, as root objects: deployments, then images, then `events`
+    /// (processes, Kubernetes events, network flows) in their order.
+    pub fn roots<'r>(&'r self, events: &'r [Record]) -> Vec<crate::value::Obj<'r>> {
+        use crate::value::Obj;
+        let mut out: Vec<Obj<'r>> = self
+            .deployments
+            .iter()
+            .map(Obj::Deployment)
+            .chain(self.images.iter().map(Obj::Image))
+            .collect();
+        out.extend(events.iter().filter_map(|e| match e {
+            Record::Process(p) => Some(Obj::Process(p)),
+            Record::KubeEvent(k) => Some(Obj::Event(k)),
+            Record::NetworkFlow(f) => Some(Obj::Flow(f)),
+            _ => None,
+        }));
+        out
+    }
+
     /// The deployment with this id.
     pub fn deployment(&self, id: &str) -> Option<&Deployment> {
         self.deployment_by_id

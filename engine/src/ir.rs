@@ -6,8 +6,8 @@
 //! cannot loop. Bindings are numbered slots; slot 0 is the record.
 
 use palisade_lang::ast::CmpOp;
-use palisade_lang::hir::{Exclusion, Mitre, NamePattern, Scope, Severity};
-use palisade_lang::schema::{EnumKind, FieldId, Link, Root, Stage, Subject};
+use palisade_lang::hir::NamePattern;
+use palisade_lang::schema::{EnumKind, FieldId, Link, Root, Subject};
 use serde::{Deserialize, Serialize};
 
 /// Version of the IR and bundle format.
@@ -49,38 +49,8 @@ pub struct Program {
     pub chains: Vec<u16>,
 }
 
-/// A policy's metadata and rules.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
-pub struct PolicyInfo {
-    /// Unique name.
-    pub name: String,
-    /// Description.
-    pub description: String,
-    /// Rationale.
-    pub rationale: String,
-    /// Remediation.
-    pub remediation: String,
-    /// Severity.
-    pub severity: Severity,
-    /// Categories.
-    pub categories: Vec<String>,
-    /// Lifecycle stages.
-    pub stages: Vec<Stage>,
-    /// Runtime event source.
-    pub event_source: Option<String>,
-    /// Enforcement actions.
-    pub enforcement: Vec<String>,
-    /// MITRE ATT&CK vectors.
-    pub mitre: Vec<Mitre>,
-    /// SOC 2 criteria.
-    pub soc2: Vec<String>,
-    /// Skipped unless disabled policies are requested.
-    pub disabled: bool,
-    /// Inclusion scopes.
-    pub scopes: Vec<Scope>,
-    /// Exclusions.
-    pub exclusions: Vec<Exclusion>,
-}
+/// A policy's metadata, scopes and exclusions, as the checker produced them.
+pub type PolicyInfo = palisade_lang::hir::PolicyMeta;
 
 /// One binding slot of a rule.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]

@@ -25,7 +25,7 @@ impl Tri {
         if b { Tri::True } else { Tri::False }
     }
     /// Negation (unknown stays unknown).
-    pub fn not(self) -> Tri {
+    pub fn negate(self) -> Tri {
         match self {
             Tri::True => Tri::False,
             Tri::False => Tri::True,
@@ -256,7 +256,7 @@ impl Matcher {
                 }
                 out
             }
-            Node::Not(x) => self.node(rule, x, slots, ctx).not(),
+            Node::Not(x) => self.node(rule, x, slots, ctx).negate(),
             Node::Any { slot, body } => {
                 let Some(children) = self.children(rule, slot, slots, ctx) else {
                     return Tri::Unknown;

@@ -26,7 +26,7 @@ fn kleene_and(a: Tri, b: Tri) -> Tri {
 }
 
 fn kleene_or(a: Tri, b: Tri) -> Tri {
-    kleene_and(a.not(), b.not()).not()
+    kleene_and(a.negate(), b.negate()).negate()
 }
 
 fn objects<'r>(
@@ -47,7 +47,7 @@ fn eval<'r>(rule: &Rule, c: &Cond, env: &mut Vec<Obj<'r>>, ctx: &Ctx<'r>) -> Tri
         Cond::Or(cs) => cs
             .iter()
             .fold(Tri::False, |acc, x| kleene_or(acc, eval(rule, x, env, ctx))),
-        Cond::Not(x) => eval(rule, x, env, ctx).not(),
+        Cond::Not(x) => eval(rule, x, env, ctx).negate(),
         Cond::Quant {
             quant,
             binding,
@@ -180,9 +180,7 @@ fn apply(test: &Test, v: Val<'_>) -> Tri {
         (Test::InStrs { values, negated }, Val::Str(y)) => {
             Tri::of(values.iter().any(|x| x == y) != *negated)
         }
-        (Test::InNums { values, negated }, Val::Num(y)) => {
-            Tri::of(values.iter().any(|x| *x == y) != *negated)
-        }
+        (Test::InNums { values, negated }, Val::Num(y)) => Tri::of(values.contains(&y) != *negated),
         (
             Test::InEnums {
                 kind,

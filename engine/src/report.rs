@@ -146,34 +146,26 @@ impl Matcher {
             violations.push(self.violation(hit.rule, root, &ctx, explain));
         });
         let mut not_fired = Vec::new();
-        if explain {
-            if let Some(kind) = root_of(root) {
-                for (ri, rule) in self.program.rules.iter().enumerate() {
-                    if rule.root != kind
-                        || fired.contains(&(ri as u32))
-                        || !self.rule_selected(rule, opts)
-                    {
-                        continue;
-                    }
-                    let policy = &self.program.policies[rule.policy as usize];
-                    if !crate::scope::applies(
-                        self,
-                        rule.policy as usize,
-                        policy,
-                        &ctx,
-                        root,
-                        opts.now,
-                    ) {
-                        continue;
-                    }
-                    let mut slots = [Obj::None; MAX_SLOTS];
-                    slots[0] = root;
-                    not_fired.push(NotFired {
-                        policy: policy.name.clone(),
-                        record: record_id(root),
-                        failed: self.first_failure(rule, rule.entry, &mut slots, &ctx),
-                    });
+        if explain && let Some(kind) = root_of(root) {
+            for (ri, rule) in self.program.rules.iter().enumerate() {
+                if rule.root != kind
+                    || fired.contains(&(ri as u32))
+                    || !self.rule_selected(rule, opts)
+                {
+                    continue;
                 }
+                let policy = &self.program.policies[rule.policy as usize];
+                if !crate::scope::applies(self, rule.policy as usize, policy, &ctx, root, opts.now)
+                {
+                    continue;
+                }
+                let mut slots = [Obj::None; MAX_SLOTS];
+                slots[0] = root;
+                not_fired.push(NotFired {
+                    policy: policy.name.clone(),
+                    record: record_id(root),
+                    failed: self.first_failure(rule, rule.entry, &mut slots, &ctx),
+                });
             }
         }
         (violations, not_fired)
@@ -244,6 +236,7 @@ impl Matcher {
     }
 
     /// Calls `k` with every combination of bindings (up to the budget) under which `id` is true.
+    #[allow(clippy::too_many_arguments, reason = "the recursion threads the evaluation state explicitly")]
     fn enumerate<'r>(
         &self,
         rule: &RuleInfo,
@@ -283,7 +276,7 @@ impl Matcher {
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
+    #[allow(clippy::too_many_arguments, reason = "the recursion threads the evaluation state explicitly")]
     fn and_from<'r>(
         &self,
         rule: &RuleInfo,

@@ -20,14 +20,14 @@ impl ScopeRegexes {
     pub(crate) fn new(policies: &[PolicyInfo]) -> Result<Self, String> {
         let mut map = HashMap::new();
         let mut add = |p: &NamePattern| -> Result<(), String> {
-            if let NamePattern::Regex(r) = p {
-                if !map.contains_key(r) {
-                    let re = regex::RegexBuilder::new(&palisade_lang::hir::regex_source(r, false))
-                        .size_limit(palisade_lang::hir::REGEX_SIZE_LIMIT)
-                        .build()
-                        .map_err(|e| e.to_string())?;
-                    map.insert(r.clone(), re);
-                }
+            if let NamePattern::Regex(r) = p
+                && !map.contains_key(r)
+            {
+                let re = regex::RegexBuilder::new(&palisade_lang::hir::regex_source(r, false))
+                    .size_limit(palisade_lang::hir::REGEX_SIZE_LIMIT)
+                    .build()
+                    .map_err(|e| e.to_string())?;
+                map.insert(r.clone(), re);
             }
             Ok(())
         };

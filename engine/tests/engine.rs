@@ -1,10 +1,14 @@
+#![allow(
+    clippy::expect_used,
+    clippy::unwrap_used,
+    clippy::panic,
+    reason = "tests fail loudly on broken fixtures"
+)]
 //! Engine behaviour end to end: joins, missing data, scopes, messages, bundle verification.
 
 use palisade_engine::input::read_all;
 use palisade_engine::ir::{Node, OperandIr};
-use palisade_engine::record::Record;
 use palisade_engine::report::Violation;
-use palisade_engine::value::Obj;
 use palisade_engine::{Dataset, EvalOptions, Matcher};
 use palisade_lang::{SourceFile, Sources};
 
@@ -34,20 +38,7 @@ fn run(m: &Matcher, records: &str) -> Vec<(String, String, Vec<String>)> {
         include_disabled: false,
         stage: None,
     };
-    let mut roots: Vec<Obj> = ds
-        .deployments
-        .iter()
-        .map(Obj::Deployment)
-        .chain(ds.images.iter().map(Obj::Image))
-        .collect();
-    for e in &events {
-        match e {
-            Record::Process(p) => roots.push(Obj::Process(p)),
-            Record::KubeEvent(k) => roots.push(Obj::Event(k)),
-            Record::NetworkFlow(f) => roots.push(Obj::Flow(f)),
-            _ => {}
-        }
-    }
+    let roots = ds.roots(&events);
     let mut out = Vec::new();
     for root in roots {
         let (vs, _) = m.check(&ds, root, &opts, false);
@@ -304,10 +295,10 @@ fn verification_rejects_broken_programs() {
 
     // A field read from the wrong subject.
     let mut wrong_field = good.clone();
-    if let Some(t) = wrong_field.tests.first_mut() {
-        if let OperandIr::Field(slot, _) = t.operand {
-            t.operand = OperandIr::Field(slot, palisade_lang::schema::FieldId::VulnCvss);
-        }
+    if let Some(t) = wrong_field.tests.first_mut()
+        && let OperandIr::Field(slot, _) = t.operand
+    {
+        t.operand = OperandIr::Field(slot, palisade_lang::schema::FieldId::VulnCvss);
     }
     assert!(wrong_field.verify().is_err());
 

@@ -1,3 +1,9 @@
+#![allow(
+    clippy::expect_used,
+    clippy::unwrap_used,
+    clippy::panic,
+    reason = "tests fail loudly on broken fixtures"
+)]
 //! Property tests that pay for themselves:
 //! - printing a condition and parsing it back gives the same AST, and printing is a fixed point;
 //! - formatting files is idempotent;

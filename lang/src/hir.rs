@@ -122,9 +122,10 @@ pub struct Exclusion {
     pub until: Option<i64>,
 }
 
-/// One checked policy.
-#[derive(Clone, Debug)]
-pub struct CheckedPolicy {
+/// What a policy says about itself: everything but its condition. The engine carries it
+/// unchanged into the compiled program and every report.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PolicyMeta {
     /// Unique name.
     pub name: String,
     /// Description.
@@ -153,6 +154,13 @@ pub struct CheckedPolicy {
     pub scopes: Vec<Scope>,
     /// Exclusions.
     pub exclusions: Vec<Exclusion>,
+}
+
+/// One checked policy.
+#[derive(Clone, Debug)]
+pub struct CheckedPolicy {
+    /// Metadata, scopes and exclusions.
+    pub meta: PolicyMeta,
     /// The condition, lowered once per record kind the policy applies to.
     pub rules: Vec<Rule>,
     /// Source file index.

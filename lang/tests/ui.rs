@@ -1,3 +1,9 @@
+#![allow(
+    clippy::expect_used,
+    clippy::unwrap_used,
+    clippy::panic,
+    reason = "tests fail loudly on broken fixtures"
+)]
 //! Golden diagnostics: every `tests/ui/*.pal` is parsed and checked, and its diagnostics
 //! (file:line:col, message, label, help) must equal `*.stderr`. Set `BLESS=1` to rewrite them.
 

@@ -84,10 +84,10 @@ fn collect_names<'a>(
 ) {
     let path = |p: &ast::Path, names: &mut HashSet<String>, visited: &mut HashSet<&'a str>| {
         names.insert(p.root.node.clone());
-        if let Some((m, _)) = g.macros.get(&p.root.node) {
-            if visited.insert(m.name.node.as_str()) {
-                collect_names(&m.body, g, names, visited);
-            }
+        if let Some((m, _)) = g.macros.get(&p.root.node)
+            && visited.insert(m.name.node.as_str())
+        {
+            collect_names(&m.body, g, names, visited);
         }
     };
     let binder = |b: &ast::Binder, names: &mut HashSet<String>| match b {
@@ -531,14 +531,12 @@ impl<'a, 'd> Lowerer<'a, 'd> {
                 test,
                 span,
             } => {
-                if let (ast::Operand::Path(p), None) = (operand, test) {
-                    if p.steps.is_empty() && self.lookup_name(&p.root.node).is_none() {
-                        if let Some((m, mfile)) =
-                            self.g.macros.get(&p.root.node).map(|(m, f)| (*m, *f))
-                        {
-                            return self.expand_macro(m, mfile, p.root.span);
-                        }
-                    }
+                if let (ast::Operand::Path(p), None) = (operand, test)
+                    && p.steps.is_empty()
+                    && self.lookup_name(&p.root.node).is_none()
+                    && let Some((m, mfile)) = self.g.macros.get(&p.root.node).map(|(m, f)| (*m, *f))
+                {
+                    return self.expand_macro(m, mfile, p.root.span);
                 }
                 let label = self.text_of(*span);
                 let (operand, ty) = self.operand(operand)?;
@@ -564,9 +562,7 @@ impl<'a, 'd> Lowerer<'a, 'd> {
             self.push(d);
             return None;
         }
-        let Some(mtext) = self.g.sources.get(mfile).map(|f| f.text.as_str()) else {
-            return None;
-        };
+        let mtext = self.g.sources.get(mfile).map(|f| f.text.as_str())?;
         self.macro_stack.push(m.name.node.clone());
         let (file, text) = (self.file, self.text);
         self.file = mfile;
@@ -699,17 +695,17 @@ impl<'a, 'd> Lowerer<'a, 'd> {
                     }
                 };
             }
-            if let Some(child) = Subject::parse(&name.node) {
-                if let Some(link) = schema::step_link(self.root, subject, child) {
-                    if link.is_single() {
-                        b = self.implicit_child(b, child, link);
-                        continue;
-                    }
-                    let d = self.error(name.span, format!("a {} has many `{}` objects", subject.name(), child.name()), "which one?")
-                        .with_help(format!("use `{0}.field` (one {0}, the same throughout the condition) or `any {0}: ...`", child.name()));
-                    self.push(d);
-                    return None;
+            if let Some(child) = Subject::parse(&name.node)
+                && let Some(link) = schema::step_link(self.root, subject, child)
+            {
+                if link.is_single() {
+                    b = self.implicit_child(b, child, link);
+                    continue;
                 }
+                let d = self.error(name.span, format!("a {} has many `{}` objects", subject.name(), child.name()), "which one?")
+                        .with_help(format!("use `{0}.field` (one {0}, the same throughout the condition) or `any {0}: ...`", child.name()));
+                self.push(d);
+                return None;
             }
             let candidates: Vec<&str> = FieldId::names_of(subject).collect();
             let d = self

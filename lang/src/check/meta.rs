@@ -4,7 +4,9 @@ use super::Globals;
 use super::lower::{Lowerer, root_candidates};
 use crate::ast::{self, ClauseKind, Pattern, WherePart};
 use crate::diag::Diagnostic;
-use crate::hir::{self, CheckedPolicy, ENFORCEMENT_ACTIONS, NamePattern, Scope, Severity};
+use crate::hir::{
+    self, CheckedPolicy, ENFORCEMENT_ACTIONS, NamePattern, PolicyMeta, Scope, Severity,
+};
 use crate::schema::{self, Stage};
 use crate::span::Span;
 
@@ -27,7 +29,7 @@ pub(super) fn check_policy(
             "invalid name",
         );
     }
-    let mut policy = CheckedPolicy {
+    let mut meta = PolicyMeta {
         name: p.name.value.clone(),
         description: String::new(),
         rationale: String::new(),
@@ -42,10 +44,8 @@ pub(super) fn check_policy(
         disabled: false,
         scopes: Vec::new(),
         exclusions: Vec::new(),
-        rules: Vec::new(),
-        file,
-        span: p.name.span,
     };
+    let mut rules = Vec::new();
     let mut seen: Vec<(&'static str, Span)> = Vec::new();
     let mut when: Option<&ast::Expr> = None;
     let mut message: Option<&ast::Text> = None;
@@ -54,27 +54,25 @@ pub(super) fn check_policy(
     for clause in &p.clauses {
         let key = clause_key(&clause.kind);
         let repeatable = matches!(key, "scope" | "exclude" | "mitre");
-        if !repeatable {
-            if let Some((_, first)) = seen.iter().find(|(k, _)| *k == key) {
-                diags.push(
-                    Diagnostic::error(
-                        file,
-                        clause.span,
-                        format!("`{key}` given twice"),
-                        "repeated clause",
-                    )
-                    .with_related(*first, "first given here"),
-                );
-                continue;
-            }
+        if !repeatable && let Some((_, first)) = seen.iter().find(|(k, _)| *k == key) {
+            diags.push(
+                Diagnostic::error(
+                    file,
+                    clause.span,
+                    format!("`{key}` given twice"),
+                    "repeated clause",
+                )
+                .with_related(*first, "first given here"),
+            );
+            continue;
         }
         seen.push((key, clause.span));
         match &clause.kind {
-            ClauseKind::Description(t) => policy.description = t.value.clone(),
-            ClauseKind::Rationale(t) => policy.rationale = t.value.clone(),
-            ClauseKind::Remediation(t) => policy.remediation = t.value.clone(),
+            ClauseKind::Description(t) => meta.description = t.value.clone(),
+            ClauseKind::Rationale(t) => meta.rationale = t.value.clone(),
+            ClauseKind::Remediation(t) => meta.remediation = t.value.clone(),
             ClauseKind::Severity(s) => match Severity::parse(&s.node) {
-                Some(v) => policy.severity = v,
+                Some(v) => meta.severity = v,
                 None => diags.push(
                     Diagnostic::error(
                         file,
@@ -87,18 +85,18 @@ pub(super) fn check_policy(
                 ),
             },
             ClauseKind::Categories(cs) => {
-                policy.categories = cs.iter().map(|c| c.value.clone()).collect()
+                meta.categories = cs.iter().map(|c| c.value.clone()).collect()
             }
             ClauseKind::Lifecycle(ls) => {
                 for l in ls {
                     match Stage::parse(&l.node) {
-                        Some(s) if policy.stages.contains(&s) => err(
+                        Some(s) if meta.stages.contains(&s) => err(
                             diags,
                             l.span,
                             format!("stage `{}` listed twice", l.node),
                             "repeated",
                         ),
-                        Some(s) => policy.stages.push(s),
+                        Some(s) => meta.stages.push(s),
                         None => diags.push(
                             Diagnostic::error(
                                 file,
@@ -115,7 +113,7 @@ pub(super) fn check_policy(
             ClauseKind::EventSource(e) => {
                 const SOURCES: [&str; 3] = ["deployment", "audit_log", "node"];
                 if SOURCES.contains(&e.node.as_str()) {
-                    policy.event_source = Some(e.node.clone());
+                    meta.event_source = Some(e.node.clone());
                     event_source_span = Some(e.span);
                 } else {
                     diags.push(
@@ -150,7 +148,7 @@ pub(super) fn check_policy(
                         );
                     }
                 }
-                policy.mitre.push(hir::Mitre {
+                meta.mitre.push(hir::Mitre {
                     tactic: tactic.node.clone(),
                     techniques: techniques.iter().map(|t| t.node.clone()).collect(),
                 });
@@ -158,8 +156,8 @@ pub(super) fn check_policy(
             ClauseKind::Soc2(ids) => {
                 for id in ids {
                     if schema::is_soc2_criterion(&id.node) {
-                        if !policy.soc2.contains(&id.node) {
-                            policy.soc2.push(id.node.clone());
+                        if !meta.soc2.contains(&id.node) {
+                            meta.soc2.push(id.node.clone());
                         }
                     } else {
                         diags.push(Diagnostic::error(file, id.span, format!("`{}` is not a SOC 2 trust services criterion", id.node), "unknown criterion")
@@ -167,15 +165,15 @@ pub(super) fn check_policy(
                     }
                 }
             }
-            ClauseKind::Disabled => policy.disabled = true,
+            ClauseKind::Disabled => meta.disabled = true,
             ClauseKind::Scope(parts) => {
                 if let Some(scope) = check_scope(parts, file, clause.span, diags) {
-                    policy.scopes.push(scope);
+                    meta.scopes.push(scope);
                 }
             }
             ClauseKind::Exclude(e) => {
                 if let Some(x) = check_exclusion(e, file, clause.span, diags) {
-                    policy.exclusions.push(x);
+                    meta.exclusions.push(x);
                 }
             }
             ClauseKind::When(e) => when = Some(e),
@@ -208,7 +206,7 @@ pub(super) fn check_policy(
         return None;
     };
     if let Some(span) = event_source_span {
-        if !policy.stages.contains(&Stage::Runtime) {
+        if !meta.stages.contains(&Stage::Runtime) {
             err(
                 diags,
                 span,
@@ -216,13 +214,13 @@ pub(super) fn check_policy(
                 "no runtime stage",
             );
         }
-    } else if policy.stages.contains(&Stage::Runtime) {
-        policy.event_source = Some("deployment".into());
+    } else if meta.stages.contains(&Stage::Runtime) {
+        meta.event_source = Some("deployment".into());
     }
     for e in enforce_idents {
         match ENFORCEMENT_ACTIONS.iter().find(|(n, _)| *n == e.node) {
-            Some((_, stage)) if policy.stages.contains(stage) => {
-                policy.enforcement.push(e.node.clone())
+            Some((_, stage)) if meta.stages.contains(stage) => {
+                meta.enforcement.push(e.node.clone())
             }
             Some((_, stage)) => diags.push(
                 Diagnostic::error(
@@ -251,11 +249,11 @@ pub(super) fn check_policy(
             ),
         }
     }
-    for stage in policy.stages.clone() {
+    for stage in meta.stages.clone() {
         for root in root_candidates(stage, when, g, file, diags) {
             let mut lowerer = Lowerer::new(g, file, text, root, diags);
             if let Some(rule) = lowerer.lower_rule(when, message) {
-                policy.rules.push(rule);
+                rules.push(rule);
             }
         }
     }
@@ -265,7 +263,12 @@ pub(super) fn check_policy(
     {
         return None;
     }
-    Some(policy)
+    Some(CheckedPolicy {
+        meta,
+        rules,
+        file,
+        span: p.name.span,
+    })
 }
 
 fn clause_key(c: &ClauseKind) -> &'static str {

@@ -346,15 +346,15 @@ impl Lowerer<'_, '_> {
     }
 
     fn strings(&mut self, value: &Value) -> Option<Vec<String>> {
-        if let Value::Word(w) = value {
-            if !self.g.lists.contains_key(&w.node) {
-                let names: Vec<&str> = self.g.lists.keys().map(|s| s.as_str()).collect();
-                let d = self
-                    .error(w.span, format!("unknown list `{}`", w.node), "not a list")
-                    .did_you_mean(&w.node, names);
-                self.push(d);
-                return None;
-            }
+        if let Value::Word(w) = value
+            && !self.g.lists.contains_key(&w.node)
+        {
+            let names: Vec<&str> = self.g.lists.keys().map(|s| s.as_str()).collect();
+            let d = self
+                .error(w.span, format!("unknown list `{}`", w.node), "not a list")
+                .did_you_mean(&w.node, names);
+            self.push(d);
+            return None;
         }
         let items = self.list_items(value)?;
         let mut out = Vec::new();

@@ -58,10 +58,10 @@ pub fn split_items(text: &str, file: usize) -> (Vec<Span>, Vec<Diagnostic>) {
                 if levels.len() == 1 && prev_ok && ITEM_KEYWORDS.contains(&word) {
                     starts.push(start);
                     levels[0] = 0;
-                } else if QUANT_KEYWORDS.contains(&word) {
-                    if let Some(top) = levels.last_mut() {
-                        *top += 1;
-                    }
+                } else if QUANT_KEYWORDS.contains(&word)
+                    && let Some(top) = levels.last_mut()
+                {
+                    *top += 1;
                 }
             }
             _ => i += 1,
