@@ -28,7 +28,9 @@ impl fmt::Display for InputError {
 
 impl std::error::Error for InputError {}
 
-fn from_json(e: serde_json::Error) -> InputError {
+/// Converts a JSON error; `record` is the 1-based ordinal of the record being read, named in
+/// the message because errors inside a record's fields carry no position.
+fn from_json(e: serde_json::Error, record: usize) -> InputError {
     let message = e.to_string();
     // serde_json appends " at line L column C"; the position is reported separately.
     let message = match message.rfind(" at line ") {
@@ -42,7 +44,7 @@ fn from_json(e: serde_json::Error) -> InputError {
     let message = if e.is_eof() {
         format!("truncated input: {message}")
     } else {
-        message
+        format!("record {record}: {message}")
     };
     InputError {
         line: e.line(),
@@ -108,13 +110,13 @@ pub fn read_records<R: BufRead>(
                     message: e,
                 });
             }
-            outcome.map_err(from_json)?;
-            de.end().map_err(from_json)?;
+            outcome.map_err(|e| from_json(e, count + 1))?;
+            de.end().map_err(|e| from_json(e, count + 1))?;
         }
         b'{' => {
             let stream = serde_json::Deserializer::from_reader(reader).into_iter::<Record>();
             for item in stream {
-                let r = item.map_err(from_json)?;
+                let r = item.map_err(|e| from_json(e, count + 1))?;
                 if !handle(r, &mut count) {
                     break;
                 }

@@ -236,7 +236,10 @@ impl Matcher {
     }
 
     /// Calls `k` with every combination of bindings (up to the budget) under which `id` is true.
-    #[allow(clippy::too_many_arguments, reason = "the recursion threads the evaluation state explicitly")]
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "the recursion threads the evaluation state explicitly"
+    )]
     fn enumerate<'r>(
         &self,
         rule: &RuleInfo,
@@ -276,7 +279,10 @@ impl Matcher {
         }
     }
 
-    #[allow(clippy::too_many_arguments, reason = "the recursion threads the evaluation state explicitly")]
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "the recursion threads the evaluation state explicitly"
+    )]
     fn and_from<'r>(
         &self,
         rule: &RuleInfo,

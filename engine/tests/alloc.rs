@@ -1,4 +1,9 @@
-#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic, reason = "tests fail loudly on broken fixtures")]
+#![allow(
+    clippy::expect_used,
+    clippy::unwrap_used,
+    clippy::panic,
+    reason = "tests fail loudly on broken fixtures"
+)]
 //! The hot path allocates nothing: evaluating the example policies over records that
 //! violate nothing makes zero heap allocations (counted by a counting global allocator).
 
@@ -12,10 +17,16 @@ fn example_matcher() -> Matcher {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/policies");
     let mut sources = Sources::default();
     let mut files = Vec::new();
-    let mut names: Vec<_> = std::fs::read_dir(&dir).expect("examples").filter_map(|e| e.ok().map(|e| e.path())).collect();
+    let mut names: Vec<_> = std::fs::read_dir(&dir)
+        .expect("examples")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .collect();
     names.sort();
     for path in names {
-        let i = sources.add(SourceFile::new(path.display().to_string(), std::fs::read_to_string(&path).expect("read")));
+        let i = sources.add(SourceFile::new(
+            path.display().to_string(),
+            std::fs::read_to_string(&path).expect("read"),
+        ));
         files.push((i, palisade_lang::parse(&sources, i).expect("parse")));
     }
     let set = palisade_lang::check(&sources, &files).expect("check");
@@ -25,7 +36,10 @@ fn example_matcher() -> Matcher {
 #[test]
 fn evaluating_a_clean_record_allocates_nothing() {
     let matcher = example_matcher();
-    let bytes = std::fs::read(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/records/clean.json")).expect("clean");
+    let bytes = std::fs::read(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/records/clean.json"),
+    )
+    .expect("clean");
     let mut ds = Dataset::default();
     let mut events = Vec::new();
     for r in read_all(&bytes).expect("records") {
@@ -36,22 +50,37 @@ fn evaluating_a_clean_record_allocates_nothing() {
     ds.finish();
     let roots = ds.roots(&events);
     assert_eq!(roots.len(), 3, "a deployment, an image and a process");
-    let opts = EvalOptions { now: 1_795_000_000, include_disabled: true, stage: None };
+    let opts = EvalOptions {
+        now: 1_795_000_000,
+        include_disabled: true,
+        stage: None,
+    };
     let mut hits = 0;
     // Warm up: the regex engine fills its per-thread caches on first use.
     for root in &roots {
-        let ctx = Ctx { dataset: &ds, join: join_of(&ds, *root), now: opts.now };
+        let ctx = Ctx {
+            dataset: &ds,
+            join: join_of(&ds, *root),
+            now: opts.now,
+        };
         matcher.evaluate(&ctx, *root, &opts, |_| hits += 1);
     }
     assert_eq!(hits, 0, "clean records violate nothing");
     let info = allocation_counter::measure(|| {
         for _ in 0..100 {
             for root in &roots {
-                let ctx = Ctx { dataset: &ds, join: join_of(&ds, *root), now: opts.now };
+                let ctx = Ctx {
+                    dataset: &ds,
+                    join: join_of(&ds, *root),
+                    now: opts.now,
+                };
                 matcher.evaluate(&ctx, *root, &opts, |_| hits += 1);
             }
         }
     });
-    assert_eq!(info.count_total, 0, "allocations while evaluating clean records: {info:?}");
+    assert_eq!(
+        info.count_total, 0,
+        "allocations while evaluating clean records: {info:?}"
+    );
     assert_eq!(hits, 0);
 }
