@@ -85,25 +85,26 @@ fn each_record(
     })
 }
 
-/// Builds the matcher from `--policies` / `--bundle`.
+/// Builds the matcher from `--policies`, `--bundle` and the built-in library
+/// (implied when neither policies nor a bundle are given).
 pub fn matcher(
     policies: &[PathBuf],
     bundle: Option<&PathBuf>,
     builtin: bool,
 ) -> Result<Result<Matcher, i32>, Fatal> {
-    if builtin || (policies.is_empty() && bundle.is_none()) {
-        return Err(Fatal(
-            "the built-in policy library is not part of this build yet (issue #3); pass --policies PATH or --bundle FILE".into(),
-        ));
-    }
     if let Some(b) = bundle {
+        if builtin || !policies.is_empty() {
+            return Err(Fatal(
+                "--bundle cannot be combined with --policies or --builtin".into(),
+            ));
+        }
         let text = std::fs::read_to_string(b)
             .map_err(|e| Fatal(format!("{}: cannot read: {e}", b.display())))?;
         return palisade_engine::bundle::load_bundle(&text)
             .map(Ok)
             .map_err(|e| Fatal(format!("{}: {e}", b.display())));
     }
-    let loaded = load::load(policies)?;
+    let loaded = load::load(policies, builtin || policies.is_empty())?;
     let (_, set) = match load::checked_or_exit(loaded, false) {
         Ok(x) => x,
         Err(code) => return Ok(Err(code)),

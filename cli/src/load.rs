@@ -27,20 +27,14 @@ pub fn policy_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, Fatal> {
         }
     }
     for f in &out {
-        match f.extension().and_then(|e| e.to_str()) {
-            Some("pal") => {}
-            Some("json") => {
-                return Err(Fatal(format!(
-                    "{}: StackRox JSON policies cannot be loaded by this build yet (the importer is tracked in issue #3); write the policy in the policy language (.pal)",
-                    f.display()
-                )));
-            }
-            _ => {
-                return Err(Fatal(format!(
-                    "{}: not a policy file (expected `.pal`)",
-                    f.display()
-                )));
-            }
+        if !matches!(
+            f.extension().and_then(|e| e.to_str()),
+            Some("pal") | Some("json")
+        ) {
+            return Err(Fatal(format!(
+                "{}: not a policy file (expected `.pal`, or `.json` for StackRox policies)",
+                f.display()
+            )));
         }
     }
     Ok(out)
@@ -69,22 +63,51 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), Fatal> {
 pub struct Loaded {
     /// The source files.
     pub sources: Sources,
+    /// The parsed files.
+    pub files: Vec<(usize, palisade_lang::ast::File)>,
     /// The checked set, when there were no errors.
     pub checked: Result<CheckedSet, Vec<Diagnostic>>,
 }
 
-/// Reads, parses and checks policy files. Unreadable files are fatal; language errors are returned.
-pub fn load(paths: &[PathBuf]) -> Result<Loaded, Fatal> {
+/// The built-in policy library (the port of StackRox's default policies), embedded at build time.
+pub mod builtin {
+    include!(concat!(env!("OUT_DIR"), "/builtin.rs"));
+}
+
+/// Adds one policy file to `sources`: `.pal` as is, `.json` translated from StackRox's format.
+fn add_file(sources: &mut Sources, path: &Path) -> Result<usize, Fatal> {
+    let bytes =
+        std::fs::read(path).map_err(|e| Fatal(format!("{}: cannot read: {e}", path.display())))?;
+    let text = String::from_utf8(bytes)
+        .map_err(|_| Fatal(format!("{}: not UTF-8 text", path.display())))?;
+    if path.extension().is_some_and(|e| e == "json") {
+        let pal = palisade_stackrox::translate_document(&text)
+            .map_err(|e| Fatal(format!("{}: {e}", path.display())))?;
+        return Ok(sources.add(SourceFile::new(
+            format!("{} (translated from StackRox JSON)", path.display()),
+            pal,
+        )));
+    }
+    Ok(sources.add(SourceFile::new(path.display().to_string(), text)))
+}
+
+/// Reads, parses and checks policy files (and the built-in library when asked).
+/// Unreadable files are fatal; language errors are returned.
+pub fn load(paths: &[PathBuf], with_builtin: bool) -> Result<Loaded, Fatal> {
     let mut sources = Sources::default();
+    let mut indexes = Vec::new();
+    if with_builtin {
+        for (name, text) in builtin::FILES {
+            indexes.push(sources.add(SourceFile::new(format!("builtin/{name}"), *text)));
+        }
+    }
+    for path in policy_files(paths)? {
+        indexes.push(add_file(&mut sources, &path)?);
+    }
     let mut files = Vec::new();
     let mut diags = Vec::new();
     let mut syntax_failed = false;
-    for path in policy_files(paths)? {
-        let bytes = std::fs::read(&path)
-            .map_err(|e| Fatal(format!("{}: cannot read: {e}", path.display())))?;
-        let text = String::from_utf8(bytes)
-            .map_err(|_| Fatal(format!("{}: not UTF-8 text", path.display())))?;
-        let index = sources.add(SourceFile::new(path.display().to_string(), text));
+    for index in indexes {
         let (file, mut errors, failed) = palisade_lang::parse_recover(&sources, index);
         syntax_failed |= failed;
         diags.append(&mut errors);
@@ -105,7 +128,11 @@ pub fn load(paths: &[PathBuf]) -> Result<Loaded, Fatal> {
             }
         }
     };
-    Ok(Loaded { sources, checked })
+    Ok(Loaded {
+        sources,
+        files,
+        checked,
+    })
 }
 
 /// Whether stderr gets colours.

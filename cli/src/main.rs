@@ -1,6 +1,7 @@
 //! `palisade`: check records against policies, compile, format and test policies.
 
 mod check;
+mod library;
 mod load;
 mod output;
 mod reports;
@@ -116,6 +117,49 @@ enum Command {
         #[arg(required = true)]
         paths: Vec<PathBuf>,
     },
+    /// Translate policies from other engines.
+    Import {
+        #[command(subcommand)]
+        from: ImportFrom,
+    },
+    /// The built-in policy library (and any `--policies`): list or show policies.
+    Policies {
+        #[command(subcommand)]
+        action: PoliciesAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum ImportFrom {
+    /// Print StackRox / Red Hat ACS policy JSON (one policy or `{"policies": [...]}`) as policy source.
+    Stackrox {
+        /// The JSON file.
+        file: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum PoliciesAction {
+    /// One line per policy: name, severity, stages, enabled, SOC 2 criteria.
+    List {
+        /// Policy files or directories to list instead of (or with --builtin, besides) the library.
+        #[arg(long = "policies")]
+        policies: Vec<PathBuf>,
+        /// Also list the built-in library when --policies is given.
+        #[arg(long)]
+        builtin: bool,
+        /// Output format.
+        #[arg(long, value_enum, default_value = "text")]
+        format: library::ListFormat,
+    },
+    /// Print one policy's source.
+    Show {
+        /// The policy's name.
+        name: String,
+        /// Policy files or directories to search instead of the library.
+        #[arg(long = "policies")]
+        policies: Vec<PathBuf>,
+    },
 }
 
 fn stage(s: StageArg) -> Stage {
@@ -164,7 +208,7 @@ fn run(cli: Cli) -> Result<i32, Fatal> {
             emit,
             diagnostics,
         } => {
-            let loaded = load::load(&paths)?;
+            let loaded = load::load(&paths, false)?;
             let (_, set) = match load::checked_or_exit(loaded, diagnostics == DiagFormat::Json) {
                 Ok(x) => x,
                 Err(code) => return Ok(code),
@@ -186,6 +230,20 @@ fn run(cli: Cli) -> Result<i32, Fatal> {
         }
         Command::Fmt { check, paths } => fmt(check, &paths),
         Command::Test { paths } => test_cmd::run(&paths),
+        Command::Import {
+            from: ImportFrom::Stackrox { file },
+        } => library::import_stackrox(&file),
+        Command::Policies {
+            action:
+                PoliciesAction::List {
+                    policies,
+                    builtin,
+                    format,
+                },
+        } => library::list(&policies, builtin, format),
+        Command::Policies {
+            action: PoliciesAction::Show { name, policies },
+        } => library::show(&name, &policies),
     }
 }
 

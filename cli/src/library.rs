@@ -1,0 +1,124 @@
+//! `palisade import stackrox`, `palisade policies list|show`.
+
+use crate::load::{self, Fatal};
+use palisade_lang::ast::ItemKind;
+use std::path::{Path, PathBuf};
+
+/// Output of `policies list`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum ListFormat {
+    /// A table.
+    Text,
+    /// JSON.
+    Json,
+}
+
+/// Prints a StackRox JSON file as canonical policy source.
+pub fn import_stackrox(file: &Path) -> Result<i32, Fatal> {
+    let text = std::fs::read_to_string(file)
+        .map_err(|e| Fatal(format!("{}: cannot read: {e}", file.display())))?;
+    let pal = palisade_stackrox::translate_document(&text)
+        .map_err(|e| Fatal(format!("{}: {e}", file.display())))?;
+    let mut sources = palisade_lang::Sources::default();
+    let index = sources.add(palisade_lang::SourceFile::new(
+        format!("{} (translated)", file.display()),
+        pal,
+    ));
+    // The translation must check like any policy file; it is printed formatted.
+    let parsed =
+        palisade_lang::parse(&sources, index).map_err(|d| Fatal(sources.to_line(&d[0])))?;
+    if let Err(diags) = palisade_lang::check(&sources, &[(index, parsed)]) {
+        load::print_diagnostics(&sources, &diags);
+        return Ok(2);
+    }
+    let formatted =
+        palisade_lang::format_source(&sources, index).map_err(|d| Fatal(sources.to_line(&d[0])))?;
+    print!("{formatted}");
+    Ok(0)
+}
+
+/// Lists policies.
+pub fn list(policies: &[PathBuf], builtin: bool, format: ListFormat) -> Result<i32, Fatal> {
+    let loaded = load::load(policies, builtin || policies.is_empty())?;
+    let (_, set) = match load::checked_or_exit(loaded, false) {
+        Ok(x) => x,
+        Err(code) => return Ok(code),
+    };
+    match format {
+        ListFormat::Json => {
+            let rows: Vec<serde_json::Value> = set
+                .policies
+                .iter()
+                .map(|p| {
+                    let m = &p.meta;
+                    serde_json::json!({"name": m.name, "severity": m.severity, "lifecycle": m.stages, "enabled": !m.disabled, "soc2": m.soc2, "categories": m.categories})
+                })
+                .collect();
+            println!("{}", serde_json::to_string_pretty(&rows)?);
+        }
+        ListFormat::Text => {
+            let width = set
+                .policies
+                .iter()
+                .map(|p| p.meta.name.chars().count())
+                .max()
+                .unwrap_or(4)
+                .min(60);
+            println!(
+                "{:<width$}  {:<8}  {:<21}  {:<8}  SOC 2",
+                "NAME", "SEVERITY", "STAGES", "ENABLED"
+            );
+            for p in &set.policies {
+                let m = &p.meta;
+                let stages: Vec<&str> = m.stages.iter().map(|s| s.as_str()).collect();
+                println!(
+                    "{:<width$}  {:<8}  {:<21}  {:<8}  {}",
+                    m.name,
+                    m.severity.as_str(),
+                    stages.join(","),
+                    if m.disabled { "no" } else { "yes" },
+                    m.soc2.join(", ")
+                );
+            }
+            println!(
+                "\n{} policies ({} enabled)",
+                set.policies.len(),
+                set.policies.iter().filter(|p| !p.meta.disabled).count()
+            );
+        }
+    }
+    Ok(0)
+}
+
+/// Prints one policy's source, formatted.
+pub fn show(name: &str, policies: &[PathBuf]) -> Result<i32, Fatal> {
+    let loaded = load::load(policies, policies.is_empty())?;
+    for (_, file) in &loaded.files {
+        for item in &file.items {
+            if let ItemKind::Policy(p) = &item.kind {
+                if p.name.value == name {
+                    let one = palisade_lang::ast::File {
+                        items: vec![item.clone()],
+                        trailing_comments: Vec::new(),
+                        unplaced_comments: Vec::new(),
+                    };
+                    print!("{}", palisade_lang::format_file(&one));
+                    return Ok(0);
+                }
+            }
+        }
+    }
+    let names: Vec<String> = loaded
+        .files
+        .iter()
+        .flat_map(|(_, f)| f.items.iter())
+        .filter_map(|i| match &i.kind {
+            ItemKind::Policy(p) => Some(p.name.value.clone()),
+            _ => None,
+        })
+        .collect();
+    let hint = palisade_lang::diag::closest(name, names.iter().map(|s| s.as_str()))
+        .map(|c| format!("; did you mean `{c}`?"))
+        .unwrap_or_default();
+    Err(Fatal(format!("no policy named `{name}`{hint}")))
+}
