@@ -113,9 +113,11 @@ fn clause(c: &ClauseKind) -> String {
                         .as_ref()
                         .map(|n| format!("deployment {}", pattern(n)))
                         .unwrap_or_default();
+                    // `exclude namespace /x/` reads better than `exclude in namespace /x/`.
                     let w = parts
                         .iter()
-                        .map(|p| where_part(p, true))
+                        .enumerate()
+                        .map(|(i, p)| where_part(p, name.is_some() || i > 0))
                         .collect::<Vec<_>>()
                         .join(" ");
                     if !w.is_empty() {
