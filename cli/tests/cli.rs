@@ -499,3 +499,176 @@ fn fmt_check_and_test_command() {
     assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
     assert!(stdout(&o).contains("0 failed"));
 }
+
+#[test]
+fn stackrox_import_errors_name_file_policy_and_field() {
+    let cases: &[(&str, &[&str])] = &[
+        (
+            "unknown_field.json",
+            &[
+                "unknown_field.json",
+                "Privileged Container",
+                "`Privileged Contaner`",
+                "not a StackRox policy criterion",
+            ],
+        ),
+        (
+            "bad_comparator.json",
+            &["bad_comparator.json", "`CVSS`", "invalid number `=> 7`"],
+        ),
+        (
+            "bad_regex.json",
+            &["bad_regex.json", "`Image Tag`", "invalid regex"],
+        ),
+        (
+            "bad_version.json",
+            &["bad_version.json", "policy version `2.0`"],
+        ),
+        (
+            "not_a_policy.json",
+            &["not_a_policy.json", "not a StackRox policy export"],
+        ),
+        (
+            "file_path.json",
+            &["file_path.json", "`File Path`", "file-access events"],
+        ),
+    ];
+    for (file, needles) in cases {
+        let path = format!("cli/tests/bad/stackrox/{file}");
+        for args in [
+            vec![
+                "check",
+                "--policies",
+                path.as_str(),
+                "--input",
+                "examples/records/clean.json",
+            ],
+            vec!["import", "stackrox", path.as_str()],
+        ] {
+            let o = palisade(&args);
+            assert_eq!(o.status.code(), Some(2), "{args:?}");
+            assert!(stdout(&o).is_empty(), "{args:?}");
+            for n in *needles {
+                assert!(
+                    stderr(&o).contains(n),
+                    "{args:?}: stderr lacks {n:?}: {}",
+                    stderr(&o)
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn stackrox_json_policies_load_and_import_prints_source() {
+    let o = palisade(&["import", "stackrox", "stackrox/defaults/latest_tag.json"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    golden("import_latest_tag.pal", &stdout(&o));
+    // A roxctl export ({"policies": [...]}) loads with --policies.
+    let dir = std::env::temp_dir().join(format!("palisade-export-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("tmp");
+    let a: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(root().join("stackrox/defaults/privileged.json")).expect("read"),
+    )
+    .expect("json");
+    let b: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(root().join("stackrox/defaults/latest_tag.json")).expect("read"),
+    )
+    .expect("json");
+    let export = dir.join("export.json");
+    std::fs::write(&export, serde_json::json!({"policies": [a, b]}).to_string()).expect("write");
+    let o = palisade(&[
+        "check",
+        "--policies",
+        export.to_str().unwrap_or_default(),
+        "--input",
+        "examples/records/deployments.json",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "neither policy enforces: {}",
+        stderr(&o)
+    );
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).expect("json");
+    let mut got: Vec<String> = v["violations"]
+        .as_array()
+        .expect("list")
+        .iter()
+        .map(|x| {
+            format!(
+                "{} @ {}",
+                x["policy"].as_str().unwrap_or(""),
+                x["record"]["id"].as_str().unwrap_or("")
+            )
+        })
+        .collect();
+    got.sort();
+    assert_eq!(
+        got,
+        [
+            "Latest tag @ dep-latest",
+            "Privileged Container @ dep-privileged"
+        ]
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn builtin_library_lists_and_shows_policies() {
+    let o = palisade(&["policies", "list", "--format", "json"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let rows: serde_json::Value = serde_json::from_str(&stdout(&o)).expect("json");
+    let rows = rows.as_array().expect("list");
+    assert_eq!(rows.len(), 89);
+    assert_eq!(
+        rows.iter().filter(|r| r["enabled"] == false).count(),
+        26,
+        "StackRox ships 26 defaults disabled"
+    );
+    assert!(
+        rows.iter()
+            .all(|r| r["soc2"].as_array().is_some_and(|a| !a.is_empty())),
+        "every policy names SOC 2 criteria"
+    );
+    let o = palisade(&["policies", "show", "Latest tag"]);
+    assert_eq!(o.status.code(), Some(0));
+    assert!(
+        stdout(&o).starts_with("policy \"Latest tag\" {"),
+        "{}",
+        stdout(&o)
+    );
+    let o = palisade(&["policies", "show", "Latest tags"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("did you mean `Latest tag`?"),
+        "{}",
+        stderr(&o)
+    );
+    // --builtin evaluates enabled policies only; --all adds the disabled ones.
+    let enabled = palisade(&[
+        "check",
+        "--builtin",
+        "--input",
+        "examples/records/deployments.json",
+        "--format",
+        "json",
+    ]);
+    let all = palisade(&[
+        "check",
+        "--builtin",
+        "--all",
+        "--input",
+        "examples/records/deployments.json",
+        "--format",
+        "json",
+    ]);
+    let count = |o: &Output| {
+        serde_json::from_str::<serde_json::Value>(&stdout(o)).expect("json")["summary"]["policies"]
+            .as_u64()
+    };
+    assert_eq!(count(&enabled), Some(63));
+    assert_eq!(count(&all), Some(89));
+}
