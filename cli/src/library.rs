@@ -95,16 +95,16 @@ pub fn show(name: &str, policies: &[PathBuf]) -> Result<i32, Fatal> {
     let loaded = load::load(policies, policies.is_empty())?;
     for (_, file) in &loaded.files {
         for item in &file.items {
-            if let ItemKind::Policy(p) = &item.kind {
-                if p.name.value == name {
-                    let one = palisade_lang::ast::File {
-                        items: vec![item.clone()],
-                        trailing_comments: Vec::new(),
-                        unplaced_comments: Vec::new(),
-                    };
-                    print!("{}", palisade_lang::format_file(&one));
-                    return Ok(0);
-                }
+            if let ItemKind::Policy(p) = &item.kind
+                && p.name.value == name
+            {
+                let one = palisade_lang::ast::File {
+                    items: vec![item.clone()],
+                    trailing_comments: Vec::new(),
+                    unplaced_comments: Vec::new(),
+                };
+                print!("{}", palisade_lang::format_file(&one));
+                return Ok(0);
             }
         }
     }

@@ -181,8 +181,31 @@ impl Dataset {
     }
 }
 
+/// Completes an image as StackRox's enrichment would: name parts from the full name, and
+/// the verifiers of `verified` signature results covering this image added to `verified_by`.
 fn fill_name(mut img: Image) -> Image {
-    if let Some(full) = img.full_name().map(str::to_string) {
+    let full_name = img.full_name().map(str::to_string);
+    if let Some(sig) = img.signature.as_mut() {
+        let covered: Vec<String> = sig
+            .results
+            .iter()
+            .filter(|r| palisade_lang::schema::loose_eq(&r.status, "verified"))
+            .filter(|r| {
+                r.verified_references.is_empty()
+                    || full_name
+                        .as_ref()
+                        .is_some_and(|n| r.verified_references.contains(n))
+            })
+            .map(|r| r.verifier.clone())
+            .collect();
+        let list = sig.verified_by.get_or_insert_with(Vec::new);
+        for v in covered {
+            if !list.contains(&v) {
+                list.push(v);
+            }
+        }
+    }
+    if let Some(full) = full_name {
         let parsed = parse_image_name(&full);
         let name = img.name.get_or_insert_with(Default::default);
         name.registry = name.registry.take().or(parsed.registry);

@@ -332,8 +332,25 @@ pub struct Scan {
 /// Signature verification results.
 #[derive(Clone, Debug, Default, Deserialize)]
 pub struct Signature {
-    /// Verifiers that verified this image.
+    /// Verifiers that verified this image (the loader adds verified `results` to it).
     pub verified_by: Option<Vec<String>>,
+    /// Per-verifier results.
+    #[serde(default)]
+    pub results: Vec<SignatureResult>,
+}
+
+/// One signature verification result.
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct SignatureResult {
+    /// The verifier (signature integration) id.
+    #[serde(default)]
+    pub verifier: String,
+    /// verified | failed | invalid_signature | ...
+    #[serde(default)]
+    pub status: String,
+    /// Image references the signature covers (empty: not stated).
+    #[serde(default)]
+    pub verified_references: Vec<String>,
 }
 
 /// An image record (also used for inline container images).

@@ -43,7 +43,10 @@ impl ScopeRegexes {
                 for pat in [&s.cluster, &s.namespace].into_iter().flatten() {
                     add(pat)?;
                 }
-                if let Some((k, v)) = &s.label {
+                for (k, v) in [&s.label, &s.cluster_label, &s.namespace_label]
+                    .into_iter()
+                    .flatten()
+                {
                     add(k)?;
                     add(v)?;
                 }
@@ -73,6 +76,8 @@ struct Place<'r> {
     cluster: Option<&'r str>,
     cluster_id: Option<&'r str>,
     labels: Option<&'r StrMap>,
+    cluster_labels: Option<&'r StrMap>,
+    namespace_labels: Option<&'r StrMap>,
 }
 
 fn place<'r>(root: Obj<'r>, ctx: &Ctx<'r>) -> Option<Place<'r>> {
@@ -82,6 +87,8 @@ fn place<'r>(root: Obj<'r>, ctx: &Ctx<'r>) -> Option<Place<'r>> {
         cluster: d.cluster.as_deref(),
         cluster_id: d.cluster_id.as_deref(),
         labels: d.labels.as_ref(),
+        cluster_labels: d.cluster_labels.as_ref(),
+        namespace_labels: d.namespace_labels.as_ref(),
     };
     Some(match root {
         Obj::Deployment(d) => from_deployment(d),
@@ -91,6 +98,8 @@ fn place<'r>(root: Obj<'r>, ctx: &Ctx<'r>) -> Option<Place<'r>> {
             cluster: p.cluster.as_deref(),
             cluster_id: None,
             labels: None,
+            cluster_labels: None,
+            namespace_labels: None,
         }),
         Obj::Event(e) => ctx.join.deployment.map(from_deployment).unwrap_or(Place {
             name: None,
@@ -98,6 +107,8 @@ fn place<'r>(root: Obj<'r>, ctx: &Ctx<'r>) -> Option<Place<'r>> {
             cluster: e.cluster.as_deref(),
             cluster_id: None,
             labels: None,
+            cluster_labels: None,
+            namespace_labels: None,
         }),
         Obj::Flow(f) => ctx.join.deployment.map(from_deployment).unwrap_or(Place {
             name: f.source.as_ref().and_then(|s| s.name.as_deref()),
@@ -105,6 +116,8 @@ fn place<'r>(root: Obj<'r>, ctx: &Ctx<'r>) -> Option<Place<'r>> {
             cluster: f.cluster.as_deref(),
             cluster_id: None,
             labels: None,
+            cluster_labels: None,
+            namespace_labels: None,
         }),
         _ => return None,
     })
@@ -119,12 +132,17 @@ fn scope_matches(re: &ScopeRegexes, s: &Scope, at: &Place<'_>) -> bool {
         .namespace
         .as_ref()
         .is_none_or(|p| re.matches(p, at.namespace));
-    let label_ok = s.label.as_ref().is_none_or(|(k, v)| {
-        at.labels.is_some_and(|m| {
-            m.iter()
-                .any(|(mk, mv)| re.matches(k, Some(mk)) && re.matches(v, Some(mv)))
+    let labels_ok = |want: &Option<(NamePattern, NamePattern)>, have: Option<&StrMap>| {
+        want.as_ref().is_none_or(|(k, v)| {
+            have.is_some_and(|m| {
+                m.iter()
+                    .any(|(mk, mv)| re.matches(k, Some(mk)) && re.matches(v, Some(mv)))
+            })
         })
-    });
+    };
+    let label_ok = labels_ok(&s.label, at.labels)
+        && labels_ok(&s.cluster_label, at.cluster_labels)
+        && labels_ok(&s.namespace_label, at.namespace_labels);
     cluster_ok && ns_ok && label_ok
 }
 

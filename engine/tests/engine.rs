@@ -309,3 +309,40 @@ fn verification_rejects_broken_programs() {
     });
     assert!(Matcher::new(bad_regex).is_err());
 }
+
+#[test]
+fn cluster_and_namespace_label_scopes() {
+    let m = matcher(&policy(
+        "labelled",
+        "deploy",
+        "container.privileged",
+        "scope cluster_label \"env\" = /prod.*/ namespace_label /team/ = \"pay\"",
+    ));
+    let records = r#"[
+      {"kind":"deployment","id":"in","name":"a","cluster_labels":{"env":"production"},"namespace_labels":{"team":"pay"},"containers":[{"name":"c","security_context":{"privileged":true}}]},
+      {"kind":"deployment","id":"wrong-ns","name":"b","cluster_labels":{"env":"production"},"namespace_labels":{"team":"web"},"containers":[{"name":"c","security_context":{"privileged":true}}]},
+      {"kind":"deployment","id":"no-labels","name":"c","containers":[{"name":"c","security_context":{"privileged":true}}]}
+    ]"#;
+    let got: Vec<String> = run(&m, records).into_iter().map(|(id, ..)| id).collect();
+    assert_eq!(got, ["in"]);
+}
+
+#[test]
+fn verified_signature_results_count_as_verified_by() {
+    let m = matcher(&policy(
+        "unsigned",
+        "build",
+        "image.verified_by !~ /cosign-prod.*/",
+        "",
+    ));
+    let records = r#"[
+      {"kind":"image","id":"by-list","name":{"full_name":"r/a:1"},"signature":{"verified_by":["cosign-prod-key"]}},
+      {"kind":"image","id":"by-result","name":{"full_name":"r/a:1"},"signature":{"results":[{"verifier":"cosign-prod-key","status":"verified","verified_references":["r/a:1"]}]}},
+      {"kind":"image","id":"other-ref","name":{"full_name":"r/a:1"},"signature":{"results":[{"verifier":"cosign-prod-key","status":"verified","verified_references":["r/b:2"]}]}},
+      {"kind":"image","id":"failed","name":{"full_name":"r/a:1"},"signature":{"results":[{"verifier":"cosign-prod-key","status":"failed"}]}},
+      {"kind":"image","id":"none","name":{"full_name":"r/a:1"}}
+    ]"#;
+    let mut got: Vec<String> = run(&m, records).into_iter().map(|(id, ..)| id).collect();
+    got.sort();
+    assert_eq!(got, ["failed", "none", "other-ref"]);
+}

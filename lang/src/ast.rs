@@ -147,6 +147,10 @@ pub enum WherePart {
     Namespace(Pattern),
     /// `label K = V`
     Label(Pattern, Pattern),
+    /// `cluster_label K = V`
+    ClusterLabel(Pattern, Pattern),
+    /// `namespace_label K = V`
+    NamespaceLabel(Pattern, Pattern),
 }
 
 /// What an exclusion removes from a policy's reach.

@@ -191,12 +191,21 @@ fn where_part(p: &WherePart, in_exclusion: bool) -> String {
     match p {
         WherePart::Cluster(c) => format!("{} {}", prep("cluster"), pattern(c)),
         WherePart::Namespace(n) => format!("{} {}", prep("namespace"), pattern(n)),
-        WherePart::Label(k, v) => format!(
-            "{}label {} = {}",
-            if in_exclusion { "with " } else { "" },
-            pattern(k),
-            pattern(v)
-        ),
+        WherePart::Label(k, v)
+        | WherePart::ClusterLabel(k, v)
+        | WherePart::NamespaceLabel(k, v) => {
+            let word = match p {
+                WherePart::ClusterLabel(..) => "cluster_label",
+                WherePart::NamespaceLabel(..) => "namespace_label",
+                _ => "label",
+            };
+            format!(
+                "{}{word} {} = {}",
+                if in_exclusion { "with " } else { "" },
+                pattern(k),
+                pattern(v)
+            )
+        }
     }
 }
 

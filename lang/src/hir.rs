@@ -94,6 +94,12 @@ pub struct Scope {
     pub namespace: Option<NamePattern>,
     /// A label (key, value) of the deployment.
     pub label: Option<(NamePattern, NamePattern)>,
+    /// A label of the deployment's cluster.
+    #[serde(default)]
+    pub cluster_label: Option<(NamePattern, NamePattern)>,
+    /// A label of the deployment's namespace.
+    #[serde(default)]
+    pub namespace_label: Option<(NamePattern, NamePattern)>,
 }
 
 /// What an exclusion takes out of a policy's reach.
@@ -107,7 +113,7 @@ pub enum ExclusionTarget {
         /// Deployment name.
         name: Option<NamePattern>,
         /// Where it runs.
-        scope: Scope,
+        scope: Box<Scope>,
     },
 }
 

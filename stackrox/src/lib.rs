@@ -192,12 +192,6 @@ pub fn translate(p: &Policy) -> Result<String, ImportError> {
 }
 
 fn scope_parts(p: &Policy, s: &Scope, in_exclusion: bool) -> Result<Option<String>, ImportError> {
-    if s.cluster_label.is_some() || s.namespace_label.is_some() {
-        return Err(err(
-            p,
-            "scope by `clusterLabel` / `namespaceLabel` is not supported yet",
-        ));
-    }
     let prep = |w: &str| {
         if in_exclusion {
             format!("in {w}")
@@ -213,13 +207,18 @@ fn scope_parts(p: &Policy, s: &Scope, in_exclusion: bool) -> Result<Option<Strin
         check_regex(p, "scope namespace", &s.namespace)?;
         parts.push(format!("{} {}", prep("namespace"), re_lit(&s.namespace)));
     }
-    if let Some(l) = &s.label {
+    for (word, l) in [
+        ("label", &s.label),
+        ("cluster_label", &s.cluster_label),
+        ("namespace_label", &s.namespace_label),
+    ] {
+        let Some(l) = l else { continue };
         let k = if l.key.is_empty() { ".*" } else { &l.key };
         let v = if l.value.is_empty() { ".*" } else { &l.value };
-        check_regex(p, "scope label", k)?;
-        check_regex(p, "scope label", v)?;
+        check_regex(p, &format!("scope {word}"), k)?;
+        check_regex(p, &format!("scope {word}"), v)?;
         parts.push(format!(
-            "{}label {} = {}",
+            "{}{word} {} = {}",
             if in_exclusion { "with " } else { "" },
             re_lit(k),
             re_lit(v)
@@ -248,14 +247,14 @@ fn exclusion(p: &Policy, e: &Exclusion) -> Result<Option<String>, ImportError> {
         Some(t) if !t.is_empty() => format!(" until {t}"),
         _ => String::new(),
     };
-    if let Some(img) = &e.image {
-        if !img.name.is_empty() {
-            return Ok(Some(format!(
-                "exclude image {} because {}{until}",
-                str_lit(&img.name),
-                str_lit(&reason)
-            )));
-        }
+    if let Some(img) = &e.image
+        && !img.name.is_empty()
+    {
+        return Ok(Some(format!(
+            "exclude image {} because {}{until}",
+            str_lit(&img.name),
+            str_lit(&reason)
+        )));
     }
     let Some(d) = &e.deployment else {
         return Ok(None);
@@ -268,10 +267,10 @@ fn exclusion(p: &Policy, e: &Exclusion) -> Result<Option<String>, ImportError> {
         }
         target.push(format!("deployment {}", re_lit(&d.name)));
     }
-    if let Some(s) = &d.scope {
-        if let Some(parts) = scope_parts(p, s, !target.is_empty())? {
-            target.push(parts);
-        }
+    if let Some(s) = &d.scope
+        && let Some(parts) = scope_parts(p, s, !target.is_empty())?
+    {
+        target.push(parts);
     }
     if target.is_empty() {
         // An empty deployment exclusion matches every deployment.

@@ -325,11 +325,16 @@ fn check_scope(
 ) -> Option<Scope> {
     let mut scope = Scope::default();
     let mut ok = true;
+    let pair = |k: &ast::Pattern, v: &ast::Pattern, diags: &mut Vec<Diagnostic>| {
+        check_pattern(k, file, diags).zip(check_pattern(v, file, diags))
+    };
     for part in parts {
         let (slot_taken, what) = match part {
             WherePart::Cluster(_) => (scope.cluster.is_some(), "cluster"),
             WherePart::Namespace(_) => (scope.namespace.is_some(), "namespace"),
             WherePart::Label(..) => (scope.label.is_some(), "label"),
+            WherePart::ClusterLabel(..) => (scope.cluster_label.is_some(), "cluster_label"),
+            WherePart::NamespaceLabel(..) => (scope.namespace_label.is_some(), "namespace_label"),
         };
         if slot_taken {
             diags.push(
@@ -349,11 +354,9 @@ fn check_scope(
         match part {
             WherePart::Cluster(p) => scope.cluster = check_pattern(p, file, diags),
             WherePart::Namespace(p) => scope.namespace = check_pattern(p, file, diags),
-            WherePart::Label(k, v) => {
-                let k = check_pattern(k, file, diags);
-                let v = check_pattern(v, file, diags);
-                scope.label = k.zip(v);
-            }
+            WherePart::Label(k, v) => scope.label = pair(k, v, diags),
+            WherePart::ClusterLabel(k, v) => scope.cluster_label = pair(k, v, diags),
+            WherePart::NamespaceLabel(k, v) => scope.namespace_label = pair(k, v, diags),
         }
     }
     ok.then_some(scope)
@@ -390,7 +393,7 @@ fn check_exclusion(
             };
             hir::ExclusionTarget::Deployment {
                 name,
-                scope: check_scope(parts, file, span, diags)?,
+                scope: Box::new(check_scope(parts, file, span, diags)?),
             }
         }
     };

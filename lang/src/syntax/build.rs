@@ -265,10 +265,14 @@ impl Builder<'_> {
         Some(match rule {
             Rule::wp_cluster => WherePart::Cluster(self.pattern(pats.next()?)?),
             Rule::wp_namespace => WherePart::Namespace(self.pattern(pats.next()?)?),
-            Rule::wp_label => {
+            Rule::wp_label | Rule::wp_cluster_label | Rule::wp_namespace_label => {
                 let k = self.pattern(pats.next()?)?;
                 let v = self.pattern(pats.next()?)?;
-                WherePart::Label(k, v)
+                match rule {
+                    Rule::wp_cluster_label => WherePart::ClusterLabel(k, v),
+                    Rule::wp_namespace_label => WherePart::NamespaceLabel(k, v),
+                    _ => WherePart::Label(k, v),
+                }
             }
             _ => return None,
         })
