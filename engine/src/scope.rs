@@ -36,7 +36,7 @@ impl ScopeRegexes {
                 p.scopes
                     .iter()
                     .chain(p.exclusions.iter().filter_map(|e| match &e.target {
-                        ExclusionTarget::Deployment { scope, .. } => Some(scope),
+                        ExclusionTarget::Deployment { scope, .. } => Some(scope.as_ref()),
                         ExclusionTarget::ImagePrefix(_) => None,
                     }));
             for s in scopes {
