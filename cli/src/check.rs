@@ -2,14 +2,11 @@
 
 use crate::load::{self, Fatal};
 use crate::output::{Format, Sink};
-use palisade_engine::input::read_records;
 use palisade_engine::record::Record;
 use palisade_engine::value::Obj;
 use palisade_engine::{Dataset, EvalOptions, Matcher};
 use palisade_lang::hir::Severity;
 use palisade_lang::schema::Stage;
-use std::fs::File;
-use std::io::BufReader;
 use std::path::PathBuf;
 
 /// Options of `check`.
@@ -23,66 +20,6 @@ pub struct CheckArgs {
     pub format: Format,
     pub fail_on: Option<Severity>,
     pub explain: bool,
-}
-
-/// An input file, with stdin spooled to a temporary file so it can be read twice.
-struct InputFile {
-    display: String,
-    path: PathBuf,
-    _spool: Option<tempfile::NamedTempFile>,
-}
-
-fn open_inputs(paths: &[PathBuf]) -> Result<Vec<InputFile>, Fatal> {
-    let mut out = Vec::new();
-    for p in paths {
-        if p.as_os_str() == "-" {
-            let mut spool = tempfile::NamedTempFile::new()
-                .map_err(|e| Fatal(format!("cannot buffer stdin: {e}")))?;
-            std::io::copy(&mut std::io::stdin().lock(), &mut spool)
-                .map_err(|e| Fatal(format!("<stdin>: cannot read: {e}")))?;
-            out.push(InputFile {
-                display: "<stdin>".into(),
-                path: spool.path().to_path_buf(),
-                _spool: Some(spool),
-            });
-        } else {
-            let meta = std::fs::metadata(p)
-                .map_err(|e| Fatal(format!("{}: cannot read: {e}", p.display())))?;
-            if meta.is_dir() {
-                return Err(Fatal(format!(
-                    "{}: is a directory; --input takes files",
-                    p.display()
-                )));
-            }
-            out.push(InputFile {
-                display: p.display().to_string(),
-                path: p.clone(),
-                _spool: None,
-            });
-        }
-    }
-    if out.is_empty() {
-        return Err(Fatal("no input: pass --input FILE (or - for stdin)".into()));
-    }
-    Ok(out)
-}
-
-fn each_record(
-    input: &InputFile,
-    mut f: impl FnMut(Record) -> Result<(), String>,
-) -> Result<usize, Fatal> {
-    let file = File::open(&input.path)
-        .map_err(|e| Fatal(format!("{}: cannot read: {e}", input.display)))?;
-    read_records(BufReader::with_capacity(1 << 16, file), &mut f).map_err(|e| {
-        if e.line > 0 {
-            Fatal(format!(
-                "{}:{}:{}: {}",
-                input.display, e.line, e.column, e.message
-            ))
-        } else {
-            Fatal(format!("{}: {}", input.display, e.message))
-        }
-    })
 }
 
 /// Builds the matcher from `--policies`, `--bundle` and the built-in library
@@ -120,12 +57,12 @@ pub fn run(args: CheckArgs) -> Result<i32, Fatal> {
         Err(code) => return Ok(code),
     };
     let now = load::now()?;
-    let inputs = open_inputs(&args.input)?;
+    let inputs = crate::inputs::open_inputs(&args.input)?;
     // Pass 1: context records (deployments, images, baselines); validates every record.
     let mut dataset = Dataset::default();
     for input in &inputs {
         let mut err = None;
-        each_record(input, |r| {
+        crate::inputs::each_record(input, "reading", |r| {
             if let Err(e) = dataset.add(r) {
                 err = Some(e.to_string());
                 return Err(e.to_string());
@@ -152,10 +89,15 @@ pub fn run(args: CheckArgs) -> Result<i32, Fatal> {
         })
         .count();
     let mut sink = Sink::new(args.format, args.explain, program);
+    for input in &inputs {
+        for (kind, n) in &input.skipped {
+            *sink.skipped.entry(kind.clone()).or_default() += n;
+        }
+    }
     // Pass 2: every record in input order.
     let (mut next_deployment, mut next_image) = (0usize, 0usize);
     for input in &inputs {
-        each_record(input, |r| {
+        crate::inputs::each_record(input, "checking", |r| {
             let root = match &r {
                 Record::Deployment(_) => {
                     next_deployment += 1;

@@ -1,6 +1,7 @@
 //! `palisade`: check records against policies, compile, format and test policies.
 
 mod check;
+mod inputs;
 mod library;
 mod load;
 mod output;
@@ -117,6 +118,12 @@ enum Command {
         #[arg(required = true)]
         paths: Vec<PathBuf>,
     },
+    /// Print the records the engine sees for inputs of any supported format.
+    Convert {
+        /// Input files (`-` for stdin).
+        #[arg(long = "input", required = true)]
+        input: Vec<PathBuf>,
+    },
     /// Translate policies from other engines.
     Import {
         #[command(subcommand)]
@@ -230,6 +237,7 @@ fn run(cli: Cli) -> Result<i32, Fatal> {
         }
         Command::Fmt { check, paths } => fmt(check, &paths),
         Command::Test { paths } => test_cmd::run(&paths),
+        Command::Convert { input } => inputs::convert(&input),
         Command::Import {
             from: ImportFrom::Stackrox { file },
         } => library::import_stackrox(&file),

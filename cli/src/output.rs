@@ -27,6 +27,9 @@ pub struct Sink<'p> {
     out: io::BufWriter<io::StdoutLock<'static>>,
     color: bool,
     records: usize,
+    kinds: std::collections::BTreeMap<String, usize>,
+    /// Objects the input adapters skipped, by kind.
+    pub skipped: std::collections::BTreeMap<String, usize>,
     violations: usize,
     kept: Vec<Violation>,
     not_fired: Vec<NotFired>,
@@ -47,6 +50,8 @@ impl<'p> Sink<'p> {
             out: io::BufWriter::new(io::stdout().lock()),
             color,
             records: 0,
+            kinds: Default::default(),
+            skipped: Default::default(),
             violations: 0,
             kept: Vec::new(),
             not_fired: Vec::new(),
@@ -63,6 +68,7 @@ impl<'p> Sink<'p> {
         not_fired: Vec<NotFired>,
     ) -> io::Result<()> {
         self.records += 1;
+        *self.kinds.entry(record_id(root).kind).or_default() += 1;
         self.not_fired.extend(not_fired.iter().cloned());
         for v in &violations {
             self.outcome.push((v.severity, !v.enforcement.is_empty()));
@@ -167,7 +173,8 @@ impl<'p> Sink<'p> {
 
     /// Writes the summary; returns (severity, has enforcement) per violation.
     pub fn finish(mut self, policies: usize) -> io::Result<Vec<(Severity, bool)>> {
-        let summary = serde_json::json!({"records": self.records, "policies": policies, "violations": self.violations});
+        let summary = serde_json::json!({"records": self.records, "policies": policies, "violations": self.violations,
+                                         "records_by_kind": self.kinds, "skipped": self.skipped});
         match self.format {
             Format::Json => {
                 if !self.started {
@@ -192,6 +199,7 @@ impl<'p> Sink<'p> {
                     policies,
                     if policies == 1 { "y" } else { "ies" }
                 )?;
+                writeln!(self.out, "input: {}", crate::inputs::summary(&self.kinds, &self.skipped))?;
             }
             Format::Sarif => {
                 let doc = crate::reports::sarif(self.program, &self.kept);

@@ -25,6 +25,7 @@ pub struct Dataset {
     pub images: Vec<Image>,
     image_by_id: HashMap<String, usize>,
     image_by_name: HashMap<String, usize>,
+    image_by_reference: HashMap<String, usize>,
     deployment_by_id: HashMap<String, usize>,
     baselines: HashMap<String, HashMap<String, Baseline>>,
 }
@@ -64,6 +65,7 @@ impl Dataset {
                 }
                 if let Some(name) = i.full_name() {
                     self.image_by_name.entry(name.to_string()).or_insert(idx);
+                    self.image_by_reference.entry(reference(name)).or_insert(idx);
                 }
                 self.images.push(fill_name(i));
             }
@@ -88,7 +90,8 @@ impl Dataset {
                     .id
                     .as_ref()
                     .and_then(|id| self.image_by_id.get(id))
-                    .or_else(|| img.full_name().and_then(|n| self.image_by_name.get(n)));
+                    .or_else(|| img.full_name().and_then(|n| self.image_by_name.get(n)))
+                    .or_else(|| img.full_name().and_then(|n| self.image_by_reference.get(&reference(n))));
                 c.joined_image = joined.copied();
                 c.image = Some(fill_name(img));
             }
@@ -179,6 +182,13 @@ impl Dataset {
             ..Default::default()
         }
     }
+}
+
+/// An image reference in normal form (`docker.io/library/nginx:latest` for `nginx`), so
+/// that a manifest's `nginx:1.25` joins a scan of `docker.io/library/nginx:1.25`.
+fn reference(full_name: &str) -> String {
+    let n = parse_image_name(full_name);
+    format!("{}/{}:{}", n.registry.unwrap_or_default(), n.remote.unwrap_or_default(), n.tag.unwrap_or_default())
 }
 
 /// Completes an image as StackRox's enrichment would: name parts from the full name, and
