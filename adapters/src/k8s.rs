@@ -21,12 +21,19 @@ fn get_bool(v: &Value, path: &[&str]) -> Option<bool> {
 }
 
 fn arr<'a>(v: &'a Value, path: &[&str]) -> &'a [Value] {
-    get(v, path).and_then(Value::as_array).map(Vec::as_slice).unwrap_or(&[])
+    get(v, path)
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or(&[])
 }
 
 fn string_map(v: Option<&Value>) -> Option<Value> {
     let m = v?.as_object()?;
-    Some(Value::Object(m.iter().map(|(k, v)| (k.clone(), Value::String(scalar_text(v)))).collect()))
+    Some(Value::Object(
+        m.iter()
+            .map(|(k, v)| (k.clone(), Value::String(scalar_text(v))))
+            .collect(),
+    ))
 }
 
 fn scalar_text(v: &Value) -> String {
@@ -41,7 +48,13 @@ fn scalar_text(v: &Value) -> String {
 fn pod_spec_path(kind: &str) -> Option<&'static [&'static str]> {
     Some(match kind {
         "Pod" => &["spec"],
-        "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet" | "ReplicationController" | "Job" | "DeploymentConfig" => &["spec", "template", "spec"],
+        "Deployment"
+        | "StatefulSet"
+        | "DaemonSet"
+        | "ReplicaSet"
+        | "ReplicationController"
+        | "Job"
+        | "DeploymentConfig" => &["spec", "template", "spec"],
         "CronJob" => &["spec", "jobTemplate", "spec", "template", "spec"],
         _ => return None,
     })
@@ -100,7 +113,10 @@ fn env_entry(e: &Value) -> Value {
 }
 
 fn volume_of(v: &Value) -> (String, String) {
-    let pick = |key: &str, field: &str| v.get(key).map(|x| get_str(x, &[field]).unwrap_or_default().to_string());
+    let pick = |key: &str, field: &str| {
+        v.get(key)
+            .map(|x| get_str(x, &[field]).unwrap_or_default().to_string())
+    };
     if let Some(p) = pick("hostPath", "path") {
         return ("HostPath".into(), p);
     }
@@ -114,14 +130,30 @@ fn volume_of(v: &Value) -> (String, String) {
         return ("PersistentVolumeClaim".into(), c);
     }
     if let Some(nfs) = v.get("nfs") {
-        return ("NFS".into(), format!("{}:{}", get_str(nfs, &["server"]).unwrap_or_default(), get_str(nfs, &["path"]).unwrap_or_default()));
+        return (
+            "NFS".into(),
+            format!(
+                "{}:{}",
+                get_str(nfs, &["server"]).unwrap_or_default(),
+                get_str(nfs, &["path"]).unwrap_or_default()
+            ),
+        );
     }
-    for (key, ty) in [("emptyDir", "EmptyDir"), ("projected", "Projected"), ("downwardAPI", "DownwardAPI"), ("csi", "CSI"), ("ephemeral", "Ephemeral")] {
+    for (key, ty) in [
+        ("emptyDir", "EmptyDir"),
+        ("projected", "Projected"),
+        ("downwardAPI", "DownwardAPI"),
+        ("csi", "CSI"),
+        ("ephemeral", "Ephemeral"),
+    ] {
         if v.get(key).is_some() {
             return (ty.into(), String::new());
         }
     }
-    let other = v.as_object().and_then(|m| m.keys().find(|k| *k != "name").cloned()).unwrap_or_default();
+    let other = v
+        .as_object()
+        .and_then(|m| m.keys().find(|k| *k != "name").cloned())
+        .unwrap_or_default();
     (other, String::new())
 }
 
@@ -132,18 +164,46 @@ struct PodContext<'a> {
 }
 
 fn container(c: &Value, ctype: &str, index: usize, pod: &PodContext<'_>) -> Value {
-    let name = get_str(c, &["name"]).map(str::to_string).unwrap_or_else(|| format!("container-{index}"));
+    let name = get_str(c, &["name"])
+        .map(str::to_string)
+        .unwrap_or_else(|| format!("container-{index}"));
     let pod_sc = pod.spec.get("securityContext");
     let sc = c.get("securityContext");
-    let merged = |key: &str| sc.and_then(|s| s.get(key)).or_else(|| pod_sc.and_then(|s| s.get(key))).cloned();
-    let caps = |which: &str| -> Vec<String> {
-        sc.and_then(|s| s.get("capabilities")).map(|cp| arr(cp, &[which]).iter().filter_map(Value::as_str).map(capability).collect()).unwrap_or_default()
+    let merged = |key: &str| {
+        sc.and_then(|s| s.get(key))
+            .or_else(|| pod_sc.and_then(|s| s.get(key)))
+            .cloned()
     };
-    let annotation = |key: String| pod.annotations.and_then(|a| a.get(&key)).and_then(Value::as_str);
+    let caps = |which: &str| -> Vec<String> {
+        sc.and_then(|s| s.get("capabilities"))
+            .map(|cp| {
+                arr(cp, &[which])
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .map(capability)
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let annotation = |key: String| {
+        pod.annotations
+            .and_then(|a| a.get(&key))
+            .and_then(Value::as_str)
+    };
     let seccomp = merged("seccompProfile")
         .and_then(|p| get_str(&p, &["type"]).map(str::to_string))
-        .or_else(|| annotation(format!("container.seccomp.security.alpha.kubernetes.io/{name}")).and_then(profile_type).map(str::to_string))
-        .or_else(|| annotation("seccomp.security.alpha.kubernetes.io/pod".into()).and_then(profile_type).map(str::to_string));
+        .or_else(|| {
+            annotation(format!(
+                "container.seccomp.security.alpha.kubernetes.io/{name}"
+            ))
+            .and_then(profile_type)
+            .map(str::to_string)
+        })
+        .or_else(|| {
+            annotation("seccomp.security.alpha.kubernetes.io/pod".into())
+                .and_then(profile_type)
+                .map(str::to_string)
+        });
     let apparmor = sc
         .and_then(|s| s.get("appArmorProfile"))
         .or_else(|| pod_sc.and_then(|s| s.get("appArmorProfile")))
@@ -153,8 +213,16 @@ fn container(c: &Value, ctype: &str, index: usize, pod: &PodContext<'_>) -> Valu
             "Unconfined" => "unconfined".to_string(),
             other => format!("localhost/{}", other.to_ascii_lowercase()),
         })
-        .or_else(|| annotation(format!("container.apparmor.security.beta.kubernetes.io/{name}")).map(str::to_string));
-    let privileged = sc.and_then(|s| s.get("privileged")).and_then(Value::as_bool).unwrap_or(false);
+        .or_else(|| {
+            annotation(format!(
+                "container.apparmor.security.beta.kubernetes.io/{name}"
+            ))
+            .map(str::to_string)
+        });
+    let privileged = sc
+        .and_then(|s| s.get("privileged"))
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
     let add = caps("add");
     let mut security = json!({
         "privileged": privileged,
@@ -180,7 +248,11 @@ fn container(c: &Value, ctype: &str, index: usize, pod: &PodContext<'_>) -> Valu
     let mut secrets = Vec::new();
     for m in arr(c, &["volumeMounts"]) {
         let vname = get_str(m, &["name"]).unwrap_or_default();
-        let (vtype, source) = pod.volumes.get(vname).map(|v| volume_of(v)).unwrap_or_default();
+        let (vtype, source) = pod
+            .volumes
+            .get(vname)
+            .map(|v| volume_of(v))
+            .unwrap_or_default();
         if vtype == "Secret" {
             secrets.push(source.clone());
         }
@@ -194,7 +266,11 @@ fn container(c: &Value, ctype: &str, index: usize, pod: &PodContext<'_>) -> Valu
     let res = c.get("resources");
     let q = |kind: &str, key: &str| res.and_then(|r| get(r, &[kind, key])).map(scalar_text);
     let cpu = |kind: &str| q(kind, "cpu").and_then(|s| cpu_cores(&s)).unwrap_or(0.0);
-    let mem = |kind: &str| q(kind, "memory").and_then(|s| memory_mib(&s)).unwrap_or(0.0);
+    let mem = |kind: &str| {
+        q(kind, "memory")
+            .and_then(|s| memory_mib(&s))
+            .unwrap_or(0.0)
+    };
     let mut out = json!({
         "name": name,
         "type": ctype,
@@ -202,6 +278,7 @@ fn container(c: &Value, ctype: &str, index: usize, pod: &PodContext<'_>) -> Valu
         "env": arr(c, &["env"]).iter().map(env_entry).collect::<Vec<_>>(),
         "volumes": volumes,
         "ports": arr(c, &["ports"]).iter().map(|p| json!({
+            "name": get_str(p, &["name"]).unwrap_or_default(),
             "container_port": p.get("containerPort").and_then(Value::as_f64),
             "protocol": get_str(p, &["protocol"]).unwrap_or("TCP"),
             "host_port": p.get("hostPort").and_then(Value::as_f64).unwrap_or(0.0),
@@ -249,16 +326,32 @@ pub fn workload(o: &Value, index: usize) -> Option<Value> {
     let spec = get(o, pod_spec_path(kind)?).cloned().unwrap_or(Value::Null);
     let pod_meta = get(o, pod_meta_path(kind));
     let annotations = get(o, &["metadata", "annotations"]);
-    let pod_annotations = pod_meta.and_then(|m| m.get("annotations")).and_then(Value::as_object).or_else(|| annotations.and_then(Value::as_object));
-    let volumes = arr(&spec, &["volumes"]).iter().filter_map(|v| Some((get_str(v, &["name"])?, v))).collect();
-    let pod = PodContext { spec: &spec, annotations: pod_annotations, volumes };
+    let pod_annotations = pod_meta
+        .and_then(|m| m.get("annotations"))
+        .and_then(Value::as_object)
+        .or_else(|| annotations.and_then(Value::as_object));
+    let volumes = arr(&spec, &["volumes"])
+        .iter()
+        .filter_map(|v| Some((get_str(v, &["name"])?, v)))
+        .collect();
+    let pod = PodContext {
+        spec: &spec,
+        annotations: pod_annotations,
+        volumes,
+    };
     let mut containers = Vec::new();
-    for (key, ctype) in [("initContainers", "init"), ("containers", "regular"), ("ephemeralContainers", "ephemeral")] {
+    for (key, ctype) in [
+        ("initContainers", "init"),
+        ("containers", "regular"),
+        ("ephemeralContainers", "ephemeral"),
+    ] {
         for c in arr(&spec, &[key]) {
             containers.push(container(c, ctype, containers.len(), &pod));
         }
     }
-    let name = get_str(o, &["metadata", "name"]).map(str::to_string).unwrap_or_else(|| format!("unnamed-{index}"));
+    let name = get_str(o, &["metadata", "name"])
+        .map(str::to_string)
+        .unwrap_or_else(|| format!("unnamed-{index}"));
     let mut d = json!({
         "kind": "deployment",
         "id": object_id(o, index),
@@ -283,7 +376,11 @@ pub fn workload(o: &Value, index: usize) -> Option<Value> {
     }
     let replicas = match kind {
         "Pod" | "Job" | "CronJob" | "DaemonSet" => None,
-        _ => Some(get(o, &["spec", "replicas"]).and_then(Value::as_f64).unwrap_or(1.0)),
+        _ => Some(
+            get(o, &["spec", "replicas"])
+                .and_then(Value::as_f64)
+                .unwrap_or(1.0),
+        ),
     };
     if let Some(r) = replicas {
         d["replicas"] = json!(r);
@@ -293,7 +390,9 @@ pub fn workload(o: &Value, index: usize) -> Option<Value> {
 
 fn selects(selector: Option<&Map<String, Value>>, labels: &Value) -> bool {
     match selector {
-        Some(sel) if !sel.is_empty() => sel.iter().all(|(k, v)| labels.get(k).and_then(Value::as_str) == v.as_str()),
+        Some(sel) if !sel.is_empty() => sel
+            .iter()
+            .all(|(k, v)| labels.get(k).and_then(Value::as_str) == v.as_str()),
         _ => false,
     }
 }
@@ -303,14 +402,28 @@ fn selects(selector: Option<&Map<String, Value>>, labels: &Value) -> bool {
 /// (LoadBalancer), `route` (an OpenShift Route to the Service), `host` (hostPort).
 pub fn expose(deployments: &mut [Value], services: &[Value], routes: &[Value]) {
     for d in deployments.iter_mut() {
-        let ns = d.get("namespace").and_then(Value::as_str).unwrap_or("default").to_string();
+        let ns = d
+            .get("namespace")
+            .and_then(Value::as_str)
+            .unwrap_or("default")
+            .to_string();
         let labels = d.get("pod_labels").cloned().unwrap_or(Value::Null);
         let mut ports: Vec<Value> = Vec::new();
-        let containers = d.get("containers").and_then(Value::as_array).cloned().unwrap_or_default();
+        let containers = d
+            .get("containers")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
         let container_ports: Vec<(f64, String, f64)> = containers
             .iter()
-            .flat_map(|c| arr(c, &["ports"]).iter().cloned().collect::<Vec<_>>())
-            .filter_map(|p| Some((p.get("container_port")?.as_f64()?, get_str(&p, &["protocol"]).unwrap_or("TCP").to_string(), p.get("host_port").and_then(Value::as_f64).unwrap_or(0.0))))
+            .flat_map(|c| arr(c, &["ports"]).to_vec())
+            .filter_map(|p| {
+                Some((
+                    p.get("container_port")?.as_f64()?,
+                    get_str(&p, &["protocol"]).unwrap_or("TCP").to_string(),
+                    p.get("host_port").and_then(Value::as_f64).unwrap_or(0.0),
+                ))
+            })
             .collect();
         for (port, proto, host) in &container_ports {
             if *host > 0.0 {
@@ -319,19 +432,27 @@ pub fn expose(deployments: &mut [Value], services: &[Value], routes: &[Value]) {
         }
         for s in services {
             let sns = get_str(s, &["metadata", "namespace"]).unwrap_or("default");
-            if sns != ns || !selects(get(s, &["spec", "selector"]).and_then(Value::as_object), &labels) {
+            if sns != ns
+                || !selects(
+                    get(s, &["spec", "selector"]).and_then(Value::as_object),
+                    &labels,
+                )
+            {
                 continue;
             }
             let stype = get_str(s, &["spec", "type"]).unwrap_or("ClusterIP");
             let sname = get_str(s, &["metadata", "name"]).unwrap_or_default();
-            let routed = routes.iter().any(|r| get_str(r, &["metadata", "namespace"]).unwrap_or("default") == ns && get_str(r, &["spec", "to", "name"]) == Some(sname));
+            let routed = routes.iter().any(|r| {
+                get_str(r, &["metadata", "namespace"]).unwrap_or("default") == ns
+                    && get_str(r, &["spec", "to", "name"]) == Some(sname)
+            });
             for p in arr(s, &["spec", "ports"]) {
                 let port = p.get("port").and_then(Value::as_f64);
                 let target = match p.get("targetPort") {
                     Some(Value::Number(n)) => n.as_f64(),
                     Some(Value::String(named)) => containers
                         .iter()
-                        .flat_map(|c| arr(c, &["ports"]).iter().cloned().collect::<Vec<_>>())
+                        .flat_map(|c| arr(c, &["ports"]).to_vec())
                         .find(|cp| get_str(cp, &["name"]) == Some(named.as_str()))
                         .and_then(|cp| cp.get("container_port").and_then(Value::as_f64)),
                     _ => port,

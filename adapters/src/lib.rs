@@ -75,7 +75,14 @@ pub enum AdapterError {
     Unrecognized(String),
 }
 
-const RECORD_KINDS: [&str; 6] = ["deployment", "image", "process", "kube_event", "network_flow", "baseline"];
+const RECORD_KINDS: [&str; 6] = [
+    "deployment",
+    "image",
+    "process",
+    "kube_event",
+    "network_flow",
+    "baseline",
+];
 
 /// Whether the start of an input is records.md JSON (so the streaming reader can take it):
 /// the first `"kind"` value is a record kind.
@@ -84,19 +91,32 @@ pub fn sniff(prefix: &str) -> bool {
     if !(trimmed.starts_with('{') || trimmed.starts_with('[')) {
         return false;
     }
-    let Some(i) = trimmed.find("\"kind\"") else { return false };
+    let Some(i) = trimmed.find("\"kind\"") else {
+        return false;
+    };
     let rest = trimmed[i + 6..].trim_start();
-    let Some(rest) = rest.strip_prefix(':') else { return false };
+    let Some(rest) = rest.strip_prefix(':') else {
+        return false;
+    };
     let rest = rest.trim_start();
-    let Some(rest) = rest.strip_prefix('"') else { return false };
+    let Some(rest) = rest.strip_prefix('"') else {
+        return false;
+    };
     let word: String = rest.chars().take_while(|c| *c != '"').collect();
     RECORD_KINDS.contains(&word.as_str())
 }
 
 fn json_error(e: &serde_json::Error) -> AdapterError {
     let msg = e.to_string();
-    let msg = msg.rfind(" at line ").map(|i| msg[..i].to_string()).unwrap_or(msg);
-    AdapterError::Syntax { line: e.line(), column: e.column(), message: format!("invalid JSON: {msg}") }
+    let msg = msg
+        .rfind(" at line ")
+        .map(|i| msg[..i].to_string())
+        .unwrap_or(msg);
+    AdapterError::Syntax {
+        line: e.line(),
+        column: e.column(),
+        message: format!("invalid JSON: {msg}"),
+    }
 }
 
 /// Parses JSON text as one value, or as a sequence of values (JSON Lines, concatenated objects).
@@ -115,10 +135,20 @@ fn yaml_values(text: &str) -> Result<Vec<Value>, AdapterError> {
     let mut out = Vec::new();
     for doc in serde_yaml::Deserializer::from_str(text) {
         let v: Value = serde::Deserialize::deserialize(doc).map_err(|e| {
-            let (line, column) = e.location().map(|l| (l.line(), l.column())).unwrap_or((0, 0));
+            let (line, column) = e
+                .location()
+                .map(|l| (l.line(), l.column()))
+                .unwrap_or((0, 0));
             let msg = e.to_string();
-            let msg = msg.rfind(" at line ").map(|i| msg[..i].to_string()).unwrap_or(msg);
-            AdapterError::Syntax { line, column, message: format!("invalid YAML: {msg}") }
+            let msg = msg
+                .rfind(" at line ")
+                .map(|i| msg[..i].to_string())
+                .unwrap_or(msg);
+            AdapterError::Syntax {
+                line,
+                column,
+                message: format!("invalid YAML: {msg}"),
+            }
         })?;
         if !v.is_null() {
             out.push(v);
@@ -130,31 +160,46 @@ fn yaml_values(text: &str) -> Result<Vec<Value>, AdapterError> {
 fn classify(v: &Value) -> Option<Format> {
     if let Some(items) = v.as_array() {
         let first = items.first()?;
-        if first.get("Target").is_some() && (first.get("Vulnerabilities").is_some() || first.get("Type").is_some()) {
+        if first.get("Target").is_some()
+            && (first.get("Vulnerabilities").is_some() || first.get("Type").is_some())
+        {
             return Some(Format::Trivy);
         }
         return classify(first);
     }
     let kind = v.get("kind").and_then(Value::as_str);
-    if kind.is_some_and(|k| RECORD_KINDS.contains(&k)) {
+    // Record kinds are lower case (Kubernetes kinds are not): an unknown one is a bad record.
+    if kind.is_some_and(|k| {
+        RECORD_KINDS.contains(&k) || k.starts_with(|c: char| c.is_ascii_lowercase())
+    }) {
         return Some(Format::Records);
     }
-    if kind == Some("AdmissionReview") || (v.get("operation").is_some() && v.get("uid").is_some() && (v.get("object").is_some() || v.get("kind").is_some_and(Value::is_object))) {
+    if kind == Some("AdmissionReview")
+        || (v.get("operation").is_some()
+            && v.get("uid").is_some()
+            && (v.get("object").is_some() || v.get("kind").is_some_and(Value::is_object)))
+    {
         return Some(Format::Admission);
     }
-    if v.get("SchemaVersion").is_some() || v.get("ArtifactName").is_some() || v.get("ClusterName").is_some() {
+    if v.get("SchemaVersion").is_some()
+        || v.get("ArtifactName").is_some()
+        || v.get("ClusterName").is_some()
+    {
         return Some(Format::Trivy);
     }
     if v.get("matches").is_some() && (v.get("source").is_some() || v.get("descriptor").is_some()) {
         return Some(Format::Grype);
     }
-    if v.as_object().is_some_and(|m| m.keys().any(|k| k.starts_with("process_"))) {
+    if v.as_object()
+        .is_some_and(|m| m.keys().any(|k| k.starts_with("process_")))
+    {
         return Some(Format::Tetragon);
     }
-    if v.get("output_fields").is_some() || (v.get("rule").is_some() && v.get("priority").is_some()) {
+    if v.get("output_fields").is_some() || (v.get("rule").is_some() && v.get("priority").is_some())
+    {
         return Some(Format::Falco);
     }
-    if kind.is_some() && (v.get("apiVersion").is_some() || v.get("metadata").is_some() || v.get("spec").is_some()) {
+    if kind.is_some() && v.get("apiVersion").is_some() {
         return Some(Format::Kubernetes);
     }
     None
@@ -177,12 +222,37 @@ pub fn convert(text: &str) -> Result<Converted, AdapterError> {
     } else {
         yaml_values(text)?
     };
+    // A Kubernetes object must say its apiVersion; `api_version` and friends are not Kubernetes.
+    if let Some(bad) = values.iter().find(|v| {
+        v.get("kind")
+            .and_then(Value::as_str)
+            .is_some_and(|k| k.starts_with(char::is_uppercase))
+            && v.get("apiVersion").is_none()
+            && v.get("metadata").is_some()
+    }) {
+        let hint = bad.as_object().and_then(|m| {
+            m.keys()
+                .find(|k| {
+                    k.eq_ignore_ascii_case("api_version") || k.eq_ignore_ascii_case("apiversion")
+                })
+                .cloned()
+        });
+        return Err(AdapterError::Unrecognized(match hint {
+            Some(k) => format!(
+                "a Kubernetes object without `apiVersion` (found `{k}`: Kubernetes spells it `apiVersion`)"
+            ),
+            None => "a Kubernetes object without `apiVersion`".into(),
+        }));
+    }
     let Some(format) = values.iter().find_map(classify) else {
         return Err(AdapterError::Unrecognized(
             "not a recognized input: expected records (records.md), Kubernetes manifests, a Trivy or Grype report, Falco or Tetragon JSON, or an AdmissionReview".into(),
         ));
     };
-    let mut out = Converted { format: Some(format), ..Default::default() };
+    let mut out = Converted {
+        format: Some(format),
+        ..Default::default()
+    };
     match format {
         Format::Records => {
             for v in values {
@@ -193,18 +263,34 @@ pub fn convert(text: &str) -> Result<Converted, AdapterError> {
             }
         }
         Format::Kubernetes => kubernetes(values, &mut out),
-        Format::Trivy => values.iter().for_each(|v| out.records.extend(scanners::trivy(v))),
-        Format::Grype => values.iter().for_each(|v| out.records.extend(scanners::grype(v))),
+        Format::Trivy => values
+            .iter()
+            .for_each(|v| out.records.extend(scanners::trivy(v))),
+        Format::Grype => values
+            .iter()
+            .for_each(|v| out.records.extend(scanners::grype(v))),
         Format::Falco => {
-            for (i, v) in values.iter().flat_map(|v| v.as_array().cloned().unwrap_or_else(|| vec![v.clone()])).enumerate() {
+            for (i, v) in values
+                .iter()
+                .flat_map(|v| v.as_array().cloned().unwrap_or_else(|| vec![v.clone()]))
+                .enumerate()
+            {
                 match runtime::falco(&v, i + 1) {
                     Some(p) => out.records.push(p),
-                    None => *out.skipped.entry("Falco internal event".into()).or_default() += 1,
+                    None => {
+                        *out.skipped
+                            .entry("Falco internal event".into())
+                            .or_default() += 1
+                    }
                 }
             }
         }
         Format::Tetragon => {
-            for (i, v) in values.iter().flat_map(|v| v.as_array().cloned().unwrap_or_else(|| vec![v.clone()])).enumerate() {
+            for (i, v) in values
+                .iter()
+                .flat_map(|v| v.as_array().cloned().unwrap_or_else(|| vec![v.clone()]))
+                .enumerate()
+            {
                 match runtime::tetragon(&v, i + 1) {
                     Ok(p) => out.records.push(p),
                     Err(kind) => *out.skipped.entry(kind).or_default() += 1,
@@ -227,7 +313,10 @@ pub fn convert(text: &str) -> Result<Converted, AdapterError> {
 fn integral_numbers(v: &mut Value) {
     match v {
         Value::Number(n) => {
-            if let Some(f) = n.as_f64().filter(|f| f.fract() == 0.0 && f.abs() < 9e15 && !n.is_i64() && !n.is_u64()) {
+            if let Some(f) = n
+                .as_f64()
+                .filter(|f| f.fract() == 0.0 && f.abs() < 9e15 && !n.is_i64() && !n.is_u64())
+            {
                 *v = Value::from(f as i64);
             }
         }
@@ -243,8 +332,18 @@ fn flatten(values: Vec<Value>) -> Vec<Value> {
     for v in values {
         match v {
             Value::Array(items) => out.extend(flatten(items)),
-            v if v.get("kind").and_then(Value::as_str).is_some_and(|k| k == "List" || k.ends_with("List")) && v.get("items").is_some() => {
-                out.extend(flatten(v.get("items").and_then(Value::as_array).cloned().unwrap_or_default()));
+            v if v
+                .get("kind")
+                .and_then(Value::as_str)
+                .is_some_and(|k| k == "List" || k.ends_with("List"))
+                && v.get("items").is_some() =>
+            {
+                out.extend(flatten(
+                    v.get("items")
+                        .and_then(Value::as_array)
+                        .cloned()
+                        .unwrap_or_default(),
+                ));
             }
             v => out.push(v),
         }
@@ -259,11 +358,11 @@ fn kubernetes(values: Vec<Value>, out: &mut Converted) {
     let mut routes = Vec::new();
     for (i, o) in objects.iter().enumerate() {
         let kind = o.get("kind").and_then(Value::as_str).unwrap_or("(no kind)");
-        if k8s::is_workload(o) {
-            if let Some(d) = k8s::workload(o, i) {
-                deployments.push(d);
-                continue;
-            }
+        if k8s::is_workload(o)
+            && let Some(d) = k8s::workload(o, i)
+        {
+            deployments.push(d);
+            continue;
         }
         match kind {
             "Service" => services.push(o.clone()),
@@ -277,35 +376,63 @@ fn kubernetes(values: Vec<Value>, out: &mut Converted) {
 }
 
 fn admission(v: &Value, out: &mut Converted) {
-    let request = if v.get("kind").and_then(Value::as_str) == Some("AdmissionReview") { v.get("request").cloned().unwrap_or(Value::Null) } else { v.clone() };
-    let operation = request.get("operation").and_then(Value::as_str).unwrap_or("");
-    let sub = request.get("subResource").and_then(Value::as_str).unwrap_or("");
+    let request = if v.get("kind").and_then(Value::as_str) == Some("AdmissionReview") {
+        v.get("request").cloned().unwrap_or(Value::Null)
+    } else {
+        v.clone()
+    };
+    let operation = request
+        .get("operation")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    let sub = request
+        .get("subResource")
+        .and_then(Value::as_str)
+        .unwrap_or("");
     let namespace = request.get("namespace").and_then(Value::as_str);
-    let uid = request.get("uid").and_then(Value::as_str).unwrap_or("admission").to_string();
+    let uid = request
+        .get("uid")
+        .and_then(Value::as_str)
+        .unwrap_or("admission")
+        .to_string();
     match operation {
         "CREATE" | "UPDATE" => {
             let mut object = request.get("object").cloned().unwrap_or(Value::Null);
-            if object.get("kind").is_none() {
-                if let Some(k) = request.get("kind").and_then(|k| k.get("kind")).cloned() {
-                    object["kind"] = k;
-                }
+            if object.get("kind").is_none()
+                && let Some(k) = request.get("kind").and_then(|k| k.get("kind")).cloned()
+            {
+                object["kind"] = k;
             }
-            if object.get("metadata").and_then(|m| m.get("namespace")).is_none() {
-                if let (Some(ns), Some(meta)) = (namespace, object.get_mut("metadata")) {
-                    meta["namespace"] = json!(ns);
-                }
+            if object
+                .get("metadata")
+                .and_then(|m| m.get("namespace"))
+                .is_none()
+                && let (Some(ns), Some(meta)) = (namespace, object.get_mut("metadata"))
+            {
+                meta["namespace"] = json!(ns);
             }
-            if object.get("metadata").and_then(|m| m.get("name")).is_none() {
-                if let (Some(name), Some(meta)) = (request.get("name").cloned(), object.get_mut("metadata")) {
-                    meta["name"] = name;
-                }
+            if object.get("metadata").and_then(|m| m.get("name")).is_none()
+                && let (Some(name), Some(meta)) =
+                    (request.get("name").cloned(), object.get_mut("metadata"))
+            {
+                meta["name"] = name;
             }
             match k8s::workload(&object, 0) {
                 Some(mut d) if k8s::is_workload(&object) => {
                     d["id"] = json!(format!("admission-{uid}"));
                     out.records.push(d);
                 }
-                _ => *out.skipped.entry(format!("{operation} {}", object.get("kind").and_then(Value::as_str).unwrap_or("object"))).or_default() += 1,
+                _ => {
+                    *out.skipped
+                        .entry(format!(
+                            "{operation} {}",
+                            object
+                                .get("kind")
+                                .and_then(Value::as_str)
+                                .unwrap_or("object")
+                        ))
+                        .or_default() += 1
+                }
             }
         }
         "CONNECT" if matches!(sub, "exec" | "attach" | "portforward") => {
@@ -329,6 +456,21 @@ fn admission(v: &Value, out: &mut Converted) {
             }
             out.records.push(e);
         }
-        other => *out.skipped.entry(format!("{} {sub}", if other.is_empty() { "unknown operation" } else { other }).trim().to_string()).or_default() += 1,
+        other => {
+            *out.skipped
+                .entry(
+                    format!(
+                        "{} {sub}",
+                        if other.is_empty() {
+                            "unknown operation"
+                        } else {
+                            other
+                        }
+                    )
+                    .trim()
+                    .to_string(),
+                )
+                .or_default() += 1
+        }
     }
 }

@@ -19,8 +19,19 @@ pub fn cpu_cores(q: &str) -> Option<f64> {
 pub fn memory_mib(q: &str) -> Option<f64> {
     let q = q.trim();
     const UNITS: [(&str, f64); 13] = [
-        ("Ki", 1024.0), ("Mi", 1048576.0), ("Gi", 1073741824.0), ("Ti", 1099511627776.0), ("Pi", 1125899906842624.0),
-        ("Ei", 1152921504606846976.0), ("k", 1e3), ("K", 1e3), ("M", 1e6), ("G", 1e9), ("T", 1e12), ("P", 1e15), ("E", 1e18),
+        ("Ki", 1024.0),
+        ("Mi", 1048576.0),
+        ("Gi", 1073741824.0),
+        ("Ti", 1099511627776.0),
+        ("Pi", 1125899906842624.0),
+        ("Ei", 1152921504606846976.0),
+        ("k", 1e3),
+        ("K", 1e3),
+        ("M", 1e6),
+        ("G", 1e9),
+        ("T", 1e12),
+        ("P", 1e15),
+        ("E", 1e18),
     ];
     for (suffix, factor) in UNITS {
         if let Some(n) = q.strip_suffix(suffix) {
@@ -30,7 +41,10 @@ pub fn memory_mib(q: &str) -> Option<f64> {
     if let Some(m) = q.strip_suffix('m') {
         return m.parse::<f64>().ok().map(|v| v / 1000.0 / 1048576.0);
     }
-    q.parse::<f64>().ok().filter(|v| v.is_finite()).map(|v| v / 1048576.0)
+    q.parse::<f64>()
+        .ok()
+        .filter(|v| v.is_finite())
+        .map(|v| v / 1048576.0)
 }
 
 #[cfg(test)]

@@ -21,15 +21,25 @@ fn basename(path: &str) -> &str {
 
 /// A Falco alert (one JSON object), or `None` for Falco's internal events.
 pub fn falco(alert: &Value, line: usize) -> Option<Value> {
-    if s(alert, "source") == Some("internal") || s(alert, "rule").is_some_and(|r| r.starts_with("Falco internal")) {
+    if s(alert, "source") == Some("internal")
+        || s(alert, "rule").is_some_and(|r| r.starts_with("Falco internal"))
+    {
         return None;
     }
     let f = alert.get("output_fields").cloned().unwrap_or(Value::Null);
     let field = |k: &str| text(f.get(k));
     let cmdline = field("proc.cmdline");
-    let name = field("proc.name").or_else(|| cmdline.as_ref().and_then(|c| c.split_whitespace().next().map(str::to_string)));
+    let name = field("proc.name").or_else(|| {
+        cmdline
+            .as_ref()
+            .and_then(|c| c.split_whitespace().next().map(str::to_string))
+    });
     let args = field("proc.args").or_else(|| {
-        cmdline.as_ref().map(|c| c.split_once(char::is_whitespace).map(|(_, rest)| rest.trim().to_string()).unwrap_or_default())
+        cmdline.as_ref().map(|c| {
+            c.split_once(char::is_whitespace)
+                .map(|(_, rest)| rest.trim().to_string())
+                .unwrap_or_default()
+        })
     });
     let exec_path = field("proc.exepath").or_else(|| field("proc.exe"));
     // Ancestors from nearest to farthest: proc.pname, proc.aname[2], [3], ...; records want nearest last.
@@ -40,7 +50,9 @@ pub fn falco(alert: &Value, line: usize) -> Option<Value> {
         }
     }
     ancestors.reverse();
-    let id = s(alert, "uuid").map(str::to_string).unwrap_or_else(|| format!("falco-{line}"));
+    let id = s(alert, "uuid")
+        .map(str::to_string)
+        .unwrap_or_else(|| format!("falco-{line}"));
     let mut p = json!({"kind": "process", "id": id, "lineage": ancestors});
     let mut set = |k: &str, v: Option<Value>| {
         if let Some(v) = v {
@@ -50,7 +62,10 @@ pub fn falco(alert: &Value, line: usize) -> Option<Value> {
     set("name", name.map(Value::String));
     set("exec_path", exec_path.map(Value::String));
     set("args", args.map(Value::String));
-    set("uid", f.get("user.uid").and_then(Value::as_f64).map(|u| json!(u)));
+    set(
+        "uid",
+        f.get("user.uid").and_then(Value::as_f64).map(|u| json!(u)),
+    );
     set("namespace", field("k8s.ns.name").map(Value::String));
     set("pod", field("k8s.pod.name").map(Value::String));
     set("container", field("container.name").map(Value::String));
@@ -61,12 +76,17 @@ pub fn falco(alert: &Value, line: usize) -> Option<Value> {
 /// A Tetragon export event: `process_exec` becomes a process record; other types are skipped.
 pub fn tetragon(event: &Value, index: usize) -> Result<Value, String> {
     let Some(exec) = event.get("process_exec") else {
-        let kind = event.as_object().and_then(|m| m.keys().find(|k| k.starts_with("process_")).cloned()).unwrap_or_else(|| "unknown".into());
+        let kind = event
+            .as_object()
+            .and_then(|m| m.keys().find(|k| k.starts_with("process_")).cloned())
+            .unwrap_or_else(|| "unknown".into());
         return Err(kind);
     };
     let proc_ = exec.get("process").cloned().unwrap_or(Value::Null);
     let binary = s(&proc_, "binary").unwrap_or("");
-    let id = s(&proc_, "exec_id").map(str::to_string).unwrap_or_else(|| format!("tetragon-{index}"));
+    let id = s(&proc_, "exec_id")
+        .map(str::to_string)
+        .unwrap_or_else(|| format!("tetragon-{index}"));
     let mut p = json!({
         "kind": "process", "id": id, "name": basename(binary), "exec_path": binary,
         "args": s(&proc_, "arguments").unwrap_or(""),

@@ -12,7 +12,10 @@ fn s<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
 }
 
 fn list<'a>(v: &'a Value, key: &str) -> &'a [Value] {
-    v.get(key).and_then(Value::as_array).map(Vec::as_slice).unwrap_or(&[])
+    v.get(key)
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or(&[])
 }
 
 /// Accepts RFC 3339 times and plain dates; other strings are dropped.
@@ -81,8 +84,14 @@ impl Components {
 }
 
 fn trivy_cvss(v: &Value) -> (Option<f64>, Option<f64>) {
-    let Some(cvss) = v.get("CVSS").and_then(Value::as_object) else { return (None, None) };
-    let score = |vendor: &str, key: &str| cvss.get(vendor).and_then(|c| c.get(key)).and_then(Value::as_f64);
+    let Some(cvss) = v.get("CVSS").and_then(Value::as_object) else {
+        return (None, None);
+    };
+    let score = |vendor: &str, key: &str| {
+        cvss.get(vendor)
+            .and_then(|c| c.get(key))
+            .and_then(Value::as_f64)
+    };
     let nvd = score("nvd", "V3Score").or_else(|| score("nvd", "V2Score"));
     let source = s(v, "SeveritySource").unwrap_or("");
     let best = score("nvd", "V3Score")
@@ -96,7 +105,9 @@ fn trivy_cvss(v: &Value) -> (Option<f64>, Option<f64>) {
 fn trivy_vuln(v: &Value) -> Value {
     let (cvss, nvd) = trivy_cvss(v);
     // FixedVersion may list several fixed versions ("11.0.14, 10.1.49"); the first is the nearest.
-    let fixed = s(v, "FixedVersion").map(|f| f.split(',').next().unwrap_or("").trim().to_string()).unwrap_or_default();
+    let fixed = s(v, "FixedVersion")
+        .map(|f| f.split(',').next().unwrap_or("").trim().to_string())
+        .unwrap_or_default();
     let mut out = json!({
         "id": s(v, "VulnerabilityID").unwrap_or_default(),
         "severity": severity(s(v, "Severity").unwrap_or("unknown")),
@@ -128,7 +139,12 @@ fn trivy_results(results: &[Value], components: &mut Components) {
 }
 
 fn history_layers(config: Option<&Value>) -> Vec<Value> {
-    let Some(history) = config.and_then(|c| c.get("history")).and_then(Value::as_array) else { return Vec::new() };
+    let Some(history) = config
+        .and_then(|c| c.get("history"))
+        .and_then(Value::as_array)
+    else {
+        return Vec::new();
+    };
     history
         .iter()
         .map(|h| {
@@ -145,11 +161,29 @@ fn history_layers(config: Option<&Value>) -> Vec<Value> {
 /// Splits a history `created_by` into Dockerfile instruction and value.
 pub fn dockerfile_line(created_by: &str) -> (String, String) {
     const INSTRUCTIONS: [&str; 17] = [
-        "ADD", "ARG", "CMD", "COPY", "ENTRYPOINT", "ENV", "EXPOSE", "FROM", "HEALTHCHECK", "LABEL", "MAINTAINER", "ONBUILD", "RUN",
-        "SHELL", "STOPSIGNAL", "USER", "VOLUME",
+        "ADD",
+        "ARG",
+        "CMD",
+        "COPY",
+        "ENTRYPOINT",
+        "ENV",
+        "EXPOSE",
+        "FROM",
+        "HEALTHCHECK",
+        "LABEL",
+        "MAINTAINER",
+        "ONBUILD",
+        "RUN",
+        "SHELL",
+        "STOPSIGNAL",
+        "USER",
+        "VOLUME",
     ];
     let text = created_by.trim();
-    let text = text.strip_prefix("/bin/sh -c #(nop)").map(str::trim).unwrap_or(text);
+    let text = text
+        .strip_prefix("/bin/sh -c #(nop)")
+        .map(str::trim)
+        .unwrap_or(text);
     let (first, rest) = text.split_once(char::is_whitespace).unwrap_or((text, ""));
     let upper = first.to_ascii_uppercase();
     if INSTRUCTIONS.contains(&upper.as_str()) {
@@ -184,13 +218,23 @@ pub fn trivy(doc: &Value) -> Vec<Value> {
             }
             trivy_results(std::slice::from_ref(r), by_image.entry(name).or_default());
         }
-        return order.into_iter().filter_map(|n| by_image.remove(&n).map(|c| image_record(&n, None, "trivy", c.into_json()))).collect();
+        return order
+            .into_iter()
+            .filter_map(|n| {
+                by_image
+                    .remove(&n)
+                    .map(|c| image_record(&n, None, "trivy", c.into_json()))
+            })
+            .collect();
     }
     if doc.get("ClusterName").is_some() {
         // trivy k8s: one image per scanned target of every workload.
         let mut by_image: BTreeMap<String, Components> = BTreeMap::new();
         let mut order = Vec::new();
-        for w in list(doc, "Vulnerabilities").iter().chain(list(doc, "Resources")) {
+        for w in list(doc, "Vulnerabilities")
+            .iter()
+            .chain(list(doc, "Resources"))
+        {
             for r in list(w, "Results") {
                 if s(r, "Class").is_some_and(|c| c != "os-pkgs" && c != "lang-pkgs") {
                     continue;
@@ -202,20 +246,35 @@ pub fn trivy(doc: &Value) -> Vec<Value> {
                 trivy_results(std::slice::from_ref(r), by_image.entry(name).or_default());
             }
         }
-        return order.into_iter().filter_map(|n| by_image.remove(&n).map(|c| image_record(&n, None, "trivy", c.into_json()))).collect();
+        return order
+            .into_iter()
+            .filter_map(|n| {
+                by_image
+                    .remove(&n)
+                    .map(|c| image_record(&n, None, "trivy", c.into_json()))
+            })
+            .collect();
     }
     let meta = doc.get("Metadata").cloned().unwrap_or(Value::Null);
     let name = s(&meta, "Reference")
         .or_else(|| list(&meta, "RepoTags").first().and_then(Value::as_str))
         .or_else(|| s(doc, "ArtifactName"))
         .unwrap_or("unknown");
-    let digest = list(&meta, "RepoDigests").first().and_then(Value::as_str).and_then(|d| d.split_once('@')).map(|(_, d)| d);
+    let digest = list(&meta, "RepoDigests")
+        .first()
+        .and_then(Value::as_str)
+        .and_then(|d| d.split_once('@'))
+        .map(|(_, d)| d);
     let id = digest.or_else(|| s(&meta, "ImageID"));
     let mut components = Components::default();
     trivy_results(list(doc, "Results"), &mut components);
     let mut img = image_record(name, id, "trivy", components.into_json());
     if let Some(os) = meta.get("OS") {
-        img["os"] = json!(format!("{}:{}", s(os, "Family").unwrap_or(""), s(os, "Name").unwrap_or("")));
+        img["os"] = json!(format!(
+            "{}:{}",
+            s(os, "Family").unwrap_or(""),
+            s(os, "Name").unwrap_or("")
+        ));
     }
     if let Some(at) = time(s(doc, "CreatedAt")) {
         img["scan"]["scanned_at"] = json!(at);
@@ -242,16 +301,35 @@ pub fn trivy(doc: &Value) -> Vec<Value> {
 fn grype_cvss(v: &Value) -> Option<f64> {
     // Newer: cvss[] {version, metrics.baseScore}; older: cvssV3 / cvssV2 {baseScore}.
     let entries = list(v, "cvss");
-    let by_version = |prefix: &str| entries.iter().find(|c| s(c, "version").is_some_and(|x| x.starts_with(prefix))).and_then(|c| c.get("metrics")).and_then(|m| m.get("baseScore")).and_then(Value::as_f64);
+    let by_version = |prefix: &str| {
+        entries
+            .iter()
+            .find(|c| s(c, "version").is_some_and(|x| x.starts_with(prefix)))
+            .and_then(|c| c.get("metrics"))
+            .and_then(|m| m.get("baseScore"))
+            .and_then(Value::as_f64)
+    };
     by_version("3")
-        .or_else(|| v.get("cvssV3").and_then(|c| c.get("baseScore")).and_then(Value::as_f64))
+        .or_else(|| {
+            v.get("cvssV3")
+                .and_then(|c| c.get("baseScore"))
+                .and_then(Value::as_f64)
+        })
         .or_else(|| by_version("2"))
-        .or_else(|| v.get("cvssV2").and_then(|c| c.get("baseScore")).and_then(Value::as_f64))
+        .or_else(|| {
+            v.get("cvssV2")
+                .and_then(|c| c.get("baseScore"))
+                .and_then(Value::as_f64)
+        })
 }
 
 /// Grype reports (old single-object and new array `matchDetails`).
 pub fn grype(doc: &Value) -> Vec<Value> {
-    let target = doc.get("source").and_then(|s| s.get("target")).cloned().unwrap_or(Value::Null);
+    let target = doc
+        .get("source")
+        .and_then(|s| s.get("target"))
+        .cloned()
+        .unwrap_or(Value::Null);
     let name = match &target {
         Value::String(t) => t.clone(),
         t => s(t, "userInput").unwrap_or("unknown").to_string(),
@@ -261,12 +339,23 @@ pub fn grype(doc: &Value) -> Vec<Value> {
     for m in list(doc, "matches") {
         let art = m.get("artifact").cloned().unwrap_or(Value::Null);
         let vuln = m.get("vulnerability").cloned().unwrap_or(Value::Null);
-        let nvd = list(m, "relatedVulnerabilities").iter().find(|r| s(r, "namespace").is_some_and(|n| n.starts_with("nvd"))).and_then(grype_cvss);
+        let nvd = list(m, "relatedVulnerabilities")
+            .iter()
+            .find(|r| s(r, "namespace").is_some_and(|n| n.starts_with("nvd")))
+            .and_then(grype_cvss);
         let own = grype_cvss(&vuln);
         let own_is_nvd = s(&vuln, "namespace").is_some_and(|n| n.starts_with("nvd"));
-        let cvss = if own_is_nvd { own.or(nvd) } else { nvd.or(own) }.or_else(|| list(m, "relatedVulnerabilities").iter().find_map(grype_cvss));
+        let cvss = if own_is_nvd { own.or(nvd) } else { nvd.or(own) }.or_else(|| {
+            list(m, "relatedVulnerabilities")
+                .iter()
+                .find_map(grype_cvss)
+        });
         let fixed = match vuln.get("fix") {
-            Some(fix) if s(fix, "state") == Some("fixed") => list(fix, "versions").first().and_then(Value::as_str).unwrap_or("").to_string(),
+            Some(fix) if s(fix, "state") == Some("fixed") => list(fix, "versions")
+                .first()
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string(),
             Some(_) => String::new(),
             None => s(&vuln, "fixedInVersion").unwrap_or("").to_string(),
         };
@@ -282,20 +371,41 @@ pub fn grype(doc: &Value) -> Vec<Value> {
         if let Some(n) = nvd.or(if own_is_nvd { own } else { None }) {
             out["nvd_cvss"] = json!(n);
         }
-        if let Some(e) = list(&vuln, "epss").first().and_then(|e| e.get("epss")).and_then(Value::as_f64) {
+        if let Some(e) = list(&vuln, "epss")
+            .first()
+            .and_then(|e| e.get("epss"))
+            .and_then(Value::as_f64)
+        {
             out["epss"] = json!(e);
         }
         if let Some(k) = vuln.get("knownExploited").and_then(Value::as_array) {
             out["known_exploited"] = json!(!k.is_empty());
         }
-        let locations = list(&art, "locations").first().and_then(|l| s(l, "path")).unwrap_or("");
-        components.add(s(&art, "name").unwrap_or("unknown"), s(&art, "version").unwrap_or(""), s(&art, "type").unwrap_or(""), json!({"location": locations}), Some(out));
+        let locations = list(&art, "locations")
+            .first()
+            .and_then(|l| s(l, "path"))
+            .unwrap_or("");
+        components.add(
+            s(&art, "name").unwrap_or("unknown"),
+            s(&art, "version").unwrap_or(""),
+            s(&art, "type").unwrap_or(""),
+            json!({"location": locations}),
+            Some(out),
+        );
     }
     let mut img = image_record(&name, id, "grype", components.into_json());
     if let Some(d) = doc.get("distro") {
-        img["os"] = json!(format!("{}:{}", s(d, "name").unwrap_or(""), s(d, "version").unwrap_or("")));
+        img["os"] = json!(format!(
+            "{}:{}",
+            s(d, "name").unwrap_or(""),
+            s(d, "version").unwrap_or("")
+        ));
     }
-    if let Some(t) = doc.get("descriptor").and_then(|d| s(d, "timestamp")).and_then(|t| time(Some(t))) {
+    if let Some(t) = doc
+        .get("descriptor")
+        .and_then(|d| s(d, "timestamp"))
+        .and_then(|t| time(Some(t)))
+    {
         img["scan"]["scanned_at"] = json!(t);
     }
     vec![img]
@@ -307,10 +417,22 @@ mod tests {
 
     #[test]
     fn dockerfile_lines() {
-        assert_eq!(dockerfile_line("/bin/sh -c #(nop)  CMD [\"sh\"]"), ("CMD".into(), "[\"sh\"]".into()));
-        assert_eq!(dockerfile_line("/bin/sh -c apt-get update"), ("RUN".into(), "apt-get update".into()));
-        assert_eq!(dockerfile_line("RUN /bin/sh -c apk add curl # buildkit"), ("RUN".into(), "apk add curl # buildkit".into()));
-        assert_eq!(dockerfile_line("EXPOSE map[22/tcp:{}]"), ("EXPOSE".into(), "map[22/tcp:{}]".into()));
+        assert_eq!(
+            dockerfile_line("/bin/sh -c #(nop)  CMD [\"sh\"]"),
+            ("CMD".into(), "[\"sh\"]".into())
+        );
+        assert_eq!(
+            dockerfile_line("/bin/sh -c apt-get update"),
+            ("RUN".into(), "apt-get update".into())
+        );
+        assert_eq!(
+            dockerfile_line("RUN /bin/sh -c apk add curl # buildkit"),
+            ("RUN".into(), "apk add curl # buildkit".into())
+        );
+        assert_eq!(
+            dockerfile_line("EXPOSE map[22/tcp:{}]"),
+            ("EXPOSE".into(), "map[22/tcp:{}]".into())
+        );
     }
 
     #[test]

@@ -199,7 +199,11 @@ impl<'p> Sink<'p> {
                     policies,
                     if policies == 1 { "y" } else { "ies" }
                 )?;
-                writeln!(self.out, "input: {}", crate::inputs::summary(&self.kinds, &self.skipped))?;
+                writeln!(
+                    self.out,
+                    "input: {}",
+                    crate::inputs::summary(&self.kinds, &self.skipped)
+                )?;
             }
             Format::Sarif => {
                 let doc = crate::reports::sarif(self.program, &self.kept);

@@ -65,7 +65,9 @@ impl Dataset {
                 }
                 if let Some(name) = i.full_name() {
                     self.image_by_name.entry(name.to_string()).or_insert(idx);
-                    self.image_by_reference.entry(reference(name)).or_insert(idx);
+                    self.image_by_reference
+                        .entry(reference(name))
+                        .or_insert(idx);
                 }
                 self.images.push(fill_name(i));
             }
@@ -91,7 +93,10 @@ impl Dataset {
                     .as_ref()
                     .and_then(|id| self.image_by_id.get(id))
                     .or_else(|| img.full_name().and_then(|n| self.image_by_name.get(n)))
-                    .or_else(|| img.full_name().and_then(|n| self.image_by_reference.get(&reference(n))));
+                    .or_else(|| {
+                        img.full_name()
+                            .and_then(|n| self.image_by_reference.get(&reference(n)))
+                    });
                 c.joined_image = joined.copied();
                 c.image = Some(fill_name(img));
             }
@@ -188,7 +193,12 @@ impl Dataset {
 /// that a manifest's `nginx:1.25` joins a scan of `docker.io/library/nginx:1.25`.
 fn reference(full_name: &str) -> String {
     let n = parse_image_name(full_name);
-    format!("{}/{}:{}", n.registry.unwrap_or_default(), n.remote.unwrap_or_default(), n.tag.unwrap_or_default())
+    format!(
+        "{}/{}:{}",
+        n.registry.unwrap_or_default(),
+        n.remote.unwrap_or_default(),
+        n.tag.unwrap_or_default()
+    )
 }
 
 /// Completes an image as StackRox's enrichment would: name parts from the full name, and

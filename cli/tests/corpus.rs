@@ -1,0 +1,111 @@
+#![allow(
+    clippy::expect_used,
+    clippy::unwrap_used,
+    clippy::panic,
+    reason = "tests fail loudly on broken fixtures"
+)]
+//! Corpus tests over `../shared/corpus/` (third-party inputs; see its README and PROVENANCE):
+//! every file is read; the deliberately broken ones fail with a clear message; every other
+//! one converts into records the engine accepts, and `palisade check` runs on it.
+
+use std::path::{Path, PathBuf};
+
+fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let mut entries: Vec<PathBuf> = rd.filter_map(|e| e.ok().map(|e| e.path())).collect();
+    entries.sort();
+    for p in entries {
+        if p.is_dir() {
+            walk(&p, out);
+        } else if p.extension().is_none_or(|e| e != "md") {
+            out.push(p);
+        }
+    }
+}
+
+/// Files the corpus marks as deliberately broken, and what the error must say.
+const BROKEN: [(&str, &str); 2] = [
+    ("test_3/bad.yaml", "invalid YAML"),
+    ("invalid-input-pod-dump.json", "apiVersion"),
+];
+
+#[test]
+fn every_corpus_file_converts_or_fails_clearly() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus");
+    let samples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../adapters/tests/samples");
+    let mut files = Vec::new();
+    walk(&root, &mut files);
+    let corpus_present = !files.is_empty();
+    walk(&samples, &mut files);
+    let (mut records, mut converted, mut broken) = (0, 0, 0);
+    for f in &files {
+        let text = std::fs::read_to_string(f).unwrap_or_else(|e| panic!("{}: {e}", f.display()));
+        let name = f.display().to_string();
+        match palisade_adapters::convert(&text) {
+            Err(e) => {
+                let expected = BROKEN.iter().find(|(suffix, _)| name.ends_with(suffix));
+                let Some((_, needle)) = expected else {
+                    panic!("{name}: {e}")
+                };
+                assert!(e.to_string().contains(needle), "{name}: {e}");
+                broken += 1;
+            }
+            Ok(c) => {
+                assert!(
+                    !BROKEN.iter().any(|(s, _)| name.ends_with(s)),
+                    "{name} must fail"
+                );
+                assert!(
+                    !c.records.is_empty() || !c.skipped.is_empty(),
+                    "{name}: nothing read"
+                );
+                for (i, r) in c.records.iter().enumerate() {
+                    serde_json::from_value::<palisade_engine::record::Record>(r.clone())
+                        .unwrap_or_else(|e| panic!("{name}: record {i}: {e}"));
+                }
+                records += c.records.len();
+                converted += 1;
+            }
+        }
+    }
+    if corpus_present {
+        assert_eq!(broken, 2, "both deliberately broken files are rejected");
+        assert!(converted >= 120, "{converted} files converted");
+        assert!(records >= 200, "{records} records");
+    }
+    eprintln!(
+        "corpus: {} files, {converted} converted into {records} records, {broken} rejected (corpus present: {corpus_present})",
+        files.len()
+    );
+}
+
+#[test]
+fn check_runs_on_every_sample_format() {
+    let samples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../adapters/tests/samples");
+    let mut files = Vec::new();
+    walk(&samples, &mut files);
+    for f in files {
+        let o = std::process::Command::new(env!("CARGO_BIN_EXE_palisade"))
+            .args([
+                "check",
+                "--input",
+                f.to_str().unwrap_or_default(),
+                "--format",
+                "json",
+                "--all",
+            ])
+            .env("PALISADE_NOW", "2026-11-26T00:00:00Z")
+            .output()
+            .expect("run");
+        assert!(
+            matches!(o.status.code(), Some(0) | Some(1)),
+            "{}: {}",
+            f.display(),
+            String::from_utf8_lossy(&o.stderr)
+        );
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+        assert!(v["summary"]["records"].as_u64().is_some());
+    }
+}
