@@ -73,6 +73,26 @@ pub fn falco(alert: &Value, line: usize) -> Option<Value> {
     Some(p)
 }
 
+/// Ancestor binaries, nearest last: `ancestors` (newer Tetragon, nearest first) and `parent`.
+fn lineage(exec: &Value) -> Vec<String> {
+    let mut out: Vec<String> = exec
+        .get("ancestors")
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(|p| s(p, "binary").map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    out.reverse();
+    if let Some(parent) = exec.get("parent").and_then(|p| s(p, "binary")) {
+        if out.last().map(String::as_str) != Some(parent) {
+            out.push(parent.to_string());
+        }
+    }
+    out
+}
+
 /// A Tetragon export event: `process_exec` becomes a process record; other types are skipped.
 pub fn tetragon(event: &Value, index: usize) -> Result<Value, String> {
     let Some(exec) = event.get("process_exec") else {
@@ -90,7 +110,7 @@ pub fn tetragon(event: &Value, index: usize) -> Result<Value, String> {
     let mut p = json!({
         "kind": "process", "id": id, "name": basename(binary), "exec_path": binary,
         "args": s(&proc_, "arguments").unwrap_or(""),
-        "lineage": exec.get("parent").and_then(|pa| s(pa, "binary")).map(|b| vec![b.to_string()]).unwrap_or_default(),
+        "lineage": lineage(exec),
     });
     if let Some(uid) = proc_.get("uid").and_then(Value::as_f64) {
         p["uid"] = json!(uid);
