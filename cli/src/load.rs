@@ -70,9 +70,7 @@ pub struct Loaded {
 }
 
 /// The built-in policy library (the port of StackRox's default policies), embedded at build time.
-pub mod builtin {
-    include!(concat!(env!("OUT_DIR"), "/builtin.rs"));
-}
+pub use palisade_library as builtin;
 
 /// Adds one policy file to `sources`: `.pal` as is, `.json` translated from StackRox's format.
 fn add_file(sources: &mut Sources, path: &Path) -> Result<usize, Fatal> {

@@ -1,6 +1,7 @@
 //! Reports: JSON (streamed), text (grouped by record), SARIF and JUnit.
 
 use palisade_engine::ir::Program;
+use palisade_engine::json_report::{JsonReport, Summary};
 use palisade_engine::report::{NotFired, Violation, record_id};
 use palisade_engine::value::Obj;
 use palisade_lang::hir::Severity;
@@ -34,7 +35,7 @@ pub struct Sink<'p> {
     kept: Vec<Violation>,
     not_fired: Vec<NotFired>,
     outcome: Vec<(Severity, bool)>,
-    started: bool,
+    json: Option<JsonReport>,
 }
 
 impl<'p> Sink<'p> {
@@ -56,7 +57,7 @@ impl<'p> Sink<'p> {
             kept: Vec::new(),
             not_fired: Vec::new(),
             outcome: Vec::new(),
-            started: false,
+            json: (format == Format::Json).then(JsonReport::default),
         }
     }
 
@@ -76,14 +77,10 @@ impl<'p> Sink<'p> {
         self.violations += violations.len();
         match self.format {
             Format::Json => {
-                for v in &violations {
-                    if !self.started {
-                        self.out.write_all(b"{\"version\":1,\"violations\":[\n")?;
-                        self.started = true;
-                    } else {
-                        self.out.write_all(b",\n")?;
+                if let Some(json) = self.json.as_mut() {
+                    for v in &violations {
+                        json.violation(&mut self.out, v)?;
                     }
-                    serde_json::to_writer(&mut self.out, v)?;
                 }
             }
             Format::Text => self.text_record(root, &violations, &not_fired)?,
@@ -173,20 +170,12 @@ impl<'p> Sink<'p> {
 
     /// Writes the summary; returns (severity, has enforcement) per violation.
     pub fn finish(mut self, policies: usize) -> io::Result<Vec<(Severity, bool)>> {
-        let summary = serde_json::json!({"records": self.records, "policies": policies, "violations": self.violations,
-                                         "records_by_kind": self.kinds, "skipped": self.skipped});
         match self.format {
             Format::Json => {
-                if !self.started {
-                    self.out.write_all(b"{\"version\":1,\"violations\":[\n")?;
+                if let Some(json) = self.json.take() {
+                    let summary = Summary { records: self.records, policies, violations: self.violations, records_by_kind: self.kinds.clone(), skipped: self.skipped.clone() };
+                    json.finish(&mut self.out, &summary, self.explain.then_some(self.not_fired.as_slice()))?;
                 }
-                self.out.write_all(b"\n],\n\"summary\":")?;
-                serde_json::to_writer(&mut self.out, &summary)?;
-                if self.explain {
-                    self.out.write_all(b",\n\"not_fired\":")?;
-                    serde_json::to_writer(&mut self.out, &self.not_fired)?;
-                }
-                self.out.write_all(b"}\n")?;
             }
             Format::Text => {
                 writeln!(

@@ -12,6 +12,7 @@ mod disasm;
 mod explain;
 pub mod input;
 pub mod ir;
+pub mod json_report;
 pub mod matcher;
 pub mod record;
 pub mod reference;
