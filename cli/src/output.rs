@@ -173,8 +173,18 @@ impl<'p> Sink<'p> {
         match self.format {
             Format::Json => {
                 if let Some(json) = self.json.take() {
-                    let summary = Summary { records: self.records, policies, violations: self.violations, records_by_kind: self.kinds.clone(), skipped: self.skipped.clone() };
-                    json.finish(&mut self.out, &summary, self.explain.then_some(self.not_fired.as_slice()))?;
+                    let summary = Summary {
+                        records: self.records,
+                        policies,
+                        violations: self.violations,
+                        records_by_kind: self.kinds.clone(),
+                        skipped: self.skipped.clone(),
+                    };
+                    json.finish(
+                        &mut self.out,
+                        &summary,
+                        self.explain.then_some(self.not_fired.as_slice()),
+                    )?;
                 }
             }
             Format::Text => {

@@ -46,7 +46,12 @@ impl JsonReport {
     }
 
     /// Ends the report with the summary (and, when given, the policies that did not fire).
-    pub fn finish(mut self, out: &mut impl Write, summary: &Summary, not_fired: Option<&[NotFired]>) -> io::Result<()> {
+    pub fn finish(
+        mut self,
+        out: &mut impl Write,
+        summary: &Summary,
+        not_fired: Option<&[NotFired]>,
+    ) -> io::Result<()> {
         self.start(out)?;
         out.write_all(b"\n],\n\"summary\":")?;
         serde_json::to_writer(&mut *out, summary).map_err(io::Error::other)?;

@@ -5,6 +5,7 @@
 //! compiled by [`compile`] into a [`ir::Program`], loaded into a [`Matcher`], and evaluated
 //! over the records of a [`Dataset`].
 
+pub mod api;
 pub mod bundle;
 pub mod compile;
 pub mod dataset;

@@ -1,0 +1,328 @@
+//! One JSON-in / JSON-out API for hosts (the WASM build, the sidecar, bindings): compile
+//! policies to structured diagnostics, check inputs of any supported format producing
+//! exactly the CLI's JSON report, format source, list the built-in library. Time comes
+//! from the caller, so results are reproducible.
+
+use crate::input::read_all;
+use crate::json_report::{JsonReport, Summary};
+use crate::matcher::root_of;
+use crate::record::Record;
+use crate::{Dataset, EvalOptions, Matcher};
+use palisade_lang::schema::Stage;
+use palisade_lang::{SourceFile, Sources};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+
+/// A policy file: `.json` names are StackRox exports, anything else policy source.
+#[derive(Clone, Debug, Deserialize)]
+pub struct SourceText {
+    /// File name (shown in diagnostics).
+    pub name: String,
+    /// Content.
+    pub text: String,
+}
+
+/// What to compile.
+#[derive(Clone, Debug, Deserialize, Default)]
+pub struct CompileRequest {
+    /// Policy files.
+    #[serde(default)]
+    pub policies: Vec<SourceText>,
+    /// Also load the built-in library (implied when `policies` is empty).
+    #[serde(default)]
+    pub builtin: bool,
+}
+
+/// What to check.
+#[derive(Clone, Debug, Deserialize, Default)]
+pub struct CheckRequest {
+    /// Policies.
+    #[serde(flatten)]
+    pub compile: CompileRequest,
+    /// Inputs (records, manifests, scanner reports, events).
+    #[serde(default)]
+    pub inputs: Vec<SourceText>,
+    /// Also evaluate disabled policies.
+    #[serde(default)]
+    pub all: bool,
+    /// Only this stage.
+    #[serde(default)]
+    pub lifecycle: Option<Stage>,
+    /// "Now", RFC 3339 (required: hosts pass their clock).
+    pub now: String,
+    /// Include explanations and the first failing condition of policies that did not fire.
+    #[serde(default)]
+    pub explain: bool,
+}
+
+/// A compiled policy set with the sources its diagnostics refer to.
+pub struct Compiled {
+    /// The matcher.
+    pub matcher: Matcher,
+    /// The policy sources (what diagnostics point into).
+    pub sources: Sources,
+}
+
+fn error(kind: &str, message: impl Into<String>) -> Value {
+    json!({"error": {"kind": kind, "message": message.into()}})
+}
+
+/// Compiles policies; `Err` is the JSON to return to the host (diagnostics or an error).
+pub fn compile_policies(req: &CompileRequest) -> Result<Compiled, Value> {
+    let mut sources = Sources::default();
+    let mut indexes = Vec::new();
+    if req.builtin || req.policies.is_empty() {
+        for (name, text) in palisade_library::FILES {
+            indexes.push(sources.add(SourceFile::new(format!("builtin/{name}"), *text)));
+        }
+    }
+    for p in &req.policies {
+        let text = if p.name.ends_with(".json") {
+            palisade_stackrox::translate_document(&p.text)
+                .map_err(|e| error("import", format!("{}: {e}", p.name)))?
+        } else {
+            p.text.clone()
+        };
+        indexes.push(sources.add(SourceFile::new(p.name.clone(), text)));
+    }
+    let mut files = Vec::new();
+    let mut diags = Vec::new();
+    let mut syntax_failed = false;
+    for index in indexes {
+        let (file, mut errors, failed) = palisade_lang::parse_recover(&sources, index);
+        syntax_failed |= failed;
+        diags.append(&mut errors);
+        files.push((index, file));
+    }
+    let checked = if syntax_failed {
+        Err(diags)
+    } else {
+        match palisade_lang::check(&sources, &files) {
+            Ok(set) if diags.is_empty() => Ok(set),
+            Ok(_) => Err(diags),
+            Err(mut more) => {
+                diags.append(&mut more);
+                diags.sort_by_key(|d| (d.file, d.span.start));
+                Err(diags)
+            }
+        }
+    };
+    let set = checked.map_err(
+        |ds| json!({"diagnostics": ds.iter().map(|d| sources.to_json(d)).collect::<Vec<_>>()}),
+    )?;
+    let program = crate::compile(&set).map_err(|e| error("compile", e.to_string()))?;
+    let matcher = Matcher::new(program).map_err(|e| error("compile", e.to_string()))?;
+    Ok(Compiled { matcher, sources })
+}
+
+/// `{"ok": true, "policies": N}` or `{"ok": false, "diagnostics": [...]}`.
+pub fn compile_json(request: &str) -> String {
+    let req: CompileRequest = match serde_json::from_str(request) {
+        Ok(r) => r,
+        Err(e) => return error("request", format!("invalid request: {e}")).to_string(),
+    };
+    match compile_policies(&req) {
+        Ok(c) => {
+            json!({"ok": true, "policies": c.matcher.program().policies.len(), "diagnostics": []})
+                .to_string()
+        }
+        Err(mut v) => {
+            v["ok"] = json!(false);
+            v.to_string()
+        }
+    }
+}
+
+/// Records of one input (any supported format), and what its adapter skipped.
+pub fn read_input(input: &SourceText) -> Result<(Vec<Record>, BTreeMap<String, usize>), String> {
+    if palisade_adapters::sniff(&input.text) {
+        return read_all(input.text.as_bytes())
+            .map(|r| (r, BTreeMap::new()))
+            .map_err(|e| format!("{}:{e}", input.name));
+    }
+    let converted =
+        palisade_adapters::convert(&input.text).map_err(|e| format!("{}: {e}", input.name))?;
+    if converted.format == Some(palisade_adapters::Format::Records) {
+        return read_all(input.text.as_bytes())
+            .map(|r| (r, BTreeMap::new()))
+            .map_err(|e| format!("{}:{e}", input.name));
+    }
+    let mut records = Vec::new();
+    for (i, v) in converted.records.into_iter().enumerate() {
+        records.push(
+            serde_json::from_value(v)
+                .map_err(|e| format!("{}: record {}: {e}", input.name, i + 1))?,
+        );
+    }
+    Ok((records, converted.skipped))
+}
+
+/// Runs a check with an already compiled set; returns the CLI's JSON report.
+pub fn check_with(matcher: &Matcher, req: &CheckRequest) -> Result<String, Value> {
+    let now = chrono::DateTime::parse_from_rfc3339(&req.now)
+        .map_err(|_| {
+            error(
+                "request",
+                format!("`now` is not an RFC 3339 time: `{}`", req.now),
+            )
+        })?
+        .timestamp();
+    let mut dataset = Dataset::default();
+    let mut ordered: Vec<Record> = Vec::new();
+    let mut summary = Summary::default();
+    for input in &req.inputs {
+        let (records, skipped) = read_input(input).map_err(|m| error("input", m))?;
+        for (k, n) in skipped {
+            *summary.skipped.entry(k).or_default() += n;
+        }
+        for r in records {
+            match &r {
+                Record::Deployment(_) | Record::Image(_) | Record::Baseline(_) => {
+                    ordered.push(r.clone());
+                    dataset
+                        .add(r)
+                        .map_err(|e| error("input", format!("{}: {e}", input.name)))?;
+                }
+                _ => ordered.push(r),
+            }
+        }
+    }
+    dataset.finish();
+    let opts = EvalOptions {
+        now,
+        include_disabled: req.all,
+        stage: req.lifecycle,
+    };
+    summary.policies = matcher
+        .program()
+        .policies
+        .iter()
+        .filter(|p| (req.all || !p.disabled) && req.lifecycle.is_none_or(|s| p.stages.contains(&s)))
+        .count();
+    let mut out = Vec::new();
+    let mut report = JsonReport::default();
+    let mut not_fired = Vec::new();
+    let (mut next_deployment, mut next_image) = (0, 0);
+    for r in &ordered {
+        let root = match r {
+            Record::Deployment(_) => {
+                next_deployment += 1;
+                dataset
+                    .deployments
+                    .get(next_deployment - 1)
+                    .map(crate::value::Obj::Deployment)
+            }
+            Record::Image(_) => {
+                next_image += 1;
+                dataset
+                    .images
+                    .get(next_image - 1)
+                    .map(crate::value::Obj::Image)
+            }
+            Record::Process(p) => Some(crate::value::Obj::Process(p)),
+            Record::KubeEvent(e) => Some(crate::value::Obj::Event(e)),
+            Record::NetworkFlow(f) => Some(crate::value::Obj::Flow(f)),
+            Record::Baseline(_) => None,
+        };
+        let Some(root) = root else { continue };
+        let Some(kind) = root_of(root) else { continue };
+        if req.lifecycle.is_some_and(|s| s != kind.stage()) {
+            continue;
+        }
+        summary.records += 1;
+        *summary
+            .records_by_kind
+            .entry(kind.record_kind().to_string())
+            .or_default() += 1;
+        let (violations, nf) = matcher.check(&dataset, root, &opts, req.explain);
+        summary.violations += violations.len();
+        for v in &violations {
+            report
+                .violation(&mut out, v)
+                .map_err(|e| error("internal", e.to_string()))?;
+        }
+        not_fired.extend(nf);
+    }
+    report
+        .finish(
+            &mut out,
+            &summary,
+            req.explain.then_some(not_fired.as_slice()),
+        )
+        .map_err(|e| error("internal", e.to_string()))?;
+    String::from_utf8(out).map_err(|e| error("internal", e.to_string()))
+}
+
+/// Compiles and checks in one call: the CLI's JSON report, or `{"diagnostics": [...]}` /
+/// `{"error": {...}}`.
+pub fn check_json(request: &str) -> String {
+    let req: CheckRequest = match serde_json::from_str(request) {
+        Ok(r) => r,
+        Err(e) => return error("request", format!("invalid request: {e}")).to_string(),
+    };
+    let compiled = match compile_policies(&req.compile) {
+        Ok(c) => c,
+        Err(v) => return v.to_string(),
+    };
+    match check_with(&compiled.matcher, &req) {
+        Ok(report) => report,
+        Err(v) => v.to_string(),
+    }
+}
+
+/// `{"ok": true, "formatted": "..."}` or `{"ok": false, "diagnostics": [...]}`.
+pub fn format_json(name: &str, text: &str) -> String {
+    let mut sources = Sources::default();
+    let index = sources.add(SourceFile::new(name, text));
+    match palisade_lang::format_source(&sources, index) {
+        Ok(f) => json!({"ok": true, "formatted": f}).to_string(),
+        Err(ds) => json!({"ok": false, "diagnostics": ds.iter().map(|d| sources.to_json(d)).collect::<Vec<_>>()}).to_string(),
+    }
+}
+
+/// The built-in library: name, severity, stages, enabled, SOC 2, categories, description, source.
+pub fn builtin_json() -> String {
+    let compiled = match compile_policies(&CompileRequest::default()) {
+        Ok(c) => c,
+        Err(v) => return v.to_string(),
+    };
+    let rows: Vec<Value> = compiled
+        .matcher
+        .program()
+        .policies
+        .iter()
+        .map(|m| json!({"name": m.name, "severity": m.severity, "lifecycle": m.stages, "enabled": !m.disabled, "soc2": m.soc2, "categories": m.categories, "description": m.description}))
+        .collect();
+    let files: Vec<Value> = palisade_library::FILES
+        .iter()
+        .map(|(n, t)| json!({"name": n, "text": t}))
+        .collect();
+    json!({"policies": rows, "files": files}).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn check_reports_diagnostics_and_violations() {
+        let bad = json!({"policies": [{"name": "p.pal", "text": "policy \"x\" { severity high lifecycle deploy soc2 CC6.1 when container.privilegd }"}], "inputs": [], "now": "2030-01-01T00:00:00Z"});
+        let out: Value = serde_json::from_str(&check_json(&bad.to_string())).expect("json");
+        assert_eq!(
+            out["diagnostics"][0]["message"],
+            "unknown field `privilegd` on `container`"
+        );
+        assert_eq!(out["diagnostics"][0]["line"], 1);
+        let good = json!({
+            "policies": [{"name": "p.pal", "text": "policy \"x\" { severity high lifecycle deploy soc2 CC6.1 when container.privileged }"}],
+            "inputs": [{"name": "d.yaml", "text": "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers: [{name: c, image: nginx, securityContext: {privileged: true}}]\n"}],
+            "now": "2030-01-01T00:00:00Z"
+        });
+        let out: Value = serde_json::from_str(&check_json(&good.to_string())).expect("json");
+        assert_eq!(out["violations"][0]["policy"], "x");
+        assert_eq!(out["summary"]["records"], 1);
+        let out: Value = serde_json::from_str(&check_json("{not json")).expect("json");
+        assert_eq!(out["error"]["kind"], "request");
+    }
+}

@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# Builds the npm package wasm/pkg (ES module for browsers in web/, CommonJS for Node.js in
+# node/, TypeScript declarations, README). Uses a rustup wasm32 target when one is installed,
+# else Debian's rustc-web with -Zbuild-std (../shared/notes/wasm-toolchain.md). Installs the
+# wasm-bindgen CLI matching the crate when missing; runs wasm-opt when available.
+# Usage: wasm/build.sh            (PROFILE=release for opt-level 3 instead of "s")
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PROFILE="${PROFILE:-wasm-release}"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-target/wasm}"
+if rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown; then
+  cargo build --profile "$PROFILE" --target wasm32-unknown-unknown -p palisade-wasm
+else
+  for tool in /usr/bin/rustc /usr/bin/cargo wasm-ld-22; do
+    command -v "$tool" >/dev/null || { echo "missing $tool: apt-get install rustc-web cargo-web rust-web-src lld-22" >&2; exit 2; }
+  done
+  RUSTC=/usr/bin/rustc RUSTC_BOOTSTRAP=1 RUSTFLAGS="-C linker=wasm-ld-22" \
+    /usr/bin/cargo build --profile "$PROFILE" -Zbuild-std=std,panic_abort --target wasm32-unknown-unknown -p palisade-wasm
+fi
+WASM="$CARGO_TARGET_DIR/wasm32-unknown-unknown/$PROFILE/palisade_wasm.wasm"
+
+VERSION=$(grep -A1 '^name = "wasm-bindgen"$' Cargo.lock | sed -n 's/^version = "\(.*\)"$/\1/p')
+if ! wasm-bindgen --version 2>/dev/null | grep -q " $VERSION"; then
+  cargo install wasm-bindgen-cli --version "=$VERSION" --locked
+fi
+
+# wasm-opt runs before wasm-bindgen: Debian's binaryen 108 breaks the externref table that
+# wasm-bindgen sets up when it runs after it.
+OPT_DIR="$CARGO_TARGET_DIR/wasm-opt"
+mkdir -p "$OPT_DIR"
+INPUT="$OPT_DIR/palisade_wasm.wasm"
+cp "$WASM" "$INPUT"
+if command -v wasm-opt >/dev/null; then
+  if wasm-opt -Os --enable-bulk-memory --enable-sign-ext --enable-mutable-globals \
+       --enable-nontrapping-float-to-int --enable-reference-types --enable-multivalue "$WASM" -o "$INPUT" 2>"$OPT_DIR/log"; then
+    echo "wasm-opt: $(stat -c %s "$WASM") -> $(stat -c %s "$INPUT") bytes"
+  else
+    cp "$WASM" "$INPUT"; echo "wasm-opt failed (kept unoptimised): $(tail -1 "$OPT_DIR/log")"
+  fi
+else
+  echo "wasm-opt not found: package left unoptimised"
+fi
+
+rm -rf wasm/pkg
+mkdir -p wasm/pkg/web wasm/pkg/node
+wasm-bindgen --target web --out-dir wasm/pkg/web "$INPUT"
+wasm-bindgen --target nodejs --out-dir wasm/pkg/node "$INPUT"
+# Smoke test: the Node build loads and answers.
+node -e "const w = require('./wasm/pkg/node/palisade_wasm.js'); if (JSON.parse(w.builtin()).policies.length < 1) process.exit(1)"
+
+cat > wasm/pkg/package.json <<JSON
+{
+  "name": "palisade-wasm",
+  "version": "$(sed -n 's/^version = "\(.*\)"$/\1/p' Cargo.toml | head -1)",
+  "description": "Palisade policy engine for browsers and Node.js (WebAssembly)",
+  "license": "Apache-2.0",
+  "main": "node/palisade_wasm.js",
+  "module": "web/palisade_wasm.js",
+  "types": "web/palisade_wasm.d.ts",
+  "exports": {
+    ".": { "types": "./web/palisade_wasm.d.ts", "node": "./node/palisade_wasm.js", "default": "./web/palisade_wasm.js" }
+  },
+  "files": ["web/", "node/", "README.md"]
+}
+JSON
+cp wasm/README.md wasm/pkg/README.md
+raw=$(stat -c %s wasm/pkg/web/palisade_wasm_bg.wasm)
+gz=$(gzip -9 -c wasm/pkg/web/palisade_wasm_bg.wasm | wc -c)
+echo "wasm/pkg built: palisade_wasm_bg.wasm $raw bytes raw, $gz bytes gzip -9 ($PROFILE)"

@@ -1,0 +1,97 @@
+// Parity: the Node.js package gives byte-for-byte the CLI's JSON report on the examples, the
+// public conformance cases and the corpus inputs (when ../shared is present), and the adapter
+// samples. Usage: node wasm/tests/parity.mjs target/release/palisade
+import { createRequire } from "node:module";
+import { execFileSync } from "node:child_process";
+import fs from "node:fs";
+import path from "node:path";
+import os from "node:os";
+
+const require = createRequire(import.meta.url);
+const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), "../..");
+const wasm = require(path.join(root, "wasm/pkg/node/palisade_wasm.js"));
+const cli = path.resolve(process.argv[2] || path.join(root, "target/release/palisade"));
+const NOW = "2026-11-26T12:00:00Z";
+
+function walk(dir) {
+  if (!fs.existsSync(dir)) return [];
+  return fs.readdirSync(dir, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name)).flatMap((e) => {
+    const p = path.join(dir, e.name);
+    return e.isDirectory() ? walk(p) : [p];
+  });
+}
+
+function runCli(args, now) {
+  try {
+    return execFileSync(cli, args, { env: { ...process.env, PALISADE_NOW: now }, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], maxBuffer: 1 << 28 });
+  } catch (e) {
+    if (e.status === 1) return e.stdout;
+    return { error: e.stderr };
+  }
+}
+
+let compared = 0, failures = [];
+let nativeMs = 0, wasmMs = 0;
+function compare(label, { policyFiles = [], builtin = false, all = false, lifecycle = null, inputs, now = NOW, explain = false }) {
+  const args = ["check", "--format", "json"];
+  for (const p of policyFiles) args.push("--policies", p);
+  if (builtin || policyFiles.length === 0) args.push("--builtin");
+  if (all) args.push("--all");
+  if (lifecycle) args.push("--lifecycle", lifecycle);
+  if (explain) args.push("--explain");
+  for (const i of inputs) args.push("--input", i);
+  let t = performance.now();
+  const native = runCli(args, now);
+  nativeMs += performance.now() - t;
+  const request = {
+    policies: policyFiles.map((p) => ({ name: p, text: fs.readFileSync(p, "utf8") })),
+    builtin, all, lifecycle, now, explain,
+    inputs: inputs.map((i) => ({ name: i, text: fs.readFileSync(i, "utf8") })),
+  };
+  t = performance.now();
+  const out = wasm.check(JSON.stringify(request));
+  wasmMs += performance.now() - t;
+  if (typeof native !== "string") {
+    // The CLI refused the input: the module must refuse it too (with an error, not a report).
+    const parsed = JSON.parse(out);
+    if (!parsed.error && !parsed.diagnostics) failures.push(`${label}: CLI failed (${native.error.trim()}) but wasm returned a report`);
+  } else if (out !== native) {
+    failures.push(`${label}: output differs\n  native: ${native.slice(0, 300)}\n  wasm:   ${out.slice(0, 300)}`);
+  }
+  compared++;
+}
+
+// The examples.
+const examplePolicies = walk(path.join(root, "examples/policies")).filter((f) => f.endsWith(".pal"));
+for (const input of walk(path.join(root, "examples/records"))) {
+  compare(`example ${path.basename(input)}`, { policyFiles: examplePolicies, inputs: [input] });
+  compare(`example ${path.basename(input)} --explain`, { policyFiles: examplePolicies, inputs: [input], explain: true });
+  compare(`example ${path.basename(input)} with the library`, { builtin: true, all: true, inputs: [input] });
+}
+// The adapter samples.
+for (const input of walk(path.join(root, "adapters/tests/samples")).filter((f) => !f.endsWith(".md"))) {
+  compare(`sample ${path.basename(input)}`, { builtin: true, all: true, inputs: [input] });
+}
+// The public conformance cases.
+const cases = path.join(root, "../shared/conformance/cases");
+for (const dir of fs.existsSync(cases) ? fs.readdirSync(cases).sort() : []) {
+  const exp = JSON.parse(fs.readFileSync(path.join(cases, dir, "expect.json"), "utf8"));
+  let policyFiles = [];
+  if (exp.policies === "custom") {
+    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "parity-"));
+    policyFiles = exp.custom_policies.map((p, i) => {
+      const f = path.join(tmp, `${String(i).padStart(2, "0")}.json`);
+      fs.writeFileSync(f, JSON.stringify(p));
+      return f;
+    });
+  }
+  compare(`conformance ${dir}`, { policyFiles, builtin: exp.policies !== "custom", all: true, lifecycle: exp.lifecycle, now: exp.now || NOW, inputs: [path.join(cases, dir, "input.json")] });
+}
+// The corpus.
+for (const input of walk(path.join(root, "../shared/corpus")).filter((f) => !f.endsWith(".md"))) {
+  compare(`corpus ${path.relative(path.join(root, ".."), input)}`, { builtin: true, all: true, inputs: [input] });
+}
+
+console.log(`parity: ${compared} runs compared, ${failures.length} differences; time native (process per run) ${nativeMs.toFixed(0)} ms, wasm ${wasmMs.toFixed(0)} ms`);
+for (const f of failures.slice(0, 20)) console.log("DIFF " + f);
+process.exit(failures.length ? 1 : 0);
