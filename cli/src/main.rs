@@ -6,6 +6,7 @@ mod library;
 mod load;
 mod output;
 mod reports;
+mod serve_static;
 mod test_cmd;
 
 use clap::{Parser, Subcommand};
@@ -124,6 +125,15 @@ enum Command {
         #[arg(long = "input", required = true)]
         input: Vec<PathBuf>,
     },
+    /// Serve the browser playground (built by wasm/build.sh and `npm run build` in wasm/playground).
+    Playground {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: String,
+        /// The built playground.
+        #[arg(long, default_value = "wasm/playground/dist")]
+        dir: PathBuf,
+    },
     /// Translate policies from other engines.
     Import {
         #[command(subcommand)]
@@ -238,6 +248,7 @@ fn run(cli: Cli) -> Result<i32, Fatal> {
         Command::Fmt { check, paths } => fmt(check, &paths),
         Command::Test { paths } => test_cmd::run(&paths),
         Command::Convert { input } => inputs::convert(&input),
+        Command::Playground { listen, dir } => serve_static::run(&dir, &listen),
         Command::Import {
             from: ImportFrom::Stackrox { file },
         } => library::import_stackrox(&file),

@@ -30,6 +30,7 @@ export const palisade = StreamLanguage.define({
       return "regexp";
     }
     if (stream.match(/^\d{4}-\d{2}-\d{2}(T[\d:.Z+-]+)?/)) return "number";
+    if (stream.match(/^(CC|PI|TA|[ACPT])\d+(\.\d+)?\b/)) return "atom";
     if (stream.match(/^-?\d+(\.\d+)?[A-Za-z]*/)) return "number";
     if (stream.match(/^[A-Za-z_][A-Za-z0-9_]*/)) {
       const w = stream.current();

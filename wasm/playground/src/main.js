@@ -1,0 +1,214 @@
+// The Palisade playground: a policy editor with live diagnostics, an input pane, results,
+// explanations, a gallery, and the whole state in the URL fragment.
+import { EditorState } from "@codemirror/state";
+import { EditorView, keymap, lineNumbers, highlightActiveLine } from "@codemirror/view";
+import { defaultKeymap, history as undoHistory, historyKeymap } from "@codemirror/commands";
+import { linter, lintGutter, forceLinting } from "@codemirror/lint";
+import { palisade, highlight } from "./language.js";
+import { STARTER_POLICY, INPUTS } from "./samples.js";
+
+const $ = (id) => document.getElementById(id);
+const status = (text) => { $("status").textContent = text; };
+
+// ---- the engine, in a worker (restarted if it traps or takes too long) ----
+let worker, nextId = 0;
+const pending = new Map();
+function startWorker() {
+  worker = new Worker(new URL("worker.js", import.meta.url), { type: "module" });
+  worker.onmessage = (e) => {
+    const p = pending.get(e.data.id);
+    if (!p) return;
+    pending.delete(e.data.id);
+    clearTimeout(p.timer);
+    if (e.data.ok) p.resolve(e.data.result);
+    else { p.reject(new Error(e.data.error)); if (e.data.fatal) restart(); }
+  };
+  worker.onerror = (e) => { for (const p of pending.values()) p.reject(new Error(e.message || "engine failed")); pending.clear(); restart(); };
+}
+function restart() { worker.terminate(); startWorker(); }
+function call(op, request, timeoutMs = 15000) {
+  const id = nextId++;
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => { pending.delete(id); restart(); reject(new Error(`the engine took longer than ${timeoutMs / 1000}s; input too large?`)); }, timeoutMs);
+    pending.set(id, { resolve, reject, timer });
+    worker.postMessage({ id, op, request });
+  });
+}
+startWorker();
+
+// ---- state in the URL fragment ----
+function loadState() {
+  try {
+    const m = location.hash.match(/^#s=(.+)$/);
+    if (m) return JSON.parse(decodeURIComponent(escape(atob(m[1].replace(/-/g, "+").replace(/_/g, "/")))));
+  } catch (_) { /* a broken link falls back to the defaults */ }
+  return null;
+}
+function saveState() {
+  const state = { policy: policyView.state.doc.toString(), input: inputView.state.doc.toString(), builtin: $("builtin").checked };
+  const encoded = btoa(unescape(encodeURIComponent(JSON.stringify(state)))).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+  history.replaceState(null, "", "#s=" + encoded);
+}
+
+// ---- editors ----
+let lastDiagnostics = [];
+function toCm(doc, d) {
+  const pos = (line, col) => {
+    const l = doc.line(Math.max(1, Math.min(line || 1, doc.lines)));
+    return Math.min(l.from + Math.max(0, (col || 1) - 1), l.to);
+  };
+  const from = pos(d.line, d.column);
+  const to = Math.max(from, pos(d.end_line, d.end_column));
+  return { from, to: to === from ? Math.min(from + 1, doc.length) : to, severity: d.severity === "warning" ? "warning" : "error", message: d.message + (d.help ? ` (${d.help})` : "") };
+}
+const policyLinter = linter(async (view) => {
+  const text = view.state.doc.toString();
+  try {
+    const r = await call("compile", { policies: [{ name: "policy.pal", text }], builtin: false });
+    const own = (r.diagnostics || []).filter((d) => d.file === "policy.pal");
+    lastDiagnostics = own;
+    renderDiagnostics(own, r.error);
+    return own.map((d) => toCm(view.state.doc, d));
+  } catch (e) {
+    renderDiagnostics([], { message: e.message });
+    return [];
+  }
+}, { delay: 300 });
+
+function renderDiagnostics(list, error) {
+  const ul = $("diagnostics");
+  ul.replaceChildren();
+  for (const d of list) {
+    const li = document.createElement("li");
+    li.textContent = `${d.line}:${d.column}: ${d.message}${d.help ? " - " + d.help : ""}`;
+    ul.append(li);
+  }
+  if (error) {
+    const li = document.createElement("li");
+    li.textContent = error.message;
+    ul.append(li);
+  }
+}
+
+let checkTimer;
+const onChange = EditorView.updateListener.of((u) => { if (u.docChanged) scheduleCheck(); });
+function editor(parent, doc, extra) {
+  return new EditorView({
+    parent,
+    state: EditorState.create({ doc, extensions: [lineNumbers(), highlightActiveLine(), undoHistory(), keymap.of([...defaultKeymap, ...historyKeymap]), onChange, ...extra] }),
+  });
+}
+
+const initial = loadState();
+const policyView = editor($("policy-editor"), initial?.policy ?? STARTER_POLICY, [palisade, highlight, policyLinter, lintGutter()]);
+const inputView = editor($("input-editor"), initial?.input ?? Object.values(INPUTS)[0], []);
+$("builtin").checked = !!initial?.builtin;
+$("builtin").addEventListener("change", scheduleCheck);
+
+// ---- results ----
+let current = [];
+function scheduleCheck() {
+  clearTimeout(checkTimer);
+  checkTimer = setTimeout(runCheck, 350);
+}
+async function runCheck() {
+  saveState();
+  status("checking…");
+  const request = {
+    policies: [{ name: "policy.pal", text: policyView.state.doc.toString() }],
+    builtin: $("builtin").checked,
+    all: true,
+    inputs: [{ name: "input", text: inputView.state.doc.toString() }],
+    now: new Date().toISOString(),
+    explain: true,
+  };
+  try {
+    const r = await call("check", request);
+    if (r.diagnostics) { status(`the policy has ${r.diagnostics.length} error(s)`); renderResults([]); return; }
+    if (r.error) { status(r.error.message); renderResults([]); return; }
+    renderResults(r.violations || []);
+    const s = r.summary;
+    $("summary").textContent = `${s.violations} violation(s) in ${s.records} record(s); ${s.policies} polic${s.policies === 1 ? "y" : "ies"} evaluated`;
+    status("ready");
+  } catch (e) {
+    status(e.message);
+  }
+}
+
+function renderResults(violations) {
+  current = violations;
+  const tbody = $("results").querySelector("tbody");
+  tbody.replaceChildren();
+  $("explain").hidden = true;
+  if (!violations.length) $("summary").textContent = "no violations";
+  violations.forEach((v, i) => {
+    const tr = document.createElement("tr");
+    const cells = [v.policy, v.severity, `${v.record.kind} ${v.record.name ?? v.record.id}`, v.messages.join("\n"), v.soc2.join(", ")];
+    for (const [j, text] of cells.entries()) {
+      const td = document.createElement("td");
+      td.textContent = text;
+      if (j === 1) td.className = "sev-" + v.severity;
+      if (j === 3) td.style.whiteSpace = "pre-line";
+      tr.append(td);
+    }
+    tr.addEventListener("click", () => showExplain(i, tr));
+    tbody.append(tr);
+  });
+}
+
+function showExplain(i, tr) {
+  const v = current[i];
+  for (const row of $("results").querySelectorAll("tbody tr")) row.classList.remove("selected");
+  tr.classList.add("selected");
+  $("explain-title").textContent = `${v.policy} on ${v.record.kind} ${v.record.name ?? v.record.id}`;
+  const tbody = $("explain").querySelector("tbody");
+  tbody.replaceChildren();
+  for (const step of v.explain || []) {
+    const row = document.createElement("tr");
+    for (const text of [step.condition, step.value, step.result]) {
+      const td = document.createElement("td");
+      td.textContent = text;
+      row.append(td);
+    }
+    tbody.append(row);
+  }
+  $("explain").hidden = false;
+}
+
+// ---- gallery ----
+async function fillGallery() {
+  const select = $("gallery");
+  const add = (group, label, value) => { const o = document.createElement("option"); o.textContent = label; o.value = JSON.stringify(value); group.append(o); };
+  const none = document.createElement("option");
+  none.textContent = "choose…"; none.value = "";
+  select.append(none);
+  const inputs = document.createElement("optgroup"); inputs.label = "Inputs";
+  for (const [label, text] of Object.entries(INPUTS)) add(inputs, label, { input: text });
+  select.append(inputs);
+  try {
+    const lib = await call("builtin", {});
+    const policies = document.createElement("optgroup"); policies.label = "Built-in policies";
+    for (const f of lib.files) {
+      const name = (f.text.match(/^policy "((?:[^"\\]|\\.)*)"/m) || [])[1] || f.name;
+      add(policies, name, { policy: f.text.split("\n// Tests derived")[0] });
+    }
+    select.append(policies);
+  } catch (e) { status(e.message); }
+  select.addEventListener("change", () => {
+    if (!select.value) return;
+    const v = JSON.parse(select.value);
+    const set = (view, text) => view.dispatch({ changes: { from: 0, to: view.state.doc.length, insert: text } });
+    if (v.policy) set(policyView, v.policy);
+    if (v.input) set(inputView, v.input);
+    select.value = "";
+  });
+}
+
+$("share").addEventListener("click", async () => {
+  saveState();
+  try { await navigator.clipboard.writeText(location.href); status("link copied"); } catch (_) { status("link in the address bar"); }
+});
+
+fillGallery();
+forceLinting(policyView);
+runCheck();

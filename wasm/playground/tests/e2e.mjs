@@ -1,0 +1,91 @@
+// End-to-end test in headless Chromium (Debian's, driven by playwright-core): open the
+// playground, type a policy with an error and see the diagnostic, fix it and see the
+// violation on the sample deployment, open explain, save a screenshot.
+// Usage: npm test (after npm run build)
+import { chromium } from "playwright-core";
+import http from "node:http";
+import fs from "node:fs";
+import path from "node:path";
+
+const dist = path.resolve(path.dirname(new URL(import.meta.url).pathname), "../dist");
+const artifacts = path.resolve(path.dirname(new URL(import.meta.url).pathname), "../test-artifacts");
+const types = { ".html": "text/html", ".js": "text/javascript", ".css": "text/css", ".wasm": "application/wasm" };
+const server = http.createServer((req, res) => {
+  const file = path.join(dist, decodeURIComponent(new URL(req.url, "http://x").pathname).replace(/^\/$/, "/index.html"));
+  if (!file.startsWith(dist) || !fs.existsSync(file)) { res.writeHead(404); res.end(); return; }
+  res.writeHead(200, { "content-type": types[path.extname(file)] || "application/octet-stream" });
+  fs.createReadStream(file).pipe(res);
+});
+await new Promise((r) => server.listen(0, "127.0.0.1", r));
+const url = `http://127.0.0.1:${server.address().port}/`;
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+  args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+});
+let failed = false;
+const check = (cond, what) => { console.log(`${cond ? "ok  " : "FAIL"} ${what}`); if (!cond) failed = true; };
+try {
+  const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
+  const errors = [];
+  page.on("pageerror", (e) => errors.push(e.message));
+  await page.goto(url);
+  await page.waitForFunction(() => document.querySelector("#status").textContent === "ready", null, { timeout: 30000 });
+  check(true, "page loads and the engine answers");
+
+  // A policy with an error.
+  const policy = (field) => `policy "No privileged containers" {\n  severity high\n  lifecycle deploy\n  soc2 CC6.1\n  when container.${field}\n}\n`;
+  const setPolicy = async (text) => {
+    await page.click("#policy-editor .cm-content");
+    await page.keyboard.press("Control+A");
+    await page.keyboard.press("Delete");
+    await page.keyboard.insertText(text);
+  };
+  await setPolicy(policy("privilegd"));
+  await page.waitForFunction(() => document.querySelector("#diagnostics").textContent.includes("privilegd"), null, { timeout: 15000 });
+  const diag = await page.textContent("#diagnostics");
+  check(diag.includes("unknown field `privilegd` on `container`") && diag.includes("did you mean `privileged`?"), `diagnostic shown: ${diag.trim()}`);
+  check(await page.locator(".cm-lintRange-error").count() > 0, "the error is underlined in the editor");
+
+  // Fix it; the sample deployment (privileged) violates it.
+  await setPolicy(policy("privileged"));
+  await page.waitForFunction(() => [...document.querySelectorAll("#results tbody tr")].some((r) => r.textContent.includes("No privileged containers")), null, { timeout: 15000 });
+  const row = page.locator("#results tbody tr", { hasText: "No privileged containers" });
+  check(await row.count() === 1, "the violation appears in the results");
+  check((await row.textContent()).includes("CC6.1"), "with its SOC 2 criteria");
+  await page.waitForFunction(() => document.querySelector("#diagnostics").textContent.trim() === "", null, { timeout: 15000 });
+  check(true, "the diagnostic is gone");
+
+  // Explain.
+  await row.click();
+  await page.waitForSelector("#explain:not([hidden])");
+  const explain = await page.textContent("#explain");
+  check(explain.includes("container.privileged") && explain.includes("true"), "explain lists the condition and its value");
+
+  fs.mkdirSync(artifacts, { recursive: true });
+  await page.screenshot({ path: path.join(artifacts, "playground.png"), fullPage: true });
+
+  // The state is in the URL fragment.
+  check(/#s=/.test(page.url()), "state is shareable in the URL fragment");
+  const reopened = await browser.newPage();
+  await reopened.goto(page.url());
+  await reopened.waitForFunction(() => document.querySelector("#status").textContent === "ready", null, { timeout: 30000 });
+  check((await reopened.textContent("#policy-editor")).includes("No privileged containers"), "a shared link restores the policy");
+
+  // Bad input: broken YAML gives a message, the page keeps working.
+  await page.click("#input-editor .cm-content");
+  await page.keyboard.press("Control+A");
+  await page.keyboard.insertText("apiVersion: v1\nkind: Pod\nmetadata: [unclosed\n");
+  await page.waitForFunction(() => document.querySelector("#status").textContent.includes("invalid YAML"), null, { timeout: 15000 });
+  check(true, `broken YAML is reported: ${await page.textContent("#status")}`);
+
+  await page.screenshot({ path: path.join(artifacts, "playground-bad-input.png"), fullPage: true });
+  check(errors.length === 0, `no page errors ${errors.join("; ")}`);
+} catch (e) {
+  console.log("FAIL " + e.message);
+  failed = true;
+} finally {
+  await browser.close();
+  server.close();
+}
+process.exit(failed ? 1 : 0);
