@@ -80,6 +80,19 @@ try {
   check(true, `broken YAML is reported: ${await page.textContent("#status")}`);
 
   await page.screenshot({ path: path.join(artifacts, "playground-bad-input.png"), fullPage: true });
+
+  // A huge paste (3,000 privileged deployments, ~0.7 MB): the page stays responsive while the
+  // worker evaluates, and the results arrive.
+  const big = JSON.stringify(Array.from({ length: 3000 }, (_, i) => ({ kind: "deployment", id: `d${i}`, name: `web-${i}`, namespace: "prod",
+    containers: [{ name: "app", image: { name: { full_name: "nginx:1.27" } }, security_context: { privileged: true } }] })));
+  await page.click("#input-editor .cm-content");
+  await page.keyboard.press("Control+A");
+  await page.keyboard.insertText(big);
+  const t0 = Date.now();
+  const responsive = await page.evaluate(() => new Promise((resolve) => { const s = performance.now(); setTimeout(() => resolve(performance.now() - s), 0); }));
+  check(responsive < 1000, `the page answers while evaluating (${responsive.toFixed(0)} ms)`);
+  await page.waitForFunction(() => document.querySelector("#summary").textContent.includes("3000 violation"), null, { timeout: 60000 });
+  check(true, `a 0.7 MB paste is evaluated (${Date.now() - t0} ms)`);
   check(errors.length === 0, `no page errors ${errors.join("; ")}`);
 } catch (e) {
   console.log("FAIL " + e.message);
