@@ -1,0 +1,121 @@
+//! Criterion benches. Cold: parse, check, compile, bundle load (the library). Hot: the
+//! thirteen policies of issue 6 next to the hand-written baseline (per deployment, per
+//! process event), the full library per deployment and per process event, and the
+//! 1,509-match Grype report end to end.
+//!
+//! Run a subset: `cargo bench -p palisade-benches -- hot/` (or `cold/`, `grype`).
+//! Quick mode: `cargo bench -p palisade-benches -- --quick`.
+
+use criterion::{BatchSize, Criterion, black_box, criterion_group, criterion_main};
+use palisade_benches::*;
+use palisade_engine::report::join_of;
+use palisade_engine::value::{Ctx, Obj};
+use palisade_engine::{EvalOptions, Matcher};
+use palisade_lang::{SourceFile, Sources};
+
+fn opts() -> EvalOptions {
+    EvalOptions { now: NOW, include_disabled: false, stage: None }
+}
+
+fn cold(c: &mut Criterion) {
+    let files: Vec<(&str, &str)> = palisade_library::FILES.to_vec();
+    let mut g = c.benchmark_group("cold");
+    g.bench_function("parse library", |b| {
+        b.iter(|| {
+            let mut s = Sources::default();
+            for (n, t) in &files {
+                let i = s.add(SourceFile::new(*n, *t));
+                black_box(palisade_lang::parse(&s, i).is_ok());
+            }
+        })
+    });
+    let mut sources = Sources::default();
+    let parsed: Vec<_> = files
+        .iter()
+        .filter_map(|(n, t)| {
+            let i = sources.add(SourceFile::new(*n, *t));
+            palisade_lang::parse(&sources, i).ok().map(|f| (i, f))
+        })
+        .collect();
+    g.bench_function("check library", |b| b.iter(|| black_box(palisade_lang::check(&sources, &parsed).is_ok())));
+    let set = palisade_lang::check(&sources, &parsed).unwrap_or_default();
+    g.bench_function("compile library", |b| b.iter(|| black_box(palisade_engine::compile(&set).is_ok())));
+    g.bench_function("parse+check+compile+load library", |b| b.iter(|| black_box(library().program().rules.len())));
+    let bundle = palisade_engine::compile(&set).map(|p| palisade_engine::bundle::write_bundle(&p)).unwrap_or_default();
+    g.bench_function("load library bundle", |b| b.iter(|| black_box(palisade_engine::bundle::load_bundle(&bundle).is_ok())));
+    g.finish();
+}
+
+fn hot(c: &mut Criterion) {
+    let thirteen = compile(&[("bench.pal", POLICIES)]);
+    let lib = library();
+    let hand = HandWritten::default();
+    let ds = workload(200, 7);
+    let procs = processes(1000, 11);
+    let opts = opts();
+    // The engine and the baseline agree before anything is timed.
+    for d in &ds.deployments {
+        let ctx = Ctx { dataset: &ds, join: Default::default(), now: NOW };
+        let mut n = 0;
+        thirteen.evaluate(&ctx, Obj::Deployment(d), &opts, |_| n += 1);
+        assert_eq!(n, hand.deployment(&ds, d, NOW), "deployment {}", d.id);
+    }
+    for p in &procs {
+        let ctx = Ctx { dataset: &ds, join: join_of(&ds, Obj::Process(p)), now: NOW };
+        let mut n = 0;
+        thirteen.evaluate(&ctx, Obj::Process(p), &opts, |_| n += 1);
+        assert_eq!(n, hand.process(p), "process {}", p.id);
+    }
+    let mut g = c.benchmark_group("hot");
+    let per_deployment = |m: &Matcher| {
+        let mut hits = 0usize;
+        for d in &ds.deployments {
+            let ctx = Ctx { dataset: &ds, join: Default::default(), now: NOW };
+            m.evaluate(&ctx, Obj::Deployment(d), &opts, |_| hits += 1);
+        }
+        hits
+    };
+    g.bench_function("13 policies x 200 deployments (engine)", |b| b.iter(|| black_box(per_deployment(&thirteen))));
+    g.bench_function("13 policies x 200 deployments (hand-written)", |b| {
+        b.iter(|| black_box(ds.deployments.iter().map(|d| hand.deployment(&ds, d, NOW)).sum::<usize>()))
+    });
+    let per_process = |m: &Matcher| {
+        let mut hits = 0usize;
+        for p in &procs {
+            let ctx = Ctx { dataset: &ds, join: Default::default(), now: NOW };
+            m.evaluate(&ctx, Obj::Process(p), &opts, |_| hits += 1);
+        }
+        hits
+    };
+    g.bench_function("13 policies x 1000 processes (engine)", |b| b.iter(|| black_box(per_process(&thirteen))));
+    g.bench_function("13 policies x 1000 processes (hand-written)", |b| b.iter(|| black_box(procs.iter().map(|p| hand.process(p)).sum::<usize>())));
+    g.bench_function("library x 200 deployments", |b| b.iter(|| black_box(per_deployment(&lib))));
+    g.bench_function("library x 1000 processes", |b| b.iter(|| black_box(per_process(&lib))));
+    g.finish();
+}
+
+fn grype(c: &mut Criterion) {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus/grype/DefectDojo__django-DefectDojo/unittests/scans/anchore_grype/many_vulns.json");
+    let Ok(text) = std::fs::read_to_string(&path) else {
+        eprintln!("grype bench skipped: {} not found", path.display());
+        return;
+    };
+    let lib = library();
+    let mut g = c.benchmark_group("grype");
+    g.sample_size(10);
+    g.bench_function("many_vulns.json (1,509 matches) end to end", |b| {
+        b.iter_batched(
+            || text.clone(),
+            |t| {
+                let req = serde_json::json!({"inputs": [{"name": "many_vulns.json", "text": t}], "now": "2026-11-18T00:00:00Z"}).to_string();
+                black_box(palisade_engine::api::check_json(&req).len())
+            },
+            BatchSize::LargeInput,
+        )
+    });
+    let _ = lib;
+    g.finish();
+}
+
+criterion_group!(benches, cold, hot, grype);
+criterion_main!(benches);

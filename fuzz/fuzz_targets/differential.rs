@@ -1,0 +1,56 @@
+//! Differential: for a fixed set of policies, the compiled matcher and the reference
+//! evaluator agree on arbitrary records.
+#![no_main]
+use libfuzzer_sys::fuzz_target;
+use palisade_engine::value::Ctx;
+use palisade_engine::{Dataset, Matcher, reference};
+use palisade_lang::{SourceFile, Sources};
+use std::sync::OnceLock;
+
+const POLICIES: &str = include_str!("../../examples/policies/deploy.pal");
+const COMMON: &str = include_str!("../../examples/policies/common.pal");
+const RUNTIME: &str = include_str!("../../examples/policies/runtime.pal");
+
+fn compiled() -> &'static (palisade_lang::hir::CheckedSet, Matcher) {
+    static SET: OnceLock<(palisade_lang::hir::CheckedSet, Matcher)> = OnceLock::new();
+    SET.get_or_init(|| {
+        let mut s = Sources::default();
+        let files: Vec<_> = [COMMON, POLICIES, RUNTIME]
+            .iter()
+            .enumerate()
+            .map(|(n, t)| {
+                let i = s.add(SourceFile::new(format!("{n}.pal"), *t));
+                (i, palisade_lang::parse(&s, i).expect("parse"))
+            })
+            .collect();
+        let set = palisade_lang::check(&s, &files).expect("check");
+        let m = Matcher::new(palisade_engine::compile(&set).expect("compile")).expect("load");
+        (set, m)
+    })
+}
+
+fuzz_target!(|data: &[u8]| {
+    let Ok(records) = palisade_engine::input::read_all(data) else { return };
+    let mut ds = Dataset::default();
+    let mut events = Vec::new();
+    for r in records {
+        match ds.add(r) {
+            Ok(Some(e)) => events.push(e),
+            Ok(None) => {}
+            Err(_) => return,
+        }
+    }
+    ds.finish();
+    let (set, m) = compiled();
+    let rules: Vec<_> = set.policies.iter().flat_map(|p| p.rules.iter()).collect();
+    for root in ds.roots(&events) {
+        let ctx = Ctx { dataset: &ds, join: palisade_engine::report::join_of(&ds, root), now: 1_795_000_000 };
+        for (ri, rule) in rules.iter().enumerate() {
+            if palisade_engine::matcher::root_of(root) != Some(rule.root) {
+                continue;
+            }
+            assert_eq!(m.eval_rule(ri, &ctx, root), reference::eval_rule(rule, root, &ctx), "rule {ri}");
+        }
+        let _ = m.check(&ds, root, &palisade_engine::EvalOptions { now: 1_795_000_000, include_disabled: true, stage: None }, true);
+    }
+});
