@@ -14,7 +14,11 @@ use palisade_engine::{EvalOptions, Matcher};
 use palisade_lang::{SourceFile, Sources};
 
 fn opts() -> EvalOptions {
-    EvalOptions { now: NOW, include_disabled: false, stage: None }
+    EvalOptions {
+        now: NOW,
+        include_disabled: false,
+        stage: None,
+    }
 }
 
 fn cold(c: &mut Criterion) {
@@ -37,12 +41,22 @@ fn cold(c: &mut Criterion) {
             palisade_lang::parse(&sources, i).ok().map(|f| (i, f))
         })
         .collect();
-    g.bench_function("check library", |b| b.iter(|| black_box(palisade_lang::check(&sources, &parsed).is_ok())));
+    g.bench_function("check library", |b| {
+        b.iter(|| black_box(palisade_lang::check(&sources, &parsed).is_ok()))
+    });
     let set = palisade_lang::check(&sources, &parsed).unwrap_or_default();
-    g.bench_function("compile library", |b| b.iter(|| black_box(palisade_engine::compile(&set).is_ok())));
-    g.bench_function("parse+check+compile+load library", |b| b.iter(|| black_box(library().program().rules.len())));
-    let bundle = palisade_engine::compile(&set).map(|p| palisade_engine::bundle::write_bundle(&p)).unwrap_or_default();
-    g.bench_function("load library bundle", |b| b.iter(|| black_box(palisade_engine::bundle::load_bundle(&bundle).is_ok())));
+    g.bench_function("compile library", |b| {
+        b.iter(|| black_box(palisade_engine::compile(&set).is_ok()))
+    });
+    g.bench_function("parse+check+compile+load library", |b| {
+        b.iter(|| black_box(library().program().rules.len()))
+    });
+    let bundle = palisade_engine::compile(&set)
+        .map(|p| palisade_engine::bundle::write_bundle(&p))
+        .unwrap_or_default();
+    g.bench_function("load library bundle", |b| {
+        b.iter(|| black_box(palisade_engine::bundle::load_bundle(&bundle).is_ok()))
+    });
     g.finish();
 }
 
@@ -55,42 +69,75 @@ fn hot(c: &mut Criterion) {
     let opts = opts();
     // The engine and the baseline agree before anything is timed.
     for d in &ds.deployments {
-        let ctx = Ctx { dataset: &ds, join: Default::default(), now: NOW };
+        let ctx = Ctx {
+            dataset: &ds,
+            join: Default::default(),
+            now: NOW,
+        };
         let mut n = 0;
-        thirteen.evaluate(&ctx, Obj::Deployment(d), &opts, |_| n += 1);
+        let _ = thirteen.evaluate(&ctx, Obj::Deployment(d), &opts, |_| n += 1);
         assert_eq!(n, hand.deployment(&ds, d, NOW), "deployment {}", d.id);
     }
     for p in &procs {
-        let ctx = Ctx { dataset: &ds, join: join_of(&ds, Obj::Process(p)), now: NOW };
+        let ctx = Ctx {
+            dataset: &ds,
+            join: join_of(&ds, Obj::Process(p)),
+            now: NOW,
+        };
         let mut n = 0;
-        thirteen.evaluate(&ctx, Obj::Process(p), &opts, |_| n += 1);
+        let _ = thirteen.evaluate(&ctx, Obj::Process(p), &opts, |_| n += 1);
         assert_eq!(n, hand.process(p), "process {}", p.id);
     }
     let mut g = c.benchmark_group("hot");
     let per_deployment = |m: &Matcher| {
         let mut hits = 0usize;
         for d in &ds.deployments {
-            let ctx = Ctx { dataset: &ds, join: Default::default(), now: NOW };
-            m.evaluate(&ctx, Obj::Deployment(d), &opts, |_| hits += 1);
+            let ctx = Ctx {
+                dataset: &ds,
+                join: Default::default(),
+                now: NOW,
+            };
+            let _ = m.evaluate(&ctx, Obj::Deployment(d), &opts, |_| hits += 1);
         }
         hits
     };
-    g.bench_function("13 policies x 200 deployments (engine)", |b| b.iter(|| black_box(per_deployment(&thirteen))));
+    g.bench_function("13 policies x 200 deployments (engine)", |b| {
+        b.iter(|| black_box(per_deployment(&thirteen)))
+    });
     g.bench_function("13 policies x 200 deployments (hand-written)", |b| {
-        b.iter(|| black_box(ds.deployments.iter().map(|d| hand.deployment(&ds, d, NOW)).sum::<usize>()))
+        b.iter(|| {
+            black_box(
+                ds.deployments
+                    .iter()
+                    .map(|d| hand.deployment(&ds, d, NOW))
+                    .sum::<usize>(),
+            )
+        })
     });
     let per_process = |m: &Matcher| {
         let mut hits = 0usize;
         for p in &procs {
-            let ctx = Ctx { dataset: &ds, join: Default::default(), now: NOW };
-            m.evaluate(&ctx, Obj::Process(p), &opts, |_| hits += 1);
+            let ctx = Ctx {
+                dataset: &ds,
+                join: Default::default(),
+                now: NOW,
+            };
+            let _ = m.evaluate(&ctx, Obj::Process(p), &opts, |_| hits += 1);
         }
         hits
     };
-    g.bench_function("13 policies x 1000 processes (engine)", |b| b.iter(|| black_box(per_process(&thirteen))));
-    g.bench_function("13 policies x 1000 processes (hand-written)", |b| b.iter(|| black_box(procs.iter().map(|p| hand.process(p)).sum::<usize>())));
-    g.bench_function("library x 200 deployments", |b| b.iter(|| black_box(per_deployment(&lib))));
-    g.bench_function("library x 1000 processes", |b| b.iter(|| black_box(per_process(&lib))));
+    g.bench_function("13 policies x 1000 processes (engine)", |b| {
+        b.iter(|| black_box(per_process(&thirteen)))
+    });
+    g.bench_function("13 policies x 1000 processes (hand-written)", |b| {
+        b.iter(|| black_box(procs.iter().map(|p| hand.process(p)).sum::<usize>()))
+    });
+    g.bench_function("library x 200 deployments", |b| {
+        b.iter(|| black_box(per_deployment(&lib)))
+    });
+    g.bench_function("library x 1000 processes", |b| {
+        b.iter(|| black_box(per_process(&lib)))
+    });
     g.finish();
 }
 

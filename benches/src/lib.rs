@@ -40,8 +40,10 @@ pub fn compile(files: &[(&str, &str)]) -> Matcher {
             Err(d) => panic_free_exit(&sources.to_line(&d[0])),
         }
     }
-    let set = palisade_lang::check(&sources, &parsed).unwrap_or_else(|d| panic_free_exit(&sources.to_line(&d[0])));
-    let program = palisade_engine::compile(&set).unwrap_or_else(|e| panic_free_exit(&e.to_string()));
+    let set = palisade_lang::check(&sources, &parsed)
+        .unwrap_or_else(|d| panic_free_exit(&sources.to_line(&d[0])));
+    let program =
+        palisade_engine::compile(&set).unwrap_or_else(|e| panic_free_exit(&e.to_string()));
     Matcher::new(program).unwrap_or_else(|e| panic_free_exit(&e.to_string()))
 }
 
@@ -96,7 +98,11 @@ pub fn workload(deployments: usize, seed: u64) -> Dataset {
         }
         let tag = if rng.chance(10) { "latest" } else { "1.2.3" };
         let user = if rng.chance(30) { "root" } else { "1000" };
-        let created = if rng.chance(50) { "2026-01-01T00:00:00Z" } else { "2026-11-01T00:00:00Z" };
+        let created = if rng.chance(50) {
+            "2026-01-01T00:00:00Z"
+        } else {
+            "2026-11-01T00:00:00Z"
+        };
         records.push(json!({"kind": "image", "id": format!("sha256:{i}"), "name": {"full_name": format!("registry.example.com/app{i}:{tag}")},
             "user": user, "created": created, "scan": {"components": components}}));
     }
@@ -149,43 +155,100 @@ pub struct HandWritten {
 impl Default for HandWritten {
     fn default() -> Self {
         let re = |p: &str| regex::Regex::new(p).unwrap_or_else(|e| panic_free_exit(&e.to_string()));
-        HandWritten { secret: re("^(?i:.*(SECRET|PASSWORD|TOKEN).*)$"), pipe: re(r"(?i:\|\s*(ba)?sh)") }
+        HandWritten {
+            secret: re("^(?i:.*(SECRET|PASSWORD|TOKEN).*)$"),
+            pipe: re(r"(?i:\|\s*(ba)?sh)"),
+        }
     }
 }
 
 impl HandWritten {
     /// Number of the ten deploy-time policies a deployment violates.
     pub fn deployment(&self, ds: &Dataset, d: &Deployment, now: i64) -> usize {
-        fn image_of<'a>(ds: &'a Dataset, c: &'a palisade_engine::record::Container) -> Option<&'a palisade_engine::record::Image> {
+        fn image_of<'a>(
+            ds: &'a Dataset,
+            c: &'a palisade_engine::record::Container,
+        ) -> Option<&'a palisade_engine::record::Image> {
             ds.image_of(c)
         }
         let images = || d.containers.iter().filter_map(|c| image_of(ds, c));
         let mut hits = 0;
-        hits += usize::from(images().any(|i| i.name.as_ref().and_then(|n| n.tag.as_deref()) == Some("latest")));
-        hits += usize::from(d.containers.iter().any(|c| c.security_context.as_ref().and_then(|s| s.privileged) == Some(true)));
+        hits += usize::from(
+            images().any(|i| i.name.as_ref().and_then(|n| n.tag.as_deref()) == Some("latest")),
+        );
+        hits += usize::from(
+            d.containers
+                .iter()
+                .any(|c| c.security_context.as_ref().and_then(|s| s.privileged) == Some(true)),
+        );
         hits += usize::from(images().any(|i| {
             i.scan.as_ref().is_some_and(|s| {
-                s.components.iter().flatten().any(|c| c.vulns.iter().flatten().any(|v| v.is_active() && v.fixed_by.as_deref().is_some_and(|f| !f.is_empty()) && v.cvss.is_some_and(|x| x >= 7.0)))
+                s.components.iter().flatten().any(|c| {
+                    c.vulns.iter().flatten().any(|v| {
+                        v.is_active()
+                            && v.fixed_by.as_deref().is_some_and(|f| !f.is_empty())
+                            && v.cvss.is_some_and(|x| x >= 7.0)
+                    })
+                })
             })
         }));
-        hits += usize::from(d.containers.iter().any(|c| c.env.iter().flatten().any(|e| e.source.as_deref() == Some("raw") && self.secret.is_match(&e.name))));
-        hits += usize::from(d.containers.iter().any(|c| c.volumes.iter().flatten().any(|v| v.source.as_deref() == Some("/var/run/docker.sock"))));
-        hits += usize::from(d.host_network == Some(true) || d.host_pid == Some(true) || d.host_ipc == Some(true));
+        hits += usize::from(d.containers.iter().any(|c| {
+            c.env
+                .iter()
+                .flatten()
+                .any(|e| e.source.as_deref() == Some("raw") && self.secret.is_match(&e.name))
+        }));
+        hits += usize::from(d.containers.iter().any(|c| {
+            c.volumes
+                .iter()
+                .flatten()
+                .any(|v| v.source.as_deref() == Some("/var/run/docker.sock"))
+        }));
+        hits += usize::from(
+            d.host_network == Some(true) || d.host_pid == Some(true) || d.host_ipc == Some(true),
+        );
         hits += usize::from(images().any(|i| matches!(i.user.as_deref(), Some("" | "0" | "root"))));
         hits += usize::from(d.containers.iter().any(|c| {
-            c.security_context.as_ref().and_then(|s| s.add_capabilities.as_ref()).is_some_and(|caps| caps.iter().any(|x| matches!(x.as_str(), "SYS_ADMIN" | "NET_ADMIN" | "SYS_PTRACE" | "SYS_MODULE")))
+            c.security_context
+                .as_ref()
+                .and_then(|s| s.add_capabilities.as_ref())
+                .is_some_and(|caps| {
+                    caps.iter().any(|x| {
+                        matches!(
+                            x.as_str(),
+                            "SYS_ADMIN" | "NET_ADMIN" | "SYS_PTRACE" | "SYS_MODULE"
+                        )
+                    })
+                })
         }));
-        hits += usize::from(d.containers.iter().any(|c| c.resources.as_ref().is_some_and(|r| r.cpu_limit_cores == Some(0.0) || r.memory_limit_mb == Some(0.0))));
-        hits += usize::from(images().any(|i| i.created.is_some_and(|t| (now - t.0) as f64 / 86_400.0 > 90.0)));
+        hits += usize::from(d.containers.iter().any(|c| {
+            c.resources
+                .as_ref()
+                .is_some_and(|r| r.cpu_limit_cores == Some(0.0) || r.memory_limit_mb == Some(0.0))
+        }));
+        hits += usize::from(images().any(|i| {
+            i.created
+                .is_some_and(|t| (now - t.0) as f64 / 86_400.0 > 90.0)
+        }));
         hits
     }
 
     /// Number of the three runtime policies a process violates.
     pub fn process(&self, p: &Process) -> usize {
         let name = p.name.as_deref().unwrap_or("");
-        let mut hits = usize::from(matches!(name, "sh" | "bash" | "zsh" | "dash" | "ash" | "ksh"));
-        hits += usize::from(matches!(name, "curl" | "wget") && p.args.as_deref().is_some_and(|a| self.pipe.is_match(a)));
-        hits += usize::from(p.exec_path.as_deref().is_some_and(|e| e.starts_with("/tmp/")));
+        let mut hits = usize::from(matches!(
+            name,
+            "sh" | "bash" | "zsh" | "dash" | "ash" | "ksh"
+        ));
+        hits += usize::from(
+            matches!(name, "curl" | "wget")
+                && p.args.as_deref().is_some_and(|a| self.pipe.is_match(a)),
+        );
+        hits += usize::from(
+            p.exec_path
+                .as_deref()
+                .is_some_and(|e| e.starts_with("/tmp/")),
+        );
         hits
     }
 }

@@ -122,7 +122,12 @@ pub fn run(args: CheckArgs) -> Result<i32, Fatal> {
             if args.lifecycle.is_some_and(|s| s != kind.stage()) {
                 return Ok(());
             }
-            let (violations, not_fired) = matcher.check(&dataset, root, &opts, args.explain);
+            let (violations, not_fired) = matcher
+                .check(&dataset, root, &opts, args.explain)
+                .map_err(|e| {
+                    let id = palisade_engine::report::record_id(root);
+                    format!("{} `{}`: {e}", id.kind, id.id)
+                })?;
             sink.record(root, violations, not_fired)
                 .map_err(|e| e.to_string())
         })?;

@@ -78,7 +78,9 @@ fn run_one(
     let roots = ds.roots(&events);
     let mut fired = false;
     for root in roots {
-        let (violations, _) = matcher.check(&ds, root, &opts, false);
+        let (violations, _) = matcher
+            .check(&ds, root, &opts, false)
+            .map_err(|e| e.to_string())?;
         let compiled = violations.iter().any(|v| v.policy == test.policy);
         // The oracle: the reference evaluator over the checked AST (scopes aside).
         let ctx = Ctx {

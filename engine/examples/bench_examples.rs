@@ -140,7 +140,7 @@ fn main() {
             now: opts.now,
         };
         let mut fired = 0;
-        matcher.evaluate(&ctx, Obj::Deployment(d), &opts, |_| fired += 1);
+        let _ = matcher.evaluate(&ctx, Obj::Deployment(d), &opts, |_| fired += 1);
         let expected = hand_deploy(&ds, d, &secret, &socket);
         assert_eq!(
             fired, expected,
@@ -148,9 +148,9 @@ fn main() {
         );
         let engine = median_ns(
             || {
-                matcher.evaluate(&ctx, black_box(Obj::Deployment(d)), &opts, |h| {
+                let _ = matcher.evaluate(&ctx, black_box(Obj::Deployment(d)), &opts, |h| {
                     black_box(h);
-                })
+                });
             },
             20_000,
         );
@@ -174,13 +174,13 @@ fn main() {
             now: opts.now,
         };
         let mut fired = 0;
-        matcher.evaluate(&ctx, Obj::Process(p), &opts, |_| fired += 1);
+        let _ = matcher.evaluate(&ctx, Obj::Process(p), &opts, |_| fired += 1);
         assert_eq!(fired, hand_process(p, &shells), "{}: disagreement", p.id);
         let engine = median_ns(
             || {
-                matcher.evaluate(&ctx, black_box(Obj::Process(p)), &opts, |h| {
+                let _ = matcher.evaluate(&ctx, black_box(Obj::Process(p)), &opts, |h| {
                     black_box(h);
-                })
+                });
             },
             50_000,
         );

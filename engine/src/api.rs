@@ -235,7 +235,12 @@ pub fn check_with(matcher: &Matcher, req: &CheckRequest) -> Result<String, Value
             .records_by_kind
             .entry(kind.record_kind().to_string())
             .or_default() += 1;
-        let (violations, nf) = matcher.check(&dataset, root, &opts, req.explain);
+        let (violations, nf) = matcher
+            .check(&dataset, root, &opts, req.explain)
+            .map_err(|e| {
+                let id = crate::report::record_id(root);
+                error("limit", format!("{} `{}`: {e}", id.kind, id.id))
+            })?;
         summary.violations += violations.len();
         for v in &violations {
             report

@@ -53,6 +53,30 @@ fn from_json(e: serde_json::Error, record: usize) -> InputError {
     }
 }
 
+/// Largest single record accepted (bytes of JSON).
+pub const MAX_RECORD_BYTES: u64 = 64 * 1024 * 1024;
+
+/// Counts bytes read since the last record boundary and refuses to go past the limit.
+struct Limited<R> {
+    inner: R,
+    since_record: std::rc::Rc<std::cell::Cell<u64>>,
+}
+
+impl<R: std::io::Read> std::io::Read for Limited<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        let total = self.since_record.get() + n as u64;
+        self.since_record.set(total);
+        if total > MAX_RECORD_BYTES {
+            return Err(std::io::Error::other(format!(
+                "a record is larger than {} MiB",
+                MAX_RECORD_BYTES >> 20
+            )));
+        }
+        Ok(n)
+    }
+}
+
 /// Reads every record of `reader`, calling `each` in input order. Stops at the first
 /// malformed record, or the first error `each` returns.
 pub fn read_records<R: BufRead>(
@@ -84,10 +108,20 @@ pub fn read_records<R: BufRead>(
             }
         }
     };
+    let since_record = std::rc::Rc::new(std::cell::Cell::new(0u64));
+    // Buffered above the limiter so serde's byte-at-a-time reads stay cheap.
+    let reader = std::io::BufReader::with_capacity(
+        1 << 16,
+        Limited {
+            inner: reader,
+            since_record: since_record.clone(),
+        },
+    );
     let mut count = 0usize;
     let mut callback_error: Option<String> = None;
     let mut handle = |r: Record, count: &mut usize| -> bool {
         *count += 1;
+        since_record.set(0);
         match each(r) {
             Ok(()) => true,
             Err(e) => {

@@ -34,6 +34,46 @@ impl Tri {
     }
 }
 
+/// Most quantifier steps (objects visited) one record may take across all policies. Work
+/// is linear in record size, but a hostile record (millions of components) or a policy
+/// nesting quantifiers over independent lists could still take long; past the budget the
+/// record is an error, never a silent non-match.
+pub const MAX_STEPS_PER_RECORD: u64 = 50_000_000;
+
+/// Evaluation of one record ran out of its step budget.
+#[derive(Debug, thiserror::Error, PartialEq)]
+#[error(
+    "evaluation stopped after {MAX_STEPS_PER_RECORD} steps (objects visited): the record is too large for these policies"
+)]
+pub struct LimitError;
+
+thread_local! {
+    static STEPS_LEFT: std::cell::Cell<u64> = const { std::cell::Cell::new(MAX_STEPS_PER_RECORD) };
+}
+
+/// Starts a record's budget.
+pub(crate) fn reset_budget() {
+    STEPS_LEFT.with(|s| s.set(MAX_STEPS_PER_RECORD));
+}
+
+/// Takes one step; false when the budget is spent.
+#[inline]
+fn spend() -> bool {
+    STEPS_LEFT.with(|s| {
+        let left = s.get();
+        if left == 0 {
+            return false;
+        }
+        s.set(left - 1);
+        true
+    })
+}
+
+/// Whether the current record ran out of budget.
+pub(crate) fn exhausted() -> bool {
+    STEPS_LEFT.with(|s| s.get() == 0)
+}
+
 /// A compiled regex: one pattern, or a set tested at once.
 #[derive(Debug)]
 pub(crate) enum CompiledRegex {
@@ -154,7 +194,8 @@ impl Matcher {
         root: Obj<'r>,
         opts: &EvalOptions,
         mut hit: impl FnMut(Hit),
-    ) {
+    ) -> Result<(), LimitError> {
+        reset_budget();
         // A slot array sized for the program, on the stack, once per record.
         match self.max_slots {
             0..=4 => self.evaluate_in(&mut [Obj::None; 4], ctx, root, opts, &mut hit),
@@ -162,6 +203,7 @@ impl Matcher {
             9..=16 => self.evaluate_in(&mut [Obj::None; 16], ctx, root, opts, &mut hit),
             _ => self.evaluate_in(&mut [Obj::None; MAX_SLOTS], ctx, root, opts, &mut hit),
         }
+        if exhausted() { Err(LimitError) } else { Ok(()) }
     }
 
     fn evaluate_in<'r>(
@@ -204,6 +246,7 @@ impl Matcher {
         if root_of(root) != Some(rule.root) {
             return Tri::Unknown;
         }
+        reset_budget();
         let mut slots = [Obj::None; MAX_SLOTS];
         slots[0] = root;
         self.node(rule, rule.entry, &mut slots, ctx)
@@ -263,6 +306,9 @@ impl Matcher {
                 };
                 let mut out = Tri::False;
                 for child in children {
+                    if !spend() {
+                        return Tri::Unknown;
+                    }
                     slots[slot as usize] = child;
                     match self.node(rule, body, slots, ctx) {
                         Tri::True => return Tri::True,
@@ -278,6 +324,9 @@ impl Matcher {
                 };
                 let mut out = Tri::True;
                 for child in children {
+                    if !spend() {
+                        return Tri::Unknown;
+                    }
                     slots[slot as usize] = child;
                     match self.node(rule, body, slots, ctx) {
                         Tri::False => return Tri::False,
@@ -351,6 +400,9 @@ impl Matcher {
         };
         let mut total = 0;
         for child in self.children(rule, slot, slots, ctx)? {
+            if !spend() {
+                return None;
+            }
             slots[slot as usize] = child;
             total += self.count(rule, rest, filter, slots, ctx)?;
         }

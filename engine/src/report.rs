@@ -133,7 +133,7 @@ impl Matcher {
         root: Obj<'r>,
         opts: &EvalOptions,
         explain: bool,
-    ) -> (Vec<Violation>, Vec<NotFired>) {
+    ) -> Result<(Vec<Violation>, Vec<NotFired>), crate::matcher::LimitError> {
         let ctx = Ctx {
             dataset: ds,
             join: join_of(ds, root),
@@ -144,7 +144,7 @@ impl Matcher {
         self.evaluate(&ctx, root, opts, |hit| {
             fired.push(hit.rule);
             violations.push(self.violation(hit.rule, root, &ctx, explain));
-        });
+        })?;
         let mut not_fired = Vec::new();
         if explain && let Some(kind) = root_of(root) {
             for (ri, rule) in self.program.rules.iter().enumerate() {
@@ -168,7 +168,10 @@ impl Matcher {
                 });
             }
         }
-        (violations, not_fired)
+        if crate::matcher::exhausted() {
+            return Err(crate::matcher::LimitError);
+        }
+        Ok((violations, not_fired))
     }
 
     fn violation<'r>(

@@ -41,7 +41,9 @@ fn run(m: &Matcher, records: &str) -> Vec<(String, String, Vec<String>)> {
     let roots = ds.roots(&events);
     let mut out = Vec::new();
     for root in roots {
-        let (vs, _) = m.check(&ds, root, &opts, false);
+        let (vs, _) = m
+            .check(&ds, root, &opts, false)
+            .expect("within the step budget");
         out.extend(
             vs.into_iter()
                 .map(|v: Violation| (v.record.id, v.policy, v.messages)),
@@ -345,4 +347,47 @@ fn verified_signature_results_count_as_verified_by() {
     let mut got: Vec<String> = run(&m, records).into_iter().map(|(id, ..)| id).collect();
     got.sort();
     assert_eq!(got, ["failed", "none", "other-ref"]);
+}
+
+#[test]
+fn the_step_budget_turns_runaway_evaluation_into_an_error() {
+    // Three nested quantifiers over the same 500 containers: 125 million steps.
+    let m = matcher(&policy(
+        "cubic",
+        "deploy",
+        "every container as a: every container as b: every container as c: has(a.name)",
+        "",
+    ));
+    let containers: Vec<String> = (0..500).map(|i| format!("{{\"name\":\"c{i}\"}}")).collect();
+    let records = format!(
+        "[{{\"kind\":\"deployment\",\"id\":\"big\",\"name\":\"big\",\"containers\":[{}]}}]",
+        containers.join(",")
+    );
+    let mut ds = Dataset::default();
+    for r in read_all(records.as_bytes()).expect("records") {
+        ds.add(r).expect("dataset");
+    }
+    ds.finish();
+    let opts = EvalOptions {
+        now: NOW,
+        include_disabled: false,
+        stage: None,
+    };
+    let root = palisade_engine::value::Obj::Deployment(&ds.deployments[0]);
+    let err = m
+        .check(&ds, root, &opts, false)
+        .expect_err("budget exhausted");
+    assert!(err.to_string().contains("too large"), "{err}");
+    // A small record under the same policy is fine.
+    let small = matcher(&policy(
+        "cubic",
+        "deploy",
+        "every container as a: every container as b: has(a.name)",
+        "",
+    ));
+    let got = run(
+        &small,
+        r#"[{"kind":"deployment","id":"s","name":"s","containers":[{"name":"x"},{"name":"y"}]}]"#,
+    );
+    assert_eq!(got.len(), 1);
 }

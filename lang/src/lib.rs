@@ -15,11 +15,31 @@ pub mod syntax;
 pub use diag::{Diagnostic, Sources};
 pub use span::{SourceFile, Span};
 
+/// Largest policy file accepted (bytes).
+pub const MAX_SOURCE_BYTES: usize = 16 * 1024 * 1024;
+
 /// Parses the file at `index` of `sources`, keeping every item that parsed: returns the
 /// file, all errors, and whether an item failed to parse (then checking it would only
 /// report names the broken item defines as unknown).
 pub fn parse_recover(sources: &Sources, index: usize) -> (ast::File, Vec<Diagnostic>, bool) {
     match sources.get(index) {
+        Some(f) if f.text.len() > MAX_SOURCE_BYTES => (
+            ast::File {
+                items: Vec::new(),
+                trailing_comments: Vec::new(),
+                unplaced_comments: Vec::new(),
+            },
+            vec![
+                Diagnostic::error(
+                    index,
+                    Span::new(0, 0),
+                    format!("policy file is larger than {} MiB", MAX_SOURCE_BYTES >> 20),
+                    "too large",
+                )
+                .with_help("split the policies into several files"),
+            ],
+            true,
+        ),
         Some(f) => syntax::parse_file_recover(&f.text, index),
         None => (
             ast::File {

@@ -54,7 +54,8 @@ pub fn parse_file_recover(text: &str, file: usize) -> (ast::File, Vec<Diagnostic
                         let s = p.as_span();
                         comments.push((
                             Span::new(s.start() + chunk.start, s.end() + chunk.start),
-                            p.as_str().to_string(),
+                            // Trailing whitespace is not part of a comment (the formatter drops it).
+                            p.as_str().trim_end().to_string(),
                         ));
                     }
                 }

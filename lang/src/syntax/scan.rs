@@ -190,3 +190,23 @@ mod tests {
         assert_eq!(errors.len(), 1);
     }
 }
+
+#[cfg(test)]
+mod fuzz_regressions {
+    use crate::{SourceFile, Sources};
+
+    /// Found by `cargo fuzz run parse`: a file ending in a comment with trailing spaces and
+    /// control characters must format to a file that parses to the same AST.
+    #[test]
+    fn trailing_comment_with_trailing_space_round_trips() {
+        let text = "// ditions shared  x?KEY|P~IVATE_?K = image.user in [\"\", \"1\", \"root\u{1}\u{0}\u{8}\u{0}shared ";
+        let mut sources = Sources::default();
+        let i = sources.add(SourceFile::new("a.pal", text));
+        let file = crate::parse(&sources, i).expect("comment-only file parses");
+        let formatted = crate::format_file(&file);
+        let j = sources.add(SourceFile::new("b.pal", formatted.clone()));
+        let again = crate::parse(&sources, j).expect("formatted file parses");
+        assert_eq!(file, again);
+        assert_eq!(formatted, crate::format_file(&again));
+    }
+}
