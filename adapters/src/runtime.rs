@@ -86,9 +86,10 @@ fn lineage(exec: &Value) -> Vec<String> {
         .unwrap_or_default();
     out.reverse();
     if let Some(parent) = exec.get("parent").and_then(|p| s(p, "binary"))
-        && out.last().map(String::as_str) != Some(parent) {
-            out.push(parent.to_string());
-        }
+        && out.last().map(String::as_str) != Some(parent)
+    {
+        out.push(parent.to_string());
+    }
     out
 }
 

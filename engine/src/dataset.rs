@@ -28,7 +28,12 @@ pub struct Dataset {
     image_by_reference: HashMap<String, usize>,
     deployment_by_id: HashMap<String, usize>,
     baselines: HashMap<String, HashMap<String, Baseline>>,
+    /// A process-unique id, renewed by [`Dataset::finish`]: caches keyed by object
+    /// addresses include it, so a later dataset at the same addresses never hits them.
+    pub(crate) generation: u64,
 }
+
+static GENERATIONS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
 /// An event's place in the dataset: its deployment and container.
 #[derive(Clone, Copy, Debug, Default)]
@@ -85,6 +90,7 @@ impl Dataset {
     /// Joins containers to image records (by digest, then by full name) and fills the
     /// name parts of inline images. Call once after the last [`Dataset::add`].
     pub fn finish(&mut self) {
+        self.generation = GENERATIONS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         for d in &mut self.deployments {
             for c in &mut d.containers {
                 let Some(img) = c.image.take() else { continue };

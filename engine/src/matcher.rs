@@ -74,6 +74,19 @@ pub(crate) fn exhausted() -> bool {
     STEPS_LEFT.with(|s| s.get() == 0)
 }
 
+/// Results of image-only sub-conditions, per image: real clusters run many deployments from
+/// few images, so a condition that reads only an image (its layers, components,
+/// vulnerabilities) is evaluated once per image and reused. Keyed by matcher, dataset
+/// generation, clock, node and image address; cleared when it grows past a bound.
+type ImageKey = (u64, u64, i64, u32, usize);
+const IMAGE_CACHE_LIMIT: usize = 1 << 16;
+
+thread_local! {
+    static IMAGE_CACHE: std::cell::RefCell<std::collections::HashMap<ImageKey, Tri>> = std::cell::RefCell::new(std::collections::HashMap::with_capacity(1024));
+}
+
+static MATCHER_IDS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+
 /// A compiled regex: one pattern, or a set tested at once.
 #[derive(Debug)]
 pub(crate) enum CompiledRegex {
@@ -113,6 +126,9 @@ pub struct Matcher {
     pub(crate) scope_regexes: scope::ScopeRegexes,
     by_root: [Vec<u32>; 5],
     max_slots: usize,
+    /// Per node: an `any` over a container's image whose body reads only that image.
+    image_only: Vec<bool>,
+    id: u64,
 }
 
 /// What to evaluate.
@@ -171,6 +187,8 @@ impl Matcher {
             .map(|r| r.slots.len())
             .max()
             .unwrap_or(1);
+        let image_only = image_only_nodes(&program);
+        let id = MATCHER_IDS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         Ok(Matcher {
             program,
             regexes,
@@ -178,6 +196,8 @@ impl Matcher {
             scope_regexes,
             by_root,
             max_slots,
+            image_only,
+            id,
         })
     }
 
@@ -304,6 +324,11 @@ impl Matcher {
                 let Some(children) = self.children(rule, slot, slots, ctx) else {
                     return Tri::Unknown;
                 };
+                if self.image_only[id as usize] && ctx.dataset.generation != 0 {
+                    if let Children::One(Some(Obj::Image(img))) = children {
+                        return self.cached_image_node(rule, id, slot, body, img, slots, ctx);
+                    }
+                }
                 let mut out = Tri::False;
                 for child in children {
                     if !spend() {
@@ -342,6 +367,44 @@ impl Matcher {
                 self.op(&test.op, v)
             }
         }
+    }
+
+    #[allow(clippy::too_many_arguments, reason = "the same state node() threads")]
+    fn cached_image_node<'r>(
+        &self,
+        rule: &RuleInfo,
+        id: NodeId,
+        slot: u16,
+        body: NodeId,
+        img: &'r crate::record::Image,
+        slots: &mut [Obj<'r>],
+        ctx: &Ctx<'r>,
+    ) -> Tri {
+        let key = (
+            self.id,
+            ctx.dataset.generation,
+            ctx.now,
+            id,
+            img as *const crate::record::Image as usize,
+        );
+        if let Some(hit) = IMAGE_CACHE.with(|c| c.borrow().get(&key).copied()) {
+            return hit;
+        }
+        if !spend() {
+            return Tri::Unknown;
+        }
+        slots[slot as usize] = Obj::Image(img);
+        let out = self.node(rule, body, slots, ctx);
+        if !exhausted() {
+            IMAGE_CACHE.with(|c| {
+                let mut c = c.borrow_mut();
+                if c.len() >= IMAGE_CACHE_LIMIT {
+                    c.clear();
+                }
+                c.insert(key, out);
+            });
+        }
+        out
     }
 
     pub(crate) fn children<'r>(
@@ -478,6 +541,81 @@ impl Matcher {
 
 fn in_set(sorted: &[String], s: &str) -> bool {
     sorted.binary_search_by(|x| x.as_str().cmp(s)).is_ok()
+}
+
+/// Marks `any` nodes over a container's image whose body reads nothing outside the image.
+fn image_only_nodes(p: &Program) -> Vec<bool> {
+    let mut out = vec![false; p.nodes.len()];
+    for rule in &p.rules {
+        mark(p, rule, rule.entry, &mut out);
+    }
+    out
+}
+
+fn mark(p: &Program, rule: &RuleInfo, id: NodeId, out: &mut [bool]) {
+    match p.nodes[id as usize] {
+        Node::And { first, len } | Node::Or { first, len } => {
+            for k in &p.kids[first as usize..(first + len) as usize] {
+                mark(p, rule, *k, out);
+            }
+        }
+        Node::Not(x) => mark(p, rule, x, out),
+        Node::Any { slot, body } | Node::Every { slot, body } => {
+            let info = &rule.slots[slot as usize];
+            let over_image = matches!(
+                info.source,
+                Some((_, palisade_lang::schema::Link::ContainerImage))
+            );
+            if over_image
+                && matches!(p.nodes[id as usize], Node::Any { .. })
+                && reads_only_within(p, rule, body, slot)
+            {
+                out[id as usize] = true;
+            }
+            mark(p, rule, body, out);
+        }
+        Node::Test(_) => {}
+    }
+}
+
+/// Whether `s` is `anc` or reached from it.
+fn descends(rule: &RuleInfo, s: u16, anc: u16) -> bool {
+    let mut cur = Some(s);
+    while let Some(x) = cur {
+        if x == anc {
+            return true;
+        }
+        cur = rule
+            .slots
+            .get(x as usize)
+            .and_then(|i| i.source)
+            .map(|(p, _)| p);
+    }
+    false
+}
+
+fn reads_only_within(p: &Program, rule: &RuleInfo, id: NodeId, anc: u16) -> bool {
+    match p.nodes[id as usize] {
+        Node::And { first, len } | Node::Or { first, len } => p.kids
+            [first as usize..(first + len) as usize]
+            .iter()
+            .all(|k| reads_only_within(p, rule, *k, anc)),
+        Node::Not(x) => reads_only_within(p, rule, x, anc),
+        Node::Any { slot, body } | Node::Every { slot, body } => {
+            descends(rule, slot, anc) && reads_only_within(p, rule, body, anc)
+        }
+        Node::Test(t) => match p.tests[t as usize].operand {
+            OperandIr::Field(s, _) | OperandIr::MapValue(s, _, _) | OperandIr::DaysSince(s, _) => {
+                descends(rule, s, anc)
+            }
+            OperandIr::Count { first, len, filter } => {
+                p.chains[first as usize..(first + len) as usize]
+                    .iter()
+                    .all(|s| descends(rule, *s, anc))
+                    && filter.is_none_or(|f| reads_only_within(p, rule, f, anc))
+            }
+        },
+    }
 }
 
 /// The record kind of a root object.
