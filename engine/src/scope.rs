@@ -14,7 +14,36 @@ use std::collections::HashMap;
 
 /// Compiled regexes of scope and exclusion patterns, by pattern text.
 #[derive(Debug, Default)]
-pub(crate) struct ScopeRegexes(HashMap<String, regex::Regex>);
+pub(crate) struct ScopeRegexes(HashMap<String, NameMatcher>);
+
+/// A compiled name pattern. Most exclusion and scope patterns are plain names
+/// (`kube-system`, `kube\-proxy`); those compare as ASCII case-insensitive strings instead
+/// of holding a compiled regex each (hundreds of them in the built-in library).
+#[derive(Debug)]
+enum NameMatcher {
+    Literal(String),
+    Regex(regex::Regex),
+}
+
+/// The literal a pattern stands for, when it has no regex operators (escaped punctuation allowed).
+fn literal_of(pattern: &str) -> Option<String> {
+    let mut out = String::with_capacity(pattern.len());
+    let mut chars = pattern.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => match chars.next() {
+                Some(n) if n.is_ascii_punctuation() => out.push(n),
+                _ => return None,
+            },
+            '.' | '^' | '$' | '*' | '+' | '?' | '(' | ')' | '[' | ']' | '{' | '}' | '|' => {
+                return None;
+            }
+            c if !c.is_ascii() => return None,
+            c => out.push(c),
+        }
+    }
+    Some(out)
+}
 
 impl ScopeRegexes {
     pub(crate) fn new(policies: &[PolicyInfo]) -> Result<Self, String> {
@@ -23,11 +52,16 @@ impl ScopeRegexes {
             if let NamePattern::Regex(r) = p
                 && !map.contains_key(r)
             {
-                let re = regex::RegexBuilder::new(&palisade_lang::hir::regex_source(r, false))
-                    .size_limit(palisade_lang::hir::REGEX_SIZE_LIMIT)
-                    .build()
-                    .map_err(|e| e.to_string())?;
-                map.insert(r.clone(), re);
+                let m = match literal_of(r) {
+                    Some(lit) => NameMatcher::Literal(lit),
+                    None => NameMatcher::Regex(
+                        regex::RegexBuilder::new(&palisade_lang::hir::regex_source(r, false))
+                            .size_limit(palisade_lang::hir::REGEX_SIZE_LIMIT)
+                            .build()
+                            .map_err(|e| e.to_string())?,
+                    ),
+                };
+                map.insert(r.clone(), m);
             }
             Ok(())
         };
@@ -64,7 +98,11 @@ impl ScopeRegexes {
         let Some(value) = value else { return false };
         match p {
             NamePattern::Exact(s) => s == value,
-            NamePattern::Regex(r) => self.0.get(r).is_some_and(|re| re.is_match(value)),
+            NamePattern::Regex(r) => match self.0.get(r) {
+                Some(NameMatcher::Literal(lit)) => value.eq_ignore_ascii_case(lit),
+                Some(NameMatcher::Regex(re)) => re.is_match(value),
+                None => false,
+            },
         }
     }
 }
@@ -176,4 +214,18 @@ pub(crate) fn applies(
         }
         ExclusionTarget::ImagePrefix(_) => false,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::literal_of;
+
+    #[test]
+    fn plain_names_are_literals() {
+        assert_eq!(literal_of("kube-system").as_deref(), Some("kube-system"));
+        assert_eq!(literal_of(r"kube\-proxy").as_deref(), Some("kube-proxy"));
+        assert_eq!(literal_of("kube-.*"), None);
+        assert_eq!(literal_of("a|b"), None);
+        assert_eq!(literal_of(r"\d+"), None);
+    }
 }

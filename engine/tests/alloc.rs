@@ -84,3 +84,33 @@ fn evaluating_a_clean_record_allocates_nothing() {
     );
     assert_eq!(hits, 0);
 }
+
+#[test]
+fn compiled_library_memory() {
+    // Source -> bundle once; then measure loading the bundle (what hosts do).
+    let mut sources = Sources::default();
+    let mut files = Vec::new();
+    for (n, t) in palisade_library::FILES {
+        let i = sources.add(SourceFile::new(*n, *t));
+        files.push((i, palisade_lang::parse(&sources, i).expect("parse")));
+    }
+    let set = palisade_lang::check(&sources, &files).expect("check");
+    let bundle =
+        palisade_engine::bundle::write_bundle(&palisade_engine::compile(&set).expect("compile"));
+    let mut matcher = None;
+    let info = allocation_counter::measure(|| {
+        matcher = Some(palisade_engine::bundle::load_bundle(&bundle).expect("load"));
+    });
+    let retained = info.bytes_current;
+    eprintln!(
+        "library: bundle {} bytes; loading peaks at {} bytes, the loaded matcher holds {} bytes",
+        bundle.len(),
+        info.bytes_max,
+        retained
+    );
+    assert!(matcher.is_some());
+    assert!(
+        retained < 16 * 1024 * 1024,
+        "the compiled library holds {retained} bytes"
+    );
+}
