@@ -324,10 +324,11 @@ impl Matcher {
                 let Some(children) = self.children(rule, slot, slots, ctx) else {
                     return Tri::Unknown;
                 };
-                if self.image_only[id as usize] && ctx.dataset.generation != 0 {
-                    if let Children::One(Some(Obj::Image(img))) = children {
-                        return self.cached_image_node(rule, id, slot, body, img, slots, ctx);
-                    }
+                if self.image_only[id as usize]
+                    && ctx.dataset.generation != 0
+                    && let Children::One(Some(Obj::Image(img))) = children
+                {
+                    return self.cached_image_node(rule, id, slot, body, img, slots, ctx);
                 }
                 let mut out = Tri::False;
                 for child in children {
