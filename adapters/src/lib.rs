@@ -375,6 +375,21 @@ fn kubernetes(values: Vec<Value>, out: &mut Converted) {
     out.records.extend(deployments);
 }
 
+/// The strings of a JSON array (other elements as their JSON text).
+fn strings(v: Option<&Value>) -> Vec<String> {
+    v.and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .map(|x| {
+                    x.as_str()
+                        .map(str::to_string)
+                        .unwrap_or_else(|| x.to_string())
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 fn admission(v: &Value, out: &mut Converted) {
     let request = if v.get("kind").and_then(Value::as_str) == Some("AdmissionReview") {
         v.get("request").cloned().unwrap_or(Value::Null)
@@ -442,7 +457,7 @@ fn admission(v: &Value, out: &mut Converted) {
                 "kind": "kube_event", "id": format!("admission-{uid}"),
                 "resource": format!("pods_{sub}"), "verb": "create",
                 "user": {"username": user.get("username").and_then(Value::as_str).unwrap_or(""),
-                         "groups": user.get("groups").cloned().unwrap_or(json!([]))},
+                         "groups": strings(user.get("groups"))},
                 "pod": request.get("name").and_then(Value::as_str).unwrap_or(""),
             });
             if let Some(ns) = namespace {
@@ -451,8 +466,8 @@ fn admission(v: &Value, out: &mut Converted) {
             if let Some(c) = object.get("container").and_then(Value::as_str) {
                 e["container"] = json!(c);
             }
-            if let Some(cmd) = object.get("command").and_then(Value::as_array) {
-                e["command"] = json!(cmd);
+            if object.get("command").is_some_and(Value::is_array) {
+                e["command"] = json!(strings(object.get("command")));
             }
             out.records.push(e);
         }

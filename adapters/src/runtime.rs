@@ -15,6 +15,14 @@ fn text(v: Option<&Value>) -> Option<String> {
     }
 }
 
+/// An RFC 3339 time, or nothing (a malformed time is dropped, not passed on).
+fn rfc3339(t: Option<&str>) -> Option<Value> {
+    let t = t?;
+    chrono::DateTime::parse_from_rfc3339(t)
+        .ok()
+        .map(|_| json!(t))
+}
+
 fn basename(path: &str) -> &str {
     path.rsplit('/').next().unwrap_or(path)
 }
@@ -69,7 +77,7 @@ pub fn falco(alert: &Value, line: usize) -> Option<Value> {
     set("namespace", field("k8s.ns.name").map(Value::String));
     set("pod", field("k8s.pod.name").map(Value::String));
     set("container", field("container.name").map(Value::String));
-    set("time", s(alert, "time").map(|t| json!(t)));
+    set("time", rfc3339(s(alert, "time")));
     Some(p)
 }
 
@@ -129,8 +137,8 @@ pub fn tetragon(event: &Value, index: usize) -> Result<Value, String> {
             p["deployment"] = json!(w);
         }
     }
-    if let Some(t) = s(event, "time").or_else(|| s(&proc_, "start_time")) {
-        p["time"] = json!(t);
+    if let Some(t) = rfc3339(s(event, "time")).or_else(|| rfc3339(s(&proc_, "start_time"))) {
+        p["time"] = t;
     }
     Ok(p)
 }

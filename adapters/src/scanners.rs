@@ -286,8 +286,21 @@ pub fn trivy(doc: &Value) -> Vec<Value> {
         }
         let cfg = c.get("config").cloned().unwrap_or(Value::Null);
         img["user"] = json!(s(&cfg, "User").unwrap_or(""));
-        if let Some(labels) = cfg.get("Labels").filter(|l| l.is_object()) {
-            img["labels"] = labels.clone();
+        if let Some(labels) = cfg.get("Labels").and_then(Value::as_object) {
+            let labels: serde_json::Map<String, Value> = labels
+                .iter()
+                .map(|(k, v)| {
+                    (
+                        k.clone(),
+                        json!(
+                            v.as_str()
+                                .map(str::to_string)
+                                .unwrap_or_else(|| v.to_string())
+                        ),
+                    )
+                })
+                .collect();
+            img["labels"] = Value::Object(labels);
         }
         let env: Vec<&str> = list(&cfg, "Env").iter().filter_map(Value::as_str).collect();
         if !env.is_empty() {

@@ -151,3 +151,23 @@ fn broken_inputs_fail_with_a_position_or_a_reason() {
         "{e}"
     );
 }
+
+/// Found by `cargo fuzz run adapters`: malformed times and odd values must not produce
+/// records the engine rejects.
+#[test]
+fn fuzz_regressions_produce_valid_fields() {
+    let falco = r#"{"output":"x","priority":"Warning","rule":"r","time":"2016-08-04T16:17:@57.882008208Z","output_fields":{"proc.name":"cat"}}"#;
+    let c = palisade_adapters::convert(falco).expect("converts");
+    assert!(
+        c.records[0].get("time").is_none(),
+        "a malformed time is dropped: {:?}",
+        c.records[0]
+    );
+    let review = r#"{"kind":"AdmissionReview","request":{"uid":"u","operation":"CONNECT","subResource":"exec","name":"p","userInfo":{"username":"a","groups":"notalist"},"object":{"command":["sh",1,null]}}}"#;
+    let c = palisade_adapters::convert(review).expect("converts");
+    assert_eq!(
+        c.records[0]["command"],
+        serde_json::json!(["sh", "1", "null"])
+    );
+    assert_eq!(c.records[0]["user"]["groups"], serde_json::json!([]));
+}

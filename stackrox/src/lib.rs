@@ -165,6 +165,24 @@ pub fn translate(p: &Policy) -> Result<String, ImportError> {
     if !actions.is_empty() {
         clause(format!("enforce {}", actions.join(", ")));
     }
+    let mitre_id = |id: &str, prefix: &str| {
+        let rest = id.strip_prefix(prefix).unwrap_or("");
+        let (main, sub) = rest.split_once('.').unwrap_or((rest, ""));
+        main.len() == 4
+            && main.bytes().all(|b| b.is_ascii_digit())
+            && (sub.is_empty() || (sub.len() == 3 && sub.bytes().all(|b| b.is_ascii_digit())))
+    };
+    for m in &p.mitre_attack_vectors {
+        if !mitre_id(&m.tactic, "TA") {
+            return Err(err(
+                p,
+                format!("invalid MITRE ATT&CK tactic id `{}`", m.tactic),
+            ));
+        }
+        if let Some(t) = m.techniques.iter().find(|t| !mitre_id(t, "T")) {
+            return Err(err(p, format!("invalid MITRE ATT&CK technique id `{t}`")));
+        }
+    }
     for m in &p.mitre_attack_vectors {
         if m.techniques.is_empty() {
             clause(format!("mitre {}", m.tactic));
@@ -244,7 +262,32 @@ fn exclusion(p: &Policy, e: &Exclusion) -> Result<Option<String>, ImportError> {
         e.name.clone()
     };
     let until = match &e.expiration {
-        Some(t) if !t.is_empty() => format!(" until {t}"),
+        Some(t) if !t.is_empty() => {
+            // The policy language's date token: a date, optionally followed by an RFC 3339 time.
+            let valid = t.len() >= 10
+                && t.as_bytes()[..10].iter().enumerate().all(|(i, b)| {
+                    if i == 4 || i == 7 {
+                        *b == b'-'
+                    } else {
+                        b.is_ascii_digit()
+                    }
+                })
+                && (t.len() == 10
+                    || (t.as_bytes()[10] == b'T'
+                        && t[11..]
+                            .bytes()
+                            .all(|b| b.is_ascii_digit() || b":.Z+-".contains(&b))));
+            if !valid {
+                return Err(err(
+                    p,
+                    format!(
+                        "exclusion `{}`: invalid expiration `{t}` (expected an RFC 3339 time)",
+                        e.name
+                    ),
+                ));
+            }
+            format!(" until {t}")
+        }
         _ => String::new(),
     };
     if let Some(img) = &e.image
@@ -356,4 +399,28 @@ fn condition(p: &Policy, stages: &[&str]) -> Result<String, ImportError> {
         });
     }
     Ok(sections.join(" or "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Found by `cargo fuzz run stackrox_import`: values copied into the source must be
+    /// validated, or the translation does not parse.
+    #[test]
+    fn fuzz_regressions_bad_ids_and_dates_are_import_errors() {
+        let base = r#"{"name":"n","severity":"LOW_SEVERITY","lifecycleStages":["DEPLOY"],"policySections":[{"policyGroups":[{"fieldName":"Privileged Container","values":[{"value":"true"}]}]}]"#;
+        let bad_mitre = format!(
+            r#"{base},"mitreAttackVectors":[{{"tactic":"TA00-02","techniques":["T1059.004"]}}]}}"#
+        );
+        assert!(translate_document(&bad_mitre).is_err_and(|e| e.to_string().contains("MITRE")));
+        let bad_date = format!(
+            r#"{base},"exclusions":[{{"name":"x","deployment":{{"name":"a"}},"expiration":"soon }} policy"}}]}}"#
+        );
+        assert!(translate_document(&bad_date).is_err_and(|e| e.to_string().contains("expiration")));
+        let good = format!(
+            r#"{base},"exclusions":[{{"name":"x","deployment":{{"name":"a"}},"expiration":"2030-01-01T00:00:00Z"}}]}}"#
+        );
+        assert!(translate_document(&good).is_ok_and(|p| p.contains("until 2030-01-01T00:00:00Z")));
+    }
 }
