@@ -205,55 +205,42 @@ fn image_record(name: &str, id: Option<&str>, scanner: &str, components: Vec<Val
     img
 }
 
+/// One image record per distinct result target ("name (os version)"), in first-seen order.
+fn images_by_target<'a>(results: impl Iterator<Item = &'a Value>) -> Vec<Value> {
+    let mut by_image: BTreeMap<String, Components> = BTreeMap::new();
+    let mut order = Vec::new();
+    for r in results {
+        let name = target_name(s(r, "Target").unwrap_or("unknown")).to_string();
+        if !by_image.contains_key(&name) {
+            order.push(name.clone());
+        }
+        trivy_results(std::slice::from_ref(r), by_image.entry(name).or_default());
+    }
+    order
+        .into_iter()
+        .filter_map(|n| {
+            by_image
+                .remove(&n)
+                .map(|c| image_record(&n, None, "trivy", c.into_json()))
+        })
+        .collect()
+}
+
 /// Trivy schema 2, the legacy top-level array and `trivy k8s` reports.
 pub fn trivy(doc: &Value) -> Vec<Value> {
     if let Some(items) = doc.as_array() {
         // Legacy (before v0.20): [{Target, Type, Vulnerabilities}].
-        let mut by_image: BTreeMap<String, Components> = BTreeMap::new();
-        let mut order = Vec::new();
-        for r in items {
-            let name = target_name(s(r, "Target").unwrap_or("unknown")).to_string();
-            if !by_image.contains_key(&name) {
-                order.push(name.clone());
-            }
-            trivy_results(std::slice::from_ref(r), by_image.entry(name).or_default());
-        }
-        return order
-            .into_iter()
-            .filter_map(|n| {
-                by_image
-                    .remove(&n)
-                    .map(|c| image_record(&n, None, "trivy", c.into_json()))
-            })
-            .collect();
+        return images_by_target(items.iter());
     }
     if doc.get("ClusterName").is_some() {
         // trivy k8s: one image per scanned target of every workload.
-        let mut by_image: BTreeMap<String, Components> = BTreeMap::new();
-        let mut order = Vec::new();
-        for w in list(doc, "Vulnerabilities")
+        let results = list(doc, "Vulnerabilities")
             .iter()
             .chain(list(doc, "Resources"))
-        {
-            for r in list(w, "Results") {
-                if s(r, "Class").is_some_and(|c| c != "os-pkgs" && c != "lang-pkgs") {
-                    continue;
-                }
-                let name = target_name(s(r, "Target").unwrap_or("unknown")).to_string();
-                if !by_image.contains_key(&name) {
-                    order.push(name.clone());
-                }
-                trivy_results(std::slice::from_ref(r), by_image.entry(name).or_default());
-            }
-        }
-        return order
-            .into_iter()
-            .filter_map(|n| {
-                by_image
-                    .remove(&n)
-                    .map(|c| image_record(&n, None, "trivy", c.into_json()))
-            })
-            .collect();
+            .flat_map(|w| list(w, "Results"));
+        return images_by_target(
+            results.filter(|r| s(r, "Class").is_none_or(|c| c == "os-pkgs" || c == "lang-pkgs")),
+        );
     }
     let meta = doc.get("Metadata").cloned().unwrap_or(Value::Null);
     let name = s(&meta, "Reference")

@@ -93,39 +93,15 @@ fn add_file(sources: &mut Sources, path: &Path) -> Result<usize, Fatal> {
 /// Unreadable files are fatal; language errors are returned.
 pub fn load(paths: &[PathBuf], with_builtin: bool) -> Result<Loaded, Fatal> {
     let mut sources = Sources::default();
-    let mut indexes = Vec::new();
     if with_builtin {
         for (name, text) in builtin::FILES {
-            indexes.push(sources.add(SourceFile::new(format!("builtin/{name}"), *text)));
+            sources.add(SourceFile::new(format!("builtin/{name}"), *text));
         }
     }
     for path in policy_files(paths)? {
-        indexes.push(add_file(&mut sources, &path)?);
+        add_file(&mut sources, &path)?;
     }
-    let mut files = Vec::new();
-    let mut diags = Vec::new();
-    let mut syntax_failed = false;
-    for index in indexes {
-        let (file, mut errors, failed) = palisade_lang::parse_recover(&sources, index);
-        syntax_failed |= failed;
-        diags.append(&mut errors);
-        files.push((index, file));
-    }
-    // Check even when literals were bad, so one run reports every error; after a syntax
-    // error the broken item is missing and checking would only report its names as unknown.
-    let checked = if syntax_failed {
-        Err(diags)
-    } else {
-        match palisade_lang::check(&sources, &files) {
-            Ok(set) if diags.is_empty() => Ok(set),
-            Ok(_) => Err(diags),
-            Err(mut more) => {
-                diags.append(&mut more);
-                diags.sort_by_key(|d| (d.file, d.span.start));
-                Err(diags)
-            }
-        }
-    };
+    let (files, checked) = palisade_lang::parse_and_check(&sources);
     Ok(Loaded {
         sources,
         files,

@@ -71,10 +71,9 @@ fn error(kind: &str, message: impl Into<String>) -> Value {
 /// Compiles policies; `Err` is the JSON to return to the host (diagnostics or an error).
 pub fn compile_policies(req: &CompileRequest) -> Result<Compiled, Value> {
     let mut sources = Sources::default();
-    let mut indexes = Vec::new();
     if req.builtin || req.policies.is_empty() {
         for (name, text) in palisade_library::FILES {
-            indexes.push(sources.add(SourceFile::new(format!("builtin/{name}"), *text)));
+            sources.add(SourceFile::new(format!("builtin/{name}"), *text));
         }
     }
     for p in &req.policies {
@@ -84,30 +83,9 @@ pub fn compile_policies(req: &CompileRequest) -> Result<Compiled, Value> {
         } else {
             p.text.clone()
         };
-        indexes.push(sources.add(SourceFile::new(p.name.clone(), text)));
+        sources.add(SourceFile::new(p.name.clone(), text));
     }
-    let mut files = Vec::new();
-    let mut diags = Vec::new();
-    let mut syntax_failed = false;
-    for index in indexes {
-        let (file, mut errors, failed) = palisade_lang::parse_recover(&sources, index);
-        syntax_failed |= failed;
-        diags.append(&mut errors);
-        files.push((index, file));
-    }
-    let checked = if syntax_failed {
-        Err(diags)
-    } else {
-        match palisade_lang::check(&sources, &files) {
-            Ok(set) if diags.is_empty() => Ok(set),
-            Ok(_) => Err(diags),
-            Err(mut more) => {
-                diags.append(&mut more);
-                diags.sort_by_key(|d| (d.file, d.span.start));
-                Err(diags)
-            }
-        }
-    };
+    let (_, checked) = palisade_lang::parse_and_check(&sources);
     let set = checked.map_err(
         |ds| json!({"diagnostics": ds.iter().map(|d| sources.to_json(d)).collect::<Vec<_>>()}),
     )?;

@@ -67,3 +67,36 @@ pub fn parse(sources: &Sources, index: usize) -> Result<ast::File, Vec<Diagnosti
 
 pub use check::check;
 pub use fmt::{format_file, format_source, print_expr};
+
+/// Parses and checks every file of `sources`: the parsed files, and the checked set or every
+/// error. Checking goes on past bad literals (one run reports every error); after a syntax
+/// error the broken item is missing, so checking would only report its names as unknown.
+pub fn parse_and_check(
+    sources: &Sources,
+) -> (
+    Vec<(usize, ast::File)>,
+    Result<hir::CheckedSet, Vec<Diagnostic>>,
+) {
+    let mut files = Vec::new();
+    let mut diags = Vec::new();
+    let mut syntax_failed = false;
+    for index in 0..sources.files.len() {
+        let (file, mut errors, failed) = parse_recover(sources, index);
+        syntax_failed |= failed;
+        diags.append(&mut errors);
+        files.push((index, file));
+    }
+    if syntax_failed {
+        return (files, Err(diags));
+    }
+    let checked = match check(sources, &files) {
+        Ok(set) if diags.is_empty() => Ok(set),
+        Ok(_) => Err(diags),
+        Err(mut more) => {
+            diags.append(&mut more);
+            diags.sort_by_key(|d| (d.file, d.span.start));
+            Err(diags)
+        }
+    };
+    (files, checked)
+}
