@@ -68,15 +68,13 @@ pub fn parse(sources: &Sources, index: usize) -> Result<ast::File, Vec<Diagnosti
 pub use check::check;
 pub use fmt::{format_file, format_source, print_expr};
 
+/// The checked set, or every error of the run.
+pub type Checked = Result<hir::CheckedSet, Vec<Diagnostic>>;
+
 /// Parses and checks every file of `sources`: the parsed files, and the checked set or every
 /// error. Checking goes on past bad literals (one run reports every error); after a syntax
 /// error the broken item is missing, so checking would only report its names as unknown.
-pub fn parse_and_check(
-    sources: &Sources,
-) -> (
-    Vec<(usize, ast::File)>,
-    Result<hir::CheckedSet, Vec<Diagnostic>>,
-) {
+pub fn parse_and_check(sources: &Sources) -> (Vec<(usize, ast::File)>, Checked) {
     let mut files = Vec::new();
     let mut diags = Vec::new();
     let mut syntax_failed = false;
