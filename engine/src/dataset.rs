@@ -49,6 +49,8 @@ pub struct EventJoin<'r> {
 impl Dataset {
     /// Adds a deployment, image or baseline; other records are handed back.
     pub fn add(&mut self, record: Record) -> Result<Option<Record>, DatasetError> {
+        // Objects may move: per-image caches stay off until the next `finish`.
+        self.generation = 0;
         match record {
             Record::Deployment(d) => {
                 if self
