@@ -270,12 +270,8 @@ pub fn convert(text: &str) -> Result<Converted, AdapterError> {
             .iter()
             .for_each(|v| out.records.extend(scanners::grype(v))),
         Format::Falco => {
-            for (i, v) in values
-                .iter()
-                .flat_map(|v| v.as_array().cloned().unwrap_or_else(|| vec![v.clone()]))
-                .enumerate()
-            {
-                match runtime::falco(&v, i + 1) {
+            for (i, v) in events(&values).enumerate() {
+                match runtime::falco(v, i + 1) {
                     Some(p) => out.records.push(p),
                     None => {
                         *out.skipped
@@ -286,12 +282,8 @@ pub fn convert(text: &str) -> Result<Converted, AdapterError> {
             }
         }
         Format::Tetragon => {
-            for (i, v) in values
-                .iter()
-                .flat_map(|v| v.as_array().cloned().unwrap_or_else(|| vec![v.clone()]))
-                .enumerate()
-            {
-                match runtime::tetragon(&v, i + 1) {
+            for (i, v) in events(&values).enumerate() {
+                match runtime::tetragon(v, i + 1) {
                     Ok(p) => out.records.push(p),
                     Err(kind) => *out.skipped.entry(kind).or_default() += 1,
                 }
@@ -324,6 +316,14 @@ fn integral_numbers(v: &mut Value) {
         Value::Object(m) => m.values_mut().for_each(integral_numbers),
         _ => {}
     }
+}
+
+/// Events of JSON Lines, concatenated objects, or arrays of them, in order.
+fn events(values: &[Value]) -> impl Iterator<Item = &Value> {
+    values.iter().flat_map(|v| match v.as_array() {
+        Some(items) => items.iter().collect::<Vec<_>>(),
+        None => vec![v],
+    })
 }
 
 /// Flattens `List` objects; returns the objects in order.
