@@ -106,12 +106,23 @@ pub fn sniff(prefix: &str) -> bool {
     RECORD_KINDS.contains(&word.as_str())
 }
 
+/// A parser message without its " at line L column C" (the position is reported separately),
+/// wherever the parser put it.
+fn strip_position(msg: &str) -> String {
+    let Some(i) = msg.find(" at line ") else {
+        return msg.to_string();
+    };
+    let rest = &msg[i + " at line ".len()..];
+    let digits = |s: &str| s.len() - s.trim_start_matches(|c: char| c.is_ascii_digit()).len();
+    let mut end = digits(rest);
+    if let Some(col) = rest[end..].strip_prefix(" column ") {
+        end += " column ".len() + digits(col);
+    }
+    format!("{}{}", &msg[..i], &rest[end..])
+}
+
 fn json_error(e: &serde_json::Error) -> AdapterError {
-    let msg = e.to_string();
-    let msg = msg
-        .rfind(" at line ")
-        .map(|i| msg[..i].to_string())
-        .unwrap_or(msg);
+    let msg = strip_position(&e.to_string());
     AdapterError::Syntax {
         line: e.line(),
         column: e.column(),
@@ -139,11 +150,7 @@ fn yaml_values(text: &str) -> Result<Vec<Value>, AdapterError> {
                 .location()
                 .map(|l| (l.line(), l.column()))
                 .unwrap_or((0, 0));
-            let msg = e.to_string();
-            let msg = msg
-                .rfind(" at line ")
-                .map(|i| msg[..i].to_string())
-                .unwrap_or(msg);
+            let msg = strip_position(&e.to_string());
             AdapterError::Syntax {
                 line,
                 column,
@@ -487,5 +494,23 @@ fn admission(v: &Value, out: &mut Converted) {
                 )
                 .or_default() += 1
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::strip_position;
+
+    #[test]
+    fn positions_are_stripped_wherever_they_are() {
+        assert_eq!(
+            strip_position("expected `,` at line 4 column 1"),
+            "expected `,`"
+        );
+        assert_eq!(
+            strip_position("did not find ']' at line 4 column 1, while parsing"),
+            "did not find ']', while parsing"
+        );
+        assert_eq!(strip_position("no position here"), "no position here");
     }
 }
