@@ -134,6 +134,36 @@ enum Command {
         #[arg(long, default_value = "wasm/playground/dist")]
         dir: PathBuf,
     },
+    /// The sidecar: checks and Kubernetes admission over HTTP(S), evaluated by the WASM plugin.
+    Serve {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8443")]
+        listen: String,
+        /// Policy files or directories (`.pal`, StackRox `.json`); watched and hot-reloaded.
+        #[arg(long = "policies")]
+        policies: Vec<PathBuf>,
+        /// Also serve the built-in library (the default when no --policies or --bundle).
+        #[arg(long)]
+        builtin: bool,
+        /// A compiled bundle (`palisade compile -o`) instead of policy sources; watched too.
+        #[arg(long, conflicts_with_all = ["policies", "builtin"])]
+        bundle: Option<PathBuf>,
+        /// PEM certificate chain: serve HTTPS (reloaded when the file changes).
+        #[arg(long, requires = "tls_key")]
+        tls_cert: Option<PathBuf>,
+        /// PEM private key for --tls-cert.
+        #[arg(long, requires = "tls_cert")]
+        tls_key: Option<PathBuf>,
+        /// Largest request body accepted, in bytes.
+        #[arg(long, default_value_t = 8 << 20)]
+        max_body_bytes: usize,
+        /// Time to receive a request's headers and body, and each plugin call's deadline, in milliseconds.
+        #[arg(long, default_value_t = 10_000)]
+        timeout_ms: u64,
+        /// Memory cap of each plugin instance, in MiB.
+        #[arg(long, default_value_t = 512)]
+        memory_mib: usize,
+    },
     /// Translate policies from other engines.
     Import {
         #[command(subcommand)]
@@ -249,6 +279,42 @@ fn run(cli: Cli) -> Result<i32, Fatal> {
         Command::Test { paths } => test_cmd::run(&paths),
         Command::Convert { input } => inputs::convert(&input),
         Command::Playground { listen, dir } => serve_static::run(&dir, &listen),
+        Command::Serve {
+            listen,
+            policies,
+            builtin,
+            bundle,
+            tls_cert,
+            tls_key,
+            max_body_bytes,
+            timeout_ms,
+            memory_mib,
+        } => {
+            let listen = listen
+                .parse()
+                .map_err(|e| Fatal(format!("--listen `{listen}`: {e} (expected ADDR:PORT)")))?;
+            let source = palisade_sidecar::PolicySource {
+                builtin: builtin || (policies.is_empty() && bundle.is_none()),
+                paths: policies,
+                bundle,
+            };
+            let mut config = palisade_sidecar::Config::new(listen, source);
+            config.tls = tls_cert
+                .zip(tls_key)
+                .map(|(cert, key)| palisade_sidecar::TlsFiles { cert, key });
+            config.max_body_bytes = max_body_bytes;
+            config.read_timeout = std::time::Duration::from_millis(timeout_ms);
+            config.limits.deadline = std::time::Duration::from_millis(timeout_ms);
+            config.limits.memory_bytes = memory_mib << 20;
+            config.now = std::env::var("PALISADE_NOW").ok();
+            if let Some(now) = &config.now {
+                chrono::DateTime::parse_from_rfc3339(now).map_err(|e| {
+                    Fatal(format!("PALISADE_NOW `{now}` is not an RFC 3339 time: {e}"))
+                })?;
+            }
+            palisade_sidecar::run(config).map_err(|e| Fatal(e.to_string()))?;
+            Ok(0)
+        }
         Command::Import {
             from: ImportFrom::Stackrox { file },
         } => library::import_stackrox(&file),

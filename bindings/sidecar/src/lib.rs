@@ -1,0 +1,121 @@
+//! `palisade serve`: an HTTP(S) server over the wasmtime-hosted plugin ([`palisade_host`]).
+//!
+//! Routes: `POST /v1/check` (any input `palisade check --input` accepts, to the CLI's JSON
+//! report), `POST /v1/admit` (a Kubernetes validating admission webhook), `GET /healthz`,
+//! `GET /readyz`, `GET /metrics`. Policies are compiled natively into a bundle, loaded into
+//! a pool of plugin instances and hot-reloaded when their files change; TLS certificates
+//! are reloaded the same way. Request bodies are size- and time-limited, every plugin call
+//! has a deadline and a memory cap, and a trap fails only the request that caused it.
+
+mod admission;
+mod log;
+mod metrics;
+mod policy_set;
+mod server;
+mod tls;
+
+pub use policy_set::PolicySource;
+pub use server::{Running, start};
+pub use tls::TlsFiles;
+
+use palisade_host::Limits;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+/// How the server runs.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Address to listen on (port 0 picks a free one; see [`Running::local_addr`]).
+    pub listen: SocketAddr,
+    /// The policies to serve.
+    pub policies: PolicySource,
+    /// Serve HTTPS with this certificate and key.
+    pub tls: Option<TlsFiles>,
+    /// Per-call limits of the plugin.
+    pub limits: Limits,
+    /// Largest request body accepted (413 above it).
+    pub max_body_bytes: usize,
+    /// Time allowed to receive a request's headers, and its body (408 after it).
+    pub read_timeout: Duration,
+    /// How often policy and certificate files are checked for changes.
+    pub reload_interval: Duration,
+    /// "Now" for every check (RFC 3339, from `PALISADE_NOW`); the system clock when absent.
+    pub now: Option<String>,
+    /// Time in-flight requests get to finish at shutdown.
+    pub shutdown_grace: Duration,
+}
+
+impl Config {
+    /// Defaults for everything but the address and the policies.
+    pub fn new(listen: SocketAddr, policies: PolicySource) -> Self {
+        Config {
+            listen,
+            policies,
+            tls: None,
+            limits: Limits::default(),
+            max_body_bytes: 8 << 20,
+            read_timeout: Duration::from_secs(10),
+            reload_interval: Duration::from_secs(1),
+            now: None,
+            shutdown_grace: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Why the server could not start or stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// The plugin could not be loaded.
+    #[error(transparent)]
+    Plugin(#[from] palisade_host::HostError),
+    /// The initial policy set did not compile or load.
+    #[error("policies: {0}")]
+    Policies(String),
+    /// The certificate or key could not be used.
+    #[error("tls: {0}")]
+    Tls(String),
+    /// Binding or serving failed.
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Runs the server until SIGINT or SIGTERM, then shuts down gracefully.
+pub fn run(config: Config) -> Result<(), ServeError> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async move {
+        let running = start(config).await?;
+        log::log(
+            "info",
+            "listening",
+            serde_json::json!({"addr": running.local_addr().to_string()}),
+        );
+        wait_for_signal().await;
+        log::log("info", "shutting down", serde_json::Value::Null);
+        running.shutdown().await;
+        Ok(())
+    })
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

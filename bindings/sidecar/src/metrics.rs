@@ -1,0 +1,168 @@
+//! Prometheus metrics: requests and latency by route, violations by policy, plugin traps,
+//! reloads. Rendered in the text exposition format.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::sync::Mutex;
+use std::time::Duration;
+
+/// Upper bounds (seconds) of the latency histogram buckets.
+const BUCKETS: [f64; 12] = [
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0,
+];
+
+#[derive(Default)]
+struct Histogram {
+    counts: [u64; BUCKETS.len()],
+    count: u64,
+    sum: f64,
+}
+
+#[derive(Default)]
+struct State {
+    requests: BTreeMap<(String, u16), u64>,
+    latency: BTreeMap<String, Histogram>,
+    violations: BTreeMap<String, u64>,
+    admission: BTreeMap<&'static str, u64>,
+    traps: u64,
+    reloads: BTreeMap<&'static str, u64>,
+}
+
+/// The server's metrics.
+#[derive(Default)]
+pub struct Metrics {
+    state: Mutex<State>,
+}
+
+impl Metrics {
+    fn with<R>(&self, f: impl FnOnce(&mut State) -> R) -> R {
+        f(&mut self.state.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    /// Counts a request and its latency.
+    pub fn request(&self, route: &str, status: u16, elapsed: Duration) {
+        self.with(|s| {
+            *s.requests.entry((route.to_string(), status)).or_default() += 1;
+            let h = s.latency.entry(route.to_string()).or_default();
+            let secs = elapsed.as_secs_f64();
+            for (i, bound) in BUCKETS.iter().enumerate() {
+                if secs <= *bound {
+                    h.counts[i] += 1;
+                }
+            }
+            h.count += 1;
+            h.sum += secs;
+        })
+    }
+
+    /// Counts violations, by policy.
+    pub fn violations<'a>(&self, policies: impl Iterator<Item = &'a str>) {
+        self.with(|s| {
+            for p in policies {
+                *s.violations.entry(p.to_string()).or_default() += 1;
+            }
+        })
+    }
+
+    /// Counts an admission decision (`allowed` or `denied`).
+    pub fn admission(&self, decision: &'static str) {
+        self.with(|s| *s.admission.entry(decision).or_default() += 1)
+    }
+
+    /// Counts a plugin trap (including exceeded deadlines and memory caps).
+    pub fn trap(&self) {
+        self.with(|s| s.traps += 1)
+    }
+
+    /// Counts a reload (`ok` or `failed`).
+    pub fn reload(&self, outcome: &'static str) {
+        self.with(|s| *s.reloads.entry(outcome).or_default() += 1)
+    }
+
+    /// The text exposition format.
+    pub fn render(&self, policies: usize, generation: u64) -> String {
+        self.with(|s| {
+            let mut out = String::new();
+            let _ = writeln!(out, "# HELP palisade_requests_total HTTP requests by route and status.\n# TYPE palisade_requests_total counter");
+            for ((route, status), n) in &s.requests {
+                let _ = writeln!(out, "palisade_requests_total{{route=\"{}\",status=\"{status}\"}} {n}", escape(route));
+            }
+            let _ = writeln!(out, "# HELP palisade_request_duration_seconds Request latency by route.\n# TYPE palisade_request_duration_seconds histogram");
+            for (route, h) in &s.latency {
+                let route = escape(route);
+                for (bound, n) in BUCKETS.iter().zip(h.counts) {
+                    let _ = writeln!(out, "palisade_request_duration_seconds_bucket{{route=\"{route}\",le=\"{bound}\"}} {n}");
+                }
+                let _ = writeln!(out, "palisade_request_duration_seconds_bucket{{route=\"{route}\",le=\"+Inf\"}} {}", h.count);
+                let _ = writeln!(out, "palisade_request_duration_seconds_sum{{route=\"{route}\"}} {}", h.sum);
+                let _ = writeln!(out, "palisade_request_duration_seconds_count{{route=\"{route}\"}} {}", h.count);
+            }
+            let _ = writeln!(out, "# HELP palisade_violations_total Violations reported, by policy.\n# TYPE palisade_violations_total counter");
+            for (policy, n) in &s.violations {
+                let _ = writeln!(out, "palisade_violations_total{{policy=\"{}\"}} {n}", escape(policy));
+            }
+            let _ = writeln!(out, "# HELP palisade_admission_decisions_total Admission reviews answered, by decision.\n# TYPE palisade_admission_decisions_total counter");
+            for (decision, n) in &s.admission {
+                let _ = writeln!(out, "palisade_admission_decisions_total{{decision=\"{decision}\"}} {n}");
+            }
+            let _ = writeln!(out, "# HELP palisade_plugin_traps_total Plugin calls that trapped, ran past their deadline or memory cap.\n# TYPE palisade_plugin_traps_total counter\npalisade_plugin_traps_total {}", s.traps);
+            let _ = writeln!(out, "# HELP palisade_reloads_total Policy reloads, by outcome.\n# TYPE palisade_reloads_total counter");
+            for (outcome, n) in &s.reloads {
+                let _ = writeln!(out, "palisade_reloads_total{{outcome=\"{outcome}\"}} {n}");
+            }
+            let _ = writeln!(out, "# HELP palisade_policies Policies in the set being served.\n# TYPE palisade_policies gauge\npalisade_policies {policies}");
+            let _ = writeln!(out, "# HELP palisade_policy_generation Loads of the policy set so far.\n# TYPE palisade_policy_generation gauge\npalisade_policy_generation {generation}");
+            out
+        })
+    }
+}
+
+/// Escapes a label value.
+fn escape(v: &str) -> String {
+    v.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_counters_and_a_cumulative_histogram() {
+        let m = Metrics::default();
+        m.request("/v1/admit", 200, Duration::from_millis(3));
+        m.request("/v1/admit", 200, Duration::from_millis(30));
+        m.violations(["Latest \"tag\""].into_iter());
+        m.trap();
+        m.reload("failed");
+        let text = m.render(63, 2);
+        assert!(
+            text.contains("palisade_requests_total{route=\"/v1/admit\",status=\"200\"} 2"),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "palisade_request_duration_seconds_bucket{route=\"/v1/admit\",le=\"0.005\"} 1"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "palisade_request_duration_seconds_bucket{route=\"/v1/admit\",le=\"0.05\"} 2"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("palisade_request_duration_seconds_count{route=\"/v1/admit\"} 2"),
+            "{text}"
+        );
+        assert!(
+            text.contains("palisade_violations_total{policy=\"Latest \\\"tag\\\"\"} 1"),
+            "{text}"
+        );
+        assert!(text.contains("palisade_plugin_traps_total 1"));
+        assert!(text.contains("palisade_reloads_total{outcome=\"failed\"} 1"));
+        assert!(text.contains("palisade_policies 63"));
+    }
+}

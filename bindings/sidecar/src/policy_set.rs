@@ -1,0 +1,190 @@
+//! The policy set being served: compiled natively into a bundle, loaded into a plugin pool,
+//! swapped atomically when the files change. A request takes the current set once and uses
+//! it throughout, so it never sees a half-loaded set; a set that fails to compile is never
+//! swapped in.
+
+use palisade_engine::api::{CompileRequest, SourceText, compile_policies};
+use palisade_host::{Limits, Plugin, Pool};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+use std::time::SystemTime;
+
+/// Where the policies come from.
+#[derive(Clone, Debug, Default)]
+pub struct PolicySource {
+    /// Policy files and directories (`.pal`, StackRox `.json`).
+    pub paths: Vec<PathBuf>,
+    /// Also serve the built-in library (implied when there are no paths and no bundle).
+    pub builtin: bool,
+    /// A compiled bundle (`palisade compile -o`) instead of sources.
+    pub bundle: Option<PathBuf>,
+}
+
+/// One loaded policy set.
+pub struct LoadedSet {
+    /// The plugin instances with the bundle loaded.
+    pub pool: Pool,
+    /// Counts loads: 1 for the first set.
+    pub generation: u64,
+    /// Policies in the set.
+    pub policies: usize,
+}
+
+/// What the files looked like when they were last read: (path, modified, length) sorted.
+pub type Fingerprint = Vec<(PathBuf, Option<SystemTime>, u64)>;
+
+impl PolicySource {
+    /// The files this source reads (directories expanded), for change detection.
+    pub fn files(&self) -> Vec<PathBuf> {
+        let mut out = Vec::new();
+        for p in self.paths.iter().chain(self.bundle.iter()) {
+            collect(p, &mut out);
+        }
+        out
+    }
+
+    /// The current fingerprint of the files.
+    pub fn fingerprint(&self) -> Fingerprint {
+        self.files()
+            .into_iter()
+            .map(|p| {
+                let meta = std::fs::metadata(&p).ok();
+                let modified = meta.as_ref().and_then(|m| m.modified().ok());
+                let len = meta.map_or(0, |m| m.len());
+                (p, modified, len)
+            })
+            .collect()
+    }
+
+    /// Compiles the sources (or reads the bundle) into bundle text; `Err` is a readable
+    /// message naming the file and position of every error.
+    pub fn bundle_text(&self) -> Result<String, String> {
+        if let Some(path) = &self.bundle {
+            return std::fs::read_to_string(path)
+                .map_err(|e| format!("{}: cannot read: {e}", path.display()));
+        }
+        let mut policies = Vec::new();
+        let files = self.files();
+        if files.is_empty() && !self.paths.is_empty() {
+            return Err(format!(
+                "no policy files (.pal, .json) under {}",
+                list(&self.paths)
+            ));
+        }
+        for p in files {
+            let text = std::fs::read_to_string(&p)
+                .map_err(|e| format!("{}: cannot read: {e}", p.display()))?;
+            policies.push(SourceText {
+                name: p.display().to_string(),
+                text,
+            });
+        }
+        let request = CompileRequest {
+            builtin: self.builtin,
+            policies,
+        };
+        let compiled = compile_policies(&request).map_err(|v| describe_failure(&v))?;
+        Ok(palisade_engine::bundle::write_bundle(
+            compiled.matcher.program(),
+        ))
+    }
+
+    /// Compiles and loads a set.
+    pub fn load(
+        &self,
+        plugin: &Arc<Plugin>,
+        limits: Limits,
+        generation: u64,
+    ) -> Result<LoadedSet, String> {
+        let bundle = self.bundle_text()?;
+        let pool = Pool::new(plugin.clone(), bundle, limits).map_err(|e| e.to_string())?;
+        Ok(LoadedSet {
+            policies: pool.policies(),
+            pool,
+            generation,
+        })
+    }
+}
+
+fn list(paths: &[PathBuf]) -> String {
+    paths
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Every `.pal`/`.json` file under `path` (sorted), or `path` itself when it is a file.
+fn collect(path: &Path, out: &mut Vec<PathBuf>) {
+    if !path.is_dir() {
+        out.push(path.to_path_buf());
+        return;
+    }
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(path)
+        .map(|d| d.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default();
+    entries.sort();
+    for p in entries {
+        if p.is_dir() {
+            collect(&p, out);
+        } else if matches!(p.extension().and_then(|e| e.to_str()), Some("pal" | "json")) {
+            out.push(p);
+        }
+    }
+}
+
+/// `file:line:col: message` per diagnostic, or the error message.
+fn describe_failure(v: &Value) -> String {
+    if let Some(diags) = v["diagnostics"].as_array() {
+        let lines: Vec<String> = diags
+            .iter()
+            .map(|d| {
+                format!(
+                    "{}:{}:{}: {}",
+                    d["file"].as_str().unwrap_or("?"),
+                    d["line"],
+                    d["column"],
+                    d["message"].as_str().unwrap_or("?")
+                )
+            })
+            .collect();
+        return lines.join("; ");
+    }
+    v["error"]["message"]
+        .as_str()
+        .map_or_else(|| v.to_string(), str::to_string)
+}
+
+/// The set being served and the outcome of the last reload.
+#[derive(Default)]
+pub struct Current {
+    set: RwLock<Option<Arc<LoadedSet>>>,
+    last_error: RwLock<Option<String>>,
+}
+
+impl Current {
+    /// The set to use for one request.
+    pub fn get(&self) -> Option<Arc<LoadedSet>> {
+        self.set.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Swaps in a new set and clears the last error.
+    pub fn replace(&self, set: LoadedSet) {
+        *self.set.write().unwrap_or_else(|p| p.into_inner()) = Some(Arc::new(set));
+        *self.last_error.write().unwrap_or_else(|p| p.into_inner()) = None;
+    }
+
+    /// Records a failed reload (the served set stays).
+    pub fn failed(&self, message: String) {
+        *self.last_error.write().unwrap_or_else(|p| p.into_inner()) = Some(message);
+    }
+
+    /// Why the last reload failed, if it did.
+    pub fn last_error(&self) -> Option<String> {
+        self.last_error
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+}

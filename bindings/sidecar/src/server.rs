@@ -1,0 +1,570 @@
+//! The listener, the routes and the background reloaders.
+
+use crate::admission;
+use crate::log::log;
+use crate::metrics::Metrics;
+use crate::policy_set::{Current, Fingerprint};
+use crate::tls::{self, CertResolver};
+use crate::{Config, ServeError};
+use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
+use hyper::body::{Bytes, Incoming};
+use hyper::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderValue};
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use palisade_host::{HostError, Plugin};
+use serde_json::{Value, json};
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+/// Shared by every connection.
+struct State {
+    config: Config,
+    plugin: Arc<Plugin>,
+    current: Current,
+    metrics: Metrics,
+    generation: AtomicU64,
+}
+
+/// A started server.
+pub struct Running {
+    addr: SocketAddr,
+    stop: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Running {
+    /// The address it listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Stops accepting, lets in-flight requests finish (up to the grace period), stops the
+    /// reloaders.
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        for t in self.tasks {
+            let _ = t.await;
+        }
+    }
+}
+
+/// Loads the plugin and the policies, binds, and starts serving in the background.
+pub async fn start(config: Config) -> Result<Running, ServeError> {
+    let plugin = tokio::task::spawn_blocking(Plugin::embedded)
+        .await
+        .map_err(|e| ServeError::Policies(e.to_string()))??;
+    let source = config.policies.clone();
+    let (limits, plugin2) = (config.limits, plugin.clone());
+    let fingerprint = source.fingerprint();
+    let first = tokio::task::spawn_blocking(move || source.load(&plugin2, limits, 1))
+        .await
+        .map_err(|e| ServeError::Policies(e.to_string()))?
+        .map_err(ServeError::Policies)?;
+    log(
+        "info",
+        "policies loaded",
+        json!({"policies": first.policies, "generation": 1}),
+    );
+    let acceptor = match &config.tls {
+        Some(files) => {
+            let pair = tls::read_pair(files).map_err(ServeError::Tls)?;
+            let resolver = Arc::new(CertResolver::new(pair));
+            let server_config = tls::server_config(resolver.clone()).map_err(ServeError::Tls)?;
+            Some((tokio_rustls::TlsAcceptor::from(server_config), resolver))
+        }
+        None => None,
+    };
+    let listener = TcpListener::bind(config.listen).await?;
+    let addr = listener.local_addr()?;
+    let state = Arc::new(State {
+        config,
+        plugin,
+        current: Current::default(),
+        metrics: Metrics::default(),
+        generation: AtomicU64::new(1),
+    });
+    state.current.replace(first);
+    state.metrics.reload("ok");
+    let (stop, stopped) = watch::channel(false);
+    let mut tasks = vec![tokio::spawn(reload_policies(
+        state.clone(),
+        fingerprint,
+        stopped.clone(),
+    ))];
+    if let (Some((_, resolver)), Some(files)) = (&acceptor, state.config.tls.clone()) {
+        tasks.push(tokio::spawn(reload_certificate(
+            state.clone(),
+            files,
+            resolver.clone(),
+            stopped.clone(),
+        )));
+    }
+    tasks.push(tokio::spawn(accept(
+        state,
+        listener,
+        acceptor.map(|(a, _)| a),
+        stopped,
+    )));
+    Ok(Running { addr, stop, tasks })
+}
+
+async fn accept(
+    state: Arc<State>,
+    listener: TcpListener,
+    acceptor: Option<tokio_rustls::TlsAcceptor>,
+    mut stopped: watch::Receiver<bool>,
+) {
+    let graceful = GracefulShutdown::new();
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    log("warn", "accept failed", json!({"error": e.to_string()}));
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = stopped.changed() => break,
+        };
+        let state2 = state.clone();
+        let service = hyper::service::service_fn(move |req| handle(state2.clone(), req));
+        let mut http = hyper::server::conn::http1::Builder::new();
+        http.timer(TokioTimer::new())
+            .header_read_timeout(state.config.read_timeout);
+        match &acceptor {
+            None => {
+                let conn = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
+                tokio::spawn(async move {
+                    let _ = conn.await;
+                });
+            }
+            Some(acceptor) => {
+                let acceptor = acceptor.clone();
+                let timeout = state.config.read_timeout;
+                let watcher = graceful.watcher();
+                tokio::spawn(async move {
+                    match tokio::time::timeout(timeout, acceptor.accept(stream)).await {
+                        Ok(Ok(tls_stream)) => {
+                            let _ = watcher
+                                .watch(http.serve_connection(TokioIo::new(tls_stream), service))
+                                .await;
+                        }
+                        Ok(Err(e)) => log(
+                            "warn",
+                            "tls handshake failed",
+                            json!({"peer": peer.to_string(), "error": e.to_string()}),
+                        ),
+                        Err(_) => log(
+                            "warn",
+                            "tls handshake timed out",
+                            json!({"peer": peer.to_string()}),
+                        ),
+                    }
+                });
+            }
+        }
+    }
+    drop(listener);
+    if tokio::time::timeout(state.config.shutdown_grace, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        log(
+            "warn",
+            "shutdown grace period over; closing remaining connections",
+            Value::Null,
+        );
+    }
+}
+
+/// Polls the policy files; compiles and swaps on change, keeps the old set on failure.
+async fn reload_policies(
+    state: Arc<State>,
+    mut seen: Fingerprint,
+    mut stopped: watch::Receiver<bool>,
+) {
+    if state.config.policies.paths.is_empty() && state.config.policies.bundle.is_none() {
+        return;
+    }
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(state.config.reload_interval) => {}
+            _ = stopped.changed() => return,
+        }
+        let source = state.config.policies.clone();
+        let now = match tokio::task::spawn_blocking(move || source.fingerprint()).await {
+            Ok(f) => f,
+            Err(_) => continue,
+        };
+        if now == seen {
+            continue;
+        }
+        seen = now;
+        let generation = state.generation.load(Ordering::SeqCst) + 1;
+        let (source, plugin, limits) = (
+            state.config.policies.clone(),
+            state.plugin.clone(),
+            state.config.limits,
+        );
+        let loaded = tokio::task::spawn_blocking(move || source.load(&plugin, limits, generation))
+            .await
+            .unwrap_or_else(|e| Err(e.to_string()));
+        match loaded {
+            Ok(set) => {
+                log(
+                    "info",
+                    "policies reloaded",
+                    json!({"policies": set.policies, "generation": generation}),
+                );
+                state.generation.store(generation, Ordering::SeqCst);
+                state.current.replace(set);
+                state.metrics.reload("ok");
+            }
+            Err(message) => {
+                log(
+                    "error",
+                    "policy reload failed; still serving the last good set",
+                    json!({"error": message}),
+                );
+                state.current.failed(message);
+                state.metrics.reload("failed");
+            }
+        }
+    }
+}
+
+/// Polls the certificate and key; swaps them in when both read and match.
+async fn reload_certificate(
+    state: Arc<State>,
+    files: tls::TlsFiles,
+    resolver: Arc<CertResolver>,
+    mut stopped: watch::Receiver<bool>,
+) {
+    let mut seen = tls::stamp(&files);
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(state.config.reload_interval) => {}
+            _ = stopped.changed() => return,
+        }
+        let now = tls::stamp(&files);
+        if now == seen {
+            continue;
+        }
+        seen = now;
+        match tls::read_pair(&files) {
+            Ok(pair) => {
+                resolver.reload(pair);
+                log(
+                    "info",
+                    "tls certificate reloaded",
+                    json!({"cert": files.cert.display().to_string()}),
+                );
+            }
+            Err(e) => log(
+                "error",
+                "tls certificate reload failed; keeping the current one",
+                json!({"error": e}),
+            ),
+        }
+    }
+}
+
+/// An HTTP answer before it becomes a response.
+struct Answer {
+    status: StatusCode,
+    content_type: &'static str,
+    body: String,
+}
+
+impl Answer {
+    fn json(status: StatusCode, body: String) -> Self {
+        Answer {
+            status,
+            content_type: "application/json",
+            body,
+        }
+    }
+
+    fn error(status: StatusCode, kind: &str, message: impl Into<String>) -> Self {
+        Answer::json(
+            status,
+            json!({"error": {"kind": kind, "message": message.into()}}).to_string(),
+        )
+    }
+}
+
+async fn handle(
+    state: Arc<State>,
+    req: Request<Incoming>,
+) -> Result<Response<Full<Bytes>>, Infallible> {
+    let started = Instant::now();
+    let (method, path) = (req.method().clone(), req.uri().path().to_string());
+    let route = match path.as_str() {
+        "/v1/check" | "/v1/admit" | "/healthz" | "/readyz" | "/metrics" => path.as_str(),
+        _ => "other",
+    };
+    let answer = match (route, &method) {
+        ("/healthz", &Method::GET) => Answer {
+            status: StatusCode::OK,
+            content_type: "text/plain",
+            body: "ok\n".into(),
+        },
+        ("/readyz", &Method::GET) => readyz(&state),
+        ("/metrics", &Method::GET) => {
+            let (policies, generation) = state
+                .current
+                .get()
+                .map_or((0, 0), |s| (s.policies, s.generation));
+            Answer {
+                status: StatusCode::OK,
+                content_type: "text/plain; version=0.0.4",
+                body: state.metrics.render(policies, generation),
+            }
+        }
+        ("/v1/check", &Method::POST) => check(&state, req).await,
+        ("/v1/admit", &Method::POST) => admit(&state, req).await,
+        ("other", _) => Answer::error(
+            StatusCode::NOT_FOUND,
+            "route",
+            format!("no route `{path}`: try /v1/check, /v1/admit, /healthz, /readyz, /metrics"),
+        ),
+        _ => Answer::error(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method",
+            format!("`{method} {path}` is not allowed"),
+        ),
+    };
+    let elapsed = started.elapsed();
+    state
+        .metrics
+        .request(route, answer.status.as_u16(), elapsed);
+    let level = if answer.status.is_server_error() {
+        "error"
+    } else {
+        "info"
+    };
+    log(
+        level,
+        "request",
+        json!({"method": method.as_str(), "path": path, "status": answer.status.as_u16(), "ms": (elapsed.as_secs_f64() * 1e6).round() / 1e3, "bytes": answer.body.len()}),
+    );
+    let mut response = Response::new(Full::new(Bytes::from(answer.body)));
+    *response.status_mut() = answer.status;
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static(answer.content_type));
+    Ok(response)
+}
+
+fn readyz(state: &State) -> Answer {
+    match state.current.get() {
+        Some(set) => Answer::json(
+            StatusCode::OK,
+            json!({"ready": true, "policies": set.policies, "generation": set.generation, "last_reload_error": state.current.last_error()}).to_string(),
+        ),
+        None => Answer::json(
+            StatusCode::SERVICE_UNAVAILABLE,
+            json!({"ready": false, "last_reload_error": state.current.last_error()}).to_string(),
+        ),
+    }
+}
+
+/// Reads a body within the size and time limits, as UTF-8.
+async fn read_body(
+    state: &State,
+    req: Request<Incoming>,
+) -> Result<(hyper::http::request::Parts, String), Answer> {
+    let max = state.config.max_body_bytes;
+    let too_large = || {
+        Answer::error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body",
+            format!("the request body is larger than {max} bytes"),
+        )
+    };
+    let declared = req
+        .headers()
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > max as u64) {
+        return Err(too_large());
+    }
+    let (parts, body) = req.into_parts();
+    let collected =
+        tokio::time::timeout(state.config.read_timeout, Limited::new(body, max).collect()).await;
+    let bytes = match collected {
+        Err(_) => {
+            return Err(Answer::error(
+                StatusCode::REQUEST_TIMEOUT,
+                "body",
+                format!(
+                    "the request body did not arrive within {:?}",
+                    state.config.read_timeout
+                ),
+            ));
+        }
+        Ok(Err(e)) if e.downcast_ref::<LengthLimitError>().is_some() => return Err(too_large()),
+        Ok(Err(e)) => {
+            return Err(Answer::error(
+                StatusCode::BAD_REQUEST,
+                "body",
+                format!("could not read the request body: {e}"),
+            ));
+        }
+        Ok(Ok(c)) => c.to_bytes(),
+    };
+    let text = String::from_utf8(bytes.to_vec()).map_err(|_| {
+        Answer::error(
+            StatusCode::BAD_REQUEST,
+            "body",
+            "the request body is not UTF-8",
+        )
+    })?;
+    Ok((parts, text))
+}
+
+fn now(state: &State) -> String {
+    state
+        .config
+        .now
+        .clone()
+        .unwrap_or_else(|| chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+}
+
+/// Evaluates one request with the current set; `Err` is the answer for a failed plugin call.
+async fn evaluate(
+    state: &Arc<State>,
+    parts: &hyper::http::request::Parts,
+    request: Value,
+) -> Result<(String, Value), Answer> {
+    let Some(set) = state.current.get() else {
+        return Err(Answer::error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "policies",
+            "no policy set loaded",
+        ));
+    };
+    let forced_trap = cfg!(feature = "fault-injection")
+        && parts
+            .headers
+            .get("x-palisade-fault")
+            .is_some_and(|v| v == "trap");
+    let request = request.to_string();
+    let outcome = tokio::task::spawn_blocking(move || {
+        if forced_trap {
+            return Err(set.pool.force_trap());
+        }
+        set.pool.check(&request)
+    })
+    .await
+    .unwrap_or_else(|e| Err(HostError::Trap(format!("the evaluation task failed: {e}"))));
+    match outcome {
+        Ok(text) => {
+            let report: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+            if report.get("error").is_some() || report.is_null() {
+                return Err(Answer::json(StatusCode::BAD_REQUEST, text));
+            }
+            state.metrics.violations(
+                report["violations"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|v| v["policy"].as_str()),
+            );
+            Ok((text, report))
+        }
+        Err(HostError::TooLarge(n)) => Err(Answer::error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body",
+            format!("{n} bytes is too large for the plugin"),
+        )),
+        Err(e) => {
+            state.metrics.trap();
+            log(
+                "error",
+                "plugin call failed",
+                json!({"error": e.to_string()}),
+            );
+            let status = if matches!(e, HostError::Deadline(_)) {
+                StatusCode::SERVICE_UNAVAILABLE
+            } else {
+                StatusCode::INTERNAL_SERVER_ERROR
+            };
+            Err(Answer::error(status, "plugin", e.to_string()))
+        }
+    }
+}
+
+/// `POST /v1/check[?lifecycle=deploy&all=true&explain=true]`.
+async fn check(state: &Arc<State>, req: Request<Incoming>) -> Answer {
+    let query = req.uri().query().unwrap_or("").to_string();
+    let mut request = json!({"now": now(state), "all": false, "explain": false, "lifecycle": null});
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, "true"));
+        match (key, value) {
+            ("all" | "explain", "true" | "false") => request[key] = json!(value == "true"),
+            ("lifecycle", "build" | "deploy" | "runtime") => request[key] = json!(value),
+            _ => {
+                return Answer::error(
+                    StatusCode::BAD_REQUEST,
+                    "query",
+                    format!(
+                        "unknown query parameter `{pair}` (expected lifecycle=build|deploy|runtime, all=true|false, explain=true|false)"
+                    ),
+                );
+            }
+        }
+    }
+    let (parts, body) = match read_body(state, req).await {
+        Ok(b) => b,
+        Err(a) => return a,
+    };
+    request["inputs"] = json!([{"name": "body", "text": body}]);
+    match evaluate(state, &parts, request).await {
+        Ok((text, _)) => Answer::json(StatusCode::OK, text),
+        Err(a) => a,
+    }
+}
+
+/// `POST /v1/admit`: AdmissionReview in and out.
+async fn admit(state: &Arc<State>, req: Request<Incoming>) -> Answer {
+    let (parts, body) = match read_body(state, req).await {
+        Ok(b) => b,
+        Err(a) => return a,
+    };
+    let review: Value = match serde_json::from_str(&body) {
+        Ok(v) => v,
+        Err(e) => {
+            return Answer::error(
+                StatusCode::BAD_REQUEST,
+                "body",
+                format!("the body is not JSON: {e}"),
+            );
+        }
+    };
+    let uid = match admission::request_uid(&review) {
+        Ok(u) => u,
+        Err(m) => return Answer::error(StatusCode::BAD_REQUEST, "admission", m),
+    };
+    let request =
+        json!({"now": now(state), "inputs": [{"name": "admission-review", "text": body}]});
+    match evaluate(state, &parts, request).await {
+        Ok((_, report)) => {
+            let (response, allowed) = admission::respond(&review, &uid, &report);
+            state
+                .metrics
+                .admission(if allowed { "allowed" } else { "denied" });
+            Answer::json(StatusCode::OK, response.to_string())
+        }
+        Err(a) => a,
+    }
+}

@@ -1,0 +1,725 @@
+//! The sidecar on loopback, started by each test on an ephemeral port: routes, admission,
+//! bounded load with the full library, and faults (malformed and oversized bodies, a slow
+//! client, a broken policy reload, a forced plugin trap, reloads under load, certificate
+//! rotation, graceful shutdown).
+#![allow(
+    clippy::expect_used,
+    clippy::unwrap_used,
+    clippy::panic,
+    reason = "tests fail loudly"
+)]
+
+use palisade_sidecar::{Config, PolicySource, Running, TlsFiles, start};
+use serde_json::{Value, json};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+const NOW: &str = "2026-11-26T12:00:00Z";
+const PRIV: &str = "policy \"priv\" { severity high lifecycle deploy soc2 CC6.1 enforce scale_to_zero when container.privileged }\n";
+const LATEST: &str =
+    "policy \"latest\" { severity low lifecycle deploy soc2 CC8.1 when image.tag == \"latest\" }\n";
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn config(policies: PolicySource) -> Config {
+    let mut c = Config::new("127.0.0.1:0".parse().unwrap(), policies);
+    c.now = Some(NOW.into());
+    c.reload_interval = Duration::from_millis(40);
+    c
+}
+
+fn dir_with(files: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, text) in files {
+        std::fs::write(dir.path().join(name), text).unwrap();
+    }
+    dir
+}
+
+fn paths(dir: &tempfile::TempDir) -> PolicySource {
+    PolicySource {
+        paths: vec![dir.path().to_path_buf()],
+        builtin: false,
+        bundle: None,
+    }
+}
+
+/// A parsed HTTP response.
+#[derive(Debug)]
+struct Reply {
+    status: u16,
+    body: String,
+}
+
+impl Reply {
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("{e}: {}", self.body))
+    }
+}
+
+/// One request on its own connection (`Connection: close`), read to the end.
+async fn send_on<S: AsyncRead + AsyncWrite + Unpin>(
+    mut s: S,
+    method: &str,
+    path: &str,
+    headers: &str,
+    body: &[u8],
+) -> Reply {
+    let head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nContent-Length: {}\r\n{headers}\r\n",
+        body.len()
+    );
+    s.write_all(head.as_bytes()).await.unwrap();
+    s.write_all(body).await.unwrap();
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).await.unwrap();
+    parse(&raw)
+}
+
+fn parse(raw: &[u8]) -> Reply {
+    let text = String::from_utf8_lossy(raw);
+    let (head, body) = text
+        .split_once("\r\n\r\n")
+        .unwrap_or_else(|| panic!("no HTTP response: {text:?}"));
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("bad status line: {head}"));
+    Reply {
+        status,
+        body: body.to_string(),
+    }
+}
+
+async fn send(server: &Running, method: &str, path: &str, body: &[u8]) -> Reply {
+    send_headers(server, method, path, "", body).await
+}
+
+async fn send_headers(
+    server: &Running,
+    method: &str,
+    path: &str,
+    headers: &str,
+    body: &[u8],
+) -> Reply {
+    let s = TcpStream::connect(server.local_addr()).await.unwrap();
+    send_on(s, method, path, headers, body).await
+}
+
+fn deployment(id: &str, privileged: bool, image: &str) -> Value {
+    json!({"kind": "deployment", "id": id, "name": id, "namespace": "ns",
+        "containers": [{"name": "c", "image": {"name": {"full_name": image}}, "security_context": {"privileged": privileged}}]})
+}
+
+fn review(uid: &str, privileged: bool) -> String {
+    json!({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": {
+        "uid": uid, "kind": {"group": "apps", "version": "v1", "kind": "Deployment"},
+        "resource": {"group": "apps", "version": "v1", "resource": "deployments"},
+        "namespace": "shop", "operation": "CREATE", "userInfo": {"username": "dev"},
+        "object": {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web", "namespace": "shop", "uid": format!("obj-{uid}")},
+            "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "web"}}, "template": {"metadata": {"labels": {"app": "web"}},
+                "spec": {"containers": [{"name": "web", "image": "nginx:latest", "securityContext": {"privileged": privileged},
+                    "resources": {"limits": {"cpu": "1", "memory": "1Gi"}, "requests": {"cpu": "100m", "memory": "64Mi"}}}]}}}}
+    }})
+    .to_string()
+}
+
+async fn wait_until(what: &str, mut f: impl AsyncFnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !f().await {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+fn metric(text: &str, name: &str) -> f64 {
+    text.lines()
+        .find(|l| l.starts_with(name) && l[name.len()..].starts_with(' '))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0.0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn routes_answer_and_bad_requests_get_json_errors() {
+    let dir = dir_with(&[("p.pal", &format!("{PRIV}{LATEST}"))]);
+    let mut c = config(paths(&dir));
+    c.max_body_bytes = 64 << 10;
+    let server = start(c).await.unwrap();
+    assert_eq!(send(&server, "GET", "/healthz", b"").await.body, "ok\n");
+    let ready = send(&server, "GET", "/readyz", b"").await;
+    assert_eq!(
+        (ready.status, ready.json()["policies"].clone()),
+        (200, json!(2))
+    );
+    let records = json!([
+        deployment("a", true, "nginx:latest"),
+        deployment("b", false, "nginx:1.25")
+    ])
+    .to_string();
+    let report = send(&server, "POST", "/v1/check", records.as_bytes()).await;
+    assert_eq!(report.status, 200, "{}", report.body);
+    let v = report.json();
+    assert_eq!(v["summary"]["violations"], 2);
+    assert_eq!(v["violations"][0]["record"]["id"], "a");
+    let runtime_only = send(
+        &server,
+        "POST",
+        "/v1/check?lifecycle=runtime",
+        records.as_bytes(),
+    )
+    .await;
+    assert_eq!(runtime_only.json()["summary"]["violations"], 0);
+    // Kubernetes YAML is accepted like `check --input`.
+    let yaml = "apiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: ns}\nspec:\n  containers: [{name: c, image: nginx, securityContext: {privileged: true}}]\n";
+    assert_eq!(
+        send(&server, "POST", "/v1/check", yaml.as_bytes())
+            .await
+            .json()["violations"][0]["policy"],
+        "priv"
+    );
+    for (path, body, status, kind) in [
+        ("/v1/check", &b"[{\"kind\": \"deploym"[..], 400, "input"),
+        ("/v1/check?bogus=1", b"[]", 400, "query"),
+        ("/v1/check", b"\xff\xfe", 400, "body"),
+        ("/v1/admit", b"{", 400, "body"),
+        ("/v1/admit", b"{\"kind\": \"Pod\"}", 400, "admission"),
+        ("/nowhere", b"", 404, "route"),
+    ] {
+        let r = send(&server, "POST", path, body).await;
+        assert_eq!(r.status, status, "{path}: {}", r.body);
+        assert_eq!(r.json()["error"]["kind"], kind, "{path}: {}", r.body);
+    }
+    assert_eq!(send(&server, "GET", "/v1/check", b"").await.status, 405);
+    // Oversized: declared, and undeclared (chunked) bodies.
+    let big = vec![b' '; 100 << 10];
+    let r = send(&server, "POST", "/v1/check", &big).await;
+    assert_eq!(
+        (r.status, r.json()["error"]["kind"].clone()),
+        (413, json!("body"))
+    );
+    let mut s = TcpStream::connect(server.local_addr()).await.unwrap();
+    s.write_all(b"POST /v1/check HTTP/1.1\r\nHost: x\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n\r\n").await.unwrap();
+    for _ in 0..4 {
+        s.write_all(format!("{:x}\r\n", 32 << 10).as_bytes())
+            .await
+            .unwrap();
+        s.write_all(&vec![b' '; 32 << 10]).await.unwrap();
+        s.write_all(b"\r\n").await.unwrap();
+    }
+    let _ = s.write_all(b"0\r\n\r\n").await;
+    let mut raw = Vec::new();
+    let _ = s.read_to_end(&mut raw).await;
+    assert_eq!(parse(&raw).status, 413);
+    // Still serving.
+    assert_eq!(
+        send(&server, "POST", "/v1/check", records.as_bytes())
+            .await
+            .status,
+        200
+    );
+    let metrics = send(&server, "GET", "/metrics", b"").await.body;
+    assert!(
+        metrics.contains("palisade_requests_total{route=\"/v1/check\",status=\"413\"} 2"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("palisade_violations_total{policy=\"priv\"} 3"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("palisade_request_duration_seconds_count{route=\"/v1/check\"}"),
+        "{metrics}"
+    );
+    assert_eq!(metric(&metrics, "palisade_policies"), 2.0);
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn admission_denies_enforced_policies_and_warns_for_the_rest() {
+    let dir = dir_with(&[("p.pal", &format!("{PRIV}{LATEST}"))]);
+    let server = start(config(paths(&dir))).await.unwrap();
+    let denied = send(&server, "POST", "/v1/admit", review("u-1", true).as_bytes()).await;
+    assert_eq!(denied.status, 200, "{}", denied.body);
+    let v = denied.json();
+    assert_eq!(v["apiVersion"], "admission.k8s.io/v1");
+    assert_eq!(v["kind"], "AdmissionReview");
+    assert_eq!(v["response"]["uid"], "u-1");
+    assert_eq!(v["response"]["allowed"], false);
+    assert_eq!(v["response"]["status"]["code"], 403);
+    let message = v["response"]["status"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("priv (high)") && !message.contains("latest"),
+        "{message}"
+    );
+    assert_eq!(v["response"]["warnings"].as_array().map(Vec::len), Some(1));
+    let allowed = send(
+        &server,
+        "POST",
+        "/v1/admit",
+        review("u-2", false).as_bytes(),
+    )
+    .await
+    .json();
+    assert_eq!(
+        allowed["response"],
+        json!({"uid": "u-2", "allowed": true, "warnings": ["latest (low): latest: container 'web', image 'nginx:latest'"]})
+    );
+    // The corpus' AdmissionReviews (StackRox, Kubewarden) are answered too.
+    let corpus = root().join("../shared/corpus/admission");
+    let (mut answered, mut corpus_denied) = (0, 0);
+    let files = walkdir::WalkDir::new(&corpus)
+        .sort_by_file_name()
+        .into_iter()
+        .flatten();
+    for f in files
+        .map(walkdir::DirEntry::into_path)
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+    {
+        let text = std::fs::read_to_string(&f).unwrap();
+        let Ok(review) = serde_json::from_str::<Value>(&text) else {
+            continue;
+        };
+        // Kubewarden's fixtures are bare AdmissionRequests: wrap them as the API server would.
+        let review = if review["kind"] == "AdmissionReview" {
+            review
+        } else if review["uid"].is_string() && review["operation"].is_string() {
+            json!({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": review})
+        } else {
+            continue;
+        };
+        let r = send(&server, "POST", "/v1/admit", review.to_string().as_bytes()).await;
+        assert_eq!(r.status, 200, "{}: {}", f.display(), r.body);
+        assert_eq!(
+            r.json()["response"]["uid"],
+            review["request"]["uid"],
+            "{}",
+            f.display()
+        );
+        answered += 1;
+        corpus_denied += usize::from(r.json()["response"]["allowed"] == false);
+    }
+    if corpus.exists() {
+        assert!(answered >= 5, "only {answered} corpus reviews");
+        assert!(
+            corpus_denied >= 3,
+            "the privileged fixtures are denied by `priv`: {corpus_denied}"
+        );
+    }
+    let metrics = send(&server, "GET", "/metrics", b"").await.body;
+    assert_eq!(
+        metric(
+            &metrics,
+            "palisade_admission_decisions_total{decision=\"denied\"}"
+        ),
+        1.0 + corpus_denied as f64,
+        "{metrics}"
+    );
+    assert_eq!(
+        metric(
+            &metrics,
+            "palisade_admission_decisions_total{decision=\"allowed\"}"
+        ),
+        1.0 + (answered - corpus_denied) as f64,
+        "{metrics}"
+    );
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn bounded_load_on_admit_with_the_full_library_has_no_errors() {
+    let server = Arc::new(
+        start(config(PolicySource {
+            builtin: true,
+            ..PolicySource::default()
+        }))
+        .await
+        .unwrap(),
+    );
+    let (clients, per_client) = (8, 25);
+    let started = Instant::now();
+    let tasks: Vec<_> = (0..clients)
+        .map(|c| {
+            let server = server.clone();
+            tokio::spawn(async move {
+                let mut latencies = Vec::new();
+                for i in 0..per_client {
+                    let uid = format!("load-{c}-{i}");
+                    let t = Instant::now();
+                    let r = send(
+                        &server,
+                        "POST",
+                        "/v1/admit",
+                        review(&uid, i % 2 == 0).as_bytes(),
+                    )
+                    .await;
+                    latencies.push(t.elapsed());
+                    assert_eq!(r.status, 200, "{uid}: {}", r.body);
+                    let v = r.json();
+                    assert_eq!(v["response"]["uid"], uid.as_str());
+                    assert!(v["response"]["allowed"].is_boolean());
+                    let warnings = v["response"]["warnings"].as_array().map_or(0, Vec::len);
+                    assert!(
+                        warnings > 0,
+                        "the library warns about nginx:latest: {}",
+                        r.body
+                    );
+                }
+                latencies
+            })
+        })
+        .collect();
+    let mut latencies = Vec::new();
+    for t in tasks {
+        latencies.extend(t.await.unwrap());
+    }
+    let elapsed = started.elapsed();
+    latencies.sort();
+    let n = latencies.len();
+    assert_eq!(n, clients * per_client);
+    eprintln!(
+        "load: {n} admission reviews from {clients} clients in {elapsed:?} ({:.0}/s), p50 {:?}, p99 {:?} (debug build unless --release)",
+        n as f64 / elapsed.as_secs_f64(),
+        latencies[n / 2],
+        latencies[n * 99 / 100]
+    );
+    let metrics = send(&server, "GET", "/metrics", b"").await.body;
+    assert_eq!(
+        metric(
+            &metrics,
+            "palisade_requests_total{route=\"/v1/admit\",status=\"200\"}"
+        ),
+        n as f64,
+        "{metrics}"
+    );
+    assert_eq!(metric(&metrics, "palisade_plugin_traps_total"), 0.0);
+    Arc::try_unwrap(server).ok().unwrap().shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_slow_client_times_out_without_holding_up_others() {
+    let dir = dir_with(&[("p.pal", PRIV)]);
+    let mut c = config(paths(&dir));
+    c.read_timeout = Duration::from_millis(400);
+    let server = start(c).await.unwrap();
+    // Headers, then a body that never completes.
+    let mut slow = TcpStream::connect(server.local_addr()).await.unwrap();
+    slow.write_all(
+        b"POST /v1/check HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 1000\r\n\r\n[",
+    )
+    .await
+    .unwrap();
+    // Headers that never complete.
+    let mut stalled = TcpStream::connect(server.local_addr()).await.unwrap();
+    stalled
+        .write_all(b"POST /v1/check HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .unwrap();
+    let t = Instant::now();
+    assert_eq!(send(&server, "GET", "/healthz", b"").await.status, 200);
+    assert!(
+        t.elapsed() < Duration::from_millis(400),
+        "healthz waited for the slow clients"
+    );
+    let mut raw = Vec::new();
+    slow.read_to_end(&mut raw).await.unwrap();
+    let r = parse(&raw);
+    assert_eq!(
+        (r.status, r.json()["error"]["kind"].clone()),
+        (408, json!("body"))
+    );
+    let mut raw = Vec::new();
+    let _ = stalled.read_to_end(&mut raw).await;
+    assert!(
+        raw.is_empty() || String::from_utf8_lossy(&raw).starts_with("HTTP/1.1 408"),
+        "{:?}",
+        String::from_utf8_lossy(&raw)
+    );
+    assert!(t.elapsed() < Duration::from_secs(5));
+    assert_eq!(send(&server, "GET", "/healthz", b"").await.status, 200);
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_broken_reload_keeps_the_last_good_set_serving() {
+    let dir = dir_with(&[("p.pal", PRIV)]);
+    let server = start(config(paths(&dir))).await.unwrap();
+    let records = json!([deployment("a", true, "nginx:latest")]).to_string();
+    std::fs::write(
+        dir.path().join("p.pal"),
+        "policy \"priv\" { severity high lifecycle deploy soc2 CC6.1 when container.privilegd }",
+    )
+    .unwrap();
+    wait_until("the failed reload in /readyz", async || {
+        send(&server, "GET", "/readyz", b"").await.json()["last_reload_error"].is_string()
+    })
+    .await;
+    let ready = send(&server, "GET", "/readyz", b"").await;
+    assert_eq!(ready.status, 200);
+    let error = ready.json()["last_reload_error"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        error.contains("p.pal:1:") && error.contains("privilegd"),
+        "{error}"
+    );
+    assert_eq!(ready.json()["generation"], 1);
+    let r = send(&server, "POST", "/v1/check", records.as_bytes())
+        .await
+        .json();
+    assert_eq!(
+        r["violations"][0]["policy"], "priv",
+        "the old set still serves"
+    );
+    // Fixed: the new set (two policies) is swapped in and the error cleared.
+    std::fs::write(dir.path().join("p.pal"), format!("{PRIV}{LATEST}")).unwrap();
+    wait_until("the good reload", async || {
+        send(&server, "GET", "/readyz", b"").await.json()["policies"] == 2
+    })
+    .await;
+    let ready = send(&server, "GET", "/readyz", b"").await.json();
+    assert_eq!(
+        (
+            ready["generation"].clone(),
+            ready["last_reload_error"].clone()
+        ),
+        (json!(2), Value::Null)
+    );
+    assert_eq!(
+        send(&server, "POST", "/v1/check", records.as_bytes())
+            .await
+            .json()["summary"]["violations"],
+        2
+    );
+    let metrics = send(&server, "GET", "/metrics", b"").await.body;
+    assert!(
+        metric(&metrics, "palisade_reloads_total{outcome=\"failed\"}") >= 1.0,
+        "{metrics}"
+    );
+    assert_eq!(
+        metric(&metrics, "palisade_reloads_total{outcome=\"ok\"}"),
+        2.0,
+        "{metrics}"
+    );
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_forced_plugin_trap_fails_that_request_only() {
+    let dir = dir_with(&[("p.pal", PRIV)]);
+    let server = start(config(paths(&dir))).await.unwrap();
+    let records = json!([deployment("a", true, "nginx:1")]).to_string();
+    let trapped = send_headers(
+        &server,
+        "POST",
+        "/v1/check",
+        "x-palisade-fault: trap\r\n",
+        records.as_bytes(),
+    )
+    .await;
+    assert_eq!(trapped.status, 500, "{}", trapped.body);
+    assert_eq!(trapped.json()["error"]["kind"], "plugin");
+    assert!(
+        trapped.json()["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("trapped"),
+        "{}",
+        trapped.body
+    );
+    for _ in 0..5 {
+        let r = send(&server, "POST", "/v1/check", records.as_bytes()).await;
+        assert_eq!(
+            (r.status, r.json()["summary"]["violations"].clone()),
+            (200, json!(1))
+        );
+    }
+    let metrics = send(&server, "GET", "/metrics", b"").await.body;
+    assert_eq!(metric(&metrics, "palisade_plugin_traps_total"), 1.0);
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn reloads_under_load_lose_no_request_and_never_mix_sets() {
+    let dir = dir_with(&[("p.pal", PRIV)]);
+    let server = Arc::new(start(config(paths(&dir))).await.unwrap());
+    let records = json!([deployment("a", true, "nginx:latest")]).to_string();
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    // Ten rewrites alternating between a one-policy and a two-policy set, then stop.
+    let writer = {
+        let (path, stop) = (dir.path().join("p.pal"), stop.clone());
+        tokio::spawn(async move {
+            for flip in 1..=10 {
+                let text = if flip % 2 == 0 {
+                    PRIV.to_string()
+                } else {
+                    format!("{PRIV}{LATEST}")
+                };
+                std::fs::write(&path, text).unwrap();
+                tokio::time::sleep(Duration::from_millis(80)).await;
+            }
+            stop.store(true, std::sync::atomic::Ordering::Relaxed);
+            10
+        })
+    };
+    let clients: Vec<_> = (0..4)
+        .map(|_| {
+            let (server, records, stop) = (server.clone(), records.clone(), stop.clone());
+            tokio::spawn(async move {
+                let mut seen = [0usize; 2];
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let r = send(&server, "POST", "/v1/check", records.as_bytes()).await;
+                    assert_eq!(r.status, 200, "{}", r.body);
+                    let v = r.json();
+                    let fired: Vec<&str> = v["violations"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|x| x["policy"].as_str().unwrap())
+                        .collect();
+                    match v["summary"]["policies"].as_u64() {
+                        Some(1) => {
+                            assert_eq!(fired, ["priv"]);
+                            seen[0] += 1;
+                        }
+                        Some(2) => {
+                            assert_eq!(fired, ["priv", "latest"]);
+                            seen[1] += 1;
+                        }
+                        other => panic!("a half-loaded set: {other:?} policies: {}", r.body),
+                    }
+                }
+                seen
+            })
+        })
+        .collect();
+    let mut seen = [0usize; 2];
+    for c in clients {
+        let s = c.await.unwrap();
+        seen[0] += s[0];
+        seen[1] += s[1];
+    }
+    let flips = writer.await.unwrap();
+    let metrics = send(&server, "GET", "/metrics", b"").await.body;
+    let reloads = metric(&metrics, "palisade_reloads_total{outcome=\"ok\"}");
+    eprintln!(
+        "reload under load: {flips} rewrites, {reloads} reloads, answers from the 1-policy set {} and the 2-policy set {}",
+        seen[0], seen[1]
+    );
+    assert!(reloads >= 3.0, "{metrics}");
+    assert!(seen[0] > 0 && seen[1] > 0, "both sets served: {seen:?}");
+    Arc::try_unwrap(server).ok().unwrap().shutdown().await;
+}
+
+fn write_cert(dir: &Path) -> rustls_pki_types::CertificateDer<'static> {
+    let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+    std::fs::write(dir.join("tls.key"), cert.signing_key.serialize_pem()).unwrap();
+    std::fs::write(dir.join("tls.crt"), cert.cert.pem()).unwrap();
+    cert.cert.der().clone()
+}
+
+async fn https_status(
+    server: &Running,
+    trusted: &rustls_pki_types::CertificateDer<'static>,
+) -> Result<u16, String> {
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(trusted.clone()).unwrap();
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+    let tcp = TcpStream::connect(server.local_addr()).await.unwrap();
+    let name = rustls_pki_types::ServerName::try_from("localhost").unwrap();
+    let tls = connector
+        .connect(name, tcp)
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(send_on(tls, "GET", "/healthz", "", b"").await.status)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn tls_certificates_are_served_and_reloaded() {
+    let dir = dir_with(&[("p.pal", PRIV)]);
+    let certs = tempfile::tempdir().unwrap();
+    let first = write_cert(certs.path());
+    let mut c = config(paths(&dir));
+    c.tls = Some(TlsFiles {
+        cert: certs.path().join("tls.crt"),
+        key: certs.path().join("tls.key"),
+    });
+    let server = start(c).await.unwrap();
+    assert_eq!(https_status(&server, &first).await, Ok(200));
+    // Plain HTTP on the TLS port gets no answer.
+    let mut plain = TcpStream::connect(server.local_addr()).await.unwrap();
+    plain
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let mut raw = Vec::new();
+    let _ = plain.read_to_end(&mut raw).await;
+    assert!(!String::from_utf8_lossy(&raw).contains("200 OK"));
+    // A broken pair is refused and the current certificate kept.
+    std::fs::write(certs.path().join("tls.crt"), "not a certificate").unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(https_status(&server, &first).await, Ok(200));
+    // A rotated certificate is served to new connections.
+    let second = write_cert(certs.path());
+    wait_until("the rotated certificate", async || {
+        https_status(&server, &second).await == Ok(200)
+    })
+    .await;
+    assert!(
+        https_status(&server, &first).await.is_err(),
+        "the old certificate is no longer served"
+    );
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn shutdown_lets_in_flight_requests_finish() {
+    let dir = dir_with(&[("p.pal", PRIV)]);
+    let server = start(config(paths(&dir))).await.unwrap();
+    let addr = server.local_addr();
+    let records: Vec<Value> = (0..20_000)
+        .map(|i| deployment(&format!("d{i}"), i % 3 == 0, "nginx:1"))
+        .collect();
+    let body = serde_json::to_string(&records).unwrap();
+    // Half the body, so the request is in flight when shutdown starts; the rest after.
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    let head = format!(
+        "POST /v1/check HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    s.write_all(head.as_bytes()).await.unwrap();
+    let (first, rest) = body.as_bytes().split_at(body.len() / 2);
+    s.write_all(first).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let shutdown = tokio::spawn(server.shutdown());
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(
+        !shutdown.is_finished(),
+        "shutdown did not wait for the request in flight"
+    );
+    s.write_all(rest).await.unwrap();
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).await.unwrap();
+    shutdown.await.unwrap();
+    let r = parse(&raw);
+    assert_eq!(r.status, 200, "{}", &r.body[..r.body.len().min(300)]);
+    assert_eq!(r.json()["summary"]["violations"], 6667);
+    assert!(
+        TcpStream::connect(addr).await.is_err(),
+        "still accepting after shutdown"
+    );
+}
