@@ -163,6 +163,9 @@ enum Command {
         /// Memory cap of each plugin instance, in MiB.
         #[arg(long, default_value_t = 512)]
         memory_mib: usize,
+        /// Plugin calls evaluated at once (default: twice the CPUs); more requests wait.
+        #[arg(long)]
+        max_concurrent_checks: Option<usize>,
     },
     /// Translate policies from other engines.
     Import {
@@ -289,6 +292,7 @@ fn run(cli: Cli) -> Result<i32, Fatal> {
             max_body_bytes,
             timeout_ms,
             memory_mib,
+            max_concurrent_checks,
         } => {
             let listen = listen
                 .parse()
@@ -306,6 +310,9 @@ fn run(cli: Cli) -> Result<i32, Fatal> {
             config.read_timeout = std::time::Duration::from_millis(timeout_ms);
             config.limits.deadline = std::time::Duration::from_millis(timeout_ms);
             config.limits.memory_bytes = memory_mib << 20;
+            if let Some(n) = max_concurrent_checks {
+                config.max_concurrent_checks = n.max(1);
+            }
             config.now = std::env::var("PALISADE_NOW").ok();
             if let Some(now) = &config.now {
                 chrono::DateTime::parse_from_rfc3339(now).map_err(|e| {

@@ -326,6 +326,22 @@ impl Pool {
         Ok(pool)
     }
 
+    /// Creates idle instances (with the bundle loaded) until `n` are idle or `max_idle` is
+    /// reached, so the first concurrent calls do not pay for instantiation.
+    pub fn warm(&self, n: usize) -> Result<(), HostError> {
+        let idle = self.idle.lock().unwrap_or_else(|p| p.into_inner()).len();
+        for _ in idle..n.min(self.limits.max_idle) {
+            let (inst, _) = self.instance()?;
+            self.put_back(inst);
+        }
+        Ok(())
+    }
+
+    /// Instances idle in the pool.
+    pub fn idle(&self) -> usize {
+        self.idle.lock().unwrap_or_else(|p| p.into_inner()).len()
+    }
+
     /// Policies in the bundle.
     pub fn policies(&self) -> usize {
         self.policies

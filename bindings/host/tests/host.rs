@@ -331,7 +331,12 @@ fn bad_requests_and_bundles_are_errors_not_traps() {
 
 #[test]
 fn concurrent_callers_get_their_own_instances() {
-    let pool = Arc::new(privileged_pool(Limits::default()));
+    let pool = Arc::new(privileged_pool(Limits {
+        max_idle: 3,
+        ..Limits::default()
+    }));
+    pool.warm(8).unwrap();
+    assert_eq!(pool.idle(), 3, "warm stops at max_idle");
     let threads: Vec<_> = (0..4)
         .map(|t| {
             let pool = pool.clone();
@@ -353,4 +358,5 @@ fn concurrent_callers_get_their_own_instances() {
     for t in threads {
         assert!(t.join().is_ok());
     }
+    assert!(pool.idle() <= 3);
 }

@@ -43,6 +43,9 @@ pub struct Config {
     pub now: Option<String>,
     /// Time in-flight requests get to finish at shutdown.
     pub shutdown_grace: Duration,
+    /// Plugin calls running at once (each on its own instance); further requests wait up
+    /// to `read_timeout` for a slot, then get 503.
+    pub max_concurrent_checks: usize,
 }
 
 impl Config {
@@ -58,6 +61,7 @@ impl Config {
             reload_interval: Duration::from_secs(1),
             now: None,
             shutdown_grace: Duration::from_secs(10),
+            max_concurrent_checks: 2 * std::thread::available_parallelism().map_or(2, usize::from),
         }
     }
 }

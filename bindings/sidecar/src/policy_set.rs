@@ -31,6 +31,24 @@ pub struct LoadedSet {
     pub policies: usize,
 }
 
+/// Why a set was not loaded.
+#[derive(Debug)]
+pub enum LoadError {
+    /// The files changed while being read: try again once they settle.
+    Changed,
+    /// The set does not compile or load (a readable message).
+    Failed(String),
+}
+
+impl std::fmt::Display for LoadError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LoadError::Changed => f.write_str("the policy files changed while being read"),
+            LoadError::Failed(m) => f.write_str(m),
+        }
+    }
+}
+
 /// What the files looked like when they were last read: (path, modified, length) sorted.
 pub type Fingerprint = Vec<(PathBuf, Option<SystemTime>, u64)>;
 
@@ -57,9 +75,22 @@ impl PolicySource {
             .collect()
     }
 
-    /// Compiles the sources (or reads the bundle) into bundle text; `Err` is a readable
-    /// message naming the file and position of every error.
-    pub fn bundle_text(&self) -> Result<String, String> {
+    /// Reads the files and compiles them (or reads the bundle) into bundle text, with the
+    /// fingerprint of what was read. `Err` is a readable message naming the file and
+    /// position of every error. Files that change while being read are an error too (the
+    /// caller retries), so a file caught mid-write is never compiled.
+    pub fn bundle_text(&self) -> Result<(String, Fingerprint), LoadError> {
+        let before = self.fingerprint();
+        let compiled = self.read_and_compile();
+        let after = self.fingerprint();
+        if before != after {
+            return Err(LoadError::Changed);
+        }
+        let bundle = compiled.map_err(LoadError::Failed)?;
+        Ok((bundle, after))
+    }
+
+    fn read_and_compile(&self) -> Result<String, String> {
         if let Some(path) = &self.bundle {
             return std::fs::read_to_string(path)
                 .map_err(|e| format!("{}: cannot read: {e}", path.display()));
@@ -90,20 +121,24 @@ impl PolicySource {
         ))
     }
 
-    /// Compiles and loads a set.
+    /// Compiles and loads a set; returns it with the fingerprint of the files it was read from.
     pub fn load(
         &self,
         plugin: &Arc<Plugin>,
         limits: Limits,
         generation: u64,
-    ) -> Result<LoadedSet, String> {
-        let bundle = self.bundle_text()?;
-        let pool = Pool::new(plugin.clone(), bundle, limits).map_err(|e| e.to_string())?;
-        Ok(LoadedSet {
+    ) -> Result<(LoadedSet, Fingerprint), LoadError> {
+        let (bundle, fingerprint) = self.bundle_text()?;
+        let failed = |e: palisade_host::HostError| LoadError::Failed(e.to_string());
+        let pool = Pool::new(plugin.clone(), bundle, limits).map_err(failed)?;
+        let parallelism = std::thread::available_parallelism().map_or(2, usize::from);
+        pool.warm(parallelism).map_err(failed)?;
+        let set = LoadedSet {
             policies: pool.policies(),
             pool,
             generation,
-        })
+        };
+        Ok((set, fingerprint))
     }
 }
 

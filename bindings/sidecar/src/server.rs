@@ -3,7 +3,7 @@
 use crate::admission;
 use crate::log::log;
 use crate::metrics::Metrics;
-use crate::policy_set::{Current, Fingerprint};
+use crate::policy_set::{Current, Fingerprint, LoadError};
 use crate::tls::{self, CertResolver};
 use crate::{Config, ServeError};
 use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
@@ -30,6 +30,7 @@ struct State {
     current: Current,
     metrics: Metrics,
     generation: AtomicU64,
+    checks: Arc<tokio::sync::Semaphore>,
 }
 
 /// A started server.
@@ -62,11 +63,22 @@ pub async fn start(config: Config) -> Result<Running, ServeError> {
         .map_err(|e| ServeError::Policies(e.to_string()))??;
     let source = config.policies.clone();
     let (limits, plugin2) = (config.limits, plugin.clone());
-    let fingerprint = source.fingerprint();
-    let first = tokio::task::spawn_blocking(move || source.load(&plugin2, limits, 1))
-        .await
-        .map_err(|e| ServeError::Policies(e.to_string()))?
-        .map_err(ServeError::Policies)?;
+    let (first, fingerprint) = tokio::task::spawn_blocking(move || {
+        // Files being written as the server starts: give them a moment to settle.
+        let mut attempts = 0;
+        loop {
+            match source.load(&plugin2, limits, 1) {
+                Err(LoadError::Changed) if attempts < 20 => {
+                    attempts += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(50));
+                }
+                other => return other,
+            }
+        }
+    })
+    .await
+    .map_err(|e| ServeError::Policies(e.to_string()))?
+    .map_err(|e| ServeError::Policies(e.to_string()))?;
     log(
         "info",
         "policies loaded",
@@ -84,6 +96,9 @@ pub async fn start(config: Config) -> Result<Running, ServeError> {
     let listener = TcpListener::bind(config.listen).await?;
     let addr = listener.local_addr()?;
     let state = Arc::new(State {
+        checks: Arc::new(tokio::sync::Semaphore::new(
+            config.max_concurrent_checks.max(1),
+        )),
         config,
         plugin,
         current: Current::default(),
@@ -191,6 +206,7 @@ async fn reload_policies(
     mut seen: Fingerprint,
     mut stopped: watch::Receiver<bool>,
 ) {
+    let mut settling: Option<Fingerprint> = None;
     if state.config.policies.paths.is_empty() && state.config.policies.bundle.is_none() {
         return;
     }
@@ -204,9 +220,17 @@ async fn reload_policies(
             Ok(f) => f,
             Err(_) => continue,
         };
+        // A change is compiled once the files stay the same for one interval, so a file
+        // caught mid-write (truncated, half written) is never compiled and served.
         if now == seen {
+            settling = None;
             continue;
         }
+        if settling.as_ref() != Some(&now) {
+            settling = Some(now);
+            continue;
+        }
+        settling = None;
         seen = now;
         let generation = state.generation.load(Ordering::SeqCst) + 1;
         let (source, plugin, limits) = (
@@ -216,9 +240,15 @@ async fn reload_policies(
         );
         let loaded = tokio::task::spawn_blocking(move || source.load(&plugin, limits, generation))
             .await
-            .unwrap_or_else(|e| Err(e.to_string()));
+            .unwrap_or_else(|e| Err(LoadError::Failed(e.to_string())));
+        // Only what was read with the settled fingerprint is swapped in: a writer that
+        // truncated the file again in the meantime gives a different one.
+        let loaded = match loaded {
+            Ok((_, read)) if read != seen => Err(LoadError::Changed),
+            other => other,
+        };
         match loaded {
-            Ok(set) => {
+            Ok((set, _)) => {
                 log(
                     "info",
                     "policies reloaded",
@@ -228,7 +258,11 @@ async fn reload_policies(
                 state.current.replace(set);
                 state.metrics.reload("ok");
             }
-            Err(message) => {
+            Err(LoadError::Changed) => {
+                // Still being written: look again next interval.
+                seen = Fingerprint::new();
+            }
+            Err(LoadError::Failed(message)) => {
                 log(
                     "error",
                     "policy reload failed; still serving the last good set",
@@ -453,6 +487,20 @@ async fn evaluate(
             "no policy set loaded",
         ));
     };
+    // The slot moves into the blocking task, so a client that goes away does not free it
+    // while its evaluation still runs.
+    let Ok(Ok(slot)) = tokio::time::timeout(
+        state.config.read_timeout,
+        state.checks.clone().acquire_owned(),
+    )
+    .await
+    else {
+        return Err(Answer::error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "busy",
+            "every evaluation slot stayed busy; retry",
+        ));
+    };
     let forced_trap = cfg!(feature = "fault-injection")
         && parts
             .headers
@@ -460,6 +508,7 @@ async fn evaluate(
             .is_some_and(|v| v == "trap");
     let request = request.to_string();
     let outcome = tokio::task::spawn_blocking(move || {
+        let _slot = slot;
         if forced_trap {
             return Err(set.pool.force_trap());
         }

@@ -41,6 +41,15 @@ fn dir_with(files: &[(&str, &str)]) -> tempfile::TempDir {
     dir
 }
 
+/// Replaces a file atomically (write, then rename), as ConfigMap volumes and careful deploy
+/// tools do. (A file written in place is compiled once it has been stable for one reload
+/// interval.)
+fn replace(path: &Path, text: &str) {
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, text).unwrap();
+    std::fs::rename(&tmp, path).unwrap();
+}
+
 fn paths(dir: &tempfile::TempDir) -> PolicySource {
     PolicySource {
         paths: vec![dir.path().to_path_buf()],
@@ -342,7 +351,12 @@ async fn bounded_load_on_admit_with_the_full_library_has_no_errors() {
         .await
         .unwrap(),
     );
-    let (clients, per_client) = (8, 25);
+    // PALISADE_LOAD_REQUESTS=N sends N per client (25 by default) for longer measurements.
+    let per_client = std::env::var("PALISADE_LOAD_REQUESTS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(25);
+    let clients = 8;
     let started = Instant::now();
     let tasks: Vec<_> = (0..clients)
         .map(|c| {
@@ -451,11 +465,10 @@ async fn a_broken_reload_keeps_the_last_good_set_serving() {
     let dir = dir_with(&[("p.pal", PRIV)]);
     let server = start(config(paths(&dir))).await.unwrap();
     let records = json!([deployment("a", true, "nginx:latest")]).to_string();
-    std::fs::write(
-        dir.path().join("p.pal"),
+    replace(
+        &dir.path().join("p.pal"),
         "policy \"priv\" { severity high lifecycle deploy soc2 CC6.1 when container.privilegd }",
-    )
-    .unwrap();
+    );
     wait_until("the failed reload in /readyz", async || {
         send(&server, "GET", "/readyz", b"").await.json()["last_reload_error"].is_string()
     })
@@ -479,7 +492,7 @@ async fn a_broken_reload_keeps_the_last_good_set_serving() {
         "the old set still serves"
     );
     // Fixed: the new set (two policies) is swapped in and the error cleared.
-    std::fs::write(dir.path().join("p.pal"), format!("{PRIV}{LATEST}")).unwrap();
+    replace(&dir.path().join("p.pal"), &format!("{PRIV}{LATEST}"));
     wait_until("the good reload", async || {
         send(&server, "GET", "/readyz", b"").await.json()["policies"] == 2
     })
@@ -562,7 +575,7 @@ async fn reloads_under_load_lose_no_request_and_never_mix_sets() {
                 } else {
                     format!("{PRIV}{LATEST}")
                 };
-                std::fs::write(&path, text).unwrap();
+                replace(&path, &text);
                 tokio::time::sleep(Duration::from_millis(80)).await;
             }
             stop.store(true, std::sync::atomic::Ordering::Relaxed);
@@ -722,4 +735,31 @@ async fn shutdown_lets_in_flight_requests_finish() {
         TcpStream::connect(addr).await.is_err(),
         "still accepting after shutdown"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn with_one_evaluation_slot_concurrent_requests_queue_and_all_succeed() {
+    let dir = dir_with(&[("p.pal", PRIV)]);
+    let mut c = config(paths(&dir));
+    c.max_concurrent_checks = 1;
+    let server = Arc::new(start(c).await.unwrap());
+    let clients: Vec<_> = (0..6)
+        .map(|i| {
+            let server = server.clone();
+            tokio::spawn(async move {
+                let records = json!([deployment(&format!("d{i}"), true, "nginx:1")]).to_string();
+                send(&server, "POST", "/v1/check", records.as_bytes()).await
+            })
+        })
+        .collect();
+    for c in clients {
+        let r = c.await.unwrap();
+        assert_eq!(
+            (r.status, r.json()["summary"]["violations"].clone()),
+            (200, json!(1)),
+            "{}",
+            r.body
+        );
+    }
+    Arc::try_unwrap(server).ok().unwrap().shutdown().await;
 }
