@@ -1,0 +1,124 @@
+//! `palisade serve` as a process: starts on an ephemeral port, answers, stops cleanly on
+//! SIGTERM; bad flags and broken policies exit 2 with a message.
+#![allow(
+    clippy::expect_used,
+    clippy::unwrap_used,
+    clippy::panic,
+    reason = "tests fail loudly"
+)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn get(addr: &str, path: &str) -> String {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    out
+}
+
+#[test]
+fn serve_starts_answers_and_stops_on_sigterm() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_palisade"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--policies"])
+        .arg(root().join("examples/policies"))
+        .env("PALISADE_NOW", "2026-11-26T12:00:00Z")
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let addr = loop {
+        let line = lines
+            .next()
+            .expect("serve exited before listening")
+            .unwrap();
+        let v: serde_json::Value = serde_json::from_str(&line)
+            .unwrap_or_else(|e| panic!("not a JSON log line ({e}): {line}"));
+        if v["msg"] == "listening" {
+            break v["addr"].as_str().unwrap().to_string();
+        }
+    };
+    assert!(get(&addr, "/healthz").ends_with("ok\n"));
+    let ready = get(&addr, "/readyz");
+    assert!(
+        ready.starts_with("HTTP/1.1 200") && ready.contains("\"policies\":7"),
+        "{ready}"
+    );
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    let code = child.wait().unwrap();
+    assert_eq!(code.code(), Some(0), "{rest:?}");
+    assert!(rest.iter().any(|l| l.contains("shutting down")), "{rest:?}");
+}
+
+#[test]
+fn serve_refuses_bad_flags_and_broken_policies() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("bad.pal"),
+        "policy \"x\" { severity high lifecycle deploy soc2 CC6.1 when container.privilegd }",
+    )
+    .unwrap();
+    let cases: Vec<(Vec<String>, &str)> = vec![
+        (
+            vec!["--listen".into(), "nonsense".into()],
+            "--listen `nonsense`",
+        ),
+        (
+            vec![
+                "--listen".into(),
+                "127.0.0.1:0".into(),
+                "--policies".into(),
+                dir.path().display().to_string(),
+            ],
+            "privilegd",
+        ),
+        (
+            vec![
+                "--listen".into(),
+                "127.0.0.1:0".into(),
+                "--tls-cert".into(),
+                "/nonexistent.crt".into(),
+                "--tls-key".into(),
+                "/nonexistent.key".into(),
+            ],
+            "tls: /nonexistent.crt",
+        ),
+        (vec!["--tls-cert".into(), "x.crt".into()], "--tls-key"),
+    ];
+    for (args, expected) in cases {
+        let out = Command::new(env!("CARGO_BIN_EXE_palisade"))
+            .arg("serve")
+            .args(&args)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(expected), "{args:?}: {stderr}");
+    }
+    let mut now = Command::new(env!("CARGO_BIN_EXE_palisade"));
+    let out = now
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .env("PALISADE_NOW", "yesterday")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("PALISADE_NOW"));
+}
