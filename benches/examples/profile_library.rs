@@ -1,30 +1,41 @@
-//! Evaluates the built-in library over the bench workload in a loop, for profilers
-//! (`perf record`, `valgrind --tool=callgrind`). Usage: profile_library [ROUNDS]
+//! Evaluates a policy set over the bench workload in a loop, for profilers (`perf record`,
+//! `valgrind --tool=callgrind`). Usage: profile_library [ROUNDS] [SET] [RECORDS]
+//! with SET `library` (default) or `thirteen` (the issue-6 policies) and RECORDS
+//! `deployments` (default, 200) or `processes` (1,000).
 use palisade_benches::*;
 use palisade_engine::EvalOptions;
 use palisade_engine::value::{Ctx, Obj};
 
 fn main() {
-    let rounds: usize = std::env::args()
-        .nth(1)
-        .and_then(|r| r.parse().ok())
-        .unwrap_or(50);
-    let lib = library();
+    let args: Vec<String> = std::env::args().collect();
+    let rounds: usize = args.get(1).and_then(|r| r.parse().ok()).unwrap_or(50);
+    let matcher = match args.get(2).map(String::as_str) {
+        Some("thirteen") => compile(&[("bench.pal", POLICIES)]),
+        _ => library(),
+    };
     let ds = workload(200, 7);
+    let procs = processes(1000, 11);
     let opts = EvalOptions {
         now: NOW,
         include_disabled: false,
         stage: None,
     };
+    let ctx = Ctx {
+        dataset: &ds,
+        join: Default::default(),
+        now: NOW,
+    };
     let mut hits = 0usize;
+    let on_processes = args.get(3).is_some_and(|r| r == "processes");
     for _ in 0..rounds {
-        for d in &ds.deployments {
-            let ctx = Ctx {
-                dataset: &ds,
-                join: Default::default(),
-                now: NOW,
-            };
-            let _ = lib.evaluate(&ctx, Obj::Deployment(d), &opts, |_| hits += 1);
+        if on_processes {
+            for p in &procs {
+                let _ = matcher.evaluate(&ctx, Obj::Process(p), &opts, |_| hits += 1);
+            }
+        } else {
+            for d in &ds.deployments {
+                let _ = matcher.evaluate(&ctx, Obj::Deployment(d), &opts, |_| hits += 1);
+            }
         }
     }
     println!("{hits}");

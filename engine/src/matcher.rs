@@ -124,10 +124,15 @@ pub struct Matcher {
     pub(crate) regexes: Vec<CompiledRegex>,
     pub(crate) globs: Vec<globset::GlobMatcher>,
     pub(crate) scope_regexes: scope::ScopeRegexes,
+    /// Rule indexes by record kind: every rule, and the rules of enabled policies.
     by_root: [Vec<u32>; 5],
+    enabled_by_root: [Vec<u32>; 5],
     max_slots: usize,
     /// Per node: an `any` over a container's image whose body reads only that image.
     image_only: Vec<bool>,
+    /// Per string set: bit `n` set when a member is `n` bytes long (bit 63: 63 or more),
+    /// so most non-members are rejected without comparing a byte.
+    set_lengths: Vec<u64>,
     id: u64,
 }
 
@@ -178,8 +183,12 @@ impl Matcher {
         let scope_regexes =
             scope::ScopeRegexes::new(&program.policies).map_err(LoadError::Regex)?;
         let mut by_root: [Vec<u32>; 5] = Default::default();
+        let mut enabled_by_root: [Vec<u32>; 5] = Default::default();
         for (i, r) in program.rules.iter().enumerate() {
             by_root[root_index(r.root)].push(i as u32);
+            if !program.policies[r.policy as usize].disabled {
+                enabled_by_root[root_index(r.root)].push(i as u32);
+            }
         }
         let max_slots = program
             .rules
@@ -188,6 +197,11 @@ impl Matcher {
             .max()
             .unwrap_or(1);
         let image_only = image_only_nodes(&program);
+        let set_lengths = program
+            .string_sets
+            .iter()
+            .map(|set| set.iter().fold(0u64, |mask, s| mask | length_bit(s)))
+            .collect();
         let id = MATCHER_IDS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         Ok(Matcher {
             program,
@@ -195,8 +209,10 @@ impl Matcher {
             globs,
             scope_regexes,
             by_root,
+            enabled_by_root,
             max_slots,
             image_only,
+            set_lengths,
             id,
         })
     }
@@ -238,11 +254,17 @@ impl Matcher {
         // Every slot is written before it is read (verified), so values left by the
         // previous rule are never seen.
         slots[0] = root;
-        for &ri in &self.by_root[root_index(kind)] {
+        // A record kind belongs to one stage, so the stage filter holds for all its rules or none.
+        if opts.stage.is_some_and(|s| kind.stage() != s) {
+            return;
+        }
+        let rules = if opts.include_disabled {
+            &self.by_root[root_index(kind)]
+        } else {
+            &self.enabled_by_root[root_index(kind)]
+        };
+        for &ri in rules {
             let rule = &self.program.rules[ri as usize];
-            if !self.rule_selected(rule, opts) {
-                continue;
-            }
             // The condition first: most records fire nothing, and scopes cost regex matches.
             if self.node(rule, rule.entry, slots, ctx) != Tri::True {
                 continue;
@@ -512,9 +534,7 @@ impl Matcher {
             }
             (OpIr::Suffix(s), Val::Str(y)) => Tri::of(y.ends_with(p.strings[s as usize].as_str())),
             (OpIr::Glob(g), Val::Str(y)) => Tri::of(self.globs[g as usize].is_match(y)),
-            (OpIr::InStrs(set, neg), Val::Str(y)) => {
-                Tri::of(in_set(&p.string_sets[set as usize], y) != neg)
-            }
+            (OpIr::InStrs(set, neg), Val::Str(y)) => Tri::of(self.in_set(set, y) != neg),
             (OpIr::InNums(set, neg), Val::Num(y)) => {
                 Tri::of(p.num_sets[set as usize].contains(&y) != neg)
             }
@@ -526,11 +546,9 @@ impl Matcher {
             (OpIr::ListHas(s), Val::List(items)) => {
                 Tri::of(items.iter().any(|x| *x == p.strings[s as usize]))
             }
-            (OpIr::ListHasAny(set), Val::List(items)) => Tri::of(
-                items
-                    .iter()
-                    .any(|x| in_set(&p.string_sets[set as usize], x)),
-            ),
+            (OpIr::ListHasAny(set), Val::List(items)) => {
+                Tri::of(items.iter().any(|x| self.in_set(set, x)))
+            }
             (OpIr::ListMatch(r, neg), Val::List(items)) => {
                 Tri::of(items.iter().any(|x| self.regexes[r as usize].is_match(x)) != neg)
             }
@@ -540,8 +558,19 @@ impl Matcher {
     }
 }
 
-fn in_set(sorted: &[String], s: &str) -> bool {
-    sorted.binary_search_by(|x| x.as_str().cmp(s)).is_ok()
+impl Matcher {
+    /// Whether `s` is in string set `set` (sorted): the length mask first, then a binary search.
+    fn in_set(&self, set: u32, s: &str) -> bool {
+        self.set_lengths[set as usize] & length_bit(s) != 0
+            && self.program.string_sets[set as usize]
+                .binary_search_by(|x| x.as_str().cmp(s))
+                .is_ok()
+    }
+}
+
+/// The length-mask bit of a string.
+fn length_bit(s: &str) -> u64 {
+    1u64 << s.len().min(63)
 }
 
 /// Marks `any` nodes over a container's image whose body reads nothing outside the image.
