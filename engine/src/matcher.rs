@@ -3,6 +3,7 @@
 //! nothing allocates nothing.
 
 use crate::ir::*;
+use crate::literal::LiteralPattern;
 use crate::scope;
 use crate::value::{self, Children, Ctx, Obj, Val};
 use palisade_lang::schema::{Root, Stage};
@@ -92,6 +93,8 @@ static MATCHER_IDS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64:
 pub(crate) enum CompiledRegex {
     One(regex::Regex),
     Set(regex::RegexSet),
+    /// Literal alternatives (see [`crate::literal`]): no regex engine needed.
+    Literal(LiteralPattern),
 }
 
 impl CompiledRegex {
@@ -99,6 +102,7 @@ impl CompiledRegex {
         match self {
             CompiledRegex::One(r) => r.is_match(s),
             CompiledRegex::Set(r) => r.is_match(s),
+            CompiledRegex::Literal(l) => l.is_match(s),
         }
     }
 }
@@ -661,6 +665,11 @@ pub fn root_of(o: Obj<'_>) -> Option<Root> {
 }
 
 pub(crate) fn compile_regex(spec: &RegexSpec) -> Result<CompiledRegex, String> {
+    if !spec.search
+        && let Some(literal) = LiteralPattern::parse_all(&spec.patterns)
+    {
+        return Ok(CompiledRegex::Literal(literal));
+    }
     let sources: Vec<String> = spec
         .patterns
         .iter()

@@ -6,6 +6,7 @@
 //! where workloads run, which a build does not have.
 
 use crate::ir::PolicyInfo;
+use crate::literal::LiteralPattern;
 use crate::matcher::Matcher;
 use crate::record::StrMap;
 use crate::value::{Ctx, Obj};
@@ -17,32 +18,13 @@ use std::collections::HashMap;
 pub(crate) struct ScopeRegexes(HashMap<String, NameMatcher>);
 
 /// A compiled name pattern. Most exclusion and scope patterns are plain names
-/// (`kube-system`, `kube\-proxy`); those compare as ASCII case-insensitive strings instead
-/// of holding a compiled regex each (hundreds of them in the built-in library).
+/// (`kube-system`, `kube\-proxy`, `kube-.*`); those match as literal patterns
+/// ([`LiteralPattern`]) instead of holding a compiled regex each (hundreds of them in the
+/// built-in library).
 #[derive(Debug)]
 enum NameMatcher {
-    Literal(String),
+    Literal(LiteralPattern),
     Regex(regex::Regex),
-}
-
-/// The literal a pattern stands for, when it has no regex operators (escaped punctuation allowed).
-fn literal_of(pattern: &str) -> Option<String> {
-    let mut out = String::with_capacity(pattern.len());
-    let mut chars = pattern.chars();
-    while let Some(c) = chars.next() {
-        match c {
-            '\\' => match chars.next() {
-                Some(n) if n.is_ascii_punctuation() => out.push(n),
-                _ => return None,
-            },
-            '.' | '^' | '$' | '*' | '+' | '?' | '(' | ')' | '[' | ']' | '{' | '}' | '|' => {
-                return None;
-            }
-            c if !c.is_ascii() => return None,
-            c => out.push(c),
-        }
-    }
-    Some(out)
 }
 
 impl ScopeRegexes {
@@ -52,7 +34,7 @@ impl ScopeRegexes {
             if let NamePattern::Regex(r) = p
                 && !map.contains_key(r)
             {
-                let m = match literal_of(r) {
+                let m = match LiteralPattern::parse(r) {
                     Some(lit) => NameMatcher::Literal(lit),
                     None => NameMatcher::Regex(
                         regex::RegexBuilder::new(&palisade_lang::hir::regex_source(r, false))
@@ -99,7 +81,7 @@ impl ScopeRegexes {
         match p {
             NamePattern::Exact(s) => s == value,
             NamePattern::Regex(r) => match self.0.get(r) {
-                Some(NameMatcher::Literal(lit)) => value.eq_ignore_ascii_case(lit),
+                Some(NameMatcher::Literal(lit)) => lit.is_match(value),
                 Some(NameMatcher::Regex(re)) => re.is_match(value),
                 None => false,
             },
@@ -214,18 +196,4 @@ pub(crate) fn applies(
         }
         ExclusionTarget::ImagePrefix(_) => false,
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::literal_of;
-
-    #[test]
-    fn plain_names_are_literals() {
-        assert_eq!(literal_of("kube-system").as_deref(), Some("kube-system"));
-        assert_eq!(literal_of(r"kube\-proxy").as_deref(), Some("kube-proxy"));
-        assert_eq!(literal_of("kube-.*"), None);
-        assert_eq!(literal_of("a|b"), None);
-        assert_eq!(literal_of(r"\d+"), None);
-    }
 }
