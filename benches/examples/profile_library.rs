@@ -1,7 +1,8 @@
 //! Evaluates a policy set over the bench workload in a loop, for profilers (`perf record`,
 //! `valgrind --tool=callgrind`). Usage: profile_library [ROUNDS] [SET] [RECORDS]
 //! with SET `library` (default) or `thirteen` (the issue-6 policies) and RECORDS
-//! `deployments` (default, 200) or `processes` (1,000).
+//! `deployments` (default, 200) or `processes` (1,000); or `profile_library ROUNDS compile`
+//! to parse, check and compile the library ROUNDS times.
 use palisade_benches::*;
 use palisade_engine::EvalOptions;
 use palisade_engine::value::{Ctx, Obj};
@@ -9,6 +10,13 @@ use palisade_engine::value::{Ctx, Obj};
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let rounds: usize = args.get(1).and_then(|r| r.parse().ok()).unwrap_or(50);
+    if args.get(2).is_some_and(|a| a == "compile") {
+        let policies: usize = (0..rounds)
+            .map(|_| library().program().policies.len())
+            .sum();
+        println!("{policies}");
+        return;
+    }
     let matcher = match args.get(2).map(String::as_str) {
         Some("thirteen") => compile(&[("bench.pal", POLICIES)]),
         _ => library(),

@@ -14,7 +14,7 @@ mod explain;
 pub mod input;
 pub mod ir;
 pub mod json_report;
-mod literal;
+
 pub mod matcher;
 pub mod record;
 pub mod reference;

@@ -3,9 +3,9 @@
 //! nothing allocates nothing.
 
 use crate::ir::*;
-use crate::literal::LiteralPattern;
 use crate::scope;
 use crate::value::{self, Children, Ctx, Obj, Val};
+use palisade_lang::literal::LiteralPattern;
 use palisade_lang::schema::{Root, Stage};
 use std::cmp::Ordering;
 
@@ -93,7 +93,7 @@ static MATCHER_IDS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64:
 pub(crate) enum CompiledRegex {
     One(regex::Regex),
     Set(regex::RegexSet),
-    /// Literal alternatives (see [`crate::literal`]): no regex engine needed.
+    /// Literal alternatives (see [`palisade_lang::literal`]): no regex engine needed.
     Literal(LiteralPattern),
 }
 

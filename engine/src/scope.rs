@@ -6,11 +6,11 @@
 //! where workloads run, which a build does not have.
 
 use crate::ir::PolicyInfo;
-use crate::literal::LiteralPattern;
 use crate::matcher::Matcher;
 use crate::record::StrMap;
 use crate::value::{Ctx, Obj};
 use palisade_lang::hir::{ExclusionTarget, NamePattern, Scope};
+use palisade_lang::literal::LiteralPattern;
 use std::collections::HashMap;
 
 /// Compiled regexes of scope and exclusion patterns, by pattern text.

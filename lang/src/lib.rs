@@ -8,6 +8,7 @@ mod check;
 pub mod diag;
 mod fmt;
 pub mod hir;
+pub mod literal;
 pub mod schema;
 pub mod span;
 pub mod syntax;

@@ -139,6 +139,11 @@ pub(super) fn validate_regex(
         );
         return None;
     }
+    // Literal alternatives are valid whichever way they are matched, and tiny: no need to
+    // build a regex to know (most patterns of a policy library are such).
+    if crate::literal::LiteralPattern::parse(pattern).is_some() {
+        return Some(());
+    }
     match regex::RegexBuilder::new(&hir::regex_source(pattern, search))
         .size_limit(hir::REGEX_SIZE_LIMIT)
         .build()

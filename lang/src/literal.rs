@@ -13,13 +13,13 @@ struct Alternative {
 
 /// A pattern made of literal alternatives.
 #[derive(Clone, Debug, PartialEq)]
-pub(crate) struct LiteralPattern(Vec<Alternative>);
+pub struct LiteralPattern(Vec<Alternative>);
 
 impl LiteralPattern {
     /// The literal form of a pattern, when it has one: alternatives separated by `|`, each
     /// ASCII characters without regex operators (escaped punctuation allowed), optionally
     /// ending in `.*`.
-    pub(crate) fn parse(pattern: &str) -> Option<Self> {
+    pub fn parse(pattern: &str) -> Option<Self> {
         let mut alternatives = Vec::new();
         let mut literal = String::new();
         let mut chars = pattern.chars().peekable();
@@ -40,8 +40,11 @@ impl LiteralPattern {
                         break;
                     }
                 }
+                // `\<` and `\>` are word boundaries, not characters.
                 Some('\\') => match chars.next() {
-                    Some(n) if n.is_ascii_punctuation() => literal.push(n.to_ascii_lowercase()),
+                    Some(n) if n.is_ascii_punctuation() && n != '<' && n != '>' => {
+                        literal.push(n.to_ascii_lowercase())
+                    }
                     _ => return None,
                 },
                 Some('.') if chars.peek() == Some(&'*') => {
@@ -60,7 +63,7 @@ impl LiteralPattern {
 
     /// The literal form of a set of patterns (matching when any matches), when every one
     /// has one.
-    pub(crate) fn parse_all(patterns: &[String]) -> Option<Self> {
+    pub fn parse_all(patterns: &[String]) -> Option<Self> {
         let mut alternatives = Vec::new();
         for p in patterns {
             alternatives.extend(LiteralPattern::parse(p)?.0);
@@ -69,7 +72,7 @@ impl LiteralPattern {
     }
 
     /// Whether the whole of `value` matches one alternative.
-    pub(crate) fn is_match(&self, value: &str) -> bool {
+    pub fn is_match(&self, value: &str) -> bool {
         self.0.iter().any(|a| a.is_match(value))
     }
 }
@@ -129,8 +132,26 @@ mod tests {
         assert!(lit("").is_some_and(|l| l.is_match("") && !l.is_match("a")));
     }
 
+    #[test]
+    fn escaped_punctuation_is_literal_except_word_boundaries() {
+        for c in (0u8..128)
+            .map(char::from)
+            .filter(char::is_ascii_punctuation)
+        {
+            let pattern = format!("\\{c}");
+            let literal = LiteralPattern::parse(&pattern);
+            // Every escape taken as a literal is one for the regex crate too.
+            assert_eq!(
+                literal.is_some(),
+                regex_of(&pattern).is_match(&c.to_string()),
+                "{pattern}"
+            );
+            assert_eq!(literal.is_some(), c != '<' && c != '>', "{pattern}");
+        }
+    }
+
     fn regex_of(pattern: &str) -> regex::Regex {
-        regex::Regex::new(&palisade_lang::hir::regex_source(pattern, false)).unwrap()
+        regex::Regex::new(&crate::hir::regex_source(pattern, false)).unwrap()
     }
 
     proptest! {
