@@ -83,7 +83,7 @@ type ImageKey = (u64, u64, i64, u32, usize);
 const IMAGE_CACHE_LIMIT: usize = 1 << 16;
 
 thread_local! {
-    static IMAGE_CACHE: std::cell::RefCell<std::collections::HashMap<ImageKey, Tri>> = std::cell::RefCell::new(std::collections::HashMap::with_capacity(1024));
+    static IMAGE_CACHE: std::cell::RefCell<rustc_hash::FxHashMap<ImageKey, Tri>> = std::cell::RefCell::new(rustc_hash::FxHashMap::with_capacity_and_hasher(1024, Default::default()));
 }
 
 static MATCHER_IDS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);

@@ -11,11 +11,11 @@ use crate::record::StrMap;
 use crate::value::{Ctx, Obj};
 use palisade_lang::hir::{ExclusionTarget, NamePattern, Scope};
 use palisade_lang::literal::LiteralPattern;
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 
 /// Compiled regexes of scope and exclusion patterns, by pattern text.
 #[derive(Debug, Default)]
-pub(crate) struct ScopeRegexes(HashMap<String, NameMatcher>);
+pub(crate) struct ScopeRegexes(FxHashMap<String, NameMatcher>);
 
 /// A compiled name pattern. Most exclusion and scope patterns are plain names
 /// (`kube-system`, `kube\-proxy`, `kube-.*`); those match as literal patterns
@@ -29,7 +29,7 @@ enum NameMatcher {
 
 impl ScopeRegexes {
     pub(crate) fn new(policies: &[PolicyInfo]) -> Result<Self, String> {
-        let mut map = HashMap::new();
+        let mut map = FxHashMap::default();
         let mut add = |p: &NamePattern| -> Result<(), String> {
             if let NamePattern::Regex(r) = p
                 && !map.contains_key(r)
