@@ -768,3 +768,55 @@ async fn with_one_evaluation_slot_concurrent_requests_queue_and_all_succeed() {
     }
     Arc::try_unwrap(server).ok().unwrap().shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_compiled_bundle_is_served_and_a_broken_one_refused() {
+    let compiled = palisade_engine::api::compile_policies(&palisade_engine::api::CompileRequest {
+        policies: vec![palisade_engine::api::SourceText {
+            name: "p.pal".into(),
+            text: PRIV.into(),
+        }],
+        builtin: false,
+    })
+    .unwrap_or_else(|v| panic!("{v}"));
+    let dir = dir_with(&[(
+        "bundle.json",
+        &palisade_engine::bundle::write_bundle(compiled.matcher.program()),
+    )]);
+    let source = PolicySource {
+        paths: vec![],
+        builtin: false,
+        bundle: Some(dir.path().join("bundle.json")),
+    };
+    let server = start(config(source.clone())).await.unwrap();
+    let records = json!([deployment("a", true, "nginx:1")]).to_string();
+    assert_eq!(
+        send(&server, "POST", "/v1/check", records.as_bytes())
+            .await
+            .json()["violations"][0]["policy"],
+        "priv"
+    );
+    // A broken bundle is a failed reload; the loaded one keeps serving.
+    replace(
+        &dir.path().join("bundle.json"),
+        "{\"format\": \"palisade-bundle\", \"version\": 999, \"program\": {}}",
+    );
+    wait_until("the refused bundle in /readyz", async || {
+        send(&server, "GET", "/readyz", b"").await.json()["last_reload_error"].is_string()
+    })
+    .await;
+    let error = send(&server, "GET", "/readyz", b"").await.json()["last_reload_error"].clone();
+    assert!(error.as_str().unwrap().contains("version 999"), "{error}");
+    assert_eq!(
+        send(&server, "POST", "/v1/check", records.as_bytes())
+            .await
+            .json()["summary"]["violations"],
+        1
+    );
+    server.shutdown().await;
+    // Refused at start.
+    let Err(e) = start(config(source)).await else {
+        panic!("a broken bundle started")
+    };
+    assert!(e.to_string().contains("version 999"), "{e}");
+}
