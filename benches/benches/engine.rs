@@ -48,6 +48,22 @@ fn cold(c: &mut Criterion) {
     g.bench_function("compile library", |b| {
         b.iter(|| black_box(palisade_engine::compile(&set).is_ok()))
     });
+    g.bench_function(
+        "parse+check+compile library, tests skipped (how check and serve load it)",
+        |b| {
+            b.iter(|| {
+                let mut s = Sources::default();
+                for (n, t) in &files {
+                    s.add(SourceFile::new(*n, *t));
+                }
+                let (_, checked) = palisade_lang::parse_and_check_policies(&s);
+                let program = checked
+                    .ok()
+                    .and_then(|set| palisade_engine::compile(&set).ok());
+                black_box(program.map(|p| p.rules.len()))
+            })
+        },
+    );
     g.bench_function("parse+check+compile+load library", |b| {
         b.iter(|| black_box(library().program().rules.len()))
     });

@@ -41,7 +41,11 @@ pub fn matcher(
             .map(Ok)
             .map_err(|e| Fatal(format!("{}: {e}", b.display())));
     }
-    let loaded = load::load(policies, builtin || policies.is_empty())?;
+    let loaded = load::load(
+        policies,
+        builtin || policies.is_empty(),
+        load::Items::PoliciesOnly,
+    )?;
     let (_, set) = match load::checked_or_exit(loaded, false) {
         Ok(x) => x,
         Err(code) => return Ok(Err(code)),

@@ -39,7 +39,11 @@ pub fn import_stackrox(file: &Path) -> Result<i32, Fatal> {
 
 /// Lists policies.
 pub fn list(policies: &[PathBuf], builtin: bool, format: ListFormat) -> Result<i32, Fatal> {
-    let loaded = load::load(policies, builtin || policies.is_empty())?;
+    let loaded = load::load(
+        policies,
+        builtin || policies.is_empty(),
+        load::Items::PoliciesOnly,
+    )?;
     let (_, set) = match load::checked_or_exit(loaded, false) {
         Ok(x) => x,
         Err(code) => return Ok(code),
@@ -92,7 +96,7 @@ pub fn list(policies: &[PathBuf], builtin: bool, format: ListFormat) -> Result<i
 
 /// Prints one policy's source, formatted.
 pub fn show(name: &str, policies: &[PathBuf]) -> Result<i32, Fatal> {
-    let loaded = load::load(policies, policies.is_empty())?;
+    let loaded = load::load(policies, policies.is_empty(), load::Items::PoliciesOnly)?;
     for (_, file) in &loaded.files {
         for item in &file.items {
             if let ItemKind::Policy(p) = &item.kind

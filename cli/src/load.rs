@@ -1,5 +1,6 @@
 //! Loading policy files and reporting diagnostics.
 
+pub use palisade_lang::syntax::Items;
 use palisade_lang::{Diagnostic, SourceFile, Sources, hir::CheckedSet};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -89,9 +90,11 @@ fn add_file(sources: &mut Sources, path: &Path) -> Result<usize, Fatal> {
     Ok(sources.add(SourceFile::new(path.display().to_string(), text)))
 }
 
-/// Reads, parses and checks policy files (and the built-in library when asked).
-/// Unreadable files are fatal; language errors are returned.
-pub fn load(paths: &[PathBuf], with_builtin: bool) -> Result<Loaded, Fatal> {
+/// Reads, parses and checks policy files (and the built-in library when asked); `items`
+/// says whether `test` items are parsed (`palisade test`, `compile`) or skipped (commands
+/// that only evaluate or list policies). Unreadable files are fatal; language errors are
+/// returned.
+pub fn load(paths: &[PathBuf], with_builtin: bool, items: Items) -> Result<Loaded, Fatal> {
     let mut sources = Sources::default();
     if with_builtin {
         for (name, text) in builtin::FILES {
@@ -101,7 +104,10 @@ pub fn load(paths: &[PathBuf], with_builtin: bool) -> Result<Loaded, Fatal> {
     for path in policy_files(paths)? {
         add_file(&mut sources, &path)?;
     }
-    let (files, checked) = palisade_lang::parse_and_check(&sources);
+    let (files, checked) = match items {
+        Items::All => palisade_lang::parse_and_check(&sources),
+        Items::PoliciesOnly => palisade_lang::parse_and_check_policies(&sources),
+    };
     Ok(Loaded {
         sources,
         files,

@@ -258,7 +258,7 @@ fn run(cli: Cli) -> Result<i32, Fatal> {
             emit,
             diagnostics,
         } => {
-            let loaded = load::load(&paths, false)?;
+            let loaded = load::load(&paths, false, load::Items::All)?;
             let (_, set) = match load::checked_or_exit(loaded, diagnostics == DiagFormat::Json) {
                 Ok(x) => x,
                 Err(code) => return Ok(code),

@@ -9,7 +9,7 @@ use palisade_engine::{Dataset, EvalOptions, Matcher, Tri};
 use std::path::PathBuf;
 
 pub fn run(paths: &[PathBuf]) -> Result<i32, Fatal> {
-    let loaded = load::load(paths, false)?;
+    let loaded = load::load(paths, false, load::Items::All)?;
     let (sources, set) = match load::checked_or_exit(loaded, false) {
         Ok(x) => x,
         Err(code) => return Ok(code),

@@ -9,6 +9,7 @@ use crate::matcher::root_of;
 use crate::record::Record;
 use crate::{Dataset, EvalOptions, Matcher};
 use palisade_lang::schema::Stage;
+use palisade_lang::syntax::Items;
 use palisade_lang::{SourceFile, Sources};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -68,8 +69,14 @@ fn error(kind: &str, message: impl Into<String>) -> Value {
     json!({"error": {"kind": kind, "message": message.into()}})
 }
 
-/// Compiles policies; `Err` is the JSON to return to the host (diagnostics or an error).
+/// Compiles policies to evaluate them (`test` items are skipped unparsed); `Err` is the
+/// JSON to return to the host (diagnostics or an error).
 pub fn compile_policies(req: &CompileRequest) -> Result<Compiled, Value> {
+    compile_items(req, Items::PoliciesOnly)
+}
+
+/// Compiles policies, parsing the items `items` says.
+fn compile_items(req: &CompileRequest, items: Items) -> Result<Compiled, Value> {
     let mut sources = Sources::default();
     if req.builtin || req.policies.is_empty() {
         for (name, text) in palisade_library::FILES {
@@ -85,7 +92,10 @@ pub fn compile_policies(req: &CompileRequest) -> Result<Compiled, Value> {
         };
         sources.add(SourceFile::new(p.name.clone(), text));
     }
-    let (_, checked) = palisade_lang::parse_and_check(&sources);
+    let (_, checked) = match items {
+        Items::All => palisade_lang::parse_and_check(&sources),
+        Items::PoliciesOnly => palisade_lang::parse_and_check_policies(&sources),
+    };
     let set = checked.map_err(
         |ds| json!({"diagnostics": ds.iter().map(|d| sources.to_json(d)).collect::<Vec<_>>()}),
     )?;
@@ -94,13 +104,14 @@ pub fn compile_policies(req: &CompileRequest) -> Result<Compiled, Value> {
     Ok(Compiled { matcher, sources })
 }
 
-/// `{"ok": true, "policies": N}` or `{"ok": false, "diagnostics": [...]}`.
+/// `{"ok": true, "policies": N}` or `{"ok": false, "diagnostics": [...]}`: every item
+/// is checked, `test` items included (editors show their diagnostics too).
 pub fn compile_json(request: &str) -> String {
     let req: CompileRequest = match serde_json::from_str(request) {
         Ok(r) => r,
         Err(e) => return error("request", format!("invalid request: {e}")).to_string(),
     };
-    match compile_policies(&req) {
+    match compile_items(&req, Items::All) {
         Ok(c) => {
             json!({"ok": true, "policies": c.matcher.program().policies.len(), "diagnostics": []})
                 .to_string()

@@ -23,6 +23,14 @@ pub const MAX_SOURCE_BYTES: usize = 16 * 1024 * 1024;
 /// file, all errors, and whether an item failed to parse (then checking it would only
 /// report names the broken item defines as unknown).
 pub fn parse_recover(sources: &Sources, index: usize) -> (ast::File, Vec<Diagnostic>, bool) {
+    parse_items(sources, index, syntax::Items::All)
+}
+
+fn parse_items(
+    sources: &Sources,
+    index: usize,
+    which: syntax::Items,
+) -> (ast::File, Vec<Diagnostic>, bool) {
     match sources.get(index) {
         Some(f) if f.text.len() > MAX_SOURCE_BYTES => (
             ast::File {
@@ -41,7 +49,7 @@ pub fn parse_recover(sources: &Sources, index: usize) -> (ast::File, Vec<Diagnos
             ],
             true,
         ),
-        Some(f) => syntax::parse_file_recover(&f.text, index),
+        Some(f) => syntax::parse_items(&f.text, index, which),
         None => (
             ast::File {
                 items: Vec::new(),
@@ -76,11 +84,25 @@ pub type Checked = Result<hir::CheckedSet, Vec<Diagnostic>>;
 /// error. Checking goes on past bad literals (one run reports every error); after a syntax
 /// error the broken item is missing, so checking would only report its names as unknown.
 pub fn parse_and_check(sources: &Sources) -> (Vec<(usize, ast::File)>, Checked) {
+    parse_and_check_items(sources, syntax::Items::All)
+}
+
+/// [`parse_and_check`] without the `test` items, which are skipped unparsed: for loading
+/// policies to evaluate them (tests run with `palisade test`, which parses everything).
+/// In the built-in library three quarters of the text is test records.
+pub fn parse_and_check_policies(sources: &Sources) -> (Vec<(usize, ast::File)>, Checked) {
+    parse_and_check_items(sources, syntax::Items::PoliciesOnly)
+}
+
+fn parse_and_check_items(
+    sources: &Sources,
+    which: syntax::Items,
+) -> (Vec<(usize, ast::File)>, Checked) {
     let mut files = Vec::new();
     let mut diags = Vec::new();
     let mut syntax_failed = false;
     for index in 0..sources.files.len() {
-        let (file, mut errors, failed) = parse_recover(sources, index);
+        let (file, mut errors, failed) = parse_items(sources, index, which);
         syntax_failed |= failed;
         diags.append(&mut errors);
         files.push((index, file));

@@ -28,6 +28,38 @@ pub fn parse_file(text: &str, file: usize) -> Result<ast::File, Vec<Diagnostic>>
 /// Parses one file and returns what parsed, every error, and whether some item failed
 /// to parse at all (a syntax error) rather than parsing with a bad literal.
 pub fn parse_file_recover(text: &str, file: usize) -> (ast::File, Vec<Diagnostic>, bool) {
+    parse_items(text, file, Items::All)
+}
+
+/// Which items to parse.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Items {
+    /// Every item.
+    All,
+    /// Everything but `test` items (skipped unparsed: loading policies to evaluate them).
+    PoliciesOnly,
+}
+
+/// Whether an item's text starts with the `test` keyword (after whitespace and comments).
+fn is_test_item(chunk: &str) -> bool {
+    let mut rest = chunk;
+    loop {
+        rest = rest.trim_start();
+        if let Some(after) = rest.strip_prefix("//") {
+            rest = after.split_once('\n').map_or("", |(_, r)| r);
+        } else if let Some(after) = rest.strip_prefix("/*") {
+            rest = after.split_once("*/").map_or("", |(_, r)| r);
+        } else {
+            break;
+        }
+    }
+    rest.strip_prefix("test")
+        .and_then(|r| r.chars().next())
+        .is_some_and(|c| c.is_whitespace() || c == '"')
+}
+
+/// [`parse_file_recover`], optionally leaving `test` items out.
+pub fn parse_items(text: &str, file: usize, which: Items) -> (ast::File, Vec<Diagnostic>, bool) {
     let (chunks, mut errors) = scan::split_items(text, file);
     if !errors.is_empty() {
         let empty = ast::File {
@@ -44,6 +76,12 @@ pub fn parse_file_recover(text: &str, file: usize) -> (ast::File, Vec<Diagnostic
         let Some(chunk_text) = text.get(chunk.start..chunk.end) else {
             continue;
         };
+        if which == Items::PoliciesOnly
+            && is_test_item(chunk_text)
+            && scan::is_one_closed_item(chunk_text)
+        {
+            continue;
+        }
         match PalParser::parse(Rule::file, chunk_text) {
             Ok(mut pairs) => {
                 let Some(file_pair) = pairs.next() else {
@@ -248,4 +286,49 @@ fn rule_name(r: Rule) -> Option<&'static str> {
         Rule::obj_lit | Rule::obj_field | Rule::json_array | Rule::json_number => "a record value",
         _ => return None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn test_items_are_recognized_after_comments() {
+        assert!(is_test_item("test \"t\" for \"p\" {}"));
+        assert!(is_test_item(
+            "// about it\n/* more */\n  test\"t\" for \"p\" {}"
+        ));
+        assert!(!is_test_item("policy \"test\" {}"));
+        assert!(!is_test_item("testing"));
+        assert!(!is_test_item("// test \"t\"\npolicy \"p\" {}"));
+    }
+
+    #[test]
+    fn policies_only_skips_tests_unparsed_and_keeps_the_rest() {
+        let text = "policy \"p\" { severity high lifecycle deploy soc2 CC6.1 when container.privileged }\n\
+                    test \"broken\" for \"p\" { deployment { oops: [ } expect fire }\n\
+                    list l = [\"a\"]\n";
+        let (all, errors, failed) = parse_items(text, 0, Items::All);
+        assert!(
+            failed && !errors.is_empty(),
+            "the broken test is a syntax error when parsing everything"
+        );
+        assert_eq!(all.items.len(), 1, "the unclosed test swallowed the list");
+        let (policies, errors, failed) = parse_items(text, 0, Items::PoliciesOnly);
+        // That test swallowed the list (a bracket is never closed): it is parsed, and its
+        // error reported, rather than skipped with the list.
+        assert!(failed && !errors.is_empty());
+        assert_eq!(policies.items.len(), 1);
+        let fine = text.replace("oops: [ }", "image: { id: \"x\" } }");
+        let (all, errors, _) = parse_items(&fine, 0, Items::All);
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(all.items.len(), 3);
+        let (policies, errors, failed) = parse_items(&fine, 0, Items::PoliciesOnly);
+        assert!(!failed && errors.is_empty(), "{errors:?}");
+        assert_eq!(
+            policies.items.len(),
+            2,
+            "the policy and the list, not the test"
+        );
+    }
 }

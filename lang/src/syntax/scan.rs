@@ -90,6 +90,58 @@ pub fn split_items(text: &str, file: usize) -> (Vec<Span>, Vec<Diagnostic>) {
     (spans, errors)
 }
 
+/// Whether `chunk` is exactly one bracketed item: its brackets pair up by kind, the first
+/// opening bracket closes, and only whitespace and comments follow. Items that are not
+/// (a stray or mismatched bracket may have swallowed the next item) must be parsed.
+pub fn is_one_closed_item(chunk: &str) -> bool {
+    let bytes = chunk.as_bytes();
+    let mut open: Vec<u8> = Vec::new();
+    let mut closed_at = None;
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        match b {
+            _ if b.is_ascii_whitespace() => i += 1,
+            b'/' if bytes.get(i + 1) == Some(&b'/') => {
+                while i < bytes.len() && bytes[i] != b'\n' {
+                    i += 1;
+                }
+            }
+            b'/' if bytes.get(i + 1) == Some(&b'*') => {
+                i += 2;
+                while i < bytes.len() && !(bytes[i] == b'*' && bytes.get(i + 1) == Some(&b'/')) {
+                    i += 1;
+                }
+                i += 2;
+            }
+            _ if closed_at.is_some() => return false,
+            b'"' => i = skip_string(bytes, i),
+            b'r' if is_raw_start(bytes, i) => i = skip_raw(bytes, i),
+            b'/' => i = skip_regex(bytes, i),
+            b'(' | b'[' | b'{' => {
+                open.push(b);
+                i += 1;
+            }
+            b')' | b']' | b'}' => {
+                let expected = match b {
+                    b')' => b'(',
+                    b']' => b'[',
+                    _ => b'{',
+                };
+                if open.pop() != Some(expected) {
+                    return false;
+                }
+                if open.is_empty() {
+                    closed_at = Some(i);
+                }
+                i += 1;
+            }
+            _ => i += 1,
+        }
+    }
+    closed_at.is_some()
+}
+
 fn skip_string(bytes: &[u8], mut i: usize) -> usize {
     i += 1;
     while i < bytes.len() {
@@ -166,6 +218,21 @@ mod tests {
             .map(|s| text[s.start..s.end].split_whitespace().next().unwrap_or(""))
             .collect();
         assert_eq!(firsts, ["list", "policy", "macro"]);
+    }
+
+    #[test]
+    fn one_closed_item() {
+        assert!(is_one_closed_item(
+            "test \"t\" for \"p\" { deployment { a: [\"}\"] } }\n// c\n"
+        ));
+        assert!(!is_one_closed_item(
+            "test \"t\" for \"p\" { deployment { oops: [ } expect fire }\nlist l = [\"a\"]"
+        ));
+        assert!(!is_one_closed_item(
+            "test \"t\" for \"p\" { x: [ } list l = [\"a\"] ]"
+        ));
+        assert!(!is_one_closed_item("test \"t\" for \"p\" { } }"));
+        assert!(!is_one_closed_item("test \"t\" for \"p\" {"));
     }
 
     #[test]
