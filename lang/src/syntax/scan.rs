@@ -25,18 +25,7 @@ pub fn split_items(text: &str, file: usize) -> (Vec<Span>, Vec<Diagnostic>) {
         match b {
             b'"' => i = skip_string(bytes, i),
             b'r' if is_raw_start(bytes, i) => i = skip_raw(bytes, i),
-            b'/' if bytes.get(i + 1) == Some(&b'/') => {
-                while i < bytes.len() && bytes[i] != b'\n' {
-                    i += 1;
-                }
-            }
-            b'/' if bytes.get(i + 1) == Some(&b'*') => {
-                i += 2;
-                while i < bytes.len() && !(bytes[i] == b'*' && bytes.get(i + 1) == Some(&b'/')) {
-                    i += 1;
-                }
-                i += 2;
-            }
+            b'/' if matches!(bytes.get(i + 1), Some(b'/' | b'*')) => i = skip_comment(bytes, i),
             b'/' => i = skip_regex(bytes, i),
             b'(' | b'[' | b'{' => {
                 levels.push(0);
@@ -102,18 +91,7 @@ pub fn is_one_closed_item(chunk: &str) -> bool {
         let b = bytes[i];
         match b {
             _ if b.is_ascii_whitespace() => i += 1,
-            b'/' if bytes.get(i + 1) == Some(&b'/') => {
-                while i < bytes.len() && bytes[i] != b'\n' {
-                    i += 1;
-                }
-            }
-            b'/' if bytes.get(i + 1) == Some(&b'*') => {
-                i += 2;
-                while i < bytes.len() && !(bytes[i] == b'*' && bytes.get(i + 1) == Some(&b'/')) {
-                    i += 1;
-                }
-                i += 2;
-            }
+            b'/' if matches!(bytes.get(i + 1), Some(b'/' | b'*')) => i = skip_comment(bytes, i),
             _ if closed_at.is_some() => return false,
             b'"' => i = skip_string(bytes, i),
             b'r' if is_raw_start(bytes, i) => i = skip_raw(bytes, i),
@@ -140,6 +118,21 @@ pub fn is_one_closed_item(chunk: &str) -> bool {
         }
     }
     closed_at.is_some()
+}
+
+/// Skips a `//` or `/* */` comment starting at `i`.
+fn skip_comment(bytes: &[u8], mut i: usize) -> usize {
+    if bytes.get(i + 1) == Some(&b'/') {
+        while i < bytes.len() && bytes[i] != b'\n' {
+            i += 1;
+        }
+        return i;
+    }
+    i += 2;
+    while i < bytes.len() && !(bytes[i] == b'*' && bytes.get(i + 1) == Some(&b'/')) {
+        i += 1;
+    }
+    i + 2
 }
 
 fn skip_string(bytes: &[u8], mut i: usize) -> usize {
