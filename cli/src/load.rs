@@ -15,49 +15,9 @@ impl<E: std::fmt::Display> From<E> for Fatal {
     }
 }
 
-/// Every `.pal` file under the given paths (directories recursively, sorted).
+/// Every policy file under the given paths ([`palisade_lang::files::policy_files`]).
 pub fn policy_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, Fatal> {
-    let mut out = Vec::new();
-    for p in paths {
-        let meta = std::fs::metadata(p)
-            .map_err(|e| Fatal(format!("{}: cannot read: {e}", p.display())))?;
-        if meta.is_dir() {
-            walk(p, &mut out)?;
-        } else {
-            out.push(p.clone());
-        }
-    }
-    for f in &out {
-        if !matches!(
-            f.extension().and_then(|e| e.to_str()),
-            Some("pal") | Some("json")
-        ) {
-            return Err(Fatal(format!(
-                "{}: not a policy file (expected `.pal`, or `.json` for StackRox policies)",
-                f.display()
-            )));
-        }
-    }
-    Ok(out)
-}
-
-fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), Fatal> {
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map_err(|e| Fatal(format!("{}: cannot read directory: {e}", dir.display())))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .collect();
-    entries.sort();
-    for p in entries {
-        if p.is_dir() {
-            walk(&p, out)?;
-        } else if matches!(
-            p.extension().and_then(|e| e.to_str()),
-            Some("pal") | Some("json")
-        ) {
-            out.push(p);
-        }
-    }
-    Ok(())
+    palisade_lang::files::policy_files(paths).map_err(Fatal)
 }
 
 /// Parsed and checked policy files, or the diagnostics that stopped them.

@@ -6,6 +6,7 @@
 pub mod ast;
 mod check;
 pub mod diag;
+pub mod files;
 mod fmt;
 pub mod hir;
 pub mod literal;

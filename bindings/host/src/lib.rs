@@ -389,13 +389,13 @@ impl Pool {
     /// of time or memory; the instance is then dropped and the next call gets a fresh one.
     pub fn check(&self, request: &str) -> Result<String, HostError> {
         let mut inst = self.take()?;
-        match inst.call(false, request.as_bytes()) {
-            Ok(out) => {
-                self.put_back(inst);
-                Ok(out)
-            }
-            Err(e) => Err(e),
+        let outcome = inst.call(false, request.as_bytes());
+        // An instance that trapped (or ran out of time or memory) is dropped; any other
+        // outcome leaves it sound for the next call.
+        if !outcome.as_ref().is_err_and(HostError::is_trap) {
+            self.put_back(inst);
         }
+        outcome
     }
 
     /// Makes one instance trap on purpose (the plugin's `palisade_trap` test hook); the

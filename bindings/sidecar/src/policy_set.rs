@@ -6,7 +6,7 @@
 use palisade_engine::api::{CompileRequest, SourceText, compile_policies};
 use palisade_host::{Limits, Plugin, Pool};
 use serde_json::Value;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 use std::time::SystemTime;
 
@@ -53,18 +53,18 @@ impl std::fmt::Display for LoadError {
 pub type Fingerprint = Vec<(PathBuf, Option<SystemTime>, u64)>;
 
 impl PolicySource {
-    /// The files this source reads (directories expanded), for change detection.
-    pub fn files(&self) -> Vec<PathBuf> {
-        let mut out = Vec::new();
-        for p in self.paths.iter().chain(self.bundle.iter()) {
-            collect(p, &mut out);
-        }
-        out
+    /// The files this source reads (directories expanded).
+    pub fn files(&self) -> Result<Vec<PathBuf>, String> {
+        let mut out = palisade_lang::files::policy_files(&self.paths)?;
+        out.extend(self.bundle.iter().cloned());
+        Ok(out)
     }
 
     /// The current fingerprint of the files.
+    /// (Paths that cannot be listed give an empty one: the reload that follows reports why.)
     pub fn fingerprint(&self) -> Fingerprint {
         self.files()
+            .unwrap_or_default()
             .into_iter()
             .map(|p| {
                 let meta = std::fs::metadata(&p).ok();
@@ -96,7 +96,7 @@ impl PolicySource {
                 .map_err(|e| format!("{}: cannot read: {e}", path.display()));
         }
         let mut policies = Vec::new();
-        let files = self.files();
+        let files = self.files()?;
         if files.is_empty() && !self.paths.is_empty() {
             return Err(format!(
                 "no policy files (.pal, .json) under {}",
@@ -148,25 +148,6 @@ fn list(paths: &[PathBuf]) -> String {
         .map(|p| p.display().to_string())
         .collect::<Vec<_>>()
         .join(", ")
-}
-
-/// Every `.pal`/`.json` file under `path` (sorted), or `path` itself when it is a file.
-fn collect(path: &Path, out: &mut Vec<PathBuf>) {
-    if !path.is_dir() {
-        out.push(path.to_path_buf());
-        return;
-    }
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(path)
-        .map(|d| d.flatten().map(|e| e.path()).collect())
-        .unwrap_or_default();
-    entries.sort();
-    for p in entries {
-        if p.is_dir() {
-            collect(&p, out);
-        } else if matches!(p.extension().and_then(|e| e.to_str()), Some("pal" | "json")) {
-            out.push(p);
-        }
-    }
 }
 
 /// `file:line:col: message` per diagnostic, or the error message.

@@ -456,7 +456,7 @@ async fn read_body(
         }
         Ok(Ok(c)) => c.to_bytes(),
     };
-    let text = String::from_utf8(bytes.to_vec()).map_err(|_| {
+    let text = String::from_utf8(Vec::from(bytes)).map_err(|_| {
         Answer::error(
             StatusCode::BAD_REQUEST,
             "body",
