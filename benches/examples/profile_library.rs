@@ -1,6 +1,7 @@
 //! Evaluates a policy set over the bench workload in a loop, for profilers (`perf record`,
 //! `valgrind --tool=callgrind`). Usage: profile_library [ROUNDS] [SET] [RECORDS]
-//! with SET `library` (default) or `thirteen` (the issue-6 policies) and RECORDS
+//! with SET `library` (default), `thirteen` (the issue-6 policies) or `hand` (the same
+//! thirteen checks written by hand, the baseline) and RECORDS
 //! `deployments` (default, 200) or `processes` (1,000); or `profile_library ROUNDS compile`
 //! to parse, check and compile the library ROUNDS times.
 use palisade_benches::*;
@@ -35,6 +36,22 @@ fn main() {
     };
     let mut hits = 0usize;
     let on_processes = args.get(3).is_some_and(|r| r == "processes");
+    if args.get(2).is_some_and(|a| a == "hand") {
+        let hand = HandWritten::default();
+        for _ in 0..rounds {
+            if on_processes {
+                hits += procs.iter().map(|p| hand.process(p)).sum::<usize>();
+            } else {
+                hits += ds
+                    .deployments
+                    .iter()
+                    .map(|d| hand.deployment(&ds, d, NOW))
+                    .sum::<usize>();
+            }
+        }
+        println!("{hits}");
+        return;
+    }
     for _ in 0..rounds {
         if on_processes {
             for p in &procs {

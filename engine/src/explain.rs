@@ -50,17 +50,16 @@ impl Matcher {
 
     fn leaf_step<'r>(
         &self,
-        rule: &RuleInfo,
+        id: NodeId,
         t: u32,
         slots: &mut [Obj<'r>],
         ctx: &Ctx<'r>,
     ) -> ExplainStep {
-        let test = &self.program.tests[t as usize];
-        let v = self.operand(rule, &test.operand, slots, ctx);
+        let v = self.test_value(t, slots, ctx);
         ExplainStep {
-            condition: test.label.clone(),
+            condition: self.program.tests[t as usize].label.clone(),
             value: value::display(v),
-            result: tri(self.op(&test.op, v)),
+            result: tri(self.node(id, slots, ctx)),
         }
     }
 
@@ -78,7 +77,7 @@ impl Matcher {
             return;
         }
         match self.program.nodes[id as usize] {
-            Node::Test(t) => steps.push(self.leaf_step(rule, t, slots, ctx)),
+            Node::Test(t) => steps.push(self.leaf_step(id, t, slots, ctx)),
             Node::And { first, len } => {
                 for k in &self.program.kids[first as usize..(first + len) as usize] {
                     self.explain_match(rule, *k, slots, bound, ctx, steps);
@@ -87,7 +86,7 @@ impl Matcher {
             Node::Or { first, len } => {
                 // The branches that held.
                 for k in &self.program.kids[first as usize..(first + len) as usize] {
-                    if self.node(rule, *k, slots, ctx) == Tri::True {
+                    if self.node(*k, slots, ctx) == Tri::True {
                         self.explain_match(rule, *k, slots, bound, ctx, steps);
                     }
                 }
@@ -96,7 +95,7 @@ impl Matcher {
                 self.explain_match(rule, body, slots, bound, ctx, steps)
             }
             _ => {
-                let r = self.node(rule, id, slots, ctx);
+                let r = self.node(id, slots, ctx);
                 steps.push(ExplainStep {
                     condition: self.describe(rule, id),
                     value: String::new(),
@@ -115,12 +114,12 @@ impl Matcher {
         ctx: &Ctx<'r>,
     ) -> Option<ExplainStep> {
         match self.program.nodes[id as usize] {
-            Node::Test(t) => Some(self.leaf_step(rule, t, slots, ctx)),
+            Node::Test(t) => Some(self.leaf_step(id, t, slots, ctx)),
             Node::And { first, len } => {
                 let kids = &self.program.kids[first as usize..(first + len) as usize];
                 let failing = kids
                     .iter()
-                    .find(|k| self.node(rule, **k, slots, ctx) != Tri::True)?;
+                    .find(|k| self.node(**k, slots, ctx) != Tri::True)?;
                 self.first_failure(rule, *failing, slots, ctx)
             }
             Node::Any { slot, body } => {
@@ -147,14 +146,14 @@ impl Matcher {
             Node::Every { slot, body } => {
                 for child in self.children(rule, slot, slots, ctx)? {
                     slots[slot as usize] = child;
-                    if self.node(rule, body, slots, ctx) != Tri::True {
+                    if self.node(body, slots, ctx) != Tri::True {
                         return self.first_failure(rule, body, slots, ctx);
                     }
                 }
                 None
             }
             Node::Or { .. } | Node::Not(_) => {
-                let r = self.node(rule, id, slots, ctx);
+                let r = self.node(id, slots, ctx);
                 Some(ExplainStep {
                     condition: self.describe(rule, id),
                     value: String::new(),

@@ -7,6 +7,7 @@
 
 pub mod api;
 pub mod bundle;
+mod closures;
 pub mod compile;
 pub mod dataset;
 mod disasm;

@@ -2,12 +2,13 @@
 //! records with bindings held in a fixed array on the stack; a record that violates
 //! nothing allocates nothing.
 
+use crate::closures::{self, Closures, CondFn};
 use crate::ir::*;
 use crate::scope;
 use crate::value::{self, Children, Ctx, Obj, Val};
 use palisade_lang::literal::LiteralPattern;
 use palisade_lang::schema::{Root, Stage};
-use std::cmp::Ordering;
+use std::sync::Arc;
 
 /// Three-valued truth: a test on a missing value is unknown, and only `True` fires.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -59,7 +60,7 @@ pub(crate) fn reset_budget() {
 
 /// Takes one step; false when the budget is spent.
 #[inline]
-fn spend() -> bool {
+pub(crate) fn spend() -> bool {
     STEPS_LEFT.with(|s| {
         let left = s.get();
         if left == 0 {
@@ -73,17 +74,6 @@ fn spend() -> bool {
 /// Whether the current record ran out of budget.
 pub(crate) fn exhausted() -> bool {
     STEPS_LEFT.with(|s| s.get() == 0)
-}
-
-/// Results of image-only sub-conditions, per image: real clusters run many deployments from
-/// few images, so a condition that reads only an image (its layers, components,
-/// vulnerabilities) is evaluated once per image and reused. Keyed by matcher, dataset
-/// generation, clock, node and image address; cleared when it grows past a bound.
-type ImageKey = (u64, u64, i64, u32, usize);
-const IMAGE_CACHE_LIMIT: usize = 1 << 16;
-
-thread_local! {
-    static IMAGE_CACHE: std::cell::RefCell<rustc_hash::FxHashMap<ImageKey, Tri>> = std::cell::RefCell::new(rustc_hash::FxHashMap::with_capacity_and_hasher(1024, Default::default()));
 }
 
 static MATCHER_IDS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
@@ -125,19 +115,27 @@ pub enum LoadError {
 #[derive(Debug)]
 pub struct Matcher {
     pub(crate) program: Program,
-    pub(crate) regexes: Vec<CompiledRegex>,
-    pub(crate) globs: Vec<globset::GlobMatcher>,
     pub(crate) scope_regexes: scope::ScopeRegexes,
-    /// Rule indexes by record kind: every rule, and the rules of enabled policies.
-    by_root: [Vec<u32>; 5],
-    enabled_by_root: [Vec<u32>; 5],
+    /// The program's conditions as closures.
+    closures: Closures,
+    /// Rules by record kind: every rule, and the rules of enabled policies.
+    by_root: [Vec<RuleEntry>; 5],
+    enabled_by_root: [Vec<RuleEntry>; 5],
     max_slots: usize,
-    /// Per node: an `any` over a container's image whose body reads only that image.
-    image_only: Vec<bool>,
-    /// Per string set: bit `n` set when a member is `n` bytes long (bit 63: 63 or more),
-    /// so most non-members are rejected without comparing a byte.
-    set_lengths: Vec<u64>,
-    id: u64,
+}
+
+/// A rule to evaluate on a record kind, with its condition at hand.
+#[derive(Clone)]
+struct RuleEntry {
+    rule: u32,
+    policy: u32,
+    cond: Arc<CondFn>,
+}
+
+impl std::fmt::Debug for RuleEntry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "rule {} (policy {})", self.rule, self.policy)
+    }
 }
 
 /// What to evaluate.
@@ -186,13 +184,20 @@ impl Matcher {
         }
         let scope_regexes =
             scope::ScopeRegexes::new(&program.policies).map_err(LoadError::Regex)?;
-        let mut by_root: [Vec<u32>; 5] = Default::default();
-        let mut enabled_by_root: [Vec<u32>; 5] = Default::default();
+        let id = MATCHER_IDS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let closures = closures::build(&program, regexes, globs, id);
+        let mut by_root: [Vec<RuleEntry>; 5] = Default::default();
+        let mut enabled_by_root: [Vec<RuleEntry>; 5] = Default::default();
         for (i, r) in program.rules.iter().enumerate() {
-            by_root[root_index(r.root)].push(i as u32);
+            let entry = RuleEntry {
+                rule: i as u32,
+                policy: r.policy,
+                cond: closures.conds[r.entry as usize].clone(),
+            };
             if !program.policies[r.policy as usize].disabled {
-                enabled_by_root[root_index(r.root)].push(i as u32);
+                enabled_by_root[root_index(r.root)].push(entry.clone());
             }
+            by_root[root_index(r.root)].push(entry);
         }
         let max_slots = program
             .rules
@@ -200,24 +205,13 @@ impl Matcher {
             .map(|r| r.slots.len())
             .max()
             .unwrap_or(1);
-        let image_only = image_only_nodes(&program);
-        let set_lengths = program
-            .string_sets
-            .iter()
-            .map(|set| set.iter().fold(0u64, |mask, s| mask | length_bit(s)))
-            .collect();
-        let id = MATCHER_IDS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         Ok(Matcher {
             program,
-            regexes,
-            globs,
             scope_regexes,
+            closures,
             by_root,
             enabled_by_root,
             max_slots,
-            image_only,
-            set_lengths,
-            id,
         })
     }
 
@@ -267,17 +261,16 @@ impl Matcher {
         } else {
             &self.enabled_by_root[root_index(kind)]
         };
-        for &ri in rules {
-            let rule = &self.program.rules[ri as usize];
+        for entry in rules {
             // The condition first: most records fire nothing, and scopes cost regex matches.
-            if self.node(rule, rule.entry, slots, ctx) != Tri::True {
+            if (entry.cond)(slots, ctx) != Tri::True {
                 continue;
             }
-            let policy = &self.program.policies[rule.policy as usize];
-            if scope::applies(self, rule.policy as usize, policy, ctx, root, opts.now) {
+            let policy = &self.program.policies[entry.policy as usize];
+            if scope::applies(self, entry.policy as usize, policy, ctx, root, opts.now) {
                 hit(Hit {
-                    rule: ri,
-                    policy: rule.policy,
+                    rule: entry.rule,
+                    policy: entry.policy,
                 });
             }
         }
@@ -295,7 +288,7 @@ impl Matcher {
         reset_budget();
         let mut slots = [Obj::None; MAX_SLOTS];
         slots[0] = root;
-        self.node(rule, rule.entry, &mut slots, ctx)
+        self.node(rule.entry, &mut slots, ctx)
     }
 
     /// Whether the named policy's scopes and exclusions let it apply to this record.
@@ -315,123 +308,14 @@ impl Matcher {
     }
 
     /// Evaluates one node with the given bindings.
-    pub(crate) fn node<'r>(
-        &self,
-        rule: &RuleInfo,
-        id: NodeId,
-        slots: &mut [Obj<'r>],
-        ctx: &Ctx<'r>,
-    ) -> Tri {
-        match self.program.nodes[id as usize] {
-            Node::And { first, len } => {
-                let mut out = Tri::True;
-                for k in &self.program.kids[first as usize..(first + len) as usize] {
-                    match self.node(rule, *k, slots, ctx) {
-                        Tri::False => return Tri::False,
-                        Tri::Unknown => out = Tri::Unknown,
-                        Tri::True => {}
-                    }
-                }
-                out
-            }
-            Node::Or { first, len } => {
-                let mut out = Tri::False;
-                for k in &self.program.kids[first as usize..(first + len) as usize] {
-                    match self.node(rule, *k, slots, ctx) {
-                        Tri::True => return Tri::True,
-                        Tri::Unknown => out = Tri::Unknown,
-                        Tri::False => {}
-                    }
-                }
-                out
-            }
-            Node::Not(x) => self.node(rule, x, slots, ctx).negate(),
-            Node::Any { slot, body } => {
-                let Some(children) = self.children(rule, slot, slots, ctx) else {
-                    return Tri::Unknown;
-                };
-                if self.image_only[id as usize]
-                    && ctx.dataset.generation != 0
-                    && let Children::One(Some(Obj::Image(img))) = children
-                {
-                    return self.cached_image_node(rule, id, slot, body, img, slots, ctx);
-                }
-                let mut out = Tri::False;
-                for child in children {
-                    if !spend() {
-                        return Tri::Unknown;
-                    }
-                    slots[slot as usize] = child;
-                    match self.node(rule, body, slots, ctx) {
-                        Tri::True => return Tri::True,
-                        Tri::Unknown => out = Tri::Unknown,
-                        Tri::False => {}
-                    }
-                }
-                out
-            }
-            Node::Every { slot, body } => {
-                let Some(children) = self.children(rule, slot, slots, ctx) else {
-                    return Tri::Unknown;
-                };
-                let mut out = Tri::True;
-                for child in children {
-                    if !spend() {
-                        return Tri::Unknown;
-                    }
-                    slots[slot as usize] = child;
-                    match self.node(rule, body, slots, ctx) {
-                        Tri::False => return Tri::False,
-                        Tri::Unknown => out = Tri::Unknown,
-                        Tri::True => {}
-                    }
-                }
-                out
-            }
-            Node::Test(t) => {
-                let test = &self.program.tests[t as usize];
-                let v = self.operand(rule, &test.operand, slots, ctx);
-                self.op(&test.op, v)
-            }
-        }
+    #[inline]
+    pub(crate) fn node<'r>(&self, id: NodeId, slots: &mut [Obj<'r>], ctx: &Ctx<'r>) -> Tri {
+        (self.closures.conds[id as usize])(slots, ctx)
     }
 
-    #[allow(clippy::too_many_arguments, reason = "the same state node() threads")]
-    fn cached_image_node<'r>(
-        &self,
-        rule: &RuleInfo,
-        id: NodeId,
-        slot: u16,
-        body: NodeId,
-        img: &'r crate::record::Image,
-        slots: &mut [Obj<'r>],
-        ctx: &Ctx<'r>,
-    ) -> Tri {
-        let key = (
-            self.id,
-            ctx.dataset.generation,
-            ctx.now,
-            id,
-            img as *const crate::record::Image as usize,
-        );
-        if let Some(hit) = IMAGE_CACHE.with(|c| c.borrow().get(&key).copied()) {
-            return hit;
-        }
-        if !spend() {
-            return Tri::Unknown;
-        }
-        slots[slot as usize] = Obj::Image(img);
-        let out = self.node(rule, body, slots, ctx);
-        if !exhausted() {
-            IMAGE_CACHE.with(|c| {
-                let mut c = c.borrow_mut();
-                if c.len() >= IMAGE_CACHE_LIMIT {
-                    c.clear();
-                }
-                c.insert(key, out);
-            });
-        }
-        out
+    /// The value test `t` reads under the given bindings (for explanations).
+    pub(crate) fn test_value<'r>(&self, t: u32, slots: &mut [Obj<'r>], ctx: &Ctx<'r>) -> Val<'r> {
+        (self.closures.readers[t as usize])(slots, ctx)
     }
 
     pub(crate) fn children<'r>(
@@ -443,212 +327,6 @@ impl Matcher {
     ) -> Option<Children<'r>> {
         let (parent, link) = rule.slots[slot as usize].source?;
         value::children(slots[parent as usize], link, ctx)
-    }
-
-    pub(crate) fn operand<'r>(
-        &self,
-        rule: &RuleInfo,
-        o: &OperandIr,
-        slots: &mut [Obj<'r>],
-        ctx: &Ctx<'r>,
-    ) -> Val<'r> {
-        match *o {
-            OperandIr::Field(s, f) => value::field(slots[s as usize], f, ctx),
-            OperandIr::MapValue(s, f, k) => match value::field(slots[s as usize], f, ctx) {
-                Val::Map(m) => m
-                    .get(&self.program.strings[k as usize])
-                    .map_or(Val::Missing, |v| Val::Str(v)),
-                _ => Val::Missing,
-            },
-            OperandIr::DaysSince(s, f) => match value::field(slots[s as usize], f, ctx) {
-                Val::Time(t) => Val::Num((ctx.now - t) as f64 / 86_400.0),
-                _ => Val::Missing,
-            },
-            OperandIr::Count { first, len, filter } => {
-                let chain = &self.program.chains[first as usize..(first + len) as usize];
-                match self.count(rule, chain, filter, slots, ctx) {
-                    Some(n) => Val::Num(n as f64),
-                    None => Val::Missing,
-                }
-            }
-        }
-    }
-
-    fn count<'r>(
-        &self,
-        rule: &RuleInfo,
-        chain: &[u16],
-        filter: Option<NodeId>,
-        slots: &mut [Obj<'r>],
-        ctx: &Ctx<'r>,
-    ) -> Option<u64> {
-        let Some((&slot, rest)) = chain.split_first() else {
-            return Some(match filter {
-                Some(f) => u64::from(self.node(rule, f, slots, ctx) == Tri::True),
-                None => 1,
-            });
-        };
-        let mut total = 0;
-        for child in self.children(rule, slot, slots, ctx)? {
-            if !spend() {
-                return None;
-            }
-            slots[slot as usize] = child;
-            total += self.count(rule, rest, filter, slots, ctx)?;
-        }
-        Some(total)
-    }
-
-    pub(crate) fn op(&self, op: &OpIr, v: Val<'_>) -> Tri {
-        let p = &self.program;
-        let ord = |a: f64, b: f64| a.partial_cmp(&b);
-        match (*op, v) {
-            (OpIr::Present, Val::Missing) => Tri::False,
-            (OpIr::Present, _) => Tri::True,
-            (_, Val::Missing) => Tri::Unknown,
-            (OpIr::Truthy, Val::Bool(b)) => Tri::of(b),
-            (OpIr::Num(c, x), Val::Num(y)) => {
-                ord(y, x).map_or(Tri::Unknown, |o| Tri::of(c.holds(o)))
-            }
-            (OpIr::Str(c, s), Val::Str(y)) => {
-                Tri::of(c.holds(if y == p.strings[s as usize].as_str() {
-                    Ordering::Equal
-                } else {
-                    Ordering::Less
-                }))
-            }
-            (OpIr::Bool(c, x), Val::Bool(y)) => Tri::of(c.holds(if x == y {
-                Ordering::Equal
-            } else {
-                Ordering::Less
-            })),
-            (OpIr::Time(c, x), Val::Time(y)) => Tri::of(c.holds(y.cmp(&x))),
-            (OpIr::Enum(c, kind, x), Val::Str(y)) => kind
-                .index_of_record_value(y)
-                .map_or(Tri::Unknown, |i| Tri::of(c.holds(i.cmp(&x)))),
-            (OpIr::Regex(r, neg), Val::Str(y)) => {
-                Tri::of(self.regexes[r as usize].is_match(y) != neg)
-            }
-            (OpIr::Search(r), Val::Str(y)) => Tri::of(self.regexes[r as usize].is_match(y)),
-            (OpIr::Substring(s), Val::Str(y)) => {
-                Tri::of(y.contains(p.strings[s as usize].as_str()))
-            }
-            (OpIr::Prefix(s), Val::Str(y)) => {
-                Tri::of(y.starts_with(p.strings[s as usize].as_str()))
-            }
-            (OpIr::Suffix(s), Val::Str(y)) => Tri::of(y.ends_with(p.strings[s as usize].as_str())),
-            (OpIr::Glob(g), Val::Str(y)) => Tri::of(self.globs[g as usize].is_match(y)),
-            (OpIr::InStrs(set, neg), Val::Str(y)) => Tri::of(self.in_set(set, y) != neg),
-            (OpIr::InNums(set, neg), Val::Num(y)) => {
-                Tri::of(p.num_sets[set as usize].contains(&y) != neg)
-            }
-            (OpIr::InEnums(kind, mask, neg), Val::Str(y)) => {
-                kind.index_of_record_value(y).map_or(Tri::Unknown, |i| {
-                    Tri::of((i < 32 && mask & (1 << i) != 0) != neg)
-                })
-            }
-            (OpIr::ListHas(s), Val::List(items)) => {
-                Tri::of(items.iter().any(|x| *x == p.strings[s as usize]))
-            }
-            (OpIr::ListHasAny(set), Val::List(items)) => {
-                Tri::of(items.iter().any(|x| self.in_set(set, x)))
-            }
-            (OpIr::ListMatch(r, neg), Val::List(items)) => {
-                Tri::of(items.iter().any(|x| self.regexes[r as usize].is_match(x)) != neg)
-            }
-            (OpIr::MapHasKey(k), Val::Map(m)) => Tri::of(m.contains_key(&p.strings[k as usize])),
-            _ => Tri::Unknown,
-        }
-    }
-}
-
-impl Matcher {
-    /// Whether `s` is in string set `set` (sorted): the length mask first, then a binary search.
-    fn in_set(&self, set: u32, s: &str) -> bool {
-        self.set_lengths[set as usize] & length_bit(s) != 0
-            && self.program.string_sets[set as usize]
-                .binary_search_by(|x| x.as_str().cmp(s))
-                .is_ok()
-    }
-}
-
-/// The length-mask bit of a string.
-fn length_bit(s: &str) -> u64 {
-    1u64 << s.len().min(63)
-}
-
-/// Marks `any` nodes over a container's image whose body reads nothing outside the image.
-fn image_only_nodes(p: &Program) -> Vec<bool> {
-    let mut out = vec![false; p.nodes.len()];
-    for rule in &p.rules {
-        mark(p, rule, rule.entry, &mut out);
-    }
-    out
-}
-
-fn mark(p: &Program, rule: &RuleInfo, id: NodeId, out: &mut [bool]) {
-    match p.nodes[id as usize] {
-        Node::And { first, len } | Node::Or { first, len } => {
-            for k in &p.kids[first as usize..(first + len) as usize] {
-                mark(p, rule, *k, out);
-            }
-        }
-        Node::Not(x) => mark(p, rule, x, out),
-        Node::Any { slot, body } | Node::Every { slot, body } => {
-            let info = &rule.slots[slot as usize];
-            let over_image = matches!(
-                info.source,
-                Some((_, palisade_lang::schema::Link::ContainerImage))
-            );
-            if over_image
-                && matches!(p.nodes[id as usize], Node::Any { .. })
-                && reads_only_within(p, rule, body, slot)
-            {
-                out[id as usize] = true;
-            }
-            mark(p, rule, body, out);
-        }
-        Node::Test(_) => {}
-    }
-}
-
-/// Whether `s` is `anc` or reached from it.
-fn descends(rule: &RuleInfo, s: u16, anc: u16) -> bool {
-    let mut cur = Some(s);
-    while let Some(x) = cur {
-        if x == anc {
-            return true;
-        }
-        cur = rule
-            .slots
-            .get(x as usize)
-            .and_then(|i| i.source)
-            .map(|(p, _)| p);
-    }
-    false
-}
-
-fn reads_only_within(p: &Program, rule: &RuleInfo, id: NodeId, anc: u16) -> bool {
-    match p.nodes[id as usize] {
-        Node::And { first, len } | Node::Or { first, len } => p.kids
-            [first as usize..(first + len) as usize]
-            .iter()
-            .all(|k| reads_only_within(p, rule, *k, anc)),
-        Node::Not(x) => reads_only_within(p, rule, x, anc),
-        Node::Any { slot, body } | Node::Every { slot, body } => {
-            descends(rule, slot, anc) && reads_only_within(p, rule, body, anc)
-        }
-        Node::Test(t) => match p.tests[t as usize].operand {
-            OperandIr::Field(s, _) | OperandIr::MapValue(s, _, _) | OperandIr::DaysSince(s, _) => {
-                descends(rule, s, anc)
-            }
-            OperandIr::Count { first, len, filter } => {
-                p.chains[first as usize..(first + len) as usize]
-                    .iter()
-                    .all(|s| descends(rule, *s, anc))
-                    && filter.is_none_or(|f| reads_only_within(p, rule, f, anc))
-            }
-        },
     }
 }
 

@@ -253,7 +253,7 @@ impl Matcher {
         budget: &Cell<usize>,
         k: &mut dyn FnMut(&mut [Obj<'r>], u64),
     ) {
-        if budget.get() == 0 || self.node(rule, id, slots, ctx) != Tri::True {
+        if budget.get() == 0 || self.node(id, slots, ctx) != Tri::True {
             return;
         }
         match self.program.nodes[id as usize] {

@@ -175,6 +175,10 @@ pub(crate) fn applies(
     root: Obj<'_>,
     now: i64,
 ) -> bool {
+    // Most policies have neither scopes nor exclusions.
+    if policy.scopes.is_empty() && policy.exclusions.is_empty() {
+        return true;
+    }
     let re = &m.scope_regexes;
     let active = policy
         .exclusions

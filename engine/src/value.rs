@@ -366,6 +366,30 @@ pub enum Children<'r> {
     One(Option<Obj<'r>>),
 }
 
+impl<'r> Children<'r> {
+    /// Calls `f` on each object until it returns false; false when it stopped early. The
+    /// kind of children is matched once, not per object as [`Iterator::next`] does.
+    #[inline(always)]
+    pub fn each_while(self, mut f: impl FnMut(Obj<'r>) -> bool) -> bool {
+        match self {
+            Children::Containers(it) => it.map(Obj::Container).all(&mut f),
+            Children::Ports(it) => it.map(Obj::Port).all(&mut f),
+            Children::Env(it) => it.map(Obj::Env).all(&mut f),
+            Children::Volumes(it) => it.map(Obj::Volume).all(&mut f),
+            Children::Layers(it) => it.map(Obj::Layer).all(&mut f),
+            Children::Components(it) => it.map(Obj::Component).all(&mut f),
+            Children::Vulns(mut it, active) => it
+                .by_ref()
+                .filter(|v| !active || v.is_active())
+                .map(Obj::Vuln)
+                .all(&mut f),
+            Children::Elements(it) => it.map(Obj::Element).all(&mut f),
+            Children::Entries(it) => it.map(|(k, v)| Obj::Entry(k, v)).all(&mut f),
+            Children::One(o) => o.is_none_or(f),
+        }
+    }
+}
+
 impl<'r> Iterator for Children<'r> {
     type Item = Obj<'r>;
     fn next(&mut self) -> Option<Obj<'r>> {

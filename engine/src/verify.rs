@@ -20,6 +20,7 @@ impl Program {
                 expected: IR_VERSION,
             });
         }
+        self.trees()?;
         for (ri, rule) in self.rules.iter().enumerate() {
             if rule.policy as usize >= self.policies.len() {
                 return Err(bad(format!(
@@ -60,6 +61,53 @@ impl Program {
         for r in &self.regexes {
             if r.patterns.is_empty() {
                 return Err(bad("empty regex set"));
+            }
+        }
+        Ok(())
+    }
+
+    /// Every node has at most one parent (a rule entry counts as one): rules are trees.
+    /// A node shared between rules would be evaluated with the wrong rule's bindings, and
+    /// sharing within a rule can describe an exponentially large condition in a small bundle.
+    fn trees(&self) -> R {
+        let mut parents = vec![0u8; self.nodes.len()];
+        let mut adopt = |child: NodeId| -> R {
+            match parents.get_mut(child as usize) {
+                Some(0) => {
+                    parents[child as usize] = 1;
+                    Ok(())
+                }
+                Some(_) => Err(bad(format!("node {child} has more than one parent"))),
+                None => Err(bad(format!("node {child} out of range"))),
+            }
+        };
+        for rule in &self.rules {
+            adopt(rule.entry)?;
+        }
+        for node in &self.nodes {
+            match *node {
+                Node::And { first, len } | Node::Or { first, len } => {
+                    let end = first as usize + len as usize;
+                    let Some(kids) = self.kids.get(first as usize..end) else {
+                        return Err(bad("child list out of range"));
+                    };
+                    for k in kids {
+                        adopt(*k)?;
+                    }
+                }
+                Node::Not(x) | Node::Any { body: x, .. } | Node::Every { body: x, .. } => adopt(x)?,
+                Node::Test(t) => {
+                    if let Some(TestInstr {
+                        operand:
+                            OperandIr::Count {
+                                filter: Some(f), ..
+                            },
+                        ..
+                    }) = self.tests.get(t as usize)
+                    {
+                        adopt(*f)?;
+                    }
+                }
             }
         }
         Ok(())

@@ -288,6 +288,23 @@ fn verification_rejects_broken_programs() {
     cycle.nodes[0] = Node::Not(last);
     assert!(cycle.verify().is_err());
 
+    // A node with two parents: rules must be trees.
+    let mut shared = good.clone();
+    if let Some(Node::And { first, len: 2 }) = shared
+        .nodes
+        .iter()
+        .copied()
+        .find(|n| matches!(n, Node::And { .. }))
+    {
+        shared.kids[first as usize + 1] = shared.kids[first as usize];
+    }
+    assert_ne!(shared, good, "the fixture has an `and` of two conditions");
+    assert!(
+        shared
+            .verify()
+            .is_err_and(|e| e.to_string().contains("more than one parent"))
+    );
+
     // A test reading a slot that no quantifier bound.
     let mut unbound = good.clone();
     if let Some(t) = unbound.tests.first_mut() {

@@ -1,28 +1,60 @@
 //! Whole-string, case-insensitive patterns that are only literals (`curl`, `apt|dpkg`,
-//! `kube\-system`, `kubeadmin.*`) match without the regex engine: most patterns of the
-//! built-in library are such, and a compiled regex costs kilobytes each. Matching is
-//! exactly that of `^(?i:PATTERN)$` in the regex crate, including its Unicode simple case
-//! folding (the Kelvin sign matches `k`, the long s matches `s`) and `.` not matching `\n`.
+//! `kube\-system`, `kubeadmin.*`, `.*(SECRET|TOKEN).*`) match without the regex engine:
+//! most patterns of the built-in library are such, and a compiled regex costs kilobytes
+//! each. Matching is exactly that of `^(?i:PATTERN)$` in the regex crate, including its
+//! Unicode simple case folding (the Kelvin sign matches `k`, the long s matches `s`) and
+//! `.` not matching `\n`.
 
-/// One alternative: a lowercase ASCII literal, optionally followed by `.*`.
+/// One alternative: a lowercase ASCII literal, optionally preceded and followed by `.*`.
 #[derive(Clone, Debug, PartialEq)]
 struct Alternative {
     literal: String,
+    any_prefix: bool,
     any_suffix: bool,
 }
 
 /// A pattern made of literal alternatives.
 #[derive(Clone, Debug, PartialEq)]
-pub struct LiteralPattern(Vec<Alternative>);
+pub struct LiteralPattern {
+    /// Alternatives anchored at the start or the end of the value.
+    anchored: Vec<Alternative>,
+    /// The literals of `.*literal.*` alternatives, found in one pass over the value.
+    anywhere: Vec<String>,
+    /// The first bytes (both cases) of `anywhere`: bit `b % 64` of word `b / 64`.
+    anywhere_firsts: [u64; 4],
+}
 
 impl LiteralPattern {
     /// The literal form of a pattern, when it has one: alternatives separated by `|`, each
     /// ASCII characters without regex operators (escaped punctuation allowed), optionally
-    /// ending in `.*`.
+    /// starting and ending with `.*`; or one group of such alternatives, `(...)` or
+    /// `(?:...)`, optionally preceded and followed by `.*` (which then apply to each).
     pub fn parse(pattern: &str) -> Option<Self> {
+        Self::parse_group(pattern).or_else(|| Self::parse_alternatives(pattern, false, false))
+    }
+
+    /// `[.*](alternatives)[.*]`.
+    fn parse_group(pattern: &str) -> Option<Self> {
+        let (any_prefix, rest) = match pattern.strip_prefix(".*") {
+            Some(rest) => (true, rest),
+            None => (false, pattern),
+        };
+        let rest = rest
+            .strip_prefix("(?:")
+            .or_else(|| rest.strip_prefix('('))?;
+        let (inner, any_suffix) = match rest.strip_suffix(").*") {
+            Some(inner) => (inner, true),
+            None => (rest.strip_suffix(')')?, false),
+        };
+        Self::parse_alternatives(inner, any_prefix, any_suffix)
+    }
+
+    /// Alternatives separated by `|`; `.*` before and after the group applies to each.
+    fn parse_alternatives(pattern: &str, group_prefix: bool, group_suffix: bool) -> Option<Self> {
         let mut alternatives = Vec::new();
         let mut literal = String::new();
         let mut chars = pattern.chars().peekable();
+        let mut any_prefix = false;
         let mut any_suffix = false;
         loop {
             let c = chars.next();
@@ -33,8 +65,10 @@ impl LiteralPattern {
                 None | Some('|') => {
                     alternatives.push(Alternative {
                         literal: std::mem::take(&mut literal),
-                        any_suffix,
+                        any_prefix: any_prefix || group_prefix,
+                        any_suffix: any_suffix || group_suffix,
                     });
+                    any_prefix = false;
                     any_suffix = false;
                     if c.is_none() {
                         break;
@@ -49,7 +83,11 @@ impl LiteralPattern {
                 },
                 Some('.') if chars.peek() == Some(&'*') => {
                     chars.next();
-                    any_suffix = true;
+                    if literal.is_empty() && !any_prefix {
+                        any_prefix = true;
+                    } else {
+                        any_suffix = true;
+                    }
                 }
                 Some('.' | '^' | '$' | '*' | '+' | '?' | '(' | ')' | '[' | ']' | '{' | '}') => {
                     return None;
@@ -58,7 +96,29 @@ impl LiteralPattern {
                 Some(c) => literal.push(c.to_ascii_lowercase()),
             }
         }
-        Some(LiteralPattern(alternatives))
+        Some(LiteralPattern::of(alternatives))
+    }
+
+    fn of(alternatives: Vec<Alternative>) -> LiteralPattern {
+        let (anywhere, anchored): (Vec<Alternative>, Vec<Alternative>) = alternatives
+            .into_iter()
+            .partition(|a| a.any_prefix && a.any_suffix);
+        let mut anywhere_firsts = [0u64; 4];
+        for a in &anywhere {
+            // An empty literal is found at every position, so every byte may start it.
+            let firsts: Vec<u8> = match a.literal.as_bytes().first() {
+                Some(b) => vec![*b, b.to_ascii_uppercase()],
+                None => (0..=255).collect(),
+            };
+            for b in firsts {
+                anywhere_firsts[usize::from(b / 64)] |= 1 << (b % 64);
+            }
+        }
+        LiteralPattern {
+            anchored,
+            anywhere: anywhere.into_iter().map(|a| a.literal).collect(),
+            anywhere_firsts,
+        }
     }
 
     /// The literal form of a set of patterns (matching when any matches), when every one
@@ -66,50 +126,144 @@ impl LiteralPattern {
     pub fn parse_all(patterns: &[String]) -> Option<Self> {
         let mut alternatives = Vec::new();
         for p in patterns {
-            alternatives.extend(LiteralPattern::parse(p)?.0);
+            let one = LiteralPattern::parse(p)?;
+            alternatives.extend(one.anchored);
+            alternatives.extend(one.anywhere.into_iter().map(|literal| Alternative {
+                literal,
+                any_prefix: true,
+                any_suffix: true,
+            }));
         }
-        Some(LiteralPattern(alternatives))
+        Some(LiteralPattern::of(alternatives))
     }
 
     /// Whether the whole of `value` matches one alternative.
     pub fn is_match(&self, value: &str) -> bool {
-        self.0.iter().any(|a| a.is_match(value))
+        (!self.anywhere.is_empty() && self.found_anywhere(value)) || self.anchored_match(value)
+    }
+
+    fn anchored_match(&self, value: &str) -> bool {
+        // What `.*` covers must not hold a newline, and literals hold none: a starred
+        // alternative matches only a value without one (looked for once, when needed).
+        let mut newline = None;
+        let mut has_newline = || *newline.get_or_insert_with(|| value.contains('\n'));
+        if value.is_ascii() {
+            let bytes = value.as_bytes();
+            self.anchored
+                .iter()
+                .any(|a| a.is_match_ascii(bytes) && (!a.starred() || !has_newline()))
+        } else {
+            self.anchored
+                .iter()
+                .any(|a| a.is_match_unicode(value) && (!a.starred() || !has_newline()))
+        }
+    }
+
+    /// Whether one of the `.*literal.*` alternatives matches: one pass over the bytes,
+    /// comparing only where a literal's first byte is; a newline anywhere fails them all.
+    /// Values with non-ASCII characters are compared by characters instead.
+    fn found_anywhere(&self, value: &str) -> bool {
+        let bytes = value.as_bytes();
+        let mut found = self.anywhere.iter().any(String::is_empty);
+        for (i, &b) in bytes.iter().enumerate() {
+            if b == b'\n' {
+                return false;
+            }
+            if !b.is_ascii() {
+                return !value.contains('\n')
+                    && self
+                        .anywhere
+                        .iter()
+                        .any(|literal| Alternative::contains_unicode(value, literal.as_bytes()));
+            }
+            if !found && self.anywhere_firsts[usize::from(b >> 6)] >> (b & 63) & 1 != 0 {
+                let rest = &bytes[i..];
+                found = self.anywhere.iter().any(|literal| {
+                    rest.len() >= literal.len()
+                        && rest[..literal.len()].eq_ignore_ascii_case(literal.as_bytes())
+                });
+            }
+        }
+        found
     }
 }
 
 impl Alternative {
-    fn is_match(&self, value: &str) -> bool {
-        if value.is_ascii() {
-            let Some(head) = value.get(..self.literal.len()) else {
-                return false;
-            };
-            let rest = &value[self.literal.len()..];
-            return head.eq_ignore_ascii_case(&self.literal)
-                && if self.any_suffix {
-                    !rest.contains('\n')
-                } else {
-                    rest.is_empty()
-                };
-        }
-        // Non-ASCII: compare characters, with the two that fold to ASCII letters.
-        let mut chars = value.chars();
-        for want in self.literal.bytes() {
-            let Some(c) = chars.next() else { return false };
-            let folded = match c {
-                '\u{212A}' => 'k',
-                '\u{017F}' => 's',
-                c => c.to_ascii_lowercase(),
-            };
-            if folded != char::from(want) {
-                return false;
+    fn starred(&self) -> bool {
+        self.any_prefix || self.any_suffix
+    }
+
+    /// Where the literal may sit in an ASCII value (newlines aside).
+    fn is_match_ascii(&self, value: &[u8]) -> bool {
+        let literal = self.literal.as_bytes();
+        let n = literal.len();
+        match (self.any_prefix, self.any_suffix) {
+            (false, false) => value.eq_ignore_ascii_case(literal),
+            (false, true) => value.len() >= n && value[..n].eq_ignore_ascii_case(literal),
+            (true, false) => {
+                value.len() >= n && value[value.len() - n..].eq_ignore_ascii_case(literal)
             }
-        }
-        if self.any_suffix {
-            chars.all(|c| c != '\n')
-        } else {
-            chars.next().is_none()
+            // (Kept in `anywhere` by `LiteralPattern::of`; correct here all the same.)
+            (true, true) => contains_ignore_ascii_case(value, literal),
         }
     }
+
+    /// Where the literal may sit in a value with non-ASCII characters (newlines aside):
+    /// characters compared from each possible start (only the first without `.*` before).
+    fn is_match_unicode(&self, value: &str) -> bool {
+        let starts = value.char_indices().map(|(i, _)| i).chain([value.len()]);
+        for start in starts {
+            if let Some(n) = literal_at(&value[start..], self.literal.as_bytes())
+                && (self.any_suffix || start + n == value.len())
+            {
+                return true;
+            }
+            if !self.any_prefix {
+                break;
+            }
+        }
+        false
+    }
+
+    /// Whether `literal` occurs anywhere in a value with non-ASCII characters.
+    fn contains_unicode(value: &str, literal: &[u8]) -> bool {
+        let mut starts = value.char_indices().map(|(i, _)| i).chain([value.len()]);
+        starts.any(|start| literal_at(&value[start..], literal).is_some())
+    }
+}
+
+/// The byte length of the literal at the start of `value`, with the two non-ASCII
+/// characters that fold to ASCII letters.
+fn literal_at(value: &str, literal: &[u8]) -> Option<usize> {
+    let mut chars = value.char_indices();
+    for &want in literal {
+        let (_, c) = chars.next()?;
+        let folded = match c {
+            '\u{212A}' => 'k',
+            '\u{017F}' => 's',
+            c => c.to_ascii_lowercase(),
+        };
+        if folded != char::from(want) {
+            return None;
+        }
+    }
+    Some(chars.next().map_or(value.len(), |(i, _)| i))
+}
+
+/// Whether `haystack` contains `needle` (lowercase ASCII), ignoring ASCII case: candidates
+/// are found by the first byte, then compared.
+fn contains_ignore_ascii_case(haystack: &[u8], needle: &[u8]) -> bool {
+    let Some((&first, rest)) = needle.split_first() else {
+        return true;
+    };
+    let first_upper = first.to_ascii_uppercase();
+    let Some(last_start) = haystack.len().checked_sub(needle.len()) else {
+        return false;
+    };
+    haystack[..=last_start].iter().enumerate().any(|(i, &b)| {
+        (b == first || b == first_upper)
+            && haystack[i + 1..i + needle.len()].eq_ignore_ascii_case(rest)
+    })
 }
 
 #[cfg(test)]
@@ -126,7 +280,25 @@ mod tests {
         assert!(
             lit("kubeadmin.*").is_some_and(|l| l.is_match("kubeadmin-x") && !l.is_match("x\n"))
         );
-        for not_literal in ["kube-.*x", r"\d+", "a(b)", "[ab]", "a.b", "a+", "^a", "é"] {
+        assert!(
+            lit(".*(SECRET|token).*").is_some_and(|l| l.is_match("MY_SECRET_KEY")
+                && l.is_match("Token")
+                && !l.is_match("SECRE")
+                && !l.is_match("A_SECRET\nB"))
+        );
+        assert!(lit(".*key|(?:b)").is_none());
+        let set = LiteralPattern::parse_all(&[".*a.*".into(), "b".into(), "(?:c|d).*".into()]);
+        assert!(set.is_some_and(|l| l.is_match("xAx")
+            && l.is_match("b")
+            && !l.is_match("bb")
+            && l.is_match("dx")
+            && !l.is_match("xd")));
+        assert!(lit("(?:ab|cd)").is_some_and(|l| l.is_match("CD") && !l.is_match("abcd")));
+        assert!(lit(".*\\.sh").is_some_and(|l| l.is_match("/tmp/x.sh") && !l.is_match("x.sha")));
+        for not_literal in [
+            "kube-.*x", r"\d+", "a(b)", "(a)b", "(a)|(b)", "((a))", "[ab]", "a.b", "a+", "^a", "é",
+            "a.*b",
+        ] {
             assert_eq!(lit(not_literal), None, "{not_literal}");
         }
         assert!(lit("").is_some_and(|l| l.is_match("") && !l.is_match("a")));
@@ -155,26 +327,43 @@ mod tests {
     }
 
     proptest! {
-        #![proptest_config(ProptestConfig::with_cases(2000))]
+        #![proptest_config(ProptestConfig::with_cases(3000))]
         /// The literal matcher and the regex crate agree, on ASCII and tricky Unicode input.
         #[test]
         fn agrees_with_the_regex_crate(
-            alternatives in prop::collection::vec(("[a-zA-Z0-9_:/ -]{0,6}", any::<bool>()), 1..4),
+            alternatives in prop::collection::vec(("[a-zA-Z0-9_:/ -]{0,6}", any::<bool>(), any::<bool>()), 1..4),
+            group in prop::option::of((any::<bool>(), any::<bool>(), any::<bool>())),
+            before in "[a-zA-Z0-9_ \n\u{212A}\u{017F}é]{0,4}",
             value in "[a-zA-Z0-9_:/ \\-\n\u{212A}\u{017F}\u{0130}\u{0131}é]{0,10}",
-            take_prefix in any::<bool>(),
+            take_literal in any::<bool>(),
         ) {
             let pattern: Vec<String> = alternatives
                 .iter()
-                .map(|(l, star)| format!("{}{}", regex::escape(l), if *star { ".*" } else { "" }))
+                .map(|(l, pre, post)| format!(
+                    "{}{}{}",
+                    if *pre { ".*" } else { "" },
+                    regex::escape(l),
+                    if *post { ".*" } else { "" }
+                ))
                 .collect();
             let pattern = pattern.join("|");
+            // Optionally one group, `(...)` or `(?:...)`, with `.*` around it.
+            let pattern = match group {
+                Some((pre, post, capturing)) => format!(
+                    "{}{}{pattern}){}",
+                    if pre { ".*" } else { "" },
+                    if capturing { "(" } else { "(?:" },
+                    if post { ".*" } else { "" }
+                ),
+                None => pattern,
+            };
             let literal = LiteralPattern::parse(&pattern).unwrap();
             let re = regex_of(&pattern);
-            // Values built from the literals themselves, so matches are frequent.
-            let value = if take_prefix {
-                let (l, _) = &alternatives[0];
+            // Values built around the literals themselves, so matches are frequent.
+            let value = if take_literal {
+                let (l, _, _) = &alternatives[0];
                 let swapped: String = l.chars().map(|c| match c { 'k' => '\u{212A}', 's' => '\u{017F}', c => c.to_ascii_uppercase() }).collect();
-                format!("{swapped}{value}")
+                format!("{before}{swapped}{value}")
             } else {
                 value
             };

@@ -1,0 +1,765 @@
+//! Conditions compiled to closures: when a matcher is loaded, every node of the IR becomes a
+//! closure specialised for what it does (the field it reads, the test it applies, the link
+//! it walks), with its constants (strings, sets, compiled regexes) captured. Evaluating a
+//! rule is then a few direct and indirect calls instead of interpreting the node arena:
+//! no dispatch on node kinds, operand kinds or operators at evaluation time.
+//!
+//! The IR stays the data of record (bundles, listings, explanations read it); this is
+//! only how the matcher runs it, and it is built from a verified program.
+
+use crate::ir::*;
+use crate::matcher::{CompiledRegex, Tri, exhausted, spend};
+use crate::value::{self, Children, Ctx, Obj, Val};
+use palisade_lang::ast::CmpOp;
+use palisade_lang::schema::{EnumKind, Link};
+use std::cell::RefCell;
+use std::cmp::Ordering;
+use std::sync::Arc;
+
+/// A compiled condition: its truth under the bindings in the slots.
+pub(crate) type CondFn = dyn for<'r> Fn(&mut [Obj<'r>], &Ctx<'r>) -> Tri + Send + Sync;
+/// A compiled operand: the value a test reads (`count` binds slots while counting).
+pub(crate) type ReadFn = dyn for<'r> Fn(&mut [Obj<'r>], &Ctx<'r>) -> Val<'r> + Send + Sync;
+
+/// The closures of a program: one per node and one reader per test.
+pub(crate) struct Closures {
+    /// By node id.
+    pub(crate) conds: Vec<Arc<CondFn>>,
+    /// By test index (explanations show the value a test read).
+    pub(crate) readers: Vec<Arc<ReadFn>>,
+}
+
+impl std::fmt::Debug for Closures {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "Closures({} conditions, {} readers)",
+            self.conds.len(),
+            self.readers.len()
+        )
+    }
+}
+
+/// Boxes a condition closure (naming the signature lets closures infer their lifetimes).
+fn cond<F>(f: F) -> Arc<CondFn>
+where
+    F: for<'r> Fn(&mut [Obj<'r>], &Ctx<'r>) -> Tri + Send + Sync + 'static,
+{
+    Arc::new(f)
+}
+
+/// Names an operand closure's signature (see [`cond`]).
+fn reader<F>(f: F) -> F
+where
+    F: for<'r> Fn(&mut [Obj<'r>], &Ctx<'r>) -> Val<'r> + Send + Sync + Clone + 'static,
+{
+    f
+}
+
+/// A sorted string set with a length mask: bit `n` is set when a member is `n` bytes long
+/// (bit 63: 63 or more), so most non-members are rejected without comparing a byte.
+struct StrSet {
+    lengths: u64,
+    members: Box<[Box<str>]>,
+}
+
+impl StrSet {
+    fn new(members: &[String]) -> StrSet {
+        StrSet {
+            lengths: members.iter().fold(0, |mask, s| mask | length_bit(s)),
+            members: members.iter().map(|s| s.as_str().into()).collect(),
+        }
+    }
+
+    #[inline]
+    fn contains(&self, s: &str) -> bool {
+        self.lengths & length_bit(s) != 0 && self.members.binary_search_by(|x| (**x).cmp(s)).is_ok()
+    }
+}
+
+/// The length-mask bit of a string.
+#[inline]
+fn length_bit(s: &str) -> u64 {
+    1u64 << s.len().min(63)
+}
+
+/// Builds the closures of a verified program. `regexes` and `globs` are the program's,
+/// compiled; `matcher_id` keys the per-image memo.
+pub(crate) fn build(
+    program: &Program,
+    regexes: Vec<CompiledRegex>,
+    globs: Vec<globset::GlobMatcher>,
+    matcher_id: u64,
+) -> Closures {
+    let memo_ordinals = image_memo_ordinals(program);
+    let memo_width = memo_ordinals.iter().flatten().count();
+    let mut b = Builder {
+        p: program,
+        regexes: regexes.into_iter().map(Arc::new).collect(),
+        globs: globs.into_iter().map(Arc::new).collect(),
+        sets: program
+            .string_sets
+            .iter()
+            .map(|s| Arc::new(StrSet::new(s)))
+            .collect(),
+        conds: vec![None; program.nodes.len()],
+        readers: vec![None; program.tests.len()],
+        memo_ordinals,
+        memo_width,
+        matcher_id,
+    };
+    for rule in &program.rules {
+        b.node(rule, rule.entry);
+    }
+    // A node no rule reaches is never evaluated; it reads as unknown.
+    let unknown = cond(|_, _| Tri::Unknown);
+    let conds = b
+        .conds
+        .into_iter()
+        .map(|c| c.unwrap_or_else(|| unknown.clone()))
+        .collect();
+    let missing: Arc<ReadFn> = Arc::new(reader(|_, _| Val::Missing));
+    let readers = b
+        .readers
+        .into_iter()
+        .map(|r| r.unwrap_or_else(|| missing.clone()))
+        .collect();
+    Closures { conds, readers }
+}
+
+struct Builder<'p> {
+    p: &'p Program,
+    regexes: Vec<Arc<CompiledRegex>>,
+    globs: Vec<Arc<globset::GlobMatcher>>,
+    sets: Vec<Arc<StrSet>>,
+    conds: Vec<Option<Arc<CondFn>>>,
+    readers: Vec<Option<Arc<ReadFn>>>,
+    /// Per node: its place in an image's memo row, for `any` nodes over a container's
+    /// image whose body reads only that image.
+    memo_ordinals: Vec<Option<u32>>,
+    memo_width: usize,
+    matcher_id: u64,
+}
+
+impl Builder<'_> {
+    /// Builds (children first) and records the closure of node `id` of `rule`.
+    fn node(&mut self, rule: &RuleInfo, id: NodeId) -> Arc<CondFn> {
+        let built = match self.p.nodes[id as usize] {
+            Node::And { first, len } => {
+                let kids = self.kids(rule, first, len);
+                and(kids)
+            }
+            Node::Or { first, len } => {
+                let kids = self.kids(rule, first, len);
+                or(kids)
+            }
+            Node::Not(x) => {
+                let inner = self.node(rule, x);
+                cond(move |s, c| inner(s, c).negate())
+            }
+            Node::Any { slot, body } => {
+                let body = self.node(rule, body);
+                self.any(rule, id, slot, body)
+            }
+            Node::Every { slot, body } => {
+                let body = self.node(rule, body);
+                let source = rule.slots[slot as usize].source;
+                let slot = slot as usize;
+                cond(move |s, c| {
+                    match source.and_then(|(p, l)| value::children(s[p as usize], l, c)) {
+                        Some(children) => quantify(children, slot, &*body, s, c, Tri::False),
+                        None => Tri::Unknown,
+                    }
+                })
+            }
+            Node::Test(t) => self.test(rule, t),
+        };
+        self.conds[id as usize] = Some(built.clone());
+        built
+    }
+
+    fn kids(&mut self, rule: &RuleInfo, first: u32, len: u32) -> Vec<Arc<CondFn>> {
+        let ids = self.p.kids[first as usize..(first + len) as usize].to_vec();
+        ids.into_iter().map(|k| self.node(rule, k)).collect()
+    }
+
+    /// `any x: body`, walking the common links directly; the image of a container through
+    /// the per-image memo when the body reads only the image.
+    fn any(&self, rule: &RuleInfo, id: NodeId, slot: u16, body: Arc<CondFn>) -> Arc<CondFn> {
+        let Some((parent, link)) = rule.slots[slot as usize].source else {
+            return cond(|_, _| Tri::Unknown);
+        };
+        let (parent, slot) = (parent as usize, slot as usize);
+        // The links most conditions walk, without dispatching on the link per evaluation.
+        match link {
+            Link::DeploymentContainers => cond(move |s, c| match s[parent] {
+                Obj::Deployment(d) => {
+                    let containers = Children::Containers(d.containers.iter());
+                    quantify(containers, slot, &*body, s, c, Tri::True)
+                }
+                _ => Tri::Unknown,
+            }),
+            Link::ContainerEnv => cond(move |s, c| match s[parent] {
+                Obj::Container(ct) => match ct.env.as_deref() {
+                    Some(env) => quantify(Children::Env(env.iter()), slot, &*body, s, c, Tri::True),
+                    None => Tri::Unknown,
+                },
+                _ => Tri::Unknown,
+            }),
+            Link::ContainerVolumes => cond(move |s, c| match s[parent] {
+                Obj::Container(ct) => match ct.volumes.as_deref() {
+                    Some(volumes) => quantify(
+                        Children::Volumes(volumes.iter()),
+                        slot,
+                        &*body,
+                        s,
+                        c,
+                        Tri::True,
+                    ),
+                    None => Tri::Unknown,
+                },
+                _ => Tri::Unknown,
+            }),
+            Link::ContainerImage => {
+                let memo = self.memo_ordinals[id as usize].map(|ordinal| MemoCell {
+                    matcher: self.matcher_id,
+                    ordinal: ordinal as usize,
+                    width: self.memo_width,
+                });
+                cond(move |s, c| {
+                    let Obj::Container(container) = s[parent] else {
+                        return Tri::Unknown;
+                    };
+                    let Some(image) = c.dataset.image_of(container) else {
+                        return Tri::Unknown;
+                    };
+                    let key = match (memo, container.joined_image) {
+                        (Some(m), Some(index)) if c.dataset.generation != 0 => m.key(index, c),
+                        _ => None,
+                    };
+                    if let Some(key) = key
+                        && let Some(known) = key.get()
+                    {
+                        return known;
+                    }
+                    if !spend() {
+                        return Tri::Unknown;
+                    }
+                    s[slot] = Obj::Image(image);
+                    let out = body(s, c);
+                    if let Some(key) = key
+                        && !exhausted()
+                    {
+                        key.set(out);
+                    }
+                    out
+                })
+            }
+            _ => cond(move |s, c| match value::children(s[parent], link, c) {
+                Some(children) => quantify(children, slot, &*body, s, c, Tri::True),
+                None => Tri::Unknown,
+            }),
+        }
+    }
+
+    fn test(&mut self, rule: &RuleInfo, t: u32) -> Arc<CondFn> {
+        let test = &self.p.tests[t as usize];
+        let read = self.boxed_reader(rule, &test.operand);
+        self.readers[t as usize] = Some(read.clone());
+        match test.operand {
+            // The hot case: the field read inlined into the test.
+            OperandIr::Field(s, f) => {
+                let s = s as usize;
+                self.op(
+                    &test.op,
+                    reader(move |slots, c| value::field(slots[s], f, c)),
+                )
+            }
+            _ => self.op(&test.op, reader(move |s, c| read(s, c))),
+        }
+    }
+
+    /// The operand as a boxed closure.
+    fn boxed_reader(&mut self, rule: &RuleInfo, operand: &OperandIr) -> Arc<ReadFn> {
+        match *operand {
+            OperandIr::Field(s, f) => {
+                let s = s as usize;
+                Arc::new(reader(move |slots, c| value::field(slots[s], f, c)))
+            }
+            OperandIr::MapValue(s, f, k) => {
+                let s = s as usize;
+                let key: Box<str> = self.p.strings[k as usize].as_str().into();
+                Arc::new(reader(move |slots, c| match value::field(slots[s], f, c) {
+                    Val::Map(m) => m.get(&*key).map_or(Val::Missing, |v| Val::Str(v)),
+                    _ => Val::Missing,
+                }))
+            }
+            OperandIr::DaysSince(s, f) => {
+                let s = s as usize;
+                Arc::new(reader(move |slots, c| match value::field(slots[s], f, c) {
+                    Val::Time(t) => Val::Num((c.now - t) as f64 / 86_400.0),
+                    _ => Val::Missing,
+                }))
+            }
+            OperandIr::Count { first, len, filter } => {
+                let chain: Box<[CountStep]> = self.p.chains[first as usize..(first + len) as usize]
+                    .iter()
+                    .map(|s| {
+                        let source = rule.slots.get(*s as usize).and_then(|i| i.source);
+                        (*s as usize, source)
+                    })
+                    .collect();
+                let filter = filter.map(|f| self.node(rule, f));
+                Arc::new(reader(move |slots, c| {
+                    count(&chain, filter.as_deref(), slots, c)
+                        .map_or(Val::Missing, |n| Val::Num(n as f64))
+                }))
+            }
+        }
+    }
+
+    /// The test `op` on what `read` reads.
+    fn op<R>(&self, op: &OpIr, read: R) -> Arc<CondFn>
+    where
+        R: for<'r> Fn(&mut [Obj<'r>], &Ctx<'r>) -> Val<'r> + Send + Sync + Clone + 'static,
+    {
+        let p = self.p;
+        let text = |s: StrId| -> Box<str> { p.strings[s as usize].as_str().into() };
+        match *op {
+            OpIr::Present => cond(move |s, c| Tri::of(!matches!(read(s, c), Val::Missing))),
+            OpIr::Truthy => cond(move |s, c| match read(s, c) {
+                Val::Bool(b) => Tri::of(b),
+                _ => Tri::Unknown,
+            }),
+            OpIr::Num(op, x) => cond(move |s, c| match read(s, c) {
+                Val::Num(y) => y
+                    .partial_cmp(&x)
+                    .map_or(Tri::Unknown, |o| Tri::of(op.holds(o))),
+                _ => Tri::Unknown,
+            }),
+            OpIr::Str(CmpOp::Eq, x) => {
+                let x = text(x);
+                on_str(read, move |y| y == &*x)
+            }
+            OpIr::Str(CmpOp::Ne, x) => {
+                let x = text(x);
+                on_str(read, move |y| y != &*x)
+            }
+            OpIr::Str(op, x) => {
+                let x = text(x);
+                on_str(read, move |y| {
+                    op.holds(if y == &*x {
+                        Ordering::Equal
+                    } else {
+                        Ordering::Less
+                    })
+                })
+            }
+            OpIr::Bool(op, x) => cond(move |s, c| match read(s, c) {
+                Val::Bool(y) => Tri::of(op.holds(if x == y {
+                    Ordering::Equal
+                } else {
+                    Ordering::Less
+                })),
+                _ => Tri::Unknown,
+            }),
+            OpIr::Time(op, x) => cond(move |s, c| match read(s, c) {
+                Val::Time(y) => Tri::of(op.holds(y.cmp(&x))),
+                _ => Tri::Unknown,
+            }),
+            OpIr::Enum(op, kind, x) => enum_cmp(read, op, kind, x),
+            OpIr::Regex(r, negated) => {
+                let re = self.regexes[r as usize].clone();
+                on_str(read, move |y| re.is_match(y) != negated)
+            }
+            OpIr::Search(r) => {
+                let re = self.regexes[r as usize].clone();
+                on_str(read, move |y| re.is_match(y))
+            }
+            OpIr::Substring(x) => {
+                let x = text(x);
+                on_str(read, move |y| y.contains(&*x))
+            }
+            OpIr::Prefix(x) => {
+                let x = text(x);
+                on_str(read, move |y| y.starts_with(&*x))
+            }
+            OpIr::Suffix(x) => {
+                let x = text(x);
+                on_str(read, move |y| y.ends_with(&*x))
+            }
+            OpIr::Glob(g) => {
+                let glob = self.globs[g as usize].clone();
+                on_str(read, move |y| glob.is_match(y))
+            }
+            OpIr::InStrs(set, negated) => {
+                let set = self.sets[set as usize].clone();
+                on_str(read, move |y| set.contains(y) != negated)
+            }
+            OpIr::InNums(set, negated) => {
+                let set: Box<[f64]> = p.num_sets[set as usize].as_slice().into();
+                cond(move |s, c| match read(s, c) {
+                    Val::Num(y) => Tri::of(set.contains(&y) != negated),
+                    _ => Tri::Unknown,
+                })
+            }
+            OpIr::InEnums(kind, mask, negated) => on_str_tri(read, move |y| {
+                kind.index_of_record_value(y).map_or(Tri::Unknown, |i| {
+                    Tri::of((i < 32 && mask & (1 << i) != 0) != negated)
+                })
+            }),
+            OpIr::ListHas(x) => {
+                let x = text(x);
+                on_list(read, move |items| items.iter().any(|i| **i == *x))
+            }
+            OpIr::ListHasAny(set) => {
+                let set = self.sets[set as usize].clone();
+                on_list(read, move |items| items.iter().any(|i| set.contains(i)))
+            }
+            OpIr::ListMatch(r, negated) => {
+                let re = self.regexes[r as usize].clone();
+                on_list(read, move |items| {
+                    items.iter().any(|i| re.is_match(i)) != negated
+                })
+            }
+            OpIr::MapHasKey(k) => {
+                let key = text(k);
+                cond(move |s, c| match read(s, c) {
+                    Val::Map(m) => Tri::of(m.contains_key(&*key)),
+                    _ => Tri::Unknown,
+                })
+            }
+        }
+    }
+}
+
+/// `a and b and ...` in three-valued logic: false wins, then unknown.
+fn and(kids: Vec<Arc<CondFn>>) -> Arc<CondFn> {
+    junction(kids, Tri::False)
+}
+
+/// `a or b or ...` in three-valued logic: true wins, then unknown.
+fn or(kids: Vec<Arc<CondFn>>) -> Arc<CondFn> {
+    junction(kids, Tri::True)
+}
+
+/// A junction: `decisive` (false for `and`, true for `or`) wins, then unknown, else the
+/// other value. Two conditions, the usual case, without a loop.
+fn junction(kids: Vec<Arc<CondFn>>, decisive: Tri) -> Arc<CondFn> {
+    match <[_; 2]>::try_from(kids) {
+        Ok([a, b]) => cond(move |s, c| match a(s, c) {
+            first if first == decisive => first,
+            first => match b(s, c) {
+                Tri::Unknown => Tri::Unknown,
+                second if second == decisive => second,
+                _ => first,
+            },
+        }),
+        Err(kids) => {
+            let kids: Box<[Arc<CondFn>]> = kids.into();
+            cond(move |s, c| {
+                let mut out = decisive.negate();
+                for k in &kids {
+                    match k(s, c) {
+                        Tri::Unknown => out = Tri::Unknown,
+                        r if r == decisive => return r,
+                        _ => {}
+                    }
+                }
+                out
+            })
+        }
+    }
+}
+
+/// `body` on each child (bound to `slot`, one budget step each) until it is `decisive`
+/// (true for `any`, false for `every`); otherwise unknown if it was unknown for some
+/// child, else the other value.
+#[inline(always)]
+fn quantify<'r>(
+    children: Children<'r>,
+    slot: usize,
+    body: &CondFn,
+    s: &mut [Obj<'r>],
+    c: &Ctx<'r>,
+    decisive: Tri,
+) -> Tri {
+    let mut out = decisive.negate();
+    children.each_while(|child| {
+        if !spend() {
+            out = Tri::Unknown;
+            return false;
+        }
+        s[slot] = child;
+        match body(s, c) {
+            Tri::Unknown => {
+                out = Tri::Unknown;
+                true
+            }
+            r if r == decisive => {
+                out = r;
+                false
+            }
+            _ => true,
+        }
+    });
+    out
+}
+
+/// One slot of a `count` chain: the slot and where its objects come from.
+type CountStep = (usize, Option<(u16, Link)>);
+
+/// How many combinations of the chain's objects satisfy the filter (all, without one);
+/// `None` when a part of the record is unknown or the budget runs out.
+fn count<'r>(
+    chain: &[CountStep],
+    filter: Option<&CondFn>,
+    s: &mut [Obj<'r>],
+    c: &Ctx<'r>,
+) -> Option<u64> {
+    let Some((&(slot, source), rest)) = chain.split_first() else {
+        return Some(match filter {
+            Some(f) => u64::from(f(s, c) == Tri::True),
+            None => 1,
+        });
+    };
+    let (parent, link) = source?;
+    let mut total = 0;
+    for child in value::children(s[parent as usize], link, c)? {
+        if !spend() {
+            return None;
+        }
+        s[slot] = child;
+        total += count(rest, filter, s, c)?;
+    }
+    Some(total)
+}
+
+fn on_str<R>(read: R, f: impl Fn(&str) -> bool + Send + Sync + 'static) -> Arc<CondFn>
+where
+    R: for<'r> Fn(&mut [Obj<'r>], &Ctx<'r>) -> Val<'r> + Send + Sync + 'static,
+{
+    cond(move |s, c| match read(s, c) {
+        Val::Str(y) => Tri::of(f(y)),
+        _ => Tri::Unknown,
+    })
+}
+
+fn on_str_tri<R>(read: R, f: impl Fn(&str) -> Tri + Send + Sync + 'static) -> Arc<CondFn>
+where
+    R: for<'r> Fn(&mut [Obj<'r>], &Ctx<'r>) -> Val<'r> + Send + Sync + 'static,
+{
+    cond(move |s, c| match read(s, c) {
+        Val::Str(y) => f(y),
+        _ => Tri::Unknown,
+    })
+}
+
+fn on_list<R>(read: R, f: impl Fn(&[String]) -> bool + Send + Sync + 'static) -> Arc<CondFn>
+where
+    R: for<'r> Fn(&mut [Obj<'r>], &Ctx<'r>) -> Val<'r> + Send + Sync + 'static,
+{
+    cond(move |s, c| match read(s, c) {
+        Val::List(items) => Tri::of(f(items)),
+        _ => Tri::Unknown,
+    })
+}
+
+/// An enum comparison. Records spell enum values loosely (`RAW`, `Raw`, `raw`), which takes
+/// a scan of the enum's words; a value spelled exactly as the compared word (the usual
+/// case) is recognised by one string comparison first.
+fn enum_cmp<R>(read: R, op: CmpOp, kind: EnumKind, x: u8) -> Arc<CondFn>
+where
+    R: for<'r> Fn(&mut [Obj<'r>], &Ctx<'r>) -> Val<'r> + Send + Sync + 'static,
+{
+    let word = kind.word(x);
+    let word_is_x = kind.index_of_record_value(word) == Some(x);
+    on_str_tri(read, move |y| {
+        if word_is_x && y == word {
+            return Tri::of(op.holds(Ordering::Equal));
+        }
+        kind.index_of_record_value(y)
+            .map_or(Tri::Unknown, |i| Tri::of(op.holds(i.cmp(&x))))
+    })
+}
+
+/// Where an image-only condition's result sits in the per-image memo.
+#[derive(Clone, Copy)]
+struct MemoCell {
+    matcher: u64,
+    ordinal: usize,
+    width: usize,
+}
+
+/// A memo entry for one image and one condition, valid for one matcher, dataset and clock.
+#[derive(Clone, Copy)]
+struct MemoKey {
+    index: usize,
+    stamp: (u64, u64, i64),
+}
+
+/// Most memo entries per thread: past it, images with higher indexes are evaluated every
+/// time (the results are the same, only slower).
+const MEMO_LIMIT: usize = 1 << 18;
+
+/// Results of image-only conditions per (image index, condition), as `epoch << 2 | code`;
+/// an entry of an older epoch is stale. The epoch changes with the matcher, the dataset
+/// generation or the clock, so changing them invalidates everything without clearing.
+struct ImageMemo {
+    stamp: (u64, u64, i64),
+    epoch: u32,
+    entries: Vec<u32>,
+}
+
+thread_local! {
+    static IMAGE_MEMO: RefCell<ImageMemo> = const {
+        RefCell::new(ImageMemo { stamp: (0, 0, 0), epoch: 0, entries: Vec::new() })
+    };
+}
+
+impl MemoCell {
+    /// The memo entry of this condition for the image at `index`, if it fits the memo.
+    fn key(self, index: usize, c: &Ctx<'_>) -> Option<MemoKey> {
+        let index = index.checked_mul(self.width)?.checked_add(self.ordinal)?;
+        (index < MEMO_LIMIT).then_some(MemoKey {
+            index,
+            stamp: (self.matcher, c.dataset.generation, c.now),
+        })
+    }
+}
+
+impl MemoKey {
+    fn get(self) -> Option<Tri> {
+        IMAGE_MEMO.with_borrow(|m| {
+            if m.stamp != self.stamp {
+                return None;
+            }
+            let entry = *m.entries.get(self.index)?;
+            if entry >> 2 != m.epoch {
+                return None;
+            }
+            match entry & 3 {
+                1 => Some(Tri::True),
+                2 => Some(Tri::False),
+                3 => Some(Tri::Unknown),
+                _ => None,
+            }
+        })
+    }
+
+    fn set(self, value: Tri) {
+        IMAGE_MEMO.with_borrow_mut(|m| {
+            if m.stamp != self.stamp {
+                m.stamp = self.stamp;
+                m.epoch += 1;
+                if m.epoch >= 1 << 30 {
+                    m.entries.clear();
+                    m.epoch = 1;
+                }
+            }
+            if self.index >= m.entries.len() {
+                let len = (self.index + 1).max(m.entries.len() * 2).min(MEMO_LIMIT);
+                m.entries.resize(len, 0);
+            }
+            let code = match value {
+                Tri::True => 1,
+                Tri::False => 2,
+                Tri::Unknown => 3,
+            };
+            m.entries[self.index] = m.epoch << 2 | code;
+        })
+    }
+}
+
+/// Numbers the `any` nodes over a container's image whose body reads nothing outside the
+/// image and walks a list of it (layers, components, vulnerabilities): their results are
+/// memoised per image. A body of plain field tests costs less than a memo lookup.
+fn image_memo_ordinals(p: &Program) -> Vec<Option<u32>> {
+    let mut out = vec![None; p.nodes.len()];
+    let mut next = 0;
+    for rule in &p.rules {
+        mark(p, rule, rule.entry, &mut out, &mut next);
+    }
+    out
+}
+
+fn mark(p: &Program, rule: &RuleInfo, id: NodeId, out: &mut [Option<u32>], next: &mut u32) {
+    match p.nodes[id as usize] {
+        Node::And { first, len } | Node::Or { first, len } => {
+            for k in &p.kids[first as usize..(first + len) as usize] {
+                mark(p, rule, *k, out, next);
+            }
+        }
+        Node::Not(x) => mark(p, rule, x, out, next),
+        Node::Any { slot, body } | Node::Every { slot, body } => {
+            let over_image = matches!(
+                rule.slots[slot as usize].source,
+                Some((_, Link::ContainerImage))
+            );
+            if over_image
+                && matches!(p.nodes[id as usize], Node::Any { .. })
+                && reads_only_within(p, rule, body, slot)
+                && walks_a_list(p, body)
+                && out[id as usize].is_none()
+            {
+                out[id as usize] = Some(*next);
+                *next += 1;
+            }
+            mark(p, rule, body, out, next);
+        }
+        Node::Test(_) => {}
+    }
+}
+
+/// Whether evaluating `id` walks a list (a quantifier or a count).
+fn walks_a_list(p: &Program, id: NodeId) -> bool {
+    match p.nodes[id as usize] {
+        Node::And { first, len } | Node::Or { first, len } => p.kids
+            [first as usize..(first + len) as usize]
+            .iter()
+            .any(|k| walks_a_list(p, *k)),
+        Node::Not(x) => walks_a_list(p, x),
+        Node::Any { .. } | Node::Every { .. } => true,
+        Node::Test(t) => matches!(p.tests[t as usize].operand, OperandIr::Count { .. }),
+    }
+}
+
+/// Whether slot `s` is `anc` or reached from it.
+fn descends(rule: &RuleInfo, s: u16, anc: u16) -> bool {
+    let mut cur = Some(s);
+    while let Some(x) = cur {
+        if x == anc {
+            return true;
+        }
+        cur = rule
+            .slots
+            .get(x as usize)
+            .and_then(|i| i.source)
+            .map(|(p, _)| p);
+    }
+    false
+}
+
+fn reads_only_within(p: &Program, rule: &RuleInfo, id: NodeId, anc: u16) -> bool {
+    match p.nodes[id as usize] {
+        Node::And { first, len } | Node::Or { first, len } => p.kids
+            [first as usize..(first + len) as usize]
+            .iter()
+            .all(|k| reads_only_within(p, rule, *k, anc)),
+        Node::Not(x) => reads_only_within(p, rule, x, anc),
+        Node::Any { slot, body } | Node::Every { slot, body } => {
+            descends(rule, slot, anc) && reads_only_within(p, rule, body, anc)
+        }
+        Node::Test(t) => match p.tests[t as usize].operand {
+            OperandIr::Field(s, _) | OperandIr::MapValue(s, _, _) | OperandIr::DaysSince(s, _) => {
+                descends(rule, s, anc)
+            }
+            OperandIr::Count { first, len, filter } => {
+                p.chains[first as usize..(first + len) as usize]
+                    .iter()
+                    .all(|s| descends(rule, *s, anc))
+                    && filter.is_none_or(|f| reads_only_within(p, rule, f, anc))
+            }
+        },
+    }
+}
