@@ -22,6 +22,8 @@ pub struct LiteralPattern {
     anywhere: Vec<String>,
     /// The first bytes (both cases) of `anywhere`: bit `b % 64` of word `b / 64`.
     anywhere_firsts: [u64; 4],
+    /// The length of the shortest of `anywhere`.
+    anywhere_min_len: usize,
 }
 
 impl LiteralPattern {
@@ -104,18 +106,15 @@ impl LiteralPattern {
             .into_iter()
             .partition(|a| a.any_prefix && a.any_suffix);
         let mut anywhere_firsts = [0u64; 4];
-        for a in &anywhere {
-            // An empty literal is found at every position, so every byte may start it.
-            let firsts: Vec<u8> = match a.literal.as_bytes().first() {
-                Some(b) => vec![*b, b.to_ascii_uppercase()],
-                None => (0..=255).collect(),
-            };
-            for b in firsts {
+        // (An empty literal is found everywhere: `found_anywhere` checks for one first.)
+        for b in anywhere.iter().filter_map(|a| a.literal.as_bytes().first()) {
+            for b in [*b, b.to_ascii_uppercase()] {
                 anywhere_firsts[usize::from(b / 64)] |= 1 << (b % 64);
             }
         }
         LiteralPattern {
             anchored,
+            anywhere_min_len: anywhere.iter().map(|a| a.literal.len()).min().unwrap_or(0),
             anywhere: anywhere.into_iter().map(|a| a.literal).collect(),
             anywhere_firsts,
         }
@@ -159,32 +158,31 @@ impl LiteralPattern {
         }
     }
 
-    /// Whether one of the `.*literal.*` alternatives matches: one pass over the bytes,
-    /// comparing only where a literal's first byte is; a newline anywhere fails them all.
-    /// Values with non-ASCII characters are compared by characters instead.
+    /// Whether one of the `.*literal.*` alternatives matches: a literal occurs (found by
+    /// its first byte, then compared) and the value has no newline. Values with non-ASCII
+    /// characters are compared by characters instead.
     fn found_anywhere(&self, value: &str) -> bool {
         let bytes = value.as_bytes();
-        let mut found = self.anywhere.iter().any(String::is_empty);
-        for (i, &b) in bytes.iter().enumerate() {
-            if b == b'\n' {
-                return false;
-            }
-            if !b.is_ascii() {
-                return !value.contains('\n')
-                    && self
-                        .anywhere
-                        .iter()
-                        .any(|literal| Alternative::contains_unicode(value, literal.as_bytes()));
-            }
-            if !found && self.anywhere_firsts[usize::from(b >> 6)] >> (b & 63) & 1 != 0 {
-                let rest = &bytes[i..];
-                found = self.anywhere.iter().any(|literal| {
-                    rest.len() >= literal.len()
-                        && rest[..literal.len()].eq_ignore_ascii_case(literal.as_bytes())
-                });
-            }
-        }
-        found
+        // Every literal character takes at least one byte of the value.
+        let Some(last_start) = bytes.len().checked_sub(self.anywhere_min_len) else {
+            return false;
+        };
+        let found = if !value.is_ascii() {
+            self.anywhere
+                .iter()
+                .any(|literal| Alternative::contains_unicode(value, literal.as_bytes()))
+        } else {
+            self.anywhere_min_len == 0
+                || bytes[..=last_start].iter().enumerate().any(|(i, &b)| {
+                    self.anywhere_firsts[usize::from(b >> 6)] >> (b & 63) & 1 != 0
+                        && self.anywhere.iter().any(|literal| {
+                            bytes[i..].len() >= literal.len()
+                                && bytes[i..i + literal.len()]
+                                    .eq_ignore_ascii_case(literal.as_bytes())
+                        })
+                })
+        };
+        found && !bytes.contains(&b'\n')
     }
 }
 
