@@ -267,10 +267,13 @@ impl Builder<'_> {
         let read = self.boxed_reader(rule, &test.operand);
         self.readers[t as usize] = Some(read.clone());
         match test.operand {
-            // The hot case: the field's reader called from the test itself.
+            // The hot case: the field read inlined into the test.
             OperandIr::Field(s, f) => {
-                let (s, field) = (s as usize, value::field_reader(f));
-                self.op(&test.op, reader(move |slots, c| field(slots[s], c)))
+                let s = s as usize;
+                self.op(
+                    &test.op,
+                    reader(move |slots, c| value::field(slots[s], f, c)),
+                )
             }
             _ => self.op(&test.op, reader(move |s, c| read(s, c))),
         }
@@ -281,22 +284,19 @@ impl Builder<'_> {
         match *operand {
             OperandIr::Field(s, f) => {
                 let s = s as usize;
-                let field = value::field_reader(f);
-                Arc::new(reader(move |slots, c| field(slots[s], c)))
+                Arc::new(reader(move |slots, c| value::field(slots[s], f, c)))
             }
             OperandIr::MapValue(s, f, k) => {
                 let s = s as usize;
                 let key: Box<str> = self.p.strings[k as usize].as_str().into();
-                let field = value::field_reader(f);
-                Arc::new(reader(move |slots, c| match field(slots[s], c) {
+                Arc::new(reader(move |slots, c| match value::field(slots[s], f, c) {
                     Val::Map(m) => m.get(&*key).map_or(Val::Missing, |v| Val::Str(v)),
                     _ => Val::Missing,
                 }))
             }
             OperandIr::DaysSince(s, f) => {
                 let s = s as usize;
-                let field = value::field_reader(f);
-                Arc::new(reader(move |slots, c| match field(slots[s], c) {
+                Arc::new(reader(move |slots, c| match value::field(slots[s], f, c) {
                     Val::Time(t) => Val::Num((c.now - t) as f64 / 86_400.0),
                     _ => Val::Missing,
                 }))

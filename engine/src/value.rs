@@ -93,270 +93,210 @@ fn m(v: &Option<StrMap>) -> Val<'_> {
 
 /// Reads `field` of `obj`. A field of another subject reads as missing.
 pub fn field<'r>(obj: Obj<'r>, field: FieldId, ctx: &Ctx<'r>) -> Val<'r> {
-    field_reader(field)(obj, ctx)
-}
-
-/// A reader of one field: the value of that field of an object, missing for an object of
-/// another subject.
-pub type FieldReader = for<'r> fn(Obj<'r>, &Ctx<'r>) -> Val<'r>;
-
-/// A reader of `field` of one subject, `|object, ctx| value`, as a function pointer.
-macro_rules! read {
-    ($subject:ident, |$x:ident, $ctx:tt| $value:expr) => {
-        |o, $ctx| match o {
-            Obj::$subject($x) => $value,
-            _ => Val::Missing,
-        }
-    };
-}
-
-/// The reader of `field`, chosen once (compiled conditions keep it) instead of matching
-/// on the field at every read.
-pub fn field_reader(field: FieldId) -> FieldReader {
     use FieldId as F;
-    match field {
-        F::DeploymentId => read!(Deployment, |d, _| Val::Str(&d.id)),
-        F::DeploymentName => read!(Deployment, |d, _| Val::Str(&d.name)),
-        F::DeploymentNamespace => read!(Deployment, |d, _| s(&d.namespace)),
-        F::DeploymentCluster => read!(Deployment, |d, _| s(&d.cluster)),
-        F::DeploymentClusterId => read!(Deployment, |d, _| s(&d.cluster_id)),
-        F::DeploymentType => read!(Deployment, |d, _| s(&d.workload_type)),
-        F::DeploymentReplicas => read!(Deployment, |d, _| n(d.replicas)),
-        F::DeploymentServiceAccount => read!(Deployment, |d, _| s(&d.service_account)),
-        F::DeploymentAutomountToken => {
-            read!(Deployment, |d, _| b(d.automount_service_account_token))
+    match (obj, field) {
+        (Obj::Deployment(d), f) => match f {
+            F::DeploymentId => Val::Str(&d.id),
+            F::DeploymentName => Val::Str(&d.name),
+            F::DeploymentNamespace => s(&d.namespace),
+            F::DeploymentCluster => s(&d.cluster),
+            F::DeploymentClusterId => s(&d.cluster_id),
+            F::DeploymentType => s(&d.workload_type),
+            F::DeploymentReplicas => n(d.replicas),
+            F::DeploymentServiceAccount => s(&d.service_account),
+            F::DeploymentAutomountToken => b(d.automount_service_account_token),
+            F::DeploymentHostNetwork => b(d.host_network),
+            F::DeploymentHostPid => b(d.host_pid),
+            F::DeploymentHostIpc => b(d.host_ipc),
+            F::DeploymentRbacLevel => s(&d.rbac_permission_level),
+            F::DeploymentRuntimeClass => s(&d.runtime_class),
+            F::DeploymentHasIngressPolicy => {
+                b(d.network_policies.as_ref().and_then(|p| p.has_ingress))
+            }
+            F::DeploymentHasEgressPolicy => {
+                b(d.network_policies.as_ref().and_then(|p| p.has_egress))
+            }
+            F::DeploymentLabels => m(&d.labels),
+            F::DeploymentAnnotations => m(&d.annotations),
+            F::DeploymentPodLabels => m(&d.pod_labels),
+            F::DeploymentClusterLabels => m(&d.cluster_labels),
+            F::DeploymentNamespaceLabels => m(&d.namespace_labels),
+            F::DeploymentPullSecrets => l(&d.image_pull_secrets),
+            _ => Val::Missing,
+        },
+        (Obj::Container(c), f) => {
+            let sc = c.security_context.as_ref();
+            let res = c.resources.as_ref();
+            match f {
+                F::ContainerName => Val::Str(&c.name),
+                F::ContainerType => Val::Str(c.container_type.as_deref().unwrap_or("regular")),
+                F::ContainerImageName => c
+                    .image
+                    .as_ref()
+                    .and_then(|i| i.full_name())
+                    .map_or(Val::Missing, Val::Str),
+                F::ContainerCommand => l(&c.command),
+                F::ContainerArgs => l(&c.args),
+                F::ContainerPrivileged => b(sc.and_then(|x| x.privileged)),
+                F::ContainerReadOnlyRootFs => b(sc.and_then(|x| x.read_only_root_filesystem)),
+                F::ContainerAllowPrivilegeEscalation => {
+                    b(sc.and_then(|x| x.allow_privilege_escalation))
+                }
+                F::ContainerRunAsUser => n(sc.and_then(|x| x.run_as_user)),
+                F::ContainerRunAsNonRoot => b(sc.and_then(|x| x.run_as_non_root)),
+                F::ContainerAddCapabilities => sc.map_or(Val::Missing, |x| l(&x.add_capabilities)),
+                F::ContainerDropCapabilities => {
+                    sc.map_or(Val::Missing, |x| l(&x.drop_capabilities))
+                }
+                F::ContainerSeccomp => sc.map_or(Val::Missing, |x| s(&x.seccomp_profile)),
+                F::ContainerAppArmor => sc.map_or(Val::Missing, |x| s(&x.apparmor_profile)),
+                F::ContainerCpuRequest => n(res.and_then(|r| r.cpu_request_cores)),
+                F::ContainerCpuLimit => n(res.and_then(|r| r.cpu_limit_cores)),
+                F::ContainerMemoryRequest => n(res.and_then(|r| r.memory_request_mb)),
+                F::ContainerMemoryLimit => n(res.and_then(|r| r.memory_limit_mb)),
+                F::ContainerLivenessProbe => b(c.liveness_probe_defined),
+                F::ContainerReadinessProbe => b(c.readiness_probe_defined),
+                F::ContainerSecretsMounted => l(&c.secrets_mounted),
+                _ => Val::Missing,
+            }
         }
-        F::DeploymentHostNetwork => read!(Deployment, |d, _| b(d.host_network)),
-        F::DeploymentHostPid => read!(Deployment, |d, _| b(d.host_pid)),
-        F::DeploymentHostIpc => read!(Deployment, |d, _| b(d.host_ipc)),
-        F::DeploymentRbacLevel => read!(Deployment, |d, _| s(&d.rbac_permission_level)),
-        F::DeploymentRuntimeClass => read!(Deployment, |d, _| s(&d.runtime_class)),
-        F::DeploymentHasIngressPolicy => read!(Deployment, |d, _| b(d
-            .network_policies
-            .as_ref()
-            .and_then(|p| p.has_ingress))),
-        F::DeploymentHasEgressPolicy => read!(Deployment, |d, _| b(d
-            .network_policies
-            .as_ref()
-            .and_then(|p| p.has_egress))),
-        F::DeploymentLabels => read!(Deployment, |d, _| m(&d.labels)),
-        F::DeploymentAnnotations => read!(Deployment, |d, _| m(&d.annotations)),
-        F::DeploymentPodLabels => read!(Deployment, |d, _| m(&d.pod_labels)),
-        F::DeploymentClusterLabels => read!(Deployment, |d, _| m(&d.cluster_labels)),
-        F::DeploymentNamespaceLabels => read!(Deployment, |d, _| m(&d.namespace_labels)),
-        F::DeploymentPullSecrets => read!(Deployment, |d, _| l(&d.image_pull_secrets)),
-        F::ContainerName => read!(Container, |c, _| Val::Str(&c.name)),
-        F::ContainerType => read!(Container, |c, _| Val::Str(
-            c.container_type.as_deref().unwrap_or("regular")
-        )),
-        F::ContainerImageName => read!(Container, |c, _| c
-            .image
-            .as_ref()
-            .and_then(|i| i.full_name())
-            .map_or(Val::Missing, Val::Str)),
-        F::ContainerCommand => read!(Container, |c, _| l(&c.command)),
-        F::ContainerArgs => read!(Container, |c, _| l(&c.args)),
-        F::ContainerPrivileged => read!(Container, |c, _| b(c
-            .security_context
-            .as_ref()
-            .and_then(|x| x.privileged))),
-        F::ContainerReadOnlyRootFs => read!(Container, |c, _| b(c
-            .security_context
-            .as_ref()
-            .and_then(|x| x.read_only_root_filesystem))),
-        F::ContainerAllowPrivilegeEscalation => read!(Container, |c, _| b(c
-            .security_context
-            .as_ref()
-            .and_then(|x| x.allow_privilege_escalation))),
-        F::ContainerRunAsUser => read!(Container, |c, _| n(c
-            .security_context
-            .as_ref()
-            .and_then(|x| x.run_as_user))),
-        F::ContainerRunAsNonRoot => read!(Container, |c, _| b(c
-            .security_context
-            .as_ref()
-            .and_then(|x| x.run_as_non_root))),
-        F::ContainerAddCapabilities => read!(Container, |c, _| c
-            .security_context
-            .as_ref()
-            .map_or(Val::Missing, |x| l(&x.add_capabilities))),
-        F::ContainerDropCapabilities => read!(Container, |c, _| c
-            .security_context
-            .as_ref()
-            .map_or(Val::Missing, |x| l(&x.drop_capabilities))),
-        F::ContainerSeccomp => read!(Container, |c, _| c
-            .security_context
-            .as_ref()
-            .map_or(Val::Missing, |x| s(&x.seccomp_profile))),
-        F::ContainerAppArmor => read!(Container, |c, _| c
-            .security_context
-            .as_ref()
-            .map_or(Val::Missing, |x| s(&x.apparmor_profile))),
-        F::ContainerCpuRequest => read!(Container, |c, _| n(c
-            .resources
-            .as_ref()
-            .and_then(|r| r.cpu_request_cores))),
-        F::ContainerCpuLimit => read!(Container, |c, _| n(c
-            .resources
-            .as_ref()
-            .and_then(|r| r.cpu_limit_cores))),
-        F::ContainerMemoryRequest => read!(Container, |c, _| n(c
-            .resources
-            .as_ref()
-            .and_then(|r| r.memory_request_mb))),
-        F::ContainerMemoryLimit => read!(Container, |c, _| n(c
-            .resources
-            .as_ref()
-            .and_then(|r| r.memory_limit_mb))),
-        F::ContainerLivenessProbe => read!(Container, |c, _| b(c.liveness_probe_defined)),
-        F::ContainerReadinessProbe => read!(Container, |c, _| b(c.readiness_probe_defined)),
-        F::ContainerSecretsMounted => read!(Container, |c, _| l(&c.secrets_mounted)),
-        F::EnvName => read!(Env, |e, _| Val::Str(&e.name)),
-        F::EnvValue => read!(Env, |e, _| s(&e.value)),
-        F::EnvSource => read!(Env, |e, _| Val::Str(e.source.as_deref().unwrap_or("unset"))),
-        F::EnvSecret => read!(Env, |e, _| s(&e.secret)),
-        F::VolumeName => read!(Volume, |v, _| s(&v.name)),
-        F::VolumeType => read!(Volume, |v, _| s(&v.volume_type)),
-        F::VolumeSource => read!(Volume, |v, _| s(&v.source)),
-        F::VolumeDestination => read!(Volume, |v, _| s(&v.destination)),
-        F::VolumeReadOnly => read!(Volume, |v, _| b(v.read_only)),
-        F::VolumePropagation => read!(Volume, |v, _| s(&v.mount_propagation)),
-        F::PortContainerPort => read!(Port, |p, _| n(p.container_port)),
-        F::PortProtocol => read!(Port, |p, _| s(&p.protocol)),
-        F::PortExposure => read!(Port, |p, _| s(&p.exposure)),
-        F::PortExposedPort => read!(Port, |p, _| n(p.exposed_port)),
-        F::PortNodePort => read!(Port, |p, _| n(p.node_port)),
-        F::ImageId => read!(Image, |i, _| s(&i.id)),
-        F::ImageFullName => read!(Image, |i, _| i
-            .name
-            .as_ref()
-            .map_or(Val::Missing, |x| s(&x.full_name))),
-        F::ImageRegistry => read!(Image, |i, _| i
-            .name
-            .as_ref()
-            .map_or(Val::Missing, |x| s(&x.registry))),
-        F::ImageRemote => read!(Image, |i, _| i
-            .name
-            .as_ref()
-            .map_or(Val::Missing, |x| s(&x.remote))),
-        F::ImageTag => read!(Image, |i, _| i
-            .name
-            .as_ref()
-            .map_or(Val::Missing, |x| s(&x.tag))),
-        F::ImageCreated => read!(Image, |i, _| t(i.created)),
-        F::ImageOs => read!(Image, |i, _| s(&i.os)),
-        F::ImageUser => read!(Image, |i, _| s(&i.user)),
-        F::ImageLabels => read!(Image, |i, _| m(&i.labels)),
-        F::ImageEnv => read!(Image, |i, _| l(&i.env)),
-        F::ImageScanned => read!(Image, |i, _| Val::Bool(i.scan.is_some())),
-        F::ImageScanTime => read!(Image, |i, _| t(i.scan.as_ref().and_then(|x| x.scanned_at))),
-        F::ImageScanner => read!(Image, |i, _| i
-            .scan
-            .as_ref()
-            .map_or(Val::Missing, |x| s(&x.scanner))),
-        F::ImageVerifiedBy => read!(Image, |i, _| Val::List(
-            i.signature
-                .as_ref()
-                .and_then(|x| x.verified_by.as_deref())
-                .unwrap_or(&[]),
-        )),
-        F::LayerInstruction => read!(Layer, |x, _| s(&x.instruction)),
-        F::LayerValue => read!(Layer, |x, _| s(&x.value)),
-        F::LayerCreated => read!(Layer, |x, _| t(x.created)),
-        F::ComponentName => read!(Component, |c, _| s(&c.name)),
-        F::ComponentVersion => read!(Component, |c, _| s(&c.version)),
-        F::ComponentType => read!(Component, |c, _| s(&c.component_type)),
-        F::ComponentLocation => read!(Component, |c, _| s(&c.location)),
-        F::ComponentLayerIndex => read!(Component, |c, _| n(c.layer_index)),
-        F::VulnId => read!(Vuln, |v, _| s(&v.id)),
-        F::VulnCvss => read!(Vuln, |v, _| n(v.cvss)),
-        F::VulnNvdCvss => read!(Vuln, |v, _| n(v.nvd_cvss)),
-        F::VulnSeverity => read!(Vuln, |v, _| s(&v.severity)),
-        F::VulnFixedBy => read!(Vuln, |v, _| s(&v.fixed_by)),
-        F::VulnFixable => read!(Vuln, |v, _| v
-            .fixed_by
-            .as_deref()
-            .map_or(Val::Missing, |x| Val::Bool(!x.is_empty()))),
-        F::VulnPublished => read!(Vuln, |v, _| t(v.published)),
-        F::VulnFixAvailableAt => read!(Vuln, |v, _| t(v.fix_available_at)),
-        F::VulnFirstImageOccurrence => read!(Vuln, |v, _| t(v.first_image_occurrence)),
-        F::VulnFirstSystemOccurrence => read!(Vuln, |v, _| t(v.first_system_occurrence)),
-        F::VulnEpss => read!(Vuln, |v, _| n(v.epss)),
-        F::VulnKnownExploited => read!(Vuln, |v, _| b(v.known_exploited)),
-        F::VulnSuppressed => read!(Vuln, |v, _| Val::Bool(v.suppressed.unwrap_or(false))),
-        F::VulnState => read!(Vuln, |v, _| Val::Str(
-            v.state.as_deref().unwrap_or("observed")
-        )),
-        F::ProcessId => read!(Process, |p, _| Val::Str(&p.id)),
-        F::ProcessName => read!(Process, |p, _| s(&p.name)),
-        F::ProcessExecPath => read!(Process, |p, _| s(&p.exec_path)),
-        F::ProcessArgs => read!(Process, |p, _| s(&p.args)),
-        F::ProcessUid => read!(Process, |p, _| n(p.uid)),
-        F::ProcessGid => read!(Process, |p, _| n(p.gid)),
-        F::ProcessLineage => read!(Process, |p, _| l(&p.lineage)),
-        F::ProcessContainerName => read!(Process, |p, _| s(&p.container)),
-        F::ProcessPod => read!(Process, |p, _| s(&p.pod)),
-        F::ProcessNamespace => read!(Process, |p, _| s(&p.namespace)),
-        F::ProcessTime => read!(Process, |p, _| t(p.time)),
-        F::ProcessOutsideBaseline => read!(Process, |_p, ctx| Val::Bool(ctx.join.outside_baseline)),
-        F::EventId => read!(Event, |e, _| Val::Str(&e.id)),
-        F::EventResource => read!(Event, |e, _| s(&e.resource)),
-        F::EventVerb => read!(Event, |e, _| s(&e.verb)),
-        F::EventObjectName => read!(Event, |e, _| s(&e.object_name)),
-        F::EventUsername => read!(Event, |e, _| e
-            .user
-            .as_ref()
-            .map_or(Val::Missing, |u| s(&u.username))),
-        F::EventGroups => read!(Event, |e, _| e
-            .user
-            .as_ref()
-            .map_or(Val::Missing, |u| l(&u.groups))),
-        F::EventImpersonated => read!(Event, |e, _| Val::Bool(e.impersonated_user.is_some())),
-        F::EventSourceIps => read!(Event, |e, _| l(&e.source_ips)),
-        F::EventUserAgent => read!(Event, |e, _| s(&e.user_agent)),
-        F::EventNamespace => read!(Event, |e, _| s(&e.namespace)),
-        F::EventPod => read!(Event, |e, _| s(&e.pod)),
-        F::EventContainer => read!(Event, |e, _| s(&e.container)),
-        F::EventCommand => read!(Event, |e, _| l(&e.command)),
-        F::EventTime => read!(Event, |e, _| t(e.time)),
-        F::FlowId => read!(Flow, |x, _| Val::Str(&x.id)),
-        F::FlowSourceName => read!(Flow, |x, _| x
-            .source
-            .as_ref()
-            .map_or(Val::Missing, |p| s(&p.name))),
-        F::FlowSourceNamespace => read!(Flow, |x, _| x
-            .source
-            .as_ref()
-            .map_or(Val::Missing, |p| s(&p.namespace))),
-        F::FlowDestinationType => read!(Flow, |x, _| x
-            .destination
-            .as_ref()
-            .map_or(Val::Missing, |p| s(&p.peer_type))),
-        F::FlowDestinationName => read!(Flow, |x, _| x
-            .destination
-            .as_ref()
-            .map_or(Val::Missing, |p| s(&p.name))),
-        F::FlowDestinationNamespace => read!(Flow, |x, _| x
-            .destination
-            .as_ref()
-            .map_or(Val::Missing, |p| s(&p.namespace))),
-        F::FlowDestinationCidr => read!(Flow, |x, _| x
-            .destination
-            .as_ref()
-            .map_or(Val::Missing, |p| s(&p.cidr))),
-        F::FlowPort => read!(Flow, |x, _| n(x.port)),
-        F::FlowProtocol => read!(Flow, |x, _| s(&x.protocol)),
-        F::FlowNotInBaseline => read!(Flow, |x, _| b(x.not_in_baseline)),
-        F::FlowTime => read!(Flow, |x, _| t(x.time)),
-        F::EntryKey => |o, _| match o {
-            Obj::Entry(k, _) => Val::Str(k),
+        (Obj::Env(e), f) => match f {
+            F::EnvName => Val::Str(&e.name),
+            F::EnvValue => s(&e.value),
+            F::EnvSource => Val::Str(e.source.as_deref().unwrap_or("unset")),
+            F::EnvSecret => s(&e.secret),
             _ => Val::Missing,
         },
-        F::EntryValue => |o, _| match o {
-            Obj::Entry(_, v) => Val::Str(v),
+        (Obj::Volume(v), f) => match f {
+            F::VolumeName => s(&v.name),
+            F::VolumeType => s(&v.volume_type),
+            F::VolumeSource => s(&v.source),
+            F::VolumeDestination => s(&v.destination),
+            F::VolumeReadOnly => b(v.read_only),
+            F::VolumePropagation => s(&v.mount_propagation),
             _ => Val::Missing,
         },
-        F::ElementValue => read!(Element, |e, _| Val::Str(e)),
+        (Obj::Port(p), f) => match f {
+            F::PortContainerPort => n(p.container_port),
+            F::PortProtocol => s(&p.protocol),
+            F::PortExposure => s(&p.exposure),
+            F::PortExposedPort => n(p.exposed_port),
+            F::PortNodePort => n(p.node_port),
+            _ => Val::Missing,
+        },
+        (Obj::Image(i), f) => {
+            let name = i.name.as_ref();
+            match f {
+                F::ImageId => s(&i.id),
+                F::ImageFullName => name.map_or(Val::Missing, |x| s(&x.full_name)),
+                F::ImageRegistry => name.map_or(Val::Missing, |x| s(&x.registry)),
+                F::ImageRemote => name.map_or(Val::Missing, |x| s(&x.remote)),
+                F::ImageTag => name.map_or(Val::Missing, |x| s(&x.tag)),
+                F::ImageCreated => t(i.created),
+                F::ImageOs => s(&i.os),
+                F::ImageUser => s(&i.user),
+                F::ImageLabels => m(&i.labels),
+                F::ImageEnv => l(&i.env),
+                F::ImageScanned => Val::Bool(i.scan.is_some()),
+                F::ImageScanTime => t(i.scan.as_ref().and_then(|x| x.scanned_at)),
+                F::ImageScanner => i.scan.as_ref().map_or(Val::Missing, |x| s(&x.scanner)),
+                F::ImageVerifiedBy => Val::List(
+                    i.signature
+                        .as_ref()
+                        .and_then(|x| x.verified_by.as_deref())
+                        .unwrap_or(&[]),
+                ),
+                _ => Val::Missing,
+            }
+        }
+        (Obj::Layer(x), f) => match f {
+            F::LayerInstruction => s(&x.instruction),
+            F::LayerValue => s(&x.value),
+            F::LayerCreated => t(x.created),
+            _ => Val::Missing,
+        },
+        (Obj::Component(c), f) => match f {
+            F::ComponentName => s(&c.name),
+            F::ComponentVersion => s(&c.version),
+            F::ComponentType => s(&c.component_type),
+            F::ComponentLocation => s(&c.location),
+            F::ComponentLayerIndex => n(c.layer_index),
+            _ => Val::Missing,
+        },
+        (Obj::Vuln(v), f) => match f {
+            F::VulnId => s(&v.id),
+            F::VulnCvss => n(v.cvss),
+            F::VulnNvdCvss => n(v.nvd_cvss),
+            F::VulnSeverity => s(&v.severity),
+            F::VulnFixedBy => s(&v.fixed_by),
+            F::VulnFixable => v
+                .fixed_by
+                .as_deref()
+                .map_or(Val::Missing, |x| Val::Bool(!x.is_empty())),
+            F::VulnPublished => t(v.published),
+            F::VulnFixAvailableAt => t(v.fix_available_at),
+            F::VulnFirstImageOccurrence => t(v.first_image_occurrence),
+            F::VulnFirstSystemOccurrence => t(v.first_system_occurrence),
+            F::VulnEpss => n(v.epss),
+            F::VulnKnownExploited => b(v.known_exploited),
+            F::VulnSuppressed => Val::Bool(v.suppressed.unwrap_or(false)),
+            F::VulnState => Val::Str(v.state.as_deref().unwrap_or("observed")),
+            _ => Val::Missing,
+        },
+        (Obj::Process(p), f) => match f {
+            F::ProcessId => Val::Str(&p.id),
+            F::ProcessName => s(&p.name),
+            F::ProcessExecPath => s(&p.exec_path),
+            F::ProcessArgs => s(&p.args),
+            F::ProcessUid => n(p.uid),
+            F::ProcessGid => n(p.gid),
+            F::ProcessLineage => l(&p.lineage),
+            F::ProcessContainerName => s(&p.container),
+            F::ProcessPod => s(&p.pod),
+            F::ProcessNamespace => s(&p.namespace),
+            F::ProcessTime => t(p.time),
+            F::ProcessOutsideBaseline => Val::Bool(ctx.join.outside_baseline),
+            _ => Val::Missing,
+        },
+        (Obj::Event(e), f) => match f {
+            F::EventId => Val::Str(&e.id),
+            F::EventResource => s(&e.resource),
+            F::EventVerb => s(&e.verb),
+            F::EventObjectName => s(&e.object_name),
+            F::EventUsername => e.user.as_ref().map_or(Val::Missing, |u| s(&u.username)),
+            F::EventGroups => e.user.as_ref().map_or(Val::Missing, |u| l(&u.groups)),
+            F::EventImpersonated => Val::Bool(e.impersonated_user.is_some()),
+            F::EventSourceIps => l(&e.source_ips),
+            F::EventUserAgent => s(&e.user_agent),
+            F::EventNamespace => s(&e.namespace),
+            F::EventPod => s(&e.pod),
+            F::EventContainer => s(&e.container),
+            F::EventCommand => l(&e.command),
+            F::EventTime => t(e.time),
+            _ => Val::Missing,
+        },
+        (Obj::Flow(x), f) => {
+            let src = x.source.as_ref();
+            let dst = x.destination.as_ref();
+            match f {
+                F::FlowId => Val::Str(&x.id),
+                F::FlowSourceName => src.map_or(Val::Missing, |p| s(&p.name)),
+                F::FlowSourceNamespace => src.map_or(Val::Missing, |p| s(&p.namespace)),
+                F::FlowDestinationType => dst.map_or(Val::Missing, |p| s(&p.peer_type)),
+                F::FlowDestinationName => dst.map_or(Val::Missing, |p| s(&p.name)),
+                F::FlowDestinationNamespace => dst.map_or(Val::Missing, |p| s(&p.namespace)),
+                F::FlowDestinationCidr => dst.map_or(Val::Missing, |p| s(&p.cidr)),
+                F::FlowPort => n(x.port),
+                F::FlowProtocol => s(&x.protocol),
+                F::FlowNotInBaseline => b(x.not_in_baseline),
+                F::FlowTime => t(x.time),
+                _ => Val::Missing,
+            }
+        }
+        (Obj::Entry(k, _), F::EntryKey) => Val::Str(k),
+        (Obj::Entry(_, v), F::EntryValue) => Val::Str(v),
+        (Obj::Element(e), F::ElementValue) => Val::Str(e),
+        _ => Val::Missing,
     }
 }
 
