@@ -3,6 +3,9 @@
 //! process event), the full library per deployment and per process event, and the
 //! 1,509-match Grype report end to end.
 //!
+//! After the hot group, the ratios of the thirteen policies to the baseline are printed
+//! (`ratio: ...` lines, medians of interleaved rounds in the same run).
+//!
 //! Run a subset: `cargo bench -p palisade-benches -- hot/` (or `cold/`, `grype`).
 //! Quick mode: `cargo bench -p palisade-benches -- --quick`.
 
@@ -155,6 +158,45 @@ fn hot(c: &mut Criterion) {
         b.iter(|| black_box(per_process(&lib)))
     });
     g.finish();
+    // Issue 6's ratio targets, measured in this run: medians of interleaved rounds.
+    let hand_deployments = || {
+        ds.deployments
+            .iter()
+            .map(|d| hand.deployment(&ds, d, NOW))
+            .sum::<usize>()
+    };
+    let (engine, baseline) = interleaved(
+        ds.deployments.len(),
+        || per_deployment(&thirteen),
+        hand_deployments,
+    );
+    println!(
+        "ratio: 13 policies per deployment: engine {engine:.0} ns, hand-written {baseline:.0} ns, {:.2}x (target 2x)",
+        engine / baseline
+    );
+    let hand_processes = || procs.iter().map(|p| hand.process(p)).sum::<usize>();
+    let (engine, baseline) = interleaved(procs.len(), || per_process(&thirteen), hand_processes);
+    println!(
+        "ratio: 13 policies per process event: engine {engine:.1} ns, hand-written {baseline:.1} ns, {:.2}x (target 2x)",
+        engine / baseline
+    );
+}
+
+/// Medians (ns per record) of 101 interleaved rounds of `engine` and `hand`, each round 10
+/// passes over `records` records: both see the same machine state.
+fn interleaved(records: usize, engine: impl Fn() -> usize, hand: impl Fn() -> usize) -> (f64, f64) {
+    let time = |f: &dyn Fn() -> usize| {
+        let start = std::time::Instant::now();
+        for _ in 0..10 {
+            black_box(f());
+        }
+        start.elapsed().as_nanos() as f64 / (10 * records.max(1)) as f64
+    };
+    let (mut e, mut h): (Vec<f64>, Vec<f64>) =
+        (0..101).map(|_| (time(&engine), time(&hand))).unzip();
+    e.sort_by(f64::total_cmp);
+    h.sort_by(f64::total_cmp);
+    (e[e.len() / 2], h[h.len() / 2])
 }
 
 fn grype(c: &mut Criterion) {
