@@ -91,212 +91,269 @@ fn m(v: &Option<StrMap>) -> Val<'_> {
     v.as_ref().map_or(Val::Missing, Val::Map)
 }
 
-/// Reads `field` of `obj`. A field of another subject reads as missing.
+/// `obj` as `$subject`, bound to `$x`, gives `$value`; an object of another subject reads
+/// as missing.
+macro_rules! of {
+    ($obj:ident, $subject:ident, |$x:ident| $value:expr) => {
+        match $obj {
+            Obj::$subject($x) => $value,
+            _ => Val::Missing,
+        }
+    };
+}
+
+/// Reads `field` of `obj`. A field of another subject reads as missing. (One jump on the
+/// field, then a check of the subject: compiled conditions read fields constantly.)
 pub fn field<'r>(obj: Obj<'r>, field: FieldId, ctx: &Ctx<'r>) -> Val<'r> {
     use FieldId as F;
-    match (obj, field) {
-        (Obj::Deployment(d), f) => match f {
-            F::DeploymentId => Val::Str(&d.id),
-            F::DeploymentName => Val::Str(&d.name),
-            F::DeploymentNamespace => s(&d.namespace),
-            F::DeploymentCluster => s(&d.cluster),
-            F::DeploymentClusterId => s(&d.cluster_id),
-            F::DeploymentType => s(&d.workload_type),
-            F::DeploymentReplicas => n(d.replicas),
-            F::DeploymentServiceAccount => s(&d.service_account),
-            F::DeploymentAutomountToken => b(d.automount_service_account_token),
-            F::DeploymentHostNetwork => b(d.host_network),
-            F::DeploymentHostPid => b(d.host_pid),
-            F::DeploymentHostIpc => b(d.host_ipc),
-            F::DeploymentRbacLevel => s(&d.rbac_permission_level),
-            F::DeploymentRuntimeClass => s(&d.runtime_class),
-            F::DeploymentHasIngressPolicy => {
-                b(d.network_policies.as_ref().and_then(|p| p.has_ingress))
-            }
-            F::DeploymentHasEgressPolicy => {
-                b(d.network_policies.as_ref().and_then(|p| p.has_egress))
-            }
-            F::DeploymentLabels => m(&d.labels),
-            F::DeploymentAnnotations => m(&d.annotations),
-            F::DeploymentPodLabels => m(&d.pod_labels),
-            F::DeploymentClusterLabels => m(&d.cluster_labels),
-            F::DeploymentNamespaceLabels => m(&d.namespace_labels),
-            F::DeploymentPullSecrets => l(&d.image_pull_secrets),
-            _ => Val::Missing,
-        },
-        (Obj::Container(c), f) => {
-            let sc = c.security_context.as_ref();
-            let res = c.resources.as_ref();
-            match f {
-                F::ContainerName => Val::Str(&c.name),
-                F::ContainerType => Val::Str(c.container_type.as_deref().unwrap_or("regular")),
-                F::ContainerImageName => c
-                    .image
-                    .as_ref()
-                    .and_then(|i| i.full_name())
-                    .map_or(Val::Missing, Val::Str),
-                F::ContainerCommand => l(&c.command),
-                F::ContainerArgs => l(&c.args),
-                F::ContainerPrivileged => b(sc.and_then(|x| x.privileged)),
-                F::ContainerReadOnlyRootFs => b(sc.and_then(|x| x.read_only_root_filesystem)),
-                F::ContainerAllowPrivilegeEscalation => {
-                    b(sc.and_then(|x| x.allow_privilege_escalation))
-                }
-                F::ContainerRunAsUser => n(sc.and_then(|x| x.run_as_user)),
-                F::ContainerRunAsNonRoot => b(sc.and_then(|x| x.run_as_non_root)),
-                F::ContainerAddCapabilities => sc.map_or(Val::Missing, |x| l(&x.add_capabilities)),
-                F::ContainerDropCapabilities => {
-                    sc.map_or(Val::Missing, |x| l(&x.drop_capabilities))
-                }
-                F::ContainerSeccomp => sc.map_or(Val::Missing, |x| s(&x.seccomp_profile)),
-                F::ContainerAppArmor => sc.map_or(Val::Missing, |x| s(&x.apparmor_profile)),
-                F::ContainerCpuRequest => n(res.and_then(|r| r.cpu_request_cores)),
-                F::ContainerCpuLimit => n(res.and_then(|r| r.cpu_limit_cores)),
-                F::ContainerMemoryRequest => n(res.and_then(|r| r.memory_request_mb)),
-                F::ContainerMemoryLimit => n(res.and_then(|r| r.memory_limit_mb)),
-                F::ContainerLivenessProbe => b(c.liveness_probe_defined),
-                F::ContainerReadinessProbe => b(c.readiness_probe_defined),
-                F::ContainerSecretsMounted => l(&c.secrets_mounted),
-                _ => Val::Missing,
-            }
+    match field {
+        F::DeploymentId => of!(obj, Deployment, |d| Val::Str(&d.id)),
+        F::DeploymentName => of!(obj, Deployment, |d| Val::Str(&d.name)),
+        F::DeploymentNamespace => of!(obj, Deployment, |d| s(&d.namespace)),
+        F::DeploymentCluster => of!(obj, Deployment, |d| s(&d.cluster)),
+        F::DeploymentClusterId => of!(obj, Deployment, |d| s(&d.cluster_id)),
+        F::DeploymentType => of!(obj, Deployment, |d| s(&d.workload_type)),
+        F::DeploymentReplicas => of!(obj, Deployment, |d| n(d.replicas)),
+        F::DeploymentServiceAccount => of!(obj, Deployment, |d| s(&d.service_account)),
+        F::DeploymentAutomountToken => {
+            of!(obj, Deployment, |d| b(d.automount_service_account_token))
         }
-        (Obj::Env(e), f) => match f {
-            F::EnvName => Val::Str(&e.name),
-            F::EnvValue => s(&e.value),
-            F::EnvSource => Val::Str(e.source.as_deref().unwrap_or("unset")),
-            F::EnvSecret => s(&e.secret),
+        F::DeploymentHostNetwork => of!(obj, Deployment, |d| b(d.host_network)),
+        F::DeploymentHostPid => of!(obj, Deployment, |d| b(d.host_pid)),
+        F::DeploymentHostIpc => of!(obj, Deployment, |d| b(d.host_ipc)),
+        F::DeploymentRbacLevel => of!(obj, Deployment, |d| s(&d.rbac_permission_level)),
+        F::DeploymentRuntimeClass => of!(obj, Deployment, |d| s(&d.runtime_class)),
+        F::DeploymentHasIngressPolicy => of!(obj, Deployment, |d| b(d
+            .network_policies
+            .as_ref()
+            .and_then(|p| p.has_ingress))),
+        F::DeploymentHasEgressPolicy => of!(obj, Deployment, |d| b(d
+            .network_policies
+            .as_ref()
+            .and_then(|p| p.has_egress))),
+        F::DeploymentLabels => of!(obj, Deployment, |d| m(&d.labels)),
+        F::DeploymentAnnotations => of!(obj, Deployment, |d| m(&d.annotations)),
+        F::DeploymentPodLabels => of!(obj, Deployment, |d| m(&d.pod_labels)),
+        F::DeploymentClusterLabels => of!(obj, Deployment, |d| m(&d.cluster_labels)),
+        F::DeploymentNamespaceLabels => of!(obj, Deployment, |d| m(&d.namespace_labels)),
+        F::DeploymentPullSecrets => of!(obj, Deployment, |d| l(&d.image_pull_secrets)),
+        F::ContainerName => of!(obj, Container, |c| Val::Str(&c.name)),
+        F::ContainerType => of!(obj, Container, |c| Val::Str(
+            c.container_type.as_deref().unwrap_or("regular")
+        )),
+        F::ContainerImageName => of!(obj, Container, |c| c
+            .image
+            .as_ref()
+            .and_then(|i| i.full_name())
+            .map_or(Val::Missing, Val::Str)),
+        F::ContainerCommand => of!(obj, Container, |c| l(&c.command)),
+        F::ContainerArgs => of!(obj, Container, |c| l(&c.args)),
+        F::ContainerPrivileged => of!(obj, Container, |c| b(c
+            .security_context
+            .as_ref()
+            .and_then(|x| x.privileged))),
+        F::ContainerReadOnlyRootFs => of!(obj, Container, |c| b(c
+            .security_context
+            .as_ref()
+            .and_then(|x| x.read_only_root_filesystem))),
+        F::ContainerAllowPrivilegeEscalation => of!(obj, Container, |c| b(c
+            .security_context
+            .as_ref()
+            .and_then(|x| x.allow_privilege_escalation))),
+        F::ContainerRunAsUser => of!(obj, Container, |c| n(c
+            .security_context
+            .as_ref()
+            .and_then(|x| x.run_as_user))),
+        F::ContainerRunAsNonRoot => of!(obj, Container, |c| b(c
+            .security_context
+            .as_ref()
+            .and_then(|x| x.run_as_non_root))),
+        F::ContainerAddCapabilities => of!(obj, Container, |c| c
+            .security_context
+            .as_ref()
+            .map_or(Val::Missing, |x| l(&x.add_capabilities))),
+        F::ContainerDropCapabilities => of!(obj, Container, |c| c
+            .security_context
+            .as_ref()
+            .map_or(Val::Missing, |x| l(&x.drop_capabilities))),
+        F::ContainerSeccomp => of!(obj, Container, |c| c
+            .security_context
+            .as_ref()
+            .map_or(Val::Missing, |x| s(&x.seccomp_profile))),
+        F::ContainerAppArmor => of!(obj, Container, |c| c
+            .security_context
+            .as_ref()
+            .map_or(Val::Missing, |x| s(&x.apparmor_profile))),
+        F::ContainerCpuRequest => of!(obj, Container, |c| n(c
+            .resources
+            .as_ref()
+            .and_then(|r| r.cpu_request_cores))),
+        F::ContainerCpuLimit => of!(obj, Container, |c| n(c
+            .resources
+            .as_ref()
+            .and_then(|r| r.cpu_limit_cores))),
+        F::ContainerMemoryRequest => of!(obj, Container, |c| n(c
+            .resources
+            .as_ref()
+            .and_then(|r| r.memory_request_mb))),
+        F::ContainerMemoryLimit => of!(obj, Container, |c| n(c
+            .resources
+            .as_ref()
+            .and_then(|r| r.memory_limit_mb))),
+        F::ContainerLivenessProbe => of!(obj, Container, |c| b(c.liveness_probe_defined)),
+        F::ContainerReadinessProbe => of!(obj, Container, |c| b(c.readiness_probe_defined)),
+        F::ContainerSecretsMounted => of!(obj, Container, |c| l(&c.secrets_mounted)),
+        F::EnvName => of!(obj, Env, |e| Val::Str(&e.name)),
+        F::EnvValue => of!(obj, Env, |e| s(&e.value)),
+        F::EnvSource => of!(obj, Env, |e| Val::Str(
+            e.source.as_deref().unwrap_or("unset")
+        )),
+        F::EnvSecret => of!(obj, Env, |e| s(&e.secret)),
+        F::VolumeName => of!(obj, Volume, |v| s(&v.name)),
+        F::VolumeType => of!(obj, Volume, |v| s(&v.volume_type)),
+        F::VolumeSource => of!(obj, Volume, |v| s(&v.source)),
+        F::VolumeDestination => of!(obj, Volume, |v| s(&v.destination)),
+        F::VolumeReadOnly => of!(obj, Volume, |v| b(v.read_only)),
+        F::VolumePropagation => of!(obj, Volume, |v| s(&v.mount_propagation)),
+        F::PortContainerPort => of!(obj, Port, |p| n(p.container_port)),
+        F::PortProtocol => of!(obj, Port, |p| s(&p.protocol)),
+        F::PortExposure => of!(obj, Port, |p| s(&p.exposure)),
+        F::PortExposedPort => of!(obj, Port, |p| n(p.exposed_port)),
+        F::PortNodePort => of!(obj, Port, |p| n(p.node_port)),
+        F::ImageId => of!(obj, Image, |i| s(&i.id)),
+        F::ImageFullName => of!(obj, Image, |i| i
+            .name
+            .as_ref()
+            .map_or(Val::Missing, |x| s(&x.full_name))),
+        F::ImageRegistry => of!(obj, Image, |i| i
+            .name
+            .as_ref()
+            .map_or(Val::Missing, |x| s(&x.registry))),
+        F::ImageRemote => of!(obj, Image, |i| i
+            .name
+            .as_ref()
+            .map_or(Val::Missing, |x| s(&x.remote))),
+        F::ImageTag => of!(obj, Image, |i| i
+            .name
+            .as_ref()
+            .map_or(Val::Missing, |x| s(&x.tag))),
+        F::ImageCreated => of!(obj, Image, |i| t(i.created)),
+        F::ImageOs => of!(obj, Image, |i| s(&i.os)),
+        F::ImageUser => of!(obj, Image, |i| s(&i.user)),
+        F::ImageLabels => of!(obj, Image, |i| m(&i.labels)),
+        F::ImageEnv => of!(obj, Image, |i| l(&i.env)),
+        F::ImageScanned => of!(obj, Image, |i| Val::Bool(i.scan.is_some())),
+        F::ImageScanTime => of!(obj, Image, |i| t(i
+            .scan
+            .as_ref()
+            .and_then(|x| x.scanned_at))),
+        F::ImageScanner => of!(obj, Image, |i| i
+            .scan
+            .as_ref()
+            .map_or(Val::Missing, |x| s(&x.scanner))),
+        F::ImageVerifiedBy => of!(obj, Image, |i| Val::List(
+            i.signature
+                .as_ref()
+                .and_then(|x| x.verified_by.as_deref())
+                .unwrap_or(&[]),
+        )),
+        F::LayerInstruction => of!(obj, Layer, |x| s(&x.instruction)),
+        F::LayerValue => of!(obj, Layer, |x| s(&x.value)),
+        F::LayerCreated => of!(obj, Layer, |x| t(x.created)),
+        F::ComponentName => of!(obj, Component, |c| s(&c.name)),
+        F::ComponentVersion => of!(obj, Component, |c| s(&c.version)),
+        F::ComponentType => of!(obj, Component, |c| s(&c.component_type)),
+        F::ComponentLocation => of!(obj, Component, |c| s(&c.location)),
+        F::ComponentLayerIndex => of!(obj, Component, |c| n(c.layer_index)),
+        F::VulnId => of!(obj, Vuln, |v| s(&v.id)),
+        F::VulnCvss => of!(obj, Vuln, |v| n(v.cvss)),
+        F::VulnNvdCvss => of!(obj, Vuln, |v| n(v.nvd_cvss)),
+        F::VulnSeverity => of!(obj, Vuln, |v| s(&v.severity)),
+        F::VulnFixedBy => of!(obj, Vuln, |v| s(&v.fixed_by)),
+        F::VulnFixable => of!(obj, Vuln, |v| v
+            .fixed_by
+            .as_deref()
+            .map_or(Val::Missing, |x| Val::Bool(!x.is_empty()))),
+        F::VulnPublished => of!(obj, Vuln, |v| t(v.published)),
+        F::VulnFixAvailableAt => of!(obj, Vuln, |v| t(v.fix_available_at)),
+        F::VulnFirstImageOccurrence => of!(obj, Vuln, |v| t(v.first_image_occurrence)),
+        F::VulnFirstSystemOccurrence => of!(obj, Vuln, |v| t(v.first_system_occurrence)),
+        F::VulnEpss => of!(obj, Vuln, |v| n(v.epss)),
+        F::VulnKnownExploited => of!(obj, Vuln, |v| b(v.known_exploited)),
+        F::VulnSuppressed => of!(obj, Vuln, |v| Val::Bool(v.suppressed.unwrap_or(false))),
+        F::VulnState => of!(obj, Vuln, |v| Val::Str(
+            v.state.as_deref().unwrap_or("observed")
+        )),
+        F::ProcessId => of!(obj, Process, |p| Val::Str(&p.id)),
+        F::ProcessName => of!(obj, Process, |p| s(&p.name)),
+        F::ProcessExecPath => of!(obj, Process, |p| s(&p.exec_path)),
+        F::ProcessArgs => of!(obj, Process, |p| s(&p.args)),
+        F::ProcessUid => of!(obj, Process, |p| n(p.uid)),
+        F::ProcessGid => of!(obj, Process, |p| n(p.gid)),
+        F::ProcessLineage => of!(obj, Process, |p| l(&p.lineage)),
+        F::ProcessContainerName => of!(obj, Process, |p| s(&p.container)),
+        F::ProcessPod => of!(obj, Process, |p| s(&p.pod)),
+        F::ProcessNamespace => of!(obj, Process, |p| s(&p.namespace)),
+        F::ProcessTime => of!(obj, Process, |p| t(p.time)),
+        F::ProcessOutsideBaseline => of!(obj, Process, |_p| Val::Bool(ctx.join.outside_baseline)),
+        F::EventId => of!(obj, Event, |e| Val::Str(&e.id)),
+        F::EventResource => of!(obj, Event, |e| s(&e.resource)),
+        F::EventVerb => of!(obj, Event, |e| s(&e.verb)),
+        F::EventObjectName => of!(obj, Event, |e| s(&e.object_name)),
+        F::EventUsername => of!(obj, Event, |e| e
+            .user
+            .as_ref()
+            .map_or(Val::Missing, |u| s(&u.username))),
+        F::EventGroups => of!(obj, Event, |e| e
+            .user
+            .as_ref()
+            .map_or(Val::Missing, |u| l(&u.groups))),
+        F::EventImpersonated => of!(obj, Event, |e| Val::Bool(e.impersonated_user.is_some())),
+        F::EventSourceIps => of!(obj, Event, |e| l(&e.source_ips)),
+        F::EventUserAgent => of!(obj, Event, |e| s(&e.user_agent)),
+        F::EventNamespace => of!(obj, Event, |e| s(&e.namespace)),
+        F::EventPod => of!(obj, Event, |e| s(&e.pod)),
+        F::EventContainer => of!(obj, Event, |e| s(&e.container)),
+        F::EventCommand => of!(obj, Event, |e| l(&e.command)),
+        F::EventTime => of!(obj, Event, |e| t(e.time)),
+        F::FlowId => of!(obj, Flow, |x| Val::Str(&x.id)),
+        F::FlowSourceName => of!(obj, Flow, |x| x
+            .source
+            .as_ref()
+            .map_or(Val::Missing, |p| s(&p.name))),
+        F::FlowSourceNamespace => of!(obj, Flow, |x| x
+            .source
+            .as_ref()
+            .map_or(Val::Missing, |p| s(&p.namespace))),
+        F::FlowDestinationType => of!(obj, Flow, |x| x
+            .destination
+            .as_ref()
+            .map_or(Val::Missing, |p| s(&p.peer_type))),
+        F::FlowDestinationName => of!(obj, Flow, |x| x
+            .destination
+            .as_ref()
+            .map_or(Val::Missing, |p| s(&p.name))),
+        F::FlowDestinationNamespace => of!(obj, Flow, |x| x
+            .destination
+            .as_ref()
+            .map_or(Val::Missing, |p| s(&p.namespace))),
+        F::FlowDestinationCidr => of!(obj, Flow, |x| x
+            .destination
+            .as_ref()
+            .map_or(Val::Missing, |p| s(&p.cidr))),
+        F::FlowPort => of!(obj, Flow, |x| n(x.port)),
+        F::FlowProtocol => of!(obj, Flow, |x| s(&x.protocol)),
+        F::FlowNotInBaseline => of!(obj, Flow, |x| b(x.not_in_baseline)),
+        F::FlowTime => of!(obj, Flow, |x| t(x.time)),
+        F::EntryKey => match obj {
+            Obj::Entry(k, _) => Val::Str(k),
             _ => Val::Missing,
         },
-        (Obj::Volume(v), f) => match f {
-            F::VolumeName => s(&v.name),
-            F::VolumeType => s(&v.volume_type),
-            F::VolumeSource => s(&v.source),
-            F::VolumeDestination => s(&v.destination),
-            F::VolumeReadOnly => b(v.read_only),
-            F::VolumePropagation => s(&v.mount_propagation),
+        F::EntryValue => match obj {
+            Obj::Entry(_, v) => Val::Str(v),
             _ => Val::Missing,
         },
-        (Obj::Port(p), f) => match f {
-            F::PortContainerPort => n(p.container_port),
-            F::PortProtocol => s(&p.protocol),
-            F::PortExposure => s(&p.exposure),
-            F::PortExposedPort => n(p.exposed_port),
-            F::PortNodePort => n(p.node_port),
-            _ => Val::Missing,
-        },
-        (Obj::Image(i), f) => {
-            let name = i.name.as_ref();
-            match f {
-                F::ImageId => s(&i.id),
-                F::ImageFullName => name.map_or(Val::Missing, |x| s(&x.full_name)),
-                F::ImageRegistry => name.map_or(Val::Missing, |x| s(&x.registry)),
-                F::ImageRemote => name.map_or(Val::Missing, |x| s(&x.remote)),
-                F::ImageTag => name.map_or(Val::Missing, |x| s(&x.tag)),
-                F::ImageCreated => t(i.created),
-                F::ImageOs => s(&i.os),
-                F::ImageUser => s(&i.user),
-                F::ImageLabels => m(&i.labels),
-                F::ImageEnv => l(&i.env),
-                F::ImageScanned => Val::Bool(i.scan.is_some()),
-                F::ImageScanTime => t(i.scan.as_ref().and_then(|x| x.scanned_at)),
-                F::ImageScanner => i.scan.as_ref().map_or(Val::Missing, |x| s(&x.scanner)),
-                F::ImageVerifiedBy => Val::List(
-                    i.signature
-                        .as_ref()
-                        .and_then(|x| x.verified_by.as_deref())
-                        .unwrap_or(&[]),
-                ),
-                _ => Val::Missing,
-            }
-        }
-        (Obj::Layer(x), f) => match f {
-            F::LayerInstruction => s(&x.instruction),
-            F::LayerValue => s(&x.value),
-            F::LayerCreated => t(x.created),
-            _ => Val::Missing,
-        },
-        (Obj::Component(c), f) => match f {
-            F::ComponentName => s(&c.name),
-            F::ComponentVersion => s(&c.version),
-            F::ComponentType => s(&c.component_type),
-            F::ComponentLocation => s(&c.location),
-            F::ComponentLayerIndex => n(c.layer_index),
-            _ => Val::Missing,
-        },
-        (Obj::Vuln(v), f) => match f {
-            F::VulnId => s(&v.id),
-            F::VulnCvss => n(v.cvss),
-            F::VulnNvdCvss => n(v.nvd_cvss),
-            F::VulnSeverity => s(&v.severity),
-            F::VulnFixedBy => s(&v.fixed_by),
-            F::VulnFixable => v
-                .fixed_by
-                .as_deref()
-                .map_or(Val::Missing, |x| Val::Bool(!x.is_empty())),
-            F::VulnPublished => t(v.published),
-            F::VulnFixAvailableAt => t(v.fix_available_at),
-            F::VulnFirstImageOccurrence => t(v.first_image_occurrence),
-            F::VulnFirstSystemOccurrence => t(v.first_system_occurrence),
-            F::VulnEpss => n(v.epss),
-            F::VulnKnownExploited => b(v.known_exploited),
-            F::VulnSuppressed => Val::Bool(v.suppressed.unwrap_or(false)),
-            F::VulnState => Val::Str(v.state.as_deref().unwrap_or("observed")),
-            _ => Val::Missing,
-        },
-        (Obj::Process(p), f) => match f {
-            F::ProcessId => Val::Str(&p.id),
-            F::ProcessName => s(&p.name),
-            F::ProcessExecPath => s(&p.exec_path),
-            F::ProcessArgs => s(&p.args),
-            F::ProcessUid => n(p.uid),
-            F::ProcessGid => n(p.gid),
-            F::ProcessLineage => l(&p.lineage),
-            F::ProcessContainerName => s(&p.container),
-            F::ProcessPod => s(&p.pod),
-            F::ProcessNamespace => s(&p.namespace),
-            F::ProcessTime => t(p.time),
-            F::ProcessOutsideBaseline => Val::Bool(ctx.join.outside_baseline),
-            _ => Val::Missing,
-        },
-        (Obj::Event(e), f) => match f {
-            F::EventId => Val::Str(&e.id),
-            F::EventResource => s(&e.resource),
-            F::EventVerb => s(&e.verb),
-            F::EventObjectName => s(&e.object_name),
-            F::EventUsername => e.user.as_ref().map_or(Val::Missing, |u| s(&u.username)),
-            F::EventGroups => e.user.as_ref().map_or(Val::Missing, |u| l(&u.groups)),
-            F::EventImpersonated => Val::Bool(e.impersonated_user.is_some()),
-            F::EventSourceIps => l(&e.source_ips),
-            F::EventUserAgent => s(&e.user_agent),
-            F::EventNamespace => s(&e.namespace),
-            F::EventPod => s(&e.pod),
-            F::EventContainer => s(&e.container),
-            F::EventCommand => l(&e.command),
-            F::EventTime => t(e.time),
-            _ => Val::Missing,
-        },
-        (Obj::Flow(x), f) => {
-            let src = x.source.as_ref();
-            let dst = x.destination.as_ref();
-            match f {
-                F::FlowId => Val::Str(&x.id),
-                F::FlowSourceName => src.map_or(Val::Missing, |p| s(&p.name)),
-                F::FlowSourceNamespace => src.map_or(Val::Missing, |p| s(&p.namespace)),
-                F::FlowDestinationType => dst.map_or(Val::Missing, |p| s(&p.peer_type)),
-                F::FlowDestinationName => dst.map_or(Val::Missing, |p| s(&p.name)),
-                F::FlowDestinationNamespace => dst.map_or(Val::Missing, |p| s(&p.namespace)),
-                F::FlowDestinationCidr => dst.map_or(Val::Missing, |p| s(&p.cidr)),
-                F::FlowPort => n(x.port),
-                F::FlowProtocol => s(&x.protocol),
-                F::FlowNotInBaseline => b(x.not_in_baseline),
-                F::FlowTime => t(x.time),
-                _ => Val::Missing,
-            }
-        }
-        (Obj::Entry(k, _), F::EntryKey) => Val::Str(k),
-        (Obj::Entry(_, v), F::EntryValue) => Val::Str(v),
-        (Obj::Element(e), F::ElementValue) => Val::Str(e),
-        _ => Val::Missing,
+        F::ElementValue => of!(obj, Element, |e| Val::Str(e)),
     }
 }
 
