@@ -11,6 +11,7 @@ mod closures;
 pub mod compile;
 pub mod dataset;
 mod disasm;
+mod dispatch;
 mod explain;
 pub mod input;
 pub mod ir;

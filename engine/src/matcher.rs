@@ -2,13 +2,13 @@
 //! records with bindings held in a fixed array on the stack; a record that violates
 //! nothing allocates nothing.
 
-use crate::closures::{self, Closures, CondFn};
+use crate::closures::{self, Closures};
+use crate::dispatch::{RuleEntry, RuleList};
 use crate::ir::*;
 use crate::scope;
 use crate::value::{self, Children, Ctx, Obj, Val};
 use palisade_lang::literal::LiteralPattern;
 use palisade_lang::schema::{Root, Stage};
-use std::sync::Arc;
 
 /// Three-valued truth: a test on a missing value is unknown, and only `True` fires.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -119,22 +119,14 @@ pub struct Matcher {
     /// The program's conditions as closures.
     closures: Closures,
     /// Rules by record kind: every rule, and the rules of enabled policies.
-    by_root: [Vec<RuleEntry>; 5],
-    enabled_by_root: [Vec<RuleEntry>; 5],
+    by_root: [RuleList; 5],
+    enabled_by_root: [RuleList; 5],
     max_slots: usize,
 }
 
-/// A rule to evaluate on a record kind, with its condition at hand.
-#[derive(Clone)]
-struct RuleEntry {
-    rule: u32,
-    policy: u32,
-    cond: Arc<CondFn>,
-}
-
-impl std::fmt::Debug for RuleEntry {
+impl std::fmt::Debug for RuleList {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "rule {} (policy {})", self.rule, self.policy)
+        write!(f, "{} rules", self.entries.len())
     }
 }
 
@@ -186,8 +178,8 @@ impl Matcher {
             scope::ScopeRegexes::new(&program.policies).map_err(LoadError::Regex)?;
         let id = MATCHER_IDS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let closures = closures::build(&program, regexes, globs, id);
-        let mut by_root: [Vec<RuleEntry>; 5] = Default::default();
-        let mut enabled_by_root: [Vec<RuleEntry>; 5] = Default::default();
+        let mut all: [Vec<RuleEntry>; 5] = Default::default();
+        let mut enabled: [Vec<RuleEntry>; 5] = Default::default();
         for (i, r) in program.rules.iter().enumerate() {
             let entry = RuleEntry {
                 rule: i as u32,
@@ -195,10 +187,12 @@ impl Matcher {
                 cond: closures.conds[r.entry as usize].clone(),
             };
             if !program.policies[r.policy as usize].disabled {
-                enabled_by_root[root_index(r.root)].push(entry.clone());
+                enabled[root_index(r.root)].push(entry.clone());
             }
-            by_root[root_index(r.root)].push(entry);
+            all[root_index(r.root)].push(entry);
         }
+        let by_root = all.map(|entries| RuleList::new(&program, entries));
+        let enabled_by_root = enabled.map(|entries| RuleList::new(&program, entries));
         let max_slots = program
             .rules
             .iter()
@@ -261,18 +255,45 @@ impl Matcher {
         } else {
             &self.enabled_by_root[root_index(kind)]
         };
-        for entry in rules {
-            // The condition first: most records fire nothing, and scopes cost regex matches.
-            if (entry.cond)(slots, ctx) != Tri::True {
-                continue;
+        match rules.candidates(root, ctx) {
+            Some(mut candidates) => {
+                while candidates != 0 {
+                    let i = candidates.trailing_zeros() as usize;
+                    candidates &= candidates - 1;
+                    if let Some(entry) = rules.entries.get(i) {
+                        self.try_rule(entry, slots, ctx, root, opts, hit);
+                    }
+                }
             }
-            let policy = &self.program.policies[entry.policy as usize];
-            if scope::applies(self, entry.policy as usize, policy, ctx, root, opts.now) {
-                hit(Hit {
-                    rule: entry.rule,
-                    policy: entry.policy,
-                });
+            None => {
+                for entry in &rules.entries {
+                    self.try_rule(entry, slots, ctx, root, opts, hit);
+                }
             }
+        }
+    }
+
+    /// Reports `entry`'s rule if its condition holds and its scopes let it apply.
+    #[inline]
+    fn try_rule<'r>(
+        &self,
+        entry: &RuleEntry,
+        slots: &mut [Obj<'r>],
+        ctx: &Ctx<'r>,
+        root: Obj<'r>,
+        opts: &EvalOptions,
+        hit: &mut impl FnMut(Hit),
+    ) {
+        // The condition first: most records fire nothing, and scopes cost regex matches.
+        if (entry.cond)(slots, ctx) != Tri::True {
+            return;
+        }
+        let policy = &self.program.policies[entry.policy as usize];
+        if scope::applies(self, entry.policy as usize, policy, ctx, root, opts.now) {
+            hit(Hit {
+                rule: entry.rule,
+                policy: entry.policy,
+            });
         }
     }
 

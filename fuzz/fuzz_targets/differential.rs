@@ -1,5 +1,6 @@
 //! Differential: for a fixed set of policies, the compiled matcher and the reference
-//! evaluator agree on arbitrary records.
+//! evaluator agree on arbitrary records; and evaluating a record (with the guard index
+//! that skips rules) fires exactly the rules that hold one by one and apply.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 use palisade_engine::value::Ctx;
@@ -45,11 +46,22 @@ fuzz_target!(|data: &[u8]| {
     let rules: Vec<_> = set.policies.iter().flat_map(|p| p.rules.iter()).collect();
     for root in ds.roots(&events) {
         let ctx = Ctx { dataset: &ds, join: palisade_engine::report::join_of(&ds, root), now: 1_795_000_000 };
+        let mut holds = Vec::new();
         for (ri, rule) in rules.iter().enumerate() {
             if palisade_engine::matcher::root_of(root) != Some(rule.root) {
                 continue;
             }
-            assert_eq!(m.eval_rule(ri, &ctx, root), reference::eval_rule(rule, root, &ctx), "rule {ri}");
+            let compiled = m.eval_rule(ri, &ctx, root);
+            assert_eq!(compiled, reference::eval_rule(rule, root, &ctx), "rule {ri}");
+            let policy = &m.program().policies[m.program().rules[ri].policy as usize];
+            if compiled == palisade_engine::Tri::True && m.applies(&policy.name, &ctx, root, ctx.now) {
+                holds.push(ri as u32);
+            }
+        }
+        let opts = palisade_engine::EvalOptions { now: ctx.now, include_disabled: true, stage: None };
+        let mut fired = Vec::new();
+        if m.evaluate(&ctx, root, &opts, |hit| fired.push(hit.rule)).is_ok() {
+            assert_eq!(fired, holds, "fired rules");
         }
         let _ = m.check(&ds, root, &palisade_engine::EvalOptions { now: 1_795_000_000, include_disabled: true, stage: None }, true);
     }

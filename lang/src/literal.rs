@@ -136,6 +136,21 @@ impl LiteralPattern {
         Some(LiteralPattern::of(alternatives))
     }
 
+    /// For ASCII values, what a match needs: the value, lowercased, equals one of the
+    /// first list or starts with one of the second (the `literal.*` alternatives). `None`
+    /// when an alternative may match elsewhere in the value (`.*literal`).
+    pub fn anchored_at_start(&self) -> Option<(Vec<&str>, Vec<&str>)> {
+        if !self.anywhere.is_empty() || self.anchored.iter().any(|a| a.any_prefix) {
+            return None;
+        }
+        let (prefixes, exact): (Vec<&Alternative>, Vec<&Alternative>) =
+            self.anchored.iter().partition(|a| a.any_suffix);
+        Some((
+            exact.iter().map(|a| a.literal.as_str()).collect(),
+            prefixes.iter().map(|a| a.literal.as_str()).collect(),
+        ))
+    }
+
     /// Whether the whole of `value` matches one alternative.
     pub fn is_match(&self, value: &str) -> bool {
         (!self.anywhere.is_empty() && self.found_anywhere(value)) || self.anchored_match(value)
@@ -285,6 +300,12 @@ mod tests {
                 && !l.is_match("A_SECRET\nB"))
         );
         assert!(lit(".*key|(?:b)").is_none());
+        let start = lit("apt|DPKG|llvm-.*").and_then(|l| {
+            l.anchored_at_start()
+                .map(|(e, p)| (e.join(","), p.join(",")))
+        });
+        assert_eq!(start, Some(("apt,dpkg".into(), "llvm-".into())));
+        assert!(lit("a|.*b").is_some_and(|l| l.anchored_at_start().is_none()));
         let set = LiteralPattern::parse_all(&[".*a.*".into(), "b".into(), "(?:c|d).*".into()]);
         assert!(set.is_some_and(|l| l.is_match("xAx")
             && l.is_match("b")

@@ -1,0 +1,240 @@
+//! The rules to try on a record kind, with a guard index: many rules can only fire when a
+//! field of the record itself has one of a few values (`process.name in shells`,
+//! `process.exec_path startswith "/tmp/"`, `process.name ~ /apt|dpkg/`). Such a test, the
+//! rule's condition or a part of its top-level `and`, is the rule's guard. Per record, each
+//! guarded field is read once and looked up (a length mask, then a hash of the exact
+//! values; the prefixes in turn), which gives the rules that may fire; the others are not
+//! run at all. A guard only has to be necessary: when it does not hold (false, or unknown
+//! because the field is missing) the rule cannot be true, so skipping it changes nothing
+//! but the time taken; when it holds, the whole condition is evaluated as always.
+//!
+//! Whole-string literal regexes (see [`palisade_lang::literal`]) match ignoring case: their
+//! guards look up the value lowercased, for ASCII values of up to [`FOLD_MAX`] bytes; other
+//! values let every such rule through.
+
+use crate::closures::CondFn;
+use crate::ir::{Node, OpIr, OperandIr, Program, RuleInfo};
+use crate::value::{self, Ctx, Obj, Val};
+use palisade_lang::ast::CmpOp;
+use palisade_lang::literal::LiteralPattern;
+use palisade_lang::schema::FieldId;
+use rustc_hash::FxHashMap;
+use std::sync::Arc;
+
+/// A rule to evaluate on a record kind, with its condition at hand.
+#[derive(Clone)]
+pub(crate) struct RuleEntry {
+    /// Index of the rule in the program.
+    pub(crate) rule: u32,
+    /// Index of its policy.
+    pub(crate) policy: u32,
+    /// Its condition.
+    pub(crate) cond: Arc<CondFn>,
+}
+
+/// The rules of one record kind, in program order, and their guards.
+pub(crate) struct RuleList {
+    /// The rules.
+    pub(crate) entries: Vec<RuleEntry>,
+    /// `None` when no rule has a guard, or when there are more rules than bits.
+    guards: Option<Guards>,
+}
+
+/// One bit per rule of a list.
+type RuleBits = u128;
+
+struct Guards {
+    /// The rules without a guard: always tried.
+    unguarded: RuleBits,
+    /// The guards, by the field they read.
+    fields: Vec<FieldGuards>,
+}
+
+struct FieldGuards {
+    field: FieldId,
+    /// Exact values and prefixes, compared as they are.
+    cased: Lookup,
+    /// Lowercase literals, compared with the value lowercased.
+    folded: Lookup,
+    /// The rules with a lowercase guard on this field.
+    folded_rules: RuleBits,
+}
+
+/// Exact values and prefixes, and the rules each lets through.
+#[derive(Default)]
+struct Lookup {
+    /// Bit `n` set when an exact value is `n` bytes long (63: 63 or more).
+    lengths: u64,
+    exact: FxHashMap<Box<str>, RuleBits>,
+    prefixes: Vec<(Box<str>, RuleBits)>,
+}
+
+/// Longest value looked up lowercased (longer ones let every such rule through).
+const FOLD_MAX: usize = 64;
+
+/// What a guard accepts.
+enum Accepts<'p> {
+    /// Exactly one of these.
+    Exact(&'p [String]),
+    /// Anything starting with this.
+    Prefix(&'p str),
+    /// Lowercased, one of the first or starting with one of the second.
+    Folded(Vec<String>, Vec<String>),
+}
+
+impl Lookup {
+    fn add_exact(&mut self, value: &str, bit: RuleBits) {
+        self.lengths |= length_bit(value);
+        *self.exact.entry(value.into()).or_default() |= bit;
+    }
+
+    fn add_prefix(&mut self, prefix: &str, bit: RuleBits) {
+        match self.prefixes.iter_mut().find(|(p, _)| **p == *prefix) {
+            Some((_, bits)) => *bits |= bit,
+            None => self.prefixes.push((prefix.into(), bit)),
+        }
+    }
+
+    /// The rules `value` lets through.
+    #[inline]
+    fn rules(&self, value: &str) -> RuleBits {
+        let mut bits = 0;
+        if self.lengths & length_bit(value) != 0
+            && let Some(rules) = self.exact.get(value)
+        {
+            bits |= rules;
+        }
+        for (prefix, rules) in &self.prefixes {
+            if value.starts_with(&**prefix) {
+                bits |= rules;
+            }
+        }
+        bits
+    }
+}
+
+impl RuleList {
+    /// The list of `entries` (rules of one record kind, in order) with their guards.
+    pub(crate) fn new(program: &Program, entries: Vec<RuleEntry>) -> RuleList {
+        let mut guards = Guards {
+            unguarded: 0,
+            fields: Vec::new(),
+        };
+        let mut any_guard = false;
+        for (i, entry) in entries.iter().enumerate().take(RuleBits::BITS as usize) {
+            let bit: RuleBits = 1 << i;
+            let Some((field, accepts)) = guard(program, &program.rules[entry.rule as usize]) else {
+                guards.unguarded |= bit;
+                continue;
+            };
+            any_guard = true;
+            let at = match guards.fields.iter().position(|g| g.field == field) {
+                Some(at) => at,
+                None => {
+                    guards.fields.push(FieldGuards {
+                        field,
+                        cased: Lookup::default(),
+                        folded: Lookup::default(),
+                        folded_rules: 0,
+                    });
+                    guards.fields.len() - 1
+                }
+            };
+            let g = &mut guards.fields[at];
+            match accepts {
+                Accepts::Exact(values) => values.iter().for_each(|v| g.cased.add_exact(v, bit)),
+                Accepts::Prefix(p) => g.cased.add_prefix(p, bit),
+                Accepts::Folded(exact, prefixes) => {
+                    g.folded_rules |= bit;
+                    exact.iter().for_each(|v| g.folded.add_exact(v, bit));
+                    prefixes.iter().for_each(|p| g.folded.add_prefix(p, bit));
+                }
+            }
+        }
+        let usable = any_guard && entries.len() <= RuleBits::BITS as usize;
+        RuleList {
+            entries,
+            guards: usable.then_some(guards),
+        }
+    }
+
+    /// The rules that may fire on `root` (bit `i`: `entries[i]`), or `None` for all of them.
+    #[inline]
+    pub(crate) fn candidates<'r>(&self, root: Obj<'r>, ctx: &Ctx<'r>) -> Option<RuleBits> {
+        let guards = self.guards.as_ref()?;
+        let mut bits = guards.unguarded;
+        for g in &guards.fields {
+            // A missing field, or one that is not text, fails every guard on it.
+            let Val::Str(v) = value::field(root, g.field, ctx) else {
+                continue;
+            };
+            bits |= g.cased.rules(v);
+            if g.folded_rules != 0 {
+                bits |= match lowercase(v, &mut [0; FOLD_MAX]) {
+                    Some(lower) => g.folded.rules(lower),
+                    None => g.folded_rules,
+                };
+            }
+        }
+        Some(bits)
+    }
+}
+
+/// `value` in ASCII lowercase, in `buffer`; `None` when it is not ASCII (other characters
+/// fold too: the Kelvin sign matches `k`) or does not fit.
+#[inline]
+fn lowercase<'b>(value: &str, buffer: &'b mut [u8; FOLD_MAX]) -> Option<&'b str> {
+    let out = buffer.get_mut(..value.len())?;
+    if !value.is_ascii() {
+        return None;
+    }
+    for (o, b) in out.iter_mut().zip(value.bytes()) {
+        *o = b.to_ascii_lowercase();
+    }
+    std::str::from_utf8(out).ok()
+}
+
+/// The length-mask bit of a string.
+#[inline]
+fn length_bit(s: &str) -> u64 {
+    1u64 << s.len().min(63)
+}
+
+/// A rule's guard: its condition, or one test of its top-level `and`, that compares a
+/// text field of the record itself with constants exactly (`in`, `==`), by prefix, or by
+/// a whole-string literal regex anchored at the start.
+fn guard<'p>(p: &'p Program, rule: &RuleInfo) -> Option<(FieldId, Accepts<'p>)> {
+    let as_guard = |id: &u32| -> Option<(FieldId, Accepts<'p>)> {
+        let Node::Test(t) = p.nodes[*id as usize] else {
+            return None;
+        };
+        let test = &p.tests[t as usize];
+        let OperandIr::Field(0, field) = test.operand else {
+            return None;
+        };
+        let accepts = match test.op {
+            OpIr::InStrs(set, false) => Accepts::Exact(&p.string_sets[set as usize]),
+            OpIr::Str(CmpOp::Eq, s) => Accepts::Exact(std::slice::from_ref(&p.strings[s as usize])),
+            OpIr::Prefix(s) => Accepts::Prefix(&p.strings[s as usize]),
+            OpIr::Regex(r, false) => {
+                let spec = &p.regexes[r as usize];
+                if spec.search {
+                    return None;
+                }
+                let literal = LiteralPattern::parse_all(&spec.patterns)?;
+                let (exact, prefixes) = literal.anchored_at_start()?;
+                let owned = |v: Vec<&str>| v.into_iter().map(String::from).collect();
+                Accepts::Folded(owned(exact), owned(prefixes))
+            }
+            _ => return None,
+        };
+        Some((field, accepts))
+    };
+    match p.nodes[rule.entry as usize] {
+        Node::Test(_) => as_guard(&rule.entry),
+        Node::And { first, len } => p.kids[first as usize..(first + len) as usize]
+            .iter()
+            .find_map(as_guard),
+        _ => None,
+    }
+}
