@@ -79,7 +79,7 @@ impl StrSet {
 
 /// The length-mask bit of a string.
 #[inline]
-fn length_bit(s: &str) -> u64 {
+pub(crate) fn length_bit(s: &str) -> u64 {
     1u64 << s.len().min(63)
 }
 

@@ -12,7 +12,7 @@
 //! guards look up the value lowercased, for ASCII values of up to [`FOLD_MAX`] bytes; other
 //! values let every such rule through.
 
-use crate::closures::CondFn;
+use crate::closures::{CondFn, length_bit};
 use crate::ir::{Node, OpIr, OperandIr, Program, RuleInfo};
 use crate::value::{self, Ctx, Obj, Val};
 use palisade_lang::ast::CmpOp;
@@ -38,6 +38,12 @@ pub(crate) struct RuleList {
     pub(crate) entries: Vec<RuleEntry>,
     /// `None` when no rule has a guard, or when there are more rules than bits.
     guards: Option<Guards>,
+}
+
+impl std::fmt::Debug for RuleList {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} rules", self.entries.len())
+    }
 }
 
 /// One bit per rule of a list.
@@ -192,12 +198,6 @@ fn lowercase<'b>(value: &str, buffer: &'b mut [u8; FOLD_MAX]) -> Option<&'b str>
         *o = b.to_ascii_lowercase();
     }
     std::str::from_utf8(out).ok()
-}
-
-/// The length-mask bit of a string.
-#[inline]
-fn length_bit(s: &str) -> u64 {
-    1u64 << s.len().min(63)
 }
 
 /// A rule's guard: its condition, or one test of its top-level `and`, that compares a

@@ -124,12 +124,6 @@ pub struct Matcher {
     max_slots: usize,
 }
 
-impl std::fmt::Debug for RuleList {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} rules", self.entries.len())
-    }
-}
-
 /// What to evaluate.
 #[derive(Clone, Copy, Debug)]
 pub struct EvalOptions {
