@@ -51,7 +51,7 @@ where
 /// Names an operand closure's signature (see [`cond`]).
 fn reader<F>(f: F) -> F
 where
-    F: for<'r> Fn(&mut [Obj<'r>], &Ctx<'r>) -> Val<'r> + Send + Sync + Clone + 'static,
+    F: for<'r> Fn(&mut [Obj<'r>], &Ctx<'r>) -> Val<'r> + Send + Sync + 'static,
 {
     f
 }
@@ -321,7 +321,7 @@ impl Builder<'_> {
     /// The test `op` on what `read` reads.
     fn op<R>(&self, op: &OpIr, read: R) -> Arc<CondFn>
     where
-        R: for<'r> Fn(&mut [Obj<'r>], &Ctx<'r>) -> Val<'r> + Send + Sync + Clone + 'static,
+        R: for<'r> Fn(&mut [Obj<'r>], &Ctx<'r>) -> Val<'r> + Send + Sync + 'static,
     {
         let p = self.p;
         let text = |s: StrId| -> Box<str> { p.strings[s as usize].as_str().into() };
