@@ -1,17 +1,24 @@
 //! Finding policy files on disk: what `--policies PATH` means for every front end (the CLI,
 //! the sidecar).
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 /// Every `.pal` and `.json` file under the given paths (directories recursively, sorted);
 /// a path given as a file must be one of those. Unreadable paths are errors, never skipped.
+///
+/// Inside directories, entries whose names start with `.` are left out: a Kubernetes
+/// ConfigMap volume holds each file three times (`p.pal` -> `..data/p.pal` ->
+/// `..2026_11_27_.../p.pal`), and editors leave hidden swap files. A directory reached
+/// twice (a symbolic link back up the tree) is walked once.
 pub fn policy_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
     let mut out = Vec::new();
+    let mut walked = HashSet::new();
     for p in paths {
         let meta =
             std::fs::metadata(p).map_err(|e| format!("{}: cannot read: {e}", p.display()))?;
         if meta.is_dir() {
-            walk(p, &mut out)?;
+            walk(p, &mut out, &mut walked)?;
         } else if is_policy_file(p) {
             out.push(p.clone());
         } else {
@@ -28,16 +35,25 @@ fn is_policy_file(p: &Path) -> bool {
     matches!(p.extension().and_then(|e| e.to_str()), Some("pal" | "json"))
 }
 
-fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), String> {
+fn walk(dir: &Path, out: &mut Vec<PathBuf>, walked: &mut HashSet<PathBuf>) -> Result<(), String> {
+    let real = std::fs::canonicalize(dir)
+        .map_err(|e| format!("{}: cannot read directory: {e}", dir.display()))?;
+    if !walked.insert(real) {
+        return Ok(());
+    }
     let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
         .map_err(|e| format!("{}: cannot read directory: {e}", dir.display()))?
         .map(|e| e.map(|e| e.path()))
         .collect::<Result<_, _>>()
         .map_err(|e| format!("{}: cannot read directory: {e}", dir.display()))?;
     entries.sort();
-    for p in entries {
+    let hidden = |p: &Path| {
+        p.file_name()
+            .is_some_and(|n| n.as_encoded_bytes().starts_with(b"."))
+    };
+    for p in entries.into_iter().filter(|p| !hidden(p)) {
         if p.is_dir() {
-            walk(&p, out)?;
+            walk(&p, out, walked)?;
         } else if is_policy_file(&p) {
             out.push(p);
         }
@@ -80,6 +96,24 @@ mod tests {
                 .unwrap_err()
                 .contains("cannot read")
         );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_configmap_volume_gives_each_file_once_and_loops_end() {
+        use std::os::unix::fs::symlink;
+        let dir = std::env::temp_dir().join(format!("palisade-cm-{}", std::process::id()));
+        let version = dir.join("..2026_11_27_00_00_00.1");
+        std::fs::create_dir_all(&version).unwrap();
+        std::fs::write(version.join("p.pal"), "").unwrap();
+        symlink("..2026_11_27_00_00_00.1", dir.join("..data")).unwrap();
+        symlink("..data/p.pal", dir.join("p.pal")).unwrap();
+        std::fs::write(dir.join(".p.pal.swp"), "").unwrap();
+        // A link back up the tree, under a visible name.
+        symlink(".", dir.join("again")).unwrap();
+        let found = policy_files(std::slice::from_ref(&dir)).unwrap();
+        assert_eq!(found, [dir.join("p.pal")]);
         let _ = std::fs::remove_dir_all(&dir);
     }
 }
