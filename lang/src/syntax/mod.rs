@@ -40,24 +40,6 @@ pub enum Items {
     PoliciesOnly,
 }
 
-/// Whether an item's text starts with the `test` keyword (after whitespace and comments).
-fn is_test_item(chunk: &str) -> bool {
-    let mut rest = chunk;
-    loop {
-        rest = rest.trim_start();
-        if let Some(after) = rest.strip_prefix("//") {
-            rest = after.split_once('\n').map_or("", |(_, r)| r);
-        } else if let Some(after) = rest.strip_prefix("/*") {
-            rest = after.split_once("*/").map_or("", |(_, r)| r);
-        } else {
-            break;
-        }
-    }
-    rest.strip_prefix("test")
-        .and_then(|r| r.chars().next())
-        .is_some_and(|c| c.is_whitespace() || c == '"')
-}
-
 /// [`parse_file_recover`], optionally leaving `test` items out.
 pub fn parse_items(text: &str, file: usize, which: Items) -> (ast::File, Vec<Diagnostic>, bool) {
     let (chunks, mut errors) = scan::split_items(text, file);
@@ -77,7 +59,7 @@ pub fn parse_items(text: &str, file: usize, which: Items) -> (ast::File, Vec<Dia
             continue;
         };
         if which == Items::PoliciesOnly
-            && is_test_item(chunk_text)
+            && scan::is_test_item(chunk_text)
             && scan::is_one_closed_item(chunk_text)
         {
             continue;
@@ -291,17 +273,6 @@ fn rule_name(r: Rule) -> Option<&'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn test_items_are_recognized_after_comments() {
-        assert!(is_test_item("test \"t\" for \"p\" {}"));
-        assert!(is_test_item(
-            "// about it\n/* more */\n  test\"t\" for \"p\" {}"
-        ));
-        assert!(!is_test_item("policy \"test\" {}"));
-        assert!(!is_test_item("testing"));
-        assert!(!is_test_item("// test \"t\"\npolicy \"p\" {}"));
-    }
 
     #[test]
     fn policies_only_skips_tests_unparsed_and_keeps_the_rest() {

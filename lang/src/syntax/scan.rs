@@ -120,6 +120,24 @@ pub fn is_one_closed_item(chunk: &str) -> bool {
     closed_at.is_some()
 }
 
+/// Whether an item's text starts with the `test` keyword (after whitespace and comments).
+pub fn is_test_item(chunk: &str) -> bool {
+    let bytes = chunk.as_bytes();
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        match b {
+            _ if b.is_ascii_whitespace() => i += 1,
+            b'/' if matches!(bytes.get(i + 1), Some(b'/' | b'*')) => i = skip_comment(bytes, i),
+            _ => break,
+        }
+    }
+    chunk
+        .get(i..)
+        .and_then(|rest| rest.strip_prefix("test"))
+        .and_then(|r| r.chars().next())
+        .is_some_and(|c| c.is_whitespace() || c == '"')
+}
+
 /// Skips a `//` or `/* */` comment starting at `i`.
 fn skip_comment(bytes: &[u8], mut i: usize) -> usize {
     if bytes.get(i + 1) == Some(&b'/') {
@@ -211,6 +229,17 @@ mod tests {
             .map(|s| text[s.start..s.end].split_whitespace().next().unwrap_or(""))
             .collect();
         assert_eq!(firsts, ["list", "policy", "macro"]);
+    }
+
+    #[test]
+    fn test_items_are_recognized_after_comments() {
+        assert!(is_test_item("test \"t\" for \"p\" {}"));
+        assert!(is_test_item(
+            "// about it\n/* more */\n  test\"t\" for \"p\" {}"
+        ));
+        assert!(!is_test_item("policy \"test\" {}"));
+        assert!(!is_test_item("testing"));
+        assert!(!is_test_item("// test \"t\"\npolicy \"p\" {}"));
     }
 
     #[test]
