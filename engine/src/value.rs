@@ -435,8 +435,7 @@ impl<'r> Children<'r> {
             Children::Volumes(it) => it.map(Obj::Volume).all(&mut f),
             Children::Layers(it) => it.map(Obj::Layer).all(&mut f),
             Children::Components(it) => it.map(Obj::Component).all(&mut f),
-            Children::Vulns(mut it, active) => it
-                .by_ref()
+            Children::Vulns(it, active) => it
                 .filter(|v| !active || v.is_active())
                 .map(Obj::Vuln)
                 .all(&mut f),
