@@ -9,6 +9,7 @@
 
 use crate::ir::*;
 use crate::matcher::{CompiledRegex, Tri, exhausted, spend};
+use crate::strmap::StrMap;
 use crate::value::{self, Children, Ctx, Obj, Val};
 use palisade_lang::ast::CmpOp;
 use palisade_lang::schema::{EnumKind, Link};
@@ -56,31 +57,21 @@ where
     f
 }
 
-/// A sorted string set with a length mask: bit `n` is set when a member is `n` bytes long
-/// (bit 63: 63 or more), so most non-members are rejected without comparing a byte.
-struct StrSet {
-    lengths: u64,
-    members: Box<[Box<str>]>,
-}
+/// A string set: see [`StrMap`].
+struct StrSet(StrMap<()>);
 
 impl StrSet {
     fn new(members: &[String]) -> StrSet {
-        StrSet {
-            lengths: members.iter().fold(0, |mask, s| mask | length_bit(s)),
-            members: members.iter().map(|s| s.as_str().into()).collect(),
-        }
+        StrSet(StrMap::new(
+            members.iter().map(|m| (m.as_str(), ())),
+            |(), ()| (),
+        ))
     }
 
     #[inline]
     fn contains(&self, s: &str) -> bool {
-        self.lengths & length_bit(s) != 0 && self.members.binary_search_by(|x| (**x).cmp(s)).is_ok()
+        self.0.contains(s)
     }
-}
-
-/// The length-mask bit of a string.
-#[inline]
-pub(crate) fn length_bit(s: &str) -> u64 {
-    1u64 << s.len().min(63)
 }
 
 /// Builds the closures of a verified program. `regexes` and `globs` are the program's,

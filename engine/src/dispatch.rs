@@ -2,23 +2,24 @@
 //! field of the record itself has one of a few values (`process.name in shells`,
 //! `process.exec_path startswith "/tmp/"`, `process.name ~ /apt|dpkg/`). Such a test, the
 //! rule's condition or a part of its top-level `and`, is the rule's guard. Per record, each
-//! guarded field is read once and looked up (a length mask, then a hash of the exact
-//! values; the prefixes in turn), which gives the rules that may fire; the others are not
-//! run at all. A guard only has to be necessary: when it does not hold (false, or unknown
-//! because the field is missing) the rule cannot be true, so skipping it changes nothing
-//! but the time taken; when it holds, the whole condition is evaluated as always.
+//! guarded field is read once and looked up (a length mask, then the exact values, see
+//! [`StrMap`]; the prefixes in turn), which gives the rules that may fire; the others are
+//! not run at all. A guard only has to be necessary: when it does not hold (false, or
+//! unknown because the field is missing) the rule cannot be true, so skipping it changes
+//! nothing but the time taken; when it holds, the whole condition is evaluated as always,
+//! unless the guard is a cased test that is the whole condition: then it has decided.
 //!
 //! Whole-string literal regexes (see [`palisade_lang::literal`]) match ignoring case: their
 //! guards look up the value lowercased, for ASCII values of up to [`FOLD_MAX`] bytes; other
 //! values let every such rule through.
 
-use crate::closures::{CondFn, length_bit};
+use crate::closures::CondFn;
 use crate::ir::{Node, OpIr, OperandIr, Program, RuleInfo};
+use crate::strmap::{Prefix, StrMap};
 use crate::value::{self, Ctx, Obj, Val};
 use palisade_lang::ast::CmpOp;
 use palisade_lang::literal::LiteralPattern;
 use palisade_lang::schema::FieldId;
-use rustc_hash::FxHashMap;
 use std::sync::Arc;
 
 /// A rule to evaluate on a record kind, with its condition at hand.
@@ -28,6 +29,8 @@ pub(crate) struct RuleEntry {
     pub(crate) rule: u32,
     /// Index of its policy.
     pub(crate) policy: u32,
+    /// Whether its policy has neither scopes nor exclusions (it applies to every record).
+    pub(crate) unscoped: bool,
     /// Its condition.
     pub(crate) cond: Arc<CondFn>,
 }
@@ -36,6 +39,8 @@ pub(crate) struct RuleEntry {
 pub(crate) struct RuleList {
     /// The rules.
     pub(crate) entries: Vec<RuleEntry>,
+    /// The rules whose guard is their whole condition: let through, they hold.
+    pub(crate) decided: RuleBits,
     /// `None` when no rule has a guard, or when there are more rules than bits.
     guards: Option<Guards>,
 }
@@ -47,7 +52,7 @@ impl std::fmt::Debug for RuleList {
 }
 
 /// One bit per rule of a list.
-type RuleBits = u128;
+pub(crate) type RuleBits = u128;
 
 struct Guards {
     /// The rules without a guard: always tried.
@@ -67,12 +72,9 @@ struct FieldGuards {
 }
 
 /// Exact values and prefixes, and the rules each lets through.
-#[derive(Default)]
 struct Lookup {
-    /// Bit `n` set when an exact value is `n` bytes long (63: 63 or more).
-    lengths: u64,
-    exact: FxHashMap<Box<str>, RuleBits>,
-    prefixes: Vec<(Box<str>, RuleBits)>,
+    exact: StrMap<RuleBits>,
+    prefixes: Vec<(Prefix, RuleBits)>,
 }
 
 /// Longest value looked up lowercased (longer ones let every such rule through).
@@ -88,30 +90,61 @@ enum Accepts<'p> {
     Folded(Vec<String>, Vec<String>),
 }
 
-impl Lookup {
+/// The guards on one field while a list is built.
+struct FieldGuardsBuilder {
+    field: FieldId,
+    cased: LookupBuilder,
+    folded: LookupBuilder,
+    folded_rules: RuleBits,
+}
+
+impl FieldGuardsBuilder {
+    fn build(self) -> FieldGuards {
+        FieldGuards {
+            field: self.field,
+            cased: self.cased.build(),
+            folded: self.folded.build(),
+            folded_rules: self.folded_rules,
+        }
+    }
+}
+
+/// A guard's exact values and prefixes while a list is built.
+#[derive(Default)]
+struct LookupBuilder {
+    exact: Vec<(String, RuleBits)>,
+    prefixes: Vec<(Prefix, RuleBits)>,
+}
+
+impl LookupBuilder {
     fn add_exact(&mut self, value: &str, bit: RuleBits) {
-        self.lengths |= length_bit(value);
-        *self.exact.entry(value.into()).or_default() |= bit;
+        self.exact.push((value.to_owned(), bit));
     }
 
     fn add_prefix(&mut self, prefix: &str, bit: RuleBits) {
-        match self.prefixes.iter_mut().find(|(p, _)| **p == *prefix) {
+        match self.prefixes.iter_mut().find(|(p, _)| p.text() == prefix) {
             Some((_, bits)) => *bits |= bit,
-            None => self.prefixes.push((prefix.into(), bit)),
+            None => self.prefixes.push((Prefix::new(prefix), bit)),
         }
     }
 
-    /// The rules `value` lets through.
-    #[inline]
-    fn rules(&self, value: &str) -> RuleBits {
-        let mut bits = 0;
-        if self.lengths & length_bit(value) != 0
-            && let Some(rules) = self.exact.get(value)
-        {
-            bits |= rules;
+    fn build(self) -> Lookup {
+        Lookup {
+            exact: StrMap::new(self.exact.iter().map(|(v, b)| (v.as_str(), *b)), |a, b| {
+                a | b
+            }),
+            prefixes: self.prefixes,
         }
+    }
+}
+
+impl Lookup {
+    /// The rules `value` lets through.
+    #[inline(always)]
+    fn rules(&self, value: &str) -> RuleBits {
+        let mut bits = self.exact.get(value).unwrap_or(0);
         for (prefix, rules) in &self.prefixes {
-            if value.starts_with(&**prefix) {
+            if prefix.starts(value) {
                 bits |= rules;
             }
         }
@@ -122,32 +155,34 @@ impl Lookup {
 impl RuleList {
     /// The list of `entries` (rules of one record kind, in order) with their guards.
     pub(crate) fn new(program: &Program, entries: Vec<RuleEntry>) -> RuleList {
-        let mut guards = Guards {
-            unguarded: 0,
-            fields: Vec::new(),
-        };
-        let mut any_guard = false;
+        let mut unguarded: RuleBits = 0;
+        let mut decided: RuleBits = 0;
+        let mut fields: Vec<FieldGuardsBuilder> = Vec::new();
         for (i, entry) in entries.iter().enumerate().take(RuleBits::BITS as usize) {
             let bit: RuleBits = 1 << i;
-            let Some((field, accepts)) = guard(program, &program.rules[entry.rule as usize]) else {
-                guards.unguarded |= bit;
+            let Some(found) = guard(program, &program.rules[entry.rule as usize]) else {
+                unguarded |= bit;
                 continue;
             };
-            any_guard = true;
-            let at = match guards.fields.iter().position(|g| g.field == field) {
+            let at = match fields.iter().position(|g| g.field == found.field) {
                 Some(at) => at,
                 None => {
-                    guards.fields.push(FieldGuards {
-                        field,
-                        cased: Lookup::default(),
-                        folded: Lookup::default(),
+                    fields.push(FieldGuardsBuilder {
+                        field: found.field,
+                        cased: LookupBuilder::default(),
+                        folded: LookupBuilder::default(),
                         folded_rules: 0,
                     });
-                    guards.fields.len() - 1
+                    fields.len() - 1
                 }
             };
-            let g = &mut guards.fields[at];
-            match accepts {
+            // A cased guard reads and compares exactly as its test does; a folded one only
+            // approximates its regex.
+            if found.whole && !matches!(found.accepts, Accepts::Folded(..)) {
+                decided |= bit;
+            }
+            let g = &mut fields[at];
+            match found.accepts {
                 Accepts::Exact(values) => values.iter().for_each(|v| g.cased.add_exact(v, bit)),
                 Accepts::Prefix(p) => g.cased.add_prefix(p, bit),
                 Accepts::Folded(exact, prefixes) => {
@@ -157,9 +192,14 @@ impl RuleList {
                 }
             }
         }
-        let usable = any_guard && entries.len() <= RuleBits::BITS as usize;
+        let usable = !fields.is_empty() && entries.len() <= RuleBits::BITS as usize;
+        let guards = Guards {
+            unguarded,
+            fields: fields.into_iter().map(FieldGuardsBuilder::build).collect(),
+        };
         RuleList {
             entries,
+            decided: if usable { decided } else { 0 },
             guards: usable.then_some(guards),
         }
     }
@@ -176,13 +216,21 @@ impl RuleList {
             };
             bits |= g.cased.rules(v);
             if g.folded_rules != 0 {
-                bits |= match lowercase(v, &mut [0; FOLD_MAX]) {
-                    Some(lower) => g.folded.rules(lower),
-                    None => g.folded_rules,
-                };
+                bits |= g.folded_candidates(v);
             }
         }
         Some(bits)
+    }
+}
+
+impl FieldGuards {
+    /// The rules with a lowercase guard that `value` lets through.
+    #[inline(never)]
+    fn folded_candidates(&self, value: &str) -> RuleBits {
+        match lowercase(value, &mut [0; FOLD_MAX]) {
+            Some(lower) => self.folded.rules(lower),
+            None => self.folded_rules,
+        }
     }
 }
 
@@ -200,10 +248,20 @@ fn lowercase<'b>(value: &str, buffer: &'b mut [u8; FOLD_MAX]) -> Option<&'b str>
     std::str::from_utf8(out).ok()
 }
 
+/// A rule's guard.
+struct Guard<'p> {
+    /// The field of the record it reads.
+    field: FieldId,
+    /// What it lets through.
+    accepts: Accepts<'p>,
+    /// Whether it is the rule's whole condition.
+    whole: bool,
+}
+
 /// A rule's guard: its condition, or one test of its top-level `and`, that compares a
 /// text field of the record itself with constants exactly (`in`, `==`), by prefix, or by
 /// a whole-string literal regex anchored at the start.
-fn guard<'p>(p: &'p Program, rule: &RuleInfo) -> Option<(FieldId, Accepts<'p>)> {
+fn guard<'p>(p: &'p Program, rule: &RuleInfo) -> Option<Guard<'p>> {
     let as_guard = |id: &u32| -> Option<(FieldId, Accepts<'p>)> {
         let Node::Test(t) = p.nodes[*id as usize] else {
             return None;
@@ -230,11 +288,19 @@ fn guard<'p>(p: &'p Program, rule: &RuleInfo) -> Option<(FieldId, Accepts<'p>)> 
         };
         Some((field, accepts))
     };
-    match p.nodes[rule.entry as usize] {
-        Node::Test(_) => as_guard(&rule.entry),
-        Node::And { first, len } => p.kids[first as usize..(first + len) as usize]
-            .iter()
-            .find_map(as_guard),
-        _ => None,
-    }
+    let (found, whole) = match p.nodes[rule.entry as usize] {
+        Node::Test(_) => (as_guard(&rule.entry)?, true),
+        Node::And { first, len } => (
+            p.kids[first as usize..(first + len) as usize]
+                .iter()
+                .find_map(as_guard)?,
+            false,
+        ),
+        _ => return None,
+    };
+    Some(Guard {
+        field: found.0,
+        accepts: found.1,
+        whole,
+    })
 }

@@ -22,6 +22,7 @@ pub mod record;
 pub mod reference;
 pub mod report;
 mod scope;
+mod strmap;
 pub mod value;
 mod verify;
 

@@ -3,7 +3,7 @@
 //! nothing allocates nothing.
 
 use crate::closures::{self, Closures};
-use crate::dispatch::{RuleEntry, RuleList};
+use crate::dispatch::{RuleBits, RuleEntry, RuleList};
 use crate::ir::*;
 use crate::scope;
 use crate::value::{self, Children, Ctx, Obj, Val};
@@ -175,12 +175,14 @@ impl Matcher {
         let mut all: [Vec<RuleEntry>; 5] = Default::default();
         let mut enabled: [Vec<RuleEntry>; 5] = Default::default();
         for (i, r) in program.rules.iter().enumerate() {
+            let policy = &program.policies[r.policy as usize];
             let entry = RuleEntry {
                 rule: i as u32,
                 policy: r.policy,
+                unscoped: scope::unscoped(policy),
                 cond: closures.conds[r.entry as usize].clone(),
             };
-            if !program.policies[r.policy as usize].disabled {
+            if !policy.disabled {
                 enabled[root_index(r.root)].push(entry.clone());
             }
             all[root_index(r.root)].push(entry);
@@ -210,6 +212,7 @@ impl Matcher {
 
     /// Evaluates every applicable rule on one record and calls `hit` for each that fires.
     /// `root` must be the record (`Obj::Deployment`, `Obj::Image`, `Obj::Process`, ...).
+    #[inline]
     pub fn evaluate<'r>(
         &self,
         ctx: &Ctx<'r>,
@@ -217,54 +220,81 @@ impl Matcher {
         opts: &EvalOptions,
         mut hit: impl FnMut(Hit),
     ) -> Result<(), LimitError> {
-        reset_budget();
-        // A slot array sized for the program, on the stack, once per record.
-        match self.max_slots {
-            0..=4 => self.evaluate_in(&mut [Obj::None; 4], ctx, root, opts, &mut hit),
-            5..=8 => self.evaluate_in(&mut [Obj::None; 8], ctx, root, opts, &mut hit),
-            9..=16 => self.evaluate_in(&mut [Obj::None; 16], ctx, root, opts, &mut hit),
-            _ => self.evaluate_in(&mut [Obj::None; MAX_SLOTS], ctx, root, opts, &mut hit),
-        }
-        if exhausted() { Err(LimitError) } else { Ok(()) }
-    }
-
-    fn evaluate_in<'r>(
-        &self,
-        slots: &mut [Obj<'r>],
-        ctx: &Ctx<'r>,
-        root: Obj<'r>,
-        opts: &EvalOptions,
-        hit: &mut impl FnMut(Hit),
-    ) {
-        let Some(kind) = root_of(root) else { return };
-        // Every slot is written before it is read (verified), so values left by the
-        // previous rule are never seen.
-        slots[0] = root;
+        let Some(kind) = root_of(root) else {
+            return Ok(());
+        };
         // A record kind belongs to one stage, so the stage filter holds for all its rules or none.
         if opts.stage.is_some_and(|s| kind.stage() != s) {
-            return;
+            return Ok(());
         }
         let rules = if opts.include_disabled {
             &self.by_root[root_index(kind)]
         } else {
             &self.enabled_by_root[root_index(kind)]
         };
-        match rules.candidates(root, ctx) {
-            Some(mut candidates) => {
-                while candidates != 0 {
-                    let i = candidates.trailing_zeros() as usize;
-                    candidates &= candidates - 1;
-                    if let Some(entry) = rules.entries.get(i) {
+        let candidates = rules.candidates(root, ctx);
+        // Most records let through no rule, or only rules their guards decide: those need
+        // neither bindings nor a step budget.
+        if let Some(mut decided) = candidates
+            && decided & !rules.decided == 0
+        {
+            while decided != 0 {
+                let i = decided.trailing_zeros() as usize;
+                decided &= decided - 1;
+                if let Some(entry) = rules.entries.get(i) {
+                    self.report(entry, ctx, root, opts, &mut hit);
+                }
+            }
+            return Ok(());
+        }
+        self.evaluate_slow(ctx, root, opts, rules, candidates, &mut hit)
+    }
+
+    /// [`Matcher::evaluate`] for records that let through rules to evaluate.
+    fn evaluate_slow<'r>(
+        &self,
+        ctx: &Ctx<'r>,
+        root: Obj<'r>,
+        opts: &EvalOptions,
+        rules: &RuleList,
+        candidates: Option<RuleBits>,
+        hit: &mut impl FnMut(Hit),
+    ) -> Result<(), LimitError> {
+        reset_budget();
+        // A slot array sized for the program, on the stack, once per record.
+        let mut run = |slots: &mut [Obj<'r>]| {
+            // Every slot is written before it is read (verified), so values left by the
+            // previous rule are never seen.
+            slots[0] = root;
+            match candidates {
+                Some(mut candidates) => {
+                    while candidates != 0 {
+                        let i = candidates.trailing_zeros() as usize;
+                        candidates &= candidates - 1;
+                        let Some(entry) = rules.entries.get(i) else {
+                            continue;
+                        };
+                        if rules.decided & (1 << i) != 0 {
+                            self.report(entry, ctx, root, opts, hit);
+                        } else {
+                            self.try_rule(entry, slots, ctx, root, opts, hit);
+                        }
+                    }
+                }
+                None => {
+                    for entry in &rules.entries {
                         self.try_rule(entry, slots, ctx, root, opts, hit);
                     }
                 }
             }
-            None => {
-                for entry in &rules.entries {
-                    self.try_rule(entry, slots, ctx, root, opts, hit);
-                }
-            }
+        };
+        match self.max_slots {
+            0..=4 => run(&mut [Obj::None; 4]),
+            5..=8 => run(&mut [Obj::None; 8]),
+            9..=16 => run(&mut [Obj::None; 16]),
+            _ => run(&mut [Obj::None; MAX_SLOTS]),
         }
+        if exhausted() { Err(LimitError) } else { Ok(()) }
     }
 
     /// Reports `entry`'s rule if its condition holds and its scopes let it apply.
@@ -279,11 +309,26 @@ impl Matcher {
         hit: &mut impl FnMut(Hit),
     ) {
         // The condition first: most records fire nothing, and scopes cost regex matches.
-        if (entry.cond)(slots, ctx) != Tri::True {
-            return;
+        if (entry.cond)(slots, ctx) == Tri::True {
+            self.report(entry, ctx, root, opts, hit);
         }
-        let policy = &self.program.policies[entry.policy as usize];
-        if scope::applies(self, entry.policy as usize, policy, ctx, root, opts.now) {
+    }
+
+    /// Reports `entry`'s rule, whose condition holds, if its scopes let it apply.
+    #[inline]
+    fn report<'r>(
+        &self,
+        entry: &RuleEntry,
+        ctx: &Ctx<'r>,
+        root: Obj<'r>,
+        opts: &EvalOptions,
+        hit: &mut impl FnMut(Hit),
+    ) {
+        let applies = entry.unscoped || {
+            let policy = &self.program.policies[entry.policy as usize];
+            scope::applies(self, entry.policy as usize, policy, ctx, root, opts.now)
+        };
+        if applies {
             hit(Hit {
                 rule: entry.rule,
                 policy: entry.policy,

@@ -166,6 +166,12 @@ fn scope_matches(re: &ScopeRegexes, s: &Scope, at: &Place<'_>) -> bool {
     cluster_ok && ns_ok && label_ok
 }
 
+/// Whether `policy` applies to every record: it has neither scopes nor exclusions (most
+/// policies).
+pub(crate) fn unscoped(policy: &PolicyInfo) -> bool {
+    policy.scopes.is_empty() && policy.exclusions.is_empty()
+}
+
 /// Whether `policy` applies to the record: in scope and not excluded by an unexpired exclusion.
 pub(crate) fn applies(
     m: &Matcher,
@@ -175,8 +181,7 @@ pub(crate) fn applies(
     root: Obj<'_>,
     now: i64,
 ) -> bool {
-    // Most policies have neither scopes nor exclusions.
-    if policy.scopes.is_empty() && policy.exclusions.is_empty() {
+    if unscoped(policy) {
         return true;
     }
     let re = &m.scope_regexes;
