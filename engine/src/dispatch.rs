@@ -15,7 +15,7 @@
 
 use crate::closures::CondFn;
 use crate::ir::{Node, OpIr, OperandIr, Program, RuleInfo};
-use crate::strmap::{Prefix, StrMap};
+use crate::strmap::{Prefix, StrMap, merged};
 use crate::value::{self, Ctx, Obj, Val};
 use palisade_lang::ast::CmpOp;
 use palisade_lang::literal::LiteralPattern;
@@ -122,10 +122,7 @@ impl LookupBuilder {
     }
 
     fn add_prefix(&mut self, prefix: &str, bit: RuleBits) {
-        match self.prefixes.iter_mut().find(|(p, _)| p.text() == prefix) {
-            Some((_, bits)) => *bits |= bit,
-            None => self.prefixes.push((Prefix::new(prefix), bit)),
-        }
+        self.prefixes.push((Prefix::new(prefix), bit));
     }
 
     fn build(self) -> Lookup {
@@ -133,7 +130,11 @@ impl LookupBuilder {
             exact: StrMap::new(self.exact.iter().map(|(v, b)| (v.as_str(), *b)), |a, b| {
                 a | b
             }),
-            prefixes: self.prefixes,
+            prefixes: merged(
+                self.prefixes,
+                |a, b| a.0.text().cmp(b.0.text()),
+                |kept, later| kept.1 |= later.1,
+            ),
         }
     }
 }

@@ -3,10 +3,7 @@
 //! are not members: a length mask rejects them without reading a byte. Members of up to 8
 //! bytes (process names, most set members) are packed into a `u64` key and looked up in an
 //! open-addressed table: a multiply, a shift and a compare of two integers, with no string
-//! comparison and no hashing loop. Longer members go to a hash map.
-
-use rustc_hash::FxHashMap;
-use std::collections::hash_map::Entry;
+//! comparison and no hashing loop. Longer members are kept sorted and binary-searched.
 
 /// Strings mapped to values of `V`.
 #[derive(Clone)]
@@ -15,10 +12,12 @@ pub(crate) struct StrMap<V: Copy> {
     lengths: u64,
     /// Members of up to [`SHORT`] bytes, by packed key; a power-of-two length.
     short: Box<[Slot<V>]>,
+    /// Mixes keys (see [`home`]).
+    multiplier: u64,
     /// `64 - log2(short.len())`: the top bits of the mixed key index `short`.
     shift: u32,
-    /// Members longer than [`SHORT`] bytes.
-    long: FxHashMap<Box<str>, V>,
+    /// Members longer than [`SHORT`] bytes, sorted.
+    long: Box<[(Box<str>, V)]>,
 }
 
 /// Longest member packed into a key.
@@ -53,10 +52,35 @@ pub(crate) fn short_key(bytes: &[u8]) -> u64 {
     }
 }
 
-/// Where the search for a key starts.
-#[inline]
-fn home(key: u64, len: usize, shift: u32) -> usize {
-    ((key ^ len as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> shift) as usize
+/// Where the search for a key starts: multiply-shift with a multiplier drawn per map, so
+/// that no policy can be written to make its members collide.
+#[inline(always)]
+fn home(key: u64, len: usize, multiplier: u64, shift: u32) -> usize {
+    ((key ^ len as u64).wrapping_mul(multiplier) >> shift) as usize
+}
+
+/// A random odd multiplier.
+fn random_multiplier() -> u64 {
+    use std::hash::BuildHasher;
+    std::collections::hash_map::RandomState::new().hash_one(0x5EED_u64) | 1
+}
+
+/// Sorts `entries` by `order` and keeps each once, the values of equal ones combined with
+/// `merge` (in linear-logarithmic time: a policy may hold millions of members).
+pub(crate) fn merged<T>(
+    mut entries: Vec<T>,
+    order: impl Fn(&T, &T) -> std::cmp::Ordering,
+    merge: impl Fn(&mut T, &T),
+) -> Vec<T> {
+    entries.sort_by(&order);
+    entries.dedup_by(|later, kept| {
+        let same = order(later, kept).is_eq();
+        if same {
+            merge(kept, later);
+        }
+        same
+    });
+    entries
 }
 
 impl<V: Copy + Default> StrMap<V> {
@@ -66,42 +90,38 @@ impl<V: Copy + Default> StrMap<V> {
         merge: impl Fn(V, V) -> V,
     ) -> StrMap<V> {
         let mut lengths = 0;
-        let mut short: Vec<(u64, usize, V)> = Vec::new();
-        let mut long: FxHashMap<Box<str>, V> = FxHashMap::default();
+        let mut short: Vec<(usize, u64, V)> = Vec::new();
+        let mut long: Vec<(Box<str>, V)> = Vec::new();
         for (member, value) in entries {
             lengths |= length_bit(member);
             if member.len() <= SHORT {
-                let key = short_key(member.as_bytes());
-                match short
-                    .iter_mut()
-                    .find(|(k, l, _)| *k == key && *l == member.len())
-                {
-                    Some((_, _, v)) => *v = merge(*v, value),
-                    None => short.push((key, member.len(), value)),
-                }
+                short.push((member.len(), short_key(member.as_bytes()), value));
             } else {
-                match long.entry(member.into()) {
-                    Entry::Occupied(mut known) => {
-                        let merged = merge(*known.get(), value);
-                        known.insert(merged);
-                    }
-                    Entry::Vacant(new) => {
-                        new.insert(value);
-                    }
-                }
+                long.push((member.into(), value));
             }
         }
+        let short = merged(
+            short,
+            |a, b| (a.0, a.1).cmp(&(b.0, b.1)),
+            |kept, later| kept.2 = merge(kept.2, later.2),
+        );
+        let long = merged(
+            long,
+            |a, b| a.0.cmp(&b.0),
+            |kept, later| kept.1 = merge(kept.1, later.1),
+        );
         // At most half full, so every search meets an empty place.
         let size = (short.len() * 2).next_power_of_two().max(2);
         let shift = 64 - size.trailing_zeros();
+        let multiplier = random_multiplier();
         let empty = Slot {
             key: 0,
             len: 0,
             value: V::default(),
         };
         let mut table = vec![empty; size].into_boxed_slice();
-        for (key, len, value) in short {
-            let mut at = home(key, len, shift);
+        for (len, key, value) in short {
+            let mut at = home(key, len, multiplier, shift);
             while table[at].len != 0 {
                 at = (at + 1) & (size - 1);
             }
@@ -114,8 +134,9 @@ impl<V: Copy + Default> StrMap<V> {
         StrMap {
             lengths,
             short: table,
+            multiplier,
             shift,
-            long,
+            long: long.into_boxed_slice(),
         }
     }
 
@@ -126,12 +147,13 @@ impl<V: Copy + Default> StrMap<V> {
             return None;
         }
         if s.len() > SHORT {
-            return self.long.get(s).copied();
+            let at = self.long.binary_search_by(|(m, _)| (**m).cmp(s)).ok()?;
+            return self.long.get(at).map(|(_, v)| *v);
         }
         let key = short_key(s.as_bytes());
         let len = s.len() as u8 + 1;
         let mask = self.short.len() - 1;
-        let mut at = home(key, s.len(), self.shift);
+        let mut at = home(key, s.len(), self.multiplier, self.shift);
         loop {
             let slot = self.short.get(at)?;
             if slot.len == 0 {
@@ -212,6 +234,30 @@ mod tests {
             assert!(seen.insert((w.len(), short_key(w.as_bytes()))), "{w:?}");
         }
         assert_eq!(seen.len(), all.len());
+    }
+
+    #[test]
+    fn large_maps_hold_every_member_once() {
+        // A policy may list millions of members (sources go up to 16 MiB): building is
+        // linear-logarithmic, and duplicates merge.
+        let members: Vec<String> = (0..200_000u32)
+            .map(|i| match i % 3 {
+                0 => format!("{:x}", i / 2),
+                1 => format!("member-{}", i / 2),
+                _ => format!("{}", i % 1000),
+            })
+            .collect();
+        let map = StrMap::new(members.iter().map(|m| (m.as_str(), 1u32)), |a, b| a + b);
+        let mut counts = std::collections::HashMap::new();
+        for m in &members {
+            *counts.entry(m.as_str()).or_insert(0u32) += 1;
+        }
+        for (m, n) in &counts {
+            assert_eq!(map.get(m), Some(*n), "{m:?}");
+        }
+        for absent in ["", "member-", "member-100000x", "zzzzzzzzz", "1000x"] {
+            assert_eq!(map.get(absent), None, "{absent:?}");
+        }
     }
 
     proptest! {
