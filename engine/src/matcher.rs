@@ -247,11 +247,11 @@ impl Matcher {
             }
             return Ok(());
         }
-        self.evaluate_slow(ctx, root, opts, rules, candidates, &mut hit)
+        self.evaluate_conditions(ctx, root, opts, rules, candidates, &mut hit)
     }
 
-    /// [`Matcher::evaluate`] for records that let through rules to evaluate.
-    fn evaluate_slow<'r>(
+    /// [`Matcher::evaluate`] for records that let through rules whose conditions must run.
+    fn evaluate_conditions<'r>(
         &self,
         ctx: &Ctx<'r>,
         root: Obj<'r>,

@@ -52,8 +52,8 @@ pub(crate) fn short_key(bytes: &[u8]) -> u64 {
     }
 }
 
-/// Where the search for a key starts: multiply-shift with a multiplier drawn per map, so
-/// that no policy can be written to make its members collide.
+/// Where the search for a key starts: multiply-shift with a random multiplier drawn per
+/// map, so that members cannot be chosen to pile up in one run of the table.
 #[inline(always)]
 fn home(key: u64, len: usize, multiplier: u64, shift: u32) -> usize {
     ((key ^ len as u64).wrapping_mul(multiplier) >> shift) as usize
