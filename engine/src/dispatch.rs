@@ -206,7 +206,7 @@ impl RuleList {
     }
 
     /// The rules that may fire on `root` (bit `i`: `entries[i]`), or `None` for all of them.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn candidates<'r>(&self, root: Obj<'r>, ctx: &Ctx<'r>) -> Option<RuleBits> {
         let guards = self.guards.as_ref()?;
         let mut bits = guards.unguarded;
