@@ -7,7 +7,8 @@
 //! The guard index (engine/src/dispatch.rs) skips rules that cannot fire; it must never
 //! skip one that would. Every record here is evaluated both ways: `evaluate` (with the
 //! index) against every rule of the record's kind tried on its own (`eval_rule`, then
-//! scopes), over the built-in library and policies made to have every kind of guard.
+//! scopes), over the built-in library and policies made to have every kind of guard
+//! (also guards that decide their rule, under scopes and exclusions).
 
 use palisade_engine::record::{Process, Record};
 use palisade_engine::report::join_of;
@@ -27,6 +28,8 @@ policy "anywhere" { severity low lifecycle runtime soc2 CC7.2 when process.name 
 policy "not in" { severity low lifecycle runtime soc2 CC7.2 when process.name not in shells and process.uid == 0 }
 policy "or" { severity low lifecycle runtime soc2 CC7.2 when process.name == "sh" or process.name == "nc" }
 policy "second conjunct" { severity low lifecycle runtime soc2 CC7.2 when process.uid == 0 and process.name in ["ash", "ksh"] }
+policy "decided, scoped" { severity low lifecycle runtime soc2 CC7.2 scope in namespace /prod-.*/ when process.name in ["nc", "ncat"] }
+policy "decided, excluded" { severity low lifecycle runtime soc2 CC7.2 exclude deployment /web/ in namespace /kube-system/ because "test" when process.exec_path startswith "/tmp/" }
 "#;
 
 fn matcher(files: &[(&str, &str)]) -> Matcher {
@@ -79,10 +82,14 @@ fn events(m: &Matcher) -> Vec<Process> {
     let mut out = Vec::new();
     for (i, name) in names.iter().enumerate() {
         let other = &names[(i * 7 + 3) % names.len()];
+        // Scopes and exclusions see the event's namespace and deployment.
+        let (namespace, deployment) = [("prod-a", "web"), ("kube-system", "web"), ("dev", "api")]
+            [i % 3];
         for (uid, with_name) in [(0, true), (1000, true), (0, false)] {
             let mut event = serde_json::json!({
                 "kind": "process", "id": format!("p{i}-{uid}"), "exec_path": other,
                 "args": format!("-c {other} | sh"), "uid": uid,
+                "namespace": namespace, "deployment": deployment,
             });
             if with_name {
                 event["name"] = serde_json::json!(name);
