@@ -83,8 +83,8 @@ fn events(m: &Matcher) -> Vec<Process> {
     for (i, name) in names.iter().enumerate() {
         let other = &names[(i * 7 + 3) % names.len()];
         // Scopes and exclusions see the event's namespace and deployment.
-        let (namespace, deployment) = [("prod-a", "web"), ("kube-system", "web"), ("dev", "api")]
-            [i % 3];
+        let (namespace, deployment) =
+            [("prod-a", "web"), ("kube-system", "web"), ("dev", "api")][i % 3];
         for (uid, with_name) in [(0, true), (1000, true), (0, false)] {
             let mut event = serde_json::json!({
                 "kind": "process", "id": format!("p{i}-{uid}"), "exec_path": other,
