@@ -232,9 +232,12 @@ impl Matcher {
         } else {
             &self.enabled_by_root[root_index(kind)]
         };
+        // Whatever runs for this record (conditions here, explanations after) starts with
+        // a whole budget, not what a previous record left.
+        reset_budget();
         let candidates = rules.candidates(root, ctx);
         // Most records let through no rule, or only rules their guards decide: those need
-        // neither bindings nor a step budget.
+        // no bindings.
         if let Some(mut decided) = candidates
             && decided & !rules.decided == 0
         {
@@ -260,7 +263,6 @@ impl Matcher {
         candidates: Option<RuleBits>,
         hit: &mut impl FnMut(Hit),
     ) -> Result<(), LimitError> {
-        reset_budget();
         // A slot array sized for the program, on the stack, once per record.
         let mut run = |slots: &mut [Obj<'r>]| {
             // Every slot is written before it is read (verified), so values left by the
