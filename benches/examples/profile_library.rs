@@ -1,7 +1,8 @@
 //! Evaluates a policy set over the bench workload in a loop, for profilers (`perf record`,
 //! `valgrind --tool=callgrind`). Usage: profile_library [ROUNDS] [SET] [RECORDS]
-//! with SET `library` (default), `thirteen` (the issue-6 policies) or `hand` (the same
-//! thirteen checks written by hand, the baseline) and RECORDS
+//! with SET `library` (default), `thirteen` (the issue-6 policies), `hand` (the same
+//! thirteen checks written by hand, the baseline), `thirteen-rust` or `library-rust` (the
+//! sets compiled to Rust, see `palisade_engine::codegen`) and RECORDS
 //! `deployments` (default, 200) or `processes` (1,000); or `profile_library ROUNDS compile`
 //! to parse, check and compile the library ROUNDS times.
 use palisade_benches::*;
@@ -52,6 +53,32 @@ fn main() {
         println!("{hits}");
         return;
     }
+    let generated = match args.get(2).map(String::as_str) {
+        Some("thirteen-rust") => Some(thirteen_generated::Policies::new().map(Generated::Thirteen)),
+        Some("library-rust") => Some(library_generated::Policies::new().map(Generated::Library)),
+        _ => None,
+    };
+    if let Some(generated) = generated {
+        let Ok(generated) = generated else {
+            eprintln!("the generated policies did not load");
+            std::process::exit(2);
+        };
+        let roots: Vec<Obj> = if on_processes {
+            procs.iter().map(Obj::Process).collect()
+        } else {
+            ds.deployments.iter().map(Obj::Deployment).collect()
+        };
+        for _ in 0..rounds {
+            for root in &roots {
+                let _ = match &generated {
+                    Generated::Thirteen(g) => g.evaluate(&ctx, *root, &opts, |_| hits += 1),
+                    Generated::Library(g) => g.evaluate(&ctx, *root, &opts, |_| hits += 1),
+                };
+            }
+        }
+        println!("{hits}");
+        return;
+    }
     for _ in 0..rounds {
         if on_processes {
             for p in &procs {
@@ -64,4 +91,10 @@ fn main() {
         }
     }
     println!("{hits}");
+}
+
+/// A policy set compiled to Rust.
+enum Generated {
+    Thirteen(thirteen_generated::Policies),
+    Library(library_generated::Policies),
 }

@@ -8,23 +8,22 @@ use palisade_lang::{SourceFile, Sources};
 use serde_json::{Value, json};
 
 /// The thirteen policies, in the policy language.
-pub const POLICIES: &str = r#"
-list shells = ["sh", "bash", "zsh", "dash", "ash", "ksh"]
-list dangerous_caps = ["SYS_ADMIN", "NET_ADMIN", "SYS_PTRACE", "SYS_MODULE"]
-policy "latest tag" { severity low lifecycle deploy soc2 CC8.1 when image.tag == "latest" }
-policy "privileged" { severity high lifecycle deploy soc2 CC6.1 when container.privileged }
-policy "fixable cvss 7" { severity high lifecycle deploy soc2 CC7.1 when vuln.fixable and vuln.cvss >= 7 }
-policy "secret in env" { severity high lifecycle deploy soc2 C1.1 when env.source == raw and env.name ~ /.*(SECRET|PASSWORD|TOKEN).*/ }
-policy "docker socket" { severity critical lifecycle deploy soc2 CC6.8 when volume.source == "/var/run/docker.sock" }
-policy "host namespaces" { severity high lifecycle deploy soc2 CC6.1 when deployment.host_network or deployment.host_pid or deployment.host_ipc }
-policy "image runs as root" { severity medium lifecycle deploy soc2 CC6.1 when image.user in ["", "0", "root"] }
-policy "dangerous capabilities" { severity high lifecycle deploy soc2 CC6.1 when container.add_capabilities contains dangerous_caps }
-policy "missing limits" { severity medium lifecycle deploy soc2 A1.1 when container.cpu_limit == 0 or container.memory_limit == 0 }
-policy "old image" { severity low lifecycle deploy soc2 CC7.1 when days_since(image.created) > 90 }
-policy "shell spawned" { severity high lifecycle runtime soc2 CC7.2 when process.name in shells }
-policy "downloader piped to shell" { severity critical lifecycle runtime soc2 CC7.2 when process.name in ["curl", "wget"] and process.args contains /\|\s*(ba)?sh/ }
-policy "exec from tmp" { severity high lifecycle runtime soc2 CC7.2 when process.exec_path startswith "/tmp/" }
-"#;
+pub const POLICIES: &str = include_str!("../policies/thirteen.pal");
+
+/// The thirteen policies compiled to Rust by `build.rs` (see `palisade_engine::codegen`).
+pub mod thirteen_generated {
+    include!(concat!(env!("OUT_DIR"), "/thirteen.rs"));
+}
+
+/// The built-in library compiled to Rust by `build.rs`.
+pub mod library_generated {
+    include!(concat!(env!("OUT_DIR"), "/library.rs"));
+}
+
+/// `policies/every_test.pal` compiled to Rust by `build.rs` (for tests/generated.rs).
+pub mod every_test_generated {
+    include!(concat!(env!("OUT_DIR"), "/every_test.rs"));
+}
 
 /// "Now" for every bench: 2026-11-18.
 pub const NOW: i64 = 1_795_000_000;

@@ -9,12 +9,11 @@
 
 use crate::ir::*;
 use crate::matcher::{CompiledRegex, Tri, exhausted, spend};
+use crate::runtime;
 use crate::strmap::StrMap;
 use crate::value::{self, Children, Ctx, Obj, Val};
-use palisade_lang::ast::CmpOp;
-use palisade_lang::schema::{EnumKind, Link};
+use palisade_lang::schema::Link;
 use std::cell::RefCell;
-use std::cmp::Ordering;
 use std::sync::Arc;
 
 /// A compiled condition: its truth under the bindings in the slots.
@@ -28,6 +27,12 @@ pub(crate) struct Closures {
     pub(crate) conds: Vec<Arc<CondFn>>,
     /// By test index (explanations show the value a test read).
     pub(crate) readers: Vec<Arc<ReadFn>>,
+    /// The program's regexes, compiled.
+    pub(crate) regexes: Vec<Arc<CompiledRegex>>,
+    /// The program's globs, compiled.
+    pub(crate) globs: Vec<Arc<globset::GlobMatcher>>,
+    /// The program's string sets.
+    pub(crate) sets: Vec<Arc<StrSet>>,
 }
 
 impl std::fmt::Debug for Closures {
@@ -58,7 +63,7 @@ where
 }
 
 /// A string set: see [`StrMap`].
-struct StrSet(StrMap<()>);
+pub(crate) struct StrSet(StrMap<()>);
 
 impl StrSet {
     fn new(members: &[String]) -> StrSet {
@@ -69,7 +74,7 @@ impl StrSet {
     }
 
     #[inline]
-    fn contains(&self, s: &str) -> bool {
+    pub(crate) fn contains(&self, s: &str) -> bool {
         self.0.contains(s)
     }
 }
@@ -115,7 +120,13 @@ pub(crate) fn build(
         .into_iter()
         .map(|r| r.unwrap_or_else(|| missing.clone()))
         .collect();
-    Closures { conds, readers }
+    Closures {
+        conds,
+        readers,
+        regexes: b.regexes,
+        globs: b.globs,
+        sets: b.sets,
+    }
 }
 
 struct Builder<'p> {
@@ -157,10 +168,8 @@ impl Builder<'_> {
                 let source = rule.slots[slot as usize].source;
                 let slot = slot as usize;
                 cond(move |s, c| {
-                    match source.and_then(|(p, l)| value::children(s[p as usize], l, c)) {
-                        Some(children) => quantify(children, slot, &*body, s, c, Tri::False),
-                        None => Tri::Unknown,
-                    }
+                    let children = source.and_then(|(p, l)| value::children(s[p as usize], l, c));
+                    quantify(children, slot, &*body, s, c, Tri::False)
                 })
             }
             Node::Test(t) => self.test(rule, t),
@@ -186,29 +195,22 @@ impl Builder<'_> {
             Link::DeploymentContainers => cond(move |s, c| match s[parent] {
                 Obj::Deployment(d) => {
                     let containers = Children::Containers(d.containers.iter());
-                    quantify(containers, slot, &*body, s, c, Tri::True)
+                    quantify(Some(containers), slot, &*body, s, c, Tri::True)
                 }
                 _ => Tri::Unknown,
             }),
             Link::ContainerEnv => cond(move |s, c| match s[parent] {
-                Obj::Container(ct) => match ct.env.as_deref() {
-                    Some(env) => quantify(Children::Env(env.iter()), slot, &*body, s, c, Tri::True),
-                    None => Tri::Unknown,
-                },
+                Obj::Container(ct) => {
+                    let env = ct.env.as_deref().map(|env| Children::Env(env.iter()));
+                    quantify(env, slot, &*body, s, c, Tri::True)
+                }
                 _ => Tri::Unknown,
             }),
             Link::ContainerVolumes => cond(move |s, c| match s[parent] {
-                Obj::Container(ct) => match ct.volumes.as_deref() {
-                    Some(volumes) => quantify(
-                        Children::Volumes(volumes.iter()),
-                        slot,
-                        &*body,
-                        s,
-                        c,
-                        Tri::True,
-                    ),
-                    None => Tri::Unknown,
-                },
+                Obj::Container(ct) => {
+                    let volumes = ct.volumes.as_deref().map(|v| Children::Volumes(v.iter()));
+                    quantify(volumes, slot, &*body, s, c, Tri::True)
+                }
                 _ => Tri::Unknown,
             }),
             Link::ContainerImage => {
@@ -246,9 +248,9 @@ impl Builder<'_> {
                     out
                 })
             }
-            _ => cond(move |s, c| match value::children(s[parent], link, c) {
-                Some(children) => quantify(children, slot, &*body, s, c, Tri::True),
-                None => Tri::Unknown,
+            _ => cond(move |s, c| {
+                let children = value::children(s[parent], link, c);
+                quantify(children, slot, &*body, s, c, Tri::True)
             }),
         }
     }
@@ -280,16 +282,14 @@ impl Builder<'_> {
             OperandIr::MapValue(s, f, k) => {
                 let s = s as usize;
                 let key: Box<str> = self.p.strings[k as usize].as_str().into();
-                Arc::new(reader(move |slots, c| match value::field(slots[s], f, c) {
-                    Val::Map(m) => m.get(&*key).map_or(Val::Missing, |v| Val::Str(v)),
-                    _ => Val::Missing,
+                Arc::new(reader(move |slots, c| {
+                    runtime::map_value(value::field(slots[s], f, c), &key)
                 }))
             }
             OperandIr::DaysSince(s, f) => {
                 let s = s as usize;
-                Arc::new(reader(move |slots, c| match value::field(slots[s], f, c) {
-                    Val::Time(t) => Val::Num((c.now - t) as f64 / 86_400.0),
-                    _ => Val::Missing,
+                Arc::new(reader(move |slots, c| {
+                    runtime::days_since(value::field(slots[s], f, c), c.now)
                 }))
             }
             OperandIr::Count { first, len, filter } => {
@@ -302,8 +302,7 @@ impl Builder<'_> {
                     .collect();
                 let filter = filter.map(|f| self.node(rule, f));
                 Arc::new(reader(move |slots, c| {
-                    count(&chain, filter.as_deref(), slots, c)
-                        .map_or(Val::Missing, |n| Val::Num(n as f64))
+                    runtime::count_value(count(&chain, filter.as_deref(), slots, c))
                 }))
             }
         }
@@ -317,48 +316,19 @@ impl Builder<'_> {
         let p = self.p;
         let text = |s: StrId| -> Box<str> { p.strings[s as usize].as_str().into() };
         match *op {
-            OpIr::Present => cond(move |s, c| Tri::of(!matches!(read(s, c), Val::Missing))),
-            OpIr::Truthy => cond(move |s, c| match read(s, c) {
-                Val::Bool(b) => Tri::of(b),
-                _ => Tri::Unknown,
-            }),
-            OpIr::Num(op, x) => cond(move |s, c| match read(s, c) {
-                Val::Num(y) => y
-                    .partial_cmp(&x)
-                    .map_or(Tri::Unknown, |o| Tri::of(op.holds(o))),
-                _ => Tri::Unknown,
-            }),
-            OpIr::Str(CmpOp::Eq, x) => {
-                let x = text(x);
-                on_str(read, move |y| y == &*x)
-            }
-            OpIr::Str(CmpOp::Ne, x) => {
-                let x = text(x);
-                on_str(read, move |y| y != &*x)
-            }
+            OpIr::Present => cond(move |s, c| runtime::present(read(s, c))),
+            OpIr::Truthy => cond(move |s, c| runtime::truthy(read(s, c))),
+            OpIr::Num(op, x) => cond(move |s, c| runtime::num(read(s, c), op, x)),
             OpIr::Str(op, x) => {
                 let x = text(x);
-                on_str(read, move |y| {
-                    op.holds(if y == &*x {
-                        Ordering::Equal
-                    } else {
-                        Ordering::Less
-                    })
-                })
+                cond(move |s, c| runtime::text(read(s, c), op, &x))
             }
-            OpIr::Bool(op, x) => cond(move |s, c| match read(s, c) {
-                Val::Bool(y) => Tri::of(op.holds(if x == y {
-                    Ordering::Equal
-                } else {
-                    Ordering::Less
-                })),
-                _ => Tri::Unknown,
-            }),
-            OpIr::Time(op, x) => cond(move |s, c| match read(s, c) {
-                Val::Time(y) => Tri::of(op.holds(y.cmp(&x))),
-                _ => Tri::Unknown,
-            }),
-            OpIr::Enum(op, kind, x) => enum_cmp(read, op, kind, x),
+            OpIr::Bool(op, x) => cond(move |s, c| runtime::boolean(read(s, c), op, x)),
+            OpIr::Time(op, x) => cond(move |s, c| runtime::time(read(s, c), op, x)),
+            OpIr::Enum(op, kind, x) => {
+                let exact = runtime::exact_word(kind, x);
+                cond(move |s, c| runtime::enumeration(read(s, c), op, kind, x, exact))
+            }
             OpIr::Regex(r, negated) => {
                 let re = self.regexes[r as usize].clone();
                 on_str(read, move |y| re.is_match(y) != negated)
@@ -389,16 +359,11 @@ impl Builder<'_> {
             }
             OpIr::InNums(set, negated) => {
                 let set: Box<[f64]> = p.num_sets[set as usize].as_slice().into();
-                cond(move |s, c| match read(s, c) {
-                    Val::Num(y) => Tri::of(set.contains(&y) != negated),
-                    _ => Tri::Unknown,
-                })
+                cond(move |s, c| runtime::in_nums(read(s, c), &set, negated))
             }
-            OpIr::InEnums(kind, mask, negated) => on_str_tri(read, move |y| {
-                kind.index_of_record_value(y).map_or(Tri::Unknown, |i| {
-                    Tri::of((i < 32 && mask & (1 << i) != 0) != negated)
-                })
-            }),
+            OpIr::InEnums(kind, mask, negated) => {
+                cond(move |s, c| runtime::in_enums(read(s, c), kind, mask, negated))
+            }
             OpIr::ListHas(x) => {
                 let x = text(x);
                 on_list(read, move |items| items.iter().any(|i| **i == *x))
@@ -415,10 +380,7 @@ impl Builder<'_> {
             }
             OpIr::MapHasKey(k) => {
                 let key = text(k);
-                cond(move |s, c| match read(s, c) {
-                    Val::Map(m) => Tri::of(m.contains_key(&*key)),
-                    _ => Tri::Unknown,
-                })
+                cond(move |s, c| runtime::map_has_key(read(s, c), &key))
             }
         }
     }
@@ -435,26 +397,21 @@ fn or(kids: Vec<Arc<CondFn>>) -> Arc<CondFn> {
 }
 
 /// A junction: `decisive` (false for `and`, true for `or`) wins, then unknown, else the
-/// other value. Two conditions, the usual case, without a loop.
+/// other value (see [`runtime::junction`]). Two conditions, the usual case, without a loop.
 fn junction(kids: Vec<Arc<CondFn>>, decisive: Tri) -> Arc<CondFn> {
     match <[_; 2]>::try_from(kids) {
-        Ok([a, b]) => cond(move |s, c| match a(s, c) {
-            first if first == decisive => first,
-            first => match b(s, c) {
-                Tri::Unknown => Tri::Unknown,
-                second if second == decisive => second,
-                _ => first,
-            },
+        Ok([a, b]) => cond(move |s, c| {
+            let first = a(s, c);
+            runtime::junction(decisive, first, || b(s, c))
         }),
         Err(kids) => {
             let kids: Box<[Arc<CondFn>]> = kids.into();
             cond(move |s, c| {
                 let mut out = decisive.negate();
                 for k in &kids {
-                    match k(s, c) {
-                        Tri::Unknown => out = Tri::Unknown,
-                        r if r == decisive => return r,
-                        _ => {}
+                    out = runtime::junction(decisive, out, || k(s, c));
+                    if out == decisive {
+                        break;
                     }
                 }
                 out
@@ -463,38 +420,20 @@ fn junction(kids: Vec<Arc<CondFn>>, decisive: Tri) -> Arc<CondFn> {
     }
 }
 
-/// `body` on each child (bound to `slot`, one budget step each) until it is `decisive`
-/// (true for `any`, false for `every`); otherwise unknown if it was unknown for some
-/// child, else the other value.
+/// `body` on each child bound to `slot` (see [`runtime::quantify`]).
 #[inline(always)]
 fn quantify<'r>(
-    children: Children<'r>,
+    children: Option<Children<'r>>,
     slot: usize,
     body: &CondFn,
     s: &mut [Obj<'r>],
     c: &Ctx<'r>,
     decisive: Tri,
 ) -> Tri {
-    let mut out = decisive.negate();
-    children.each_while(|child| {
-        if !spend() {
-            out = Tri::Unknown;
-            return false;
-        }
+    runtime::quantify(children, decisive, |child| {
         s[slot] = child;
-        match body(s, c) {
-            Tri::Unknown => {
-                out = Tri::Unknown;
-                true
-            }
-            r if r == decisive => {
-                out = r;
-                false
-            }
-            _ => true,
-        }
-    });
-    out
+        body(s, c)
+    })
 }
 
 /// One slot of a `count` chain: the slot and where its objects come from.
@@ -515,63 +454,25 @@ fn count<'r>(
         });
     };
     let (parent, link) = source?;
-    let mut total = 0;
-    for child in value::children(s[parent as usize], link, c)? {
-        if !spend() {
-            return None;
-        }
+    let children = value::children(s[parent as usize], link, c);
+    runtime::count(children, |child| {
         s[slot] = child;
-        total += count(rest, filter, s, c)?;
-    }
-    Some(total)
+        count(rest, filter, s, c)
+    })
 }
 
 fn on_str<R>(read: R, f: impl Fn(&str) -> bool + Send + Sync + 'static) -> Arc<CondFn>
 where
     R: for<'r> Fn(&mut [Obj<'r>], &Ctx<'r>) -> Val<'r> + Send + Sync + 'static,
 {
-    cond(move |s, c| match read(s, c) {
-        Val::Str(y) => Tri::of(f(y)),
-        _ => Tri::Unknown,
-    })
-}
-
-fn on_str_tri<R>(read: R, f: impl Fn(&str) -> Tri + Send + Sync + 'static) -> Arc<CondFn>
-where
-    R: for<'r> Fn(&mut [Obj<'r>], &Ctx<'r>) -> Val<'r> + Send + Sync + 'static,
-{
-    cond(move |s, c| match read(s, c) {
-        Val::Str(y) => f(y),
-        _ => Tri::Unknown,
-    })
+    cond(move |s, c| runtime::on_str(read(s, c), &f))
 }
 
 fn on_list<R>(read: R, f: impl Fn(&[String]) -> bool + Send + Sync + 'static) -> Arc<CondFn>
 where
     R: for<'r> Fn(&mut [Obj<'r>], &Ctx<'r>) -> Val<'r> + Send + Sync + 'static,
 {
-    cond(move |s, c| match read(s, c) {
-        Val::List(items) => Tri::of(f(items)),
-        _ => Tri::Unknown,
-    })
-}
-
-/// An enum comparison. Records spell enum values loosely (`RAW`, `Raw`, `raw`), which takes
-/// a scan of the enum's words; a value spelled exactly as the compared word (the usual
-/// case) is recognised by one string comparison first.
-fn enum_cmp<R>(read: R, op: CmpOp, kind: EnumKind, x: u8) -> Arc<CondFn>
-where
-    R: for<'r> Fn(&mut [Obj<'r>], &Ctx<'r>) -> Val<'r> + Send + Sync + 'static,
-{
-    let word = kind.word(x);
-    let word_is_x = kind.index_of_record_value(word) == Some(x);
-    on_str_tri(read, move |y| {
-        if word_is_x && y == word {
-            return Tri::of(op.holds(Ordering::Equal));
-        }
-        kind.index_of_record_value(y)
-            .map_or(Tri::Unknown, |i| Tri::of(op.holds(i.cmp(&x))))
-    })
+    cond(move |s, c| runtime::on_list(read(s, c), &f))
 }
 
 /// Where an image-only condition's result sits in the per-image memo.

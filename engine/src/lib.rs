@@ -8,6 +8,7 @@
 pub mod api;
 pub mod bundle;
 mod closures;
+pub mod codegen;
 pub mod compile;
 pub mod dataset;
 mod disasm;
@@ -21,6 +22,7 @@ pub mod matcher;
 pub mod record;
 pub mod reference;
 pub mod report;
+pub mod runtime;
 mod scope;
 mod strmap;
 pub mod value;

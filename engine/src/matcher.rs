@@ -338,6 +338,54 @@ impl Matcher {
         }
     }
 
+    /// Whether regex `index` of the program matches `text` (false for an index out of
+    /// range). For generated evaluators, see [`crate::codegen`].
+    #[inline]
+    pub fn regex_matches(&self, index: u32, text: &str) -> bool {
+        self.closures
+            .regexes
+            .get(index as usize)
+            .is_some_and(|r| r.is_match(text))
+    }
+
+    /// Whether glob `index` of the program matches `text` (false out of range).
+    #[inline]
+    pub fn glob_matches(&self, index: u32, text: &str) -> bool {
+        self.closures
+            .globs
+            .get(index as usize)
+            .is_some_and(|g| g.is_match(text))
+    }
+
+    /// Whether string set `index` of the program holds `text` (false out of range).
+    #[inline]
+    pub fn set_contains(&self, index: u32, text: &str) -> bool {
+        self.closures
+            .sets
+            .get(index as usize)
+            .is_some_and(|s| s.contains(text))
+    }
+
+    /// Calls `hit` for rule `rule` of policy `policy`, whose condition holds on `root`,
+    /// if the policy's scopes and exclusions let it apply (as [`Matcher::evaluate`] does).
+    #[inline(never)]
+    pub fn report_scoped<'r>(
+        &self,
+        rule: u32,
+        policy: u32,
+        ctx: &Ctx<'r>,
+        root: Obj<'r>,
+        now: i64,
+        hit: &mut impl FnMut(Hit),
+    ) {
+        let Some(info) = self.program.policies.get(policy as usize) else {
+            return;
+        };
+        if scope::applies(self, policy as usize, info, ctx, root, now) {
+            hit(Hit { rule, policy });
+        }
+    }
+
     /// Evaluates one rule's condition on a record, ignoring scopes, exclusions and the
     /// disabled flag (for differential tests against the reference evaluator).
     pub fn eval_rule<'r>(&self, rule_index: usize, ctx: &Ctx<'r>, root: Obj<'r>) -> Tri {

@@ -105,6 +105,13 @@ macro_rules! of {
 /// Reads `field` of `obj`. A field of another subject reads as missing. (One jump on the
 /// field, then a check of the subject: compiled conditions read fields constantly.)
 pub fn field<'r>(obj: Obj<'r>, field: FieldId, ctx: &Ctx<'r>) -> Val<'r> {
+    field_inline(obj, field, ctx)
+}
+
+/// [`field`], inlined where it is called: with the field a constant (generated code, see
+/// [`crate::codegen`]) the jump folds away and only the read is left.
+#[inline(always)]
+pub fn field_inline<'r>(obj: Obj<'r>, field: FieldId, ctx: &Ctx<'r>) -> Val<'r> {
     use FieldId as F;
     match field {
         F::DeploymentId => of!(obj, Deployment, |d| Val::Str(&d.id)),
@@ -359,6 +366,12 @@ pub fn field<'r>(obj: Obj<'r>, field: FieldId, ctx: &Ctx<'r>) -> Val<'r> {
 
 /// The objects a link yields from `obj`, or `None` when that part of the record is unknown.
 pub fn children<'r>(obj: Obj<'r>, link: Link, ctx: &Ctx<'r>) -> Option<Children<'r>> {
+    children_inline(obj, link, ctx)
+}
+
+/// [`children`], inlined where it is called (see [`field_inline`]).
+#[inline(always)]
+pub fn children_inline<'r>(obj: Obj<'r>, link: Link, ctx: &Ctx<'r>) -> Option<Children<'r>> {
     Some(match (obj, link) {
         (Obj::Deployment(d), Link::DeploymentContainers) => {
             Children::Containers(d.containers.iter())
