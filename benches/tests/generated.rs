@@ -12,46 +12,59 @@
 //! test of the IR (checked here, so that a new kind cannot go untested).
 
 use palisade_benches::*;
+use palisade_engine::bundle::load_bundle;
 use palisade_engine::ir::{Node, OpIr, OperandIr, Program};
 use palisade_engine::matcher::Hit;
 use palisade_engine::record::Record;
-use palisade_engine::report::join_of;
+use palisade_engine::report::{join_of, record_id};
 use palisade_engine::value::{Ctx, Obj};
 use palisade_engine::{Dataset, EvalOptions, Matcher};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-/// A policy set compiled to Rust.
+/// A policy set compiled to Rust, and a matcher of the same program loaded on its own (the
+/// generated code's own matcher shares its per-image memo, which could hide a difference).
+struct Set {
+    generated: Generated,
+    matcher: Matcher,
+}
+
 enum Generated {
     Thirteen(thirteen_generated::Policies),
     Library(library_generated::Policies),
     EveryTest(every_test_generated::Policies),
 }
 
-fn generated() -> Vec<Generated> {
+fn generated() -> Vec<Set> {
+    let load = |bundle: &str| load_bundle(bundle).expect("load");
     vec![
-        Generated::Thirteen(thirteen_generated::Policies::new().expect("load")),
-        Generated::Library(library_generated::Policies::new().expect("load")),
-        Generated::EveryTest(every_test_generated::Policies::new().expect("load")),
+        Set {
+            generated: Generated::Thirteen(thirteen_generated::Policies::new().expect("load")),
+            matcher: load(thirteen_generated::BUNDLE),
+        },
+        Set {
+            generated: Generated::Library(library_generated::Policies::new().expect("load")),
+            matcher: load(library_generated::BUNDLE),
+        },
+        Set {
+            generated: Generated::EveryTest(every_test_generated::Policies::new().expect("load")),
+            matcher: load(every_test_generated::BUNDLE),
+        },
     ]
 }
 
 /// Hits as (rule, policy), and whether evaluation ran out of budget.
 type Outcome = (Vec<(u32, u32)>, bool);
 
-impl Generated {
+impl Set {
     fn matcher(&self) -> &Matcher {
-        match self {
-            Generated::Thirteen(g) => g.matcher(),
-            Generated::Library(g) => g.matcher(),
-            Generated::EveryTest(g) => g.matcher(),
-        }
+        &self.matcher
     }
 
     fn evaluate<'r>(&self, ctx: &Ctx<'r>, root: Obj<'r>, opts: &EvalOptions) -> Outcome {
         let mut hits = Vec::new();
         let push = |h: Hit| hits.push((h.rule, h.policy));
-        let result = match self {
+        let result = match &self.generated {
             Generated::Thirteen(g) => g.evaluate(ctx, root, opts, push),
             Generated::Library(g) => g.evaluate(ctx, root, opts, push),
             Generated::EveryTest(g) => g.evaluate(ctx, root, opts, push),
@@ -62,7 +75,7 @@ impl Generated {
     fn interpreted<'r>(&self, ctx: &Ctx<'r>, root: Obj<'r>, opts: &EvalOptions) -> Outcome {
         let mut hits = Vec::new();
         let result = self
-            .matcher()
+            .matcher
             .evaluate(ctx, root, opts, |h| hits.push((h.rule, h.policy)));
         (hits, result.is_err())
     }
@@ -70,7 +83,7 @@ impl Generated {
 
 /// Compares both ways on every root of `ds` and `events` under every option; returns the
 /// number of hits seen per set.
-fn compare(sets: &[Generated], ds: &Dataset, events: &[Record], from: &str, hits: &mut [usize]) {
+fn compare(sets: &[Set], ds: &Dataset, events: &[Record], from: &str, hits: &mut [usize]) {
     let option_sets = [
         (false, None),
         (true, None),
@@ -93,7 +106,7 @@ fn compare(sets: &[Generated], ds: &Dataset, events: &[Record], from: &str, hits
                 for (set, count) in sets.iter().zip(hits.iter_mut()) {
                     let expected = set.interpreted(&ctx, root, &opts);
                     let got = set.evaluate(&ctx, root, &opts);
-                    assert_eq!(got, expected, "{from}: {root:?} {opts:?}");
+                    assert_eq!(got, expected, "{from}: {:?} {opts:?}", record_id(root));
                     *count += got.0.len();
                 }
             }
@@ -333,4 +346,56 @@ fn the_generated_sets_use_every_kind_of_node_operand_and_test() {
     // A set of more than 64 members is looked up in the matcher's tables, not inlined.
     let p = sets[2].matcher().program();
     assert!(p.string_sets.iter().any(|s| s.len() > 64));
+}
+
+/// A record that runs out of step budget is an error both ways, and the record after it
+/// starts with a whole budget (also one whose kind needs no budget at all).
+#[test]
+fn a_runaway_record_is_an_error_both_ways_and_the_next_starts_afresh() {
+    let sets = generated();
+    // "cubic": three nested quantifiers over 400 containers, 64 million steps.
+    let containers: Vec<serde_json::Value> = (0..400)
+        .map(|i| serde_json::json!({"name": format!("c{i}")}))
+        .collect();
+    let big = serde_json::json!({"kind": "deployment", "id": "big", "name": "big", "containers": containers});
+    let small = serde_json::json!({"kind": "deployment", "id": "small", "name": "small",
+        "containers": [{"name": "c", "command": ["sh"]}]});
+    let shell =
+        serde_json::json!({"kind": "process", "id": "p", "name": "bash", "exec_path": "/tmp/bash"});
+    let (ds, events) = dataset(
+        [big, small, shell]
+            .into_iter()
+            .map(|v| serde_json::from_value(v).expect("record")),
+    );
+    let roots = ds.roots(&events);
+    let opts = EvalOptions {
+        now: NOW,
+        include_disabled: false,
+        stage: None,
+    };
+    let (thirteen, every) = (&sets[0], &sets[2]);
+    // The shell after the runaway record through the thirteen policies, whose process
+    // rules walk no list and so take no budget at all. Each way in turn, so that one
+    // does not reset the budget for the other.
+    let runs = [(every, roots[0]), (thirteen, roots[2]), (every, roots[1])];
+    let ctx = |root| Ctx {
+        dataset: &ds,
+        join: join_of(&ds, root),
+        now: NOW,
+    };
+    let generated: Vec<Outcome> = runs
+        .iter()
+        .map(|(set, root)| set.evaluate(&ctx(*root), *root, &opts))
+        .collect();
+    let interpreted: Vec<Outcome> = runs
+        .iter()
+        .map(|(set, root)| set.interpreted(&ctx(*root), *root, &opts))
+        .collect();
+    assert_eq!(generated, interpreted);
+    let summary: Vec<(usize, bool)> = generated.iter().map(|(h, e)| (h.len(), *e)).collect();
+    assert_eq!(
+        summary,
+        [(1, true), (2, false), (1, false)],
+        "(hits, error) by record"
+    );
 }

@@ -8,12 +8,12 @@
 //! only how the matcher runs it, and it is built from a verified program.
 
 use crate::ir::*;
-use crate::matcher::{CompiledRegex, Tri, exhausted, spend};
+use crate::matcher::{CompiledRegex, Tri};
 use crate::runtime;
 use crate::strmap::StrMap;
 use crate::value::{self, Children, Ctx, Obj, Val};
+use palisade_lang::ast::CmpOp;
 use palisade_lang::schema::Link;
-use std::cell::RefCell;
 use std::sync::Arc;
 
 /// A compiled condition: its truth under the bindings in the slots.
@@ -214,38 +214,14 @@ impl Builder<'_> {
                 _ => Tri::Unknown,
             }),
             Link::ContainerImage => {
-                let memo = self.memo_ordinals[id as usize].map(|ordinal| MemoCell {
-                    matcher: self.matcher_id,
-                    ordinal: ordinal as usize,
-                    width: self.memo_width,
+                let memo = self.memo_ordinals[id as usize].map(|ordinal| {
+                    runtime::MemoCell::new(self.matcher_id, ordinal, self.memo_width)
                 });
                 cond(move |s, c| {
-                    let Obj::Container(container) = s[parent] else {
-                        return Tri::Unknown;
-                    };
-                    let Some(image) = c.dataset.image_of(container) else {
-                        return Tri::Unknown;
-                    };
-                    let key = match (memo, container.joined_image) {
-                        (Some(m), Some(index)) if c.dataset.generation != 0 => m.key(index, c),
-                        _ => None,
-                    };
-                    if let Some(key) = key
-                        && let Some(known) = key.get()
-                    {
-                        return known;
-                    }
-                    if !spend() {
-                        return Tri::Unknown;
-                    }
-                    s[slot] = Obj::Image(image);
-                    let out = body(s, c);
-                    if let Some(key) = key
-                        && !exhausted()
-                    {
-                        key.set(out);
-                    }
-                    out
+                    runtime::image_any(memo, s[parent], c, |image| {
+                        s[slot] = image;
+                        body(s, c)
+                    })
                 })
             }
             _ => cond(move |s, c| {
@@ -319,6 +295,11 @@ impl Builder<'_> {
             OpIr::Present => cond(move |s, c| runtime::present(read(s, c))),
             OpIr::Truthy => cond(move |s, c| runtime::truthy(read(s, c))),
             OpIr::Num(op, x) => cond(move |s, c| runtime::num(read(s, c), op, x)),
+            // Equality, the usual case, with the operator folded in.
+            OpIr::Str(CmpOp::Eq, x) => {
+                let x = text(x);
+                cond(move |s, c| runtime::text(read(s, c), CmpOp::Eq, &x))
+            }
             OpIr::Str(op, x) => {
                 let x = text(x);
                 cond(move |s, c| runtime::text(read(s, c), op, &x))
@@ -475,98 +456,10 @@ where
     cond(move |s, c| runtime::on_list(read(s, c), &f))
 }
 
-/// Where an image-only condition's result sits in the per-image memo.
-#[derive(Clone, Copy)]
-struct MemoCell {
-    matcher: u64,
-    ordinal: usize,
-    width: usize,
-}
-
-/// A memo entry for one image and one condition, valid for one matcher, dataset and clock.
-#[derive(Clone, Copy)]
-struct MemoKey {
-    index: usize,
-    stamp: (u64, u64, i64),
-}
-
-/// Most memo entries per thread: past it, images with higher indexes are evaluated every
-/// time (the results are the same, only slower).
-const MEMO_LIMIT: usize = 1 << 18;
-
-/// Results of image-only conditions per (image index, condition), as `epoch << 2 | code`;
-/// an entry of an older epoch is stale. The epoch changes with the matcher, the dataset
-/// generation or the clock, so changing them invalidates everything without clearing.
-struct ImageMemo {
-    stamp: (u64, u64, i64),
-    epoch: u32,
-    entries: Vec<u32>,
-}
-
-thread_local! {
-    static IMAGE_MEMO: RefCell<ImageMemo> = const {
-        RefCell::new(ImageMemo { stamp: (0, 0, 0), epoch: 0, entries: Vec::new() })
-    };
-}
-
-impl MemoCell {
-    /// The memo entry of this condition for the image at `index`, if it fits the memo.
-    fn key(self, index: usize, c: &Ctx<'_>) -> Option<MemoKey> {
-        let index = index.checked_mul(self.width)?.checked_add(self.ordinal)?;
-        (index < MEMO_LIMIT).then_some(MemoKey {
-            index,
-            stamp: (self.matcher, c.dataset.generation, c.now),
-        })
-    }
-}
-
-impl MemoKey {
-    fn get(self) -> Option<Tri> {
-        IMAGE_MEMO.with_borrow(|m| {
-            if m.stamp != self.stamp {
-                return None;
-            }
-            let entry = *m.entries.get(self.index)?;
-            if entry >> 2 != m.epoch {
-                return None;
-            }
-            match entry & 3 {
-                1 => Some(Tri::True),
-                2 => Some(Tri::False),
-                3 => Some(Tri::Unknown),
-                _ => None,
-            }
-        })
-    }
-
-    fn set(self, value: Tri) {
-        IMAGE_MEMO.with_borrow_mut(|m| {
-            if m.stamp != self.stamp {
-                m.stamp = self.stamp;
-                m.epoch += 1;
-                if m.epoch >= 1 << 30 {
-                    m.entries.clear();
-                    m.epoch = 1;
-                }
-            }
-            if self.index >= m.entries.len() {
-                let len = (self.index + 1).max(m.entries.len() * 2).min(MEMO_LIMIT);
-                m.entries.resize(len, 0);
-            }
-            let code = match value {
-                Tri::True => 1,
-                Tri::False => 2,
-                Tri::Unknown => 3,
-            };
-            m.entries[self.index] = m.epoch << 2 | code;
-        })
-    }
-}
-
 /// Numbers the `any` nodes over a container's image whose body reads nothing outside the
 /// image and walks a list of it (layers, components, vulnerabilities): their results are
 /// memoised per image. A body of plain field tests costs less than a memo lookup.
-fn image_memo_ordinals(p: &Program) -> Vec<Option<u32>> {
+pub(crate) fn image_memo_ordinals(p: &Program) -> Vec<Option<u32>> {
     let mut out = vec![None; p.nodes.len()];
     let mut next = 0;
     for rule in &p.rules {
@@ -604,7 +497,7 @@ fn mark(p: &Program, rule: &RuleInfo, id: NodeId, out: &mut [Option<u32>], next:
 }
 
 /// Whether evaluating `id` walks a list (a quantifier or a count).
-fn walks_a_list(p: &Program, id: NodeId) -> bool {
+pub(crate) fn walks_a_list(p: &Program, id: NodeId) -> bool {
     match p.nodes[id as usize] {
         Node::And { first, len } | Node::Or { first, len } => p.kids
             [first as usize..(first + len) as usize]

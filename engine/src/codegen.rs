@@ -20,6 +20,7 @@
 //! ```
 
 use crate::bundle::write_bundle;
+use crate::closures::{self, walks_a_list};
 use crate::ir::{Node, NodeId, OpIr, OperandIr, Program, RuleInfo};
 use crate::runtime::exact_word;
 use crate::scope;
@@ -86,10 +87,20 @@ pub fn rust_module(program: &Program) -> String {
     out.push_str(
         "            _ => return Ok(()),\n        };\n\
          \x20       if opts.stage.is_some_and(|s| s != kind) {\n            return Ok(());\n        }\n\
-         \x20       begin_record();\n        match root {\n",
+         \x20       match root {\n",
     );
+    let memo = closures::image_memo_ordinals(program);
+    let memo_width = memo.iter().flatten().count();
     for (variant, root) in ROOTS {
         let _ = writeln!(out, "            Obj::{variant}(_) => {{");
+        // Records whose rules walk no list take no budget steps: they need no budget.
+        let budgeted = program
+            .rules
+            .iter()
+            .any(|r| r.root == root && walks_a_list(program, r.entry));
+        if budgeted {
+            out.push_str("                begin_record();\n");
+        }
         for (index, rule) in program.rules.iter().enumerate() {
             if rule.root != root {
                 continue;
@@ -114,11 +125,21 @@ pub fn rust_module(program: &Program) -> String {
                 policy.name.replace(['\n', '\r'], " ")
             );
         }
-        out.push_str("            }\n");
+        out.push_str(if budgeted {
+            "                end_record()\n            }\n"
+        } else {
+            "                Ok(())\n            }\n"
+        });
     }
-    out.push_str("            _ => {}\n        }\n        end_record()\n    }\n}\n");
+    out.push_str("            _ => Ok(()),\n        }\n    }\n}\n");
     for (index, rule) in program.rules.iter().enumerate() {
-        let body = Rule { program, rule }.node(rule.entry);
+        let body = Rule {
+            program,
+            rule,
+            memo: &memo,
+            memo_width,
+        }
+        .node(rule.entry);
         let _ = writeln!(
             out,
             "\n#[inline]\n#[allow(unused_variables, clippy::all)]\n\
@@ -149,6 +170,9 @@ fn raw_string_hashes(text: &str) -> usize {
 struct Rule<'p> {
     program: &'p Program,
     rule: &'p RuleInfo,
+    /// Per node: its place in the per-image memo (as the matcher numbers them).
+    memo: &'p [Option<u32>],
+    memo_width: usize,
 }
 
 impl Rule<'_> {
@@ -159,7 +183,7 @@ impl Rule<'_> {
             Node::And { first, len } => self.junction("Tri::False", first, len),
             Node::Or { first, len } => self.junction("Tri::True", first, len),
             Node::Not(x) => format!("({}).negate()", self.node(x)),
-            Node::Any { slot, body } => self.quantifier("Tri::True", slot, body),
+            Node::Any { slot, body } => self.any(id, slot, body),
             Node::Every { slot, body } => self.quantifier("Tri::False", slot, body),
             Node::Test(t) => self.test(t),
         }
@@ -175,6 +199,25 @@ impl Rule<'_> {
         rest.iter().fold(self.node(*head), |acc, k| {
             format!("junction({decisive}, {acc}, || {{ {} }})", self.node(*k))
         })
+    }
+
+    /// `any`: over a container's image through the per-image memo (with the matcher's
+    /// numbering, so both share entries), else as any quantifier.
+    fn any(&self, id: NodeId, slot: u16, body: NodeId) -> String {
+        let Some((parent, Link::ContainerImage)) = self.rule.slots[slot as usize].source else {
+            return self.quantifier("Tri::True", slot, body);
+        };
+        let memo = match self.memo[id as usize] {
+            Some(ordinal) => format!(
+                "Some(MemoCell::new(m.memo_id(), {ordinal}, {}))",
+                self.memo_width
+            ),
+            None => "None".into(),
+        };
+        format!(
+            "image_any({memo}, s{parent}, c, |s{slot}: Obj<'r>| {{ {} }})",
+            self.node(body)
+        )
     }
 
     fn quantifier(&self, decisive: &str, slot: u16, body: NodeId) -> String {

@@ -54,6 +54,7 @@ thread_local! {
 }
 
 /// Starts a record's budget.
+#[inline]
 pub(crate) fn reset_budget() {
     STEPS_LEFT.with(|s| s.set(MAX_STEPS_PER_RECORD));
 }
@@ -72,6 +73,7 @@ pub(crate) fn spend() -> bool {
 }
 
 /// Whether the current record ran out of budget.
+#[inline]
 pub(crate) fn exhausted() -> bool {
     STEPS_LEFT.with(|s| s.get() == 0)
 }
@@ -122,6 +124,8 @@ pub struct Matcher {
     by_root: [RuleList; 5],
     enabled_by_root: [RuleList; 5],
     max_slots: usize,
+    /// Unique per matcher loaded in this process: keys its per-image memo.
+    id: u64,
 }
 
 /// What to evaluate.
@@ -202,6 +206,7 @@ impl Matcher {
             by_root,
             enabled_by_root,
             max_slots,
+            id,
         })
     }
 
@@ -336,6 +341,12 @@ impl Matcher {
                 policy: entry.policy,
             });
         }
+    }
+
+    /// The key of this matcher's entries in the per-image memo (see
+    /// [`crate::runtime::image_any`]): unique per matcher loaded in this process.
+    pub fn memo_id(&self) -> u64 {
+        self.id
     }
 
     /// Whether regex `index` of the program matches `text` (false for an index out of

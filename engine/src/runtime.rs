@@ -8,6 +8,7 @@
 
 use crate::matcher::{exhausted, spend};
 use crate::value::Children;
+use std::cell::RefCell;
 use std::cmp::Ordering;
 
 pub use crate::matcher::{EvalOptions, Hit, LimitError, Matcher, Tri};
@@ -245,6 +246,142 @@ pub fn map_has_key(v: Val<'_>, key: &str) -> Tri {
     match v {
         Val::Map(m) => Tri::of(m.contains_key(key)),
         _ => Tri::Unknown,
+    }
+}
+
+/// `any` over a container's image: `body` on the image, one budget step; unknown without
+/// a container or an image. With `memo` (a condition that reads only the image), the
+/// result is kept per image for the matcher, dataset and clock, and reused across the
+/// deployments that share the image.
+#[inline(always)]
+pub fn image_any<'r>(
+    memo: Option<MemoCell>,
+    container: Obj<'r>,
+    c: &Ctx<'r>,
+    body: impl FnOnce(Obj<'r>) -> Tri,
+) -> Tri {
+    let Obj::Container(container) = container else {
+        return Tri::Unknown;
+    };
+    let Some(image) = c.dataset.image_of(container) else {
+        return Tri::Unknown;
+    };
+    let key = match (memo, container.joined_image) {
+        (Some(m), Some(index)) if c.dataset.generation != 0 => m.key(index, c),
+        _ => None,
+    };
+    if let Some(key) = key
+        && let Some(known) = key.get()
+    {
+        return known;
+    }
+    if !spend() {
+        return Tri::Unknown;
+    }
+    let out = body(Obj::Image(image));
+    if let Some(key) = key
+        && !exhausted()
+    {
+        key.set(out);
+    }
+    out
+}
+
+/// Where an image-only condition's result sits in the per-image memo.
+#[derive(Clone, Copy, Debug)]
+pub struct MemoCell {
+    matcher: u64,
+    ordinal: usize,
+    width: usize,
+}
+
+/// A memo entry for one image and one condition, valid for one matcher, dataset and clock.
+#[derive(Clone, Copy)]
+struct MemoKey {
+    index: usize,
+    stamp: (u64, u64, i64),
+}
+
+/// Most memo entries per thread: past it, images with higher indexes are evaluated every
+/// time (the results are the same, only slower).
+const MEMO_LIMIT: usize = 1 << 18;
+
+/// Results of image-only conditions per (image index, condition), as `epoch << 2 | code`;
+/// an entry of an older epoch is stale. The epoch changes with the matcher, the dataset
+/// generation or the clock, so changing them invalidates everything without clearing.
+struct ImageMemo {
+    stamp: (u64, u64, i64),
+    epoch: u32,
+    entries: Vec<u32>,
+}
+
+thread_local! {
+    static IMAGE_MEMO: RefCell<ImageMemo> = const {
+        RefCell::new(ImageMemo { stamp: (0, 0, 0), epoch: 0, entries: Vec::new() })
+    };
+}
+
+impl MemoCell {
+    /// Condition `ordinal` of the `width` memoised conditions of the matcher `matcher`
+    /// ([`Matcher::memo_id`]).
+    pub fn new(matcher: u64, ordinal: u32, width: usize) -> MemoCell {
+        MemoCell {
+            matcher,
+            ordinal: ordinal as usize,
+            width,
+        }
+    }
+
+    /// The memo entry of this condition for the image at `index`, if it fits the memo.
+    fn key(self, index: usize, c: &Ctx<'_>) -> Option<MemoKey> {
+        let index = index.checked_mul(self.width)?.checked_add(self.ordinal)?;
+        (index < MEMO_LIMIT).then_some(MemoKey {
+            index,
+            stamp: (self.matcher, c.dataset.generation, c.now),
+        })
+    }
+}
+
+impl MemoKey {
+    fn get(self) -> Option<Tri> {
+        IMAGE_MEMO.with_borrow(|m| {
+            if m.stamp != self.stamp {
+                return None;
+            }
+            let entry = *m.entries.get(self.index)?;
+            if entry >> 2 != m.epoch {
+                return None;
+            }
+            match entry & 3 {
+                1 => Some(Tri::True),
+                2 => Some(Tri::False),
+                3 => Some(Tri::Unknown),
+                _ => None,
+            }
+        })
+    }
+
+    fn set(self, value: Tri) {
+        IMAGE_MEMO.with_borrow_mut(|m| {
+            if m.stamp != self.stamp {
+                m.stamp = self.stamp;
+                m.epoch += 1;
+                if m.epoch >= 1 << 30 {
+                    m.entries.clear();
+                    m.epoch = 1;
+                }
+            }
+            if self.index >= m.entries.len() {
+                let len = (self.index + 1).max(m.entries.len() * 2).min(MEMO_LIMIT);
+                m.entries.resize(len, 0);
+            }
+            let code = match value {
+                Tri::True => 1,
+                Tri::False => 2,
+                Tri::Unknown => 3,
+            };
+            m.entries[self.index] = m.epoch << 2 | code;
+        })
     }
 }
 

@@ -102,314 +102,337 @@ macro_rules! of {
     };
 }
 
+/// The body of [`field`] and [`field_inline`].
+macro_rules! read_field {
+    ($obj:ident, $field:ident, $ctx:ident) => {{
+        let (obj, field, ctx) = ($obj, $field, $ctx);
+        use FieldId as F;
+        match field {
+            F::DeploymentId => of!(obj, Deployment, |d| Val::Str(&d.id)),
+            F::DeploymentName => of!(obj, Deployment, |d| Val::Str(&d.name)),
+            F::DeploymentNamespace => of!(obj, Deployment, |d| s(&d.namespace)),
+            F::DeploymentCluster => of!(obj, Deployment, |d| s(&d.cluster)),
+            F::DeploymentClusterId => of!(obj, Deployment, |d| s(&d.cluster_id)),
+            F::DeploymentType => of!(obj, Deployment, |d| s(&d.workload_type)),
+            F::DeploymentReplicas => of!(obj, Deployment, |d| n(d.replicas)),
+            F::DeploymentServiceAccount => of!(obj, Deployment, |d| s(&d.service_account)),
+            F::DeploymentAutomountToken => {
+                of!(obj, Deployment, |d| b(d.automount_service_account_token))
+            }
+            F::DeploymentHostNetwork => of!(obj, Deployment, |d| b(d.host_network)),
+            F::DeploymentHostPid => of!(obj, Deployment, |d| b(d.host_pid)),
+            F::DeploymentHostIpc => of!(obj, Deployment, |d| b(d.host_ipc)),
+            F::DeploymentRbacLevel => of!(obj, Deployment, |d| s(&d.rbac_permission_level)),
+            F::DeploymentRuntimeClass => of!(obj, Deployment, |d| s(&d.runtime_class)),
+            F::DeploymentHasIngressPolicy => of!(obj, Deployment, |d| b(d
+                .network_policies
+                .as_ref()
+                .and_then(|p| p.has_ingress))),
+            F::DeploymentHasEgressPolicy => of!(obj, Deployment, |d| b(d
+                .network_policies
+                .as_ref()
+                .and_then(|p| p.has_egress))),
+            F::DeploymentLabels => of!(obj, Deployment, |d| m(&d.labels)),
+            F::DeploymentAnnotations => of!(obj, Deployment, |d| m(&d.annotations)),
+            F::DeploymentPodLabels => of!(obj, Deployment, |d| m(&d.pod_labels)),
+            F::DeploymentClusterLabels => of!(obj, Deployment, |d| m(&d.cluster_labels)),
+            F::DeploymentNamespaceLabels => of!(obj, Deployment, |d| m(&d.namespace_labels)),
+            F::DeploymentPullSecrets => of!(obj, Deployment, |d| l(&d.image_pull_secrets)),
+            F::ContainerName => of!(obj, Container, |c| Val::Str(&c.name)),
+            F::ContainerType => of!(obj, Container, |c| Val::Str(
+                c.container_type.as_deref().unwrap_or("regular")
+            )),
+            F::ContainerImageName => of!(obj, Container, |c| c
+                .image
+                .as_ref()
+                .and_then(|i| i.full_name())
+                .map_or(Val::Missing, Val::Str)),
+            F::ContainerCommand => of!(obj, Container, |c| l(&c.command)),
+            F::ContainerArgs => of!(obj, Container, |c| l(&c.args)),
+            F::ContainerPrivileged => of!(obj, Container, |c| b(c
+                .security_context
+                .as_ref()
+                .and_then(|x| x.privileged))),
+            F::ContainerReadOnlyRootFs => of!(obj, Container, |c| b(c
+                .security_context
+                .as_ref()
+                .and_then(|x| x.read_only_root_filesystem))),
+            F::ContainerAllowPrivilegeEscalation => of!(obj, Container, |c| b(c
+                .security_context
+                .as_ref()
+                .and_then(|x| x.allow_privilege_escalation))),
+            F::ContainerRunAsUser => of!(obj, Container, |c| n(c
+                .security_context
+                .as_ref()
+                .and_then(|x| x.run_as_user))),
+            F::ContainerRunAsNonRoot => of!(obj, Container, |c| b(c
+                .security_context
+                .as_ref()
+                .and_then(|x| x.run_as_non_root))),
+            F::ContainerAddCapabilities => of!(obj, Container, |c| c
+                .security_context
+                .as_ref()
+                .map_or(Val::Missing, |x| l(&x.add_capabilities))),
+            F::ContainerDropCapabilities => of!(obj, Container, |c| c
+                .security_context
+                .as_ref()
+                .map_or(Val::Missing, |x| l(&x.drop_capabilities))),
+            F::ContainerSeccomp => of!(obj, Container, |c| c
+                .security_context
+                .as_ref()
+                .map_or(Val::Missing, |x| s(&x.seccomp_profile))),
+            F::ContainerAppArmor => of!(obj, Container, |c| c
+                .security_context
+                .as_ref()
+                .map_or(Val::Missing, |x| s(&x.apparmor_profile))),
+            F::ContainerCpuRequest => of!(obj, Container, |c| n(c
+                .resources
+                .as_ref()
+                .and_then(|r| r.cpu_request_cores))),
+            F::ContainerCpuLimit => of!(obj, Container, |c| n(c
+                .resources
+                .as_ref()
+                .and_then(|r| r.cpu_limit_cores))),
+            F::ContainerMemoryRequest => of!(obj, Container, |c| n(c
+                .resources
+                .as_ref()
+                .and_then(|r| r.memory_request_mb))),
+            F::ContainerMemoryLimit => of!(obj, Container, |c| n(c
+                .resources
+                .as_ref()
+                .and_then(|r| r.memory_limit_mb))),
+            F::ContainerLivenessProbe => of!(obj, Container, |c| b(c.liveness_probe_defined)),
+            F::ContainerReadinessProbe => of!(obj, Container, |c| b(c.readiness_probe_defined)),
+            F::ContainerSecretsMounted => of!(obj, Container, |c| l(&c.secrets_mounted)),
+            F::EnvName => of!(obj, Env, |e| Val::Str(&e.name)),
+            F::EnvValue => of!(obj, Env, |e| s(&e.value)),
+            F::EnvSource => of!(obj, Env, |e| Val::Str(
+                e.source.as_deref().unwrap_or("unset")
+            )),
+            F::EnvSecret => of!(obj, Env, |e| s(&e.secret)),
+            F::VolumeName => of!(obj, Volume, |v| s(&v.name)),
+            F::VolumeType => of!(obj, Volume, |v| s(&v.volume_type)),
+            F::VolumeSource => of!(obj, Volume, |v| s(&v.source)),
+            F::VolumeDestination => of!(obj, Volume, |v| s(&v.destination)),
+            F::VolumeReadOnly => of!(obj, Volume, |v| b(v.read_only)),
+            F::VolumePropagation => of!(obj, Volume, |v| s(&v.mount_propagation)),
+            F::PortContainerPort => of!(obj, Port, |p| n(p.container_port)),
+            F::PortProtocol => of!(obj, Port, |p| s(&p.protocol)),
+            F::PortExposure => of!(obj, Port, |p| s(&p.exposure)),
+            F::PortExposedPort => of!(obj, Port, |p| n(p.exposed_port)),
+            F::PortNodePort => of!(obj, Port, |p| n(p.node_port)),
+            F::ImageId => of!(obj, Image, |i| s(&i.id)),
+            F::ImageFullName => of!(obj, Image, |i| i
+                .name
+                .as_ref()
+                .map_or(Val::Missing, |x| s(&x.full_name))),
+            F::ImageRegistry => of!(obj, Image, |i| i
+                .name
+                .as_ref()
+                .map_or(Val::Missing, |x| s(&x.registry))),
+            F::ImageRemote => of!(obj, Image, |i| i
+                .name
+                .as_ref()
+                .map_or(Val::Missing, |x| s(&x.remote))),
+            F::ImageTag => of!(obj, Image, |i| i
+                .name
+                .as_ref()
+                .map_or(Val::Missing, |x| s(&x.tag))),
+            F::ImageCreated => of!(obj, Image, |i| t(i.created)),
+            F::ImageOs => of!(obj, Image, |i| s(&i.os)),
+            F::ImageUser => of!(obj, Image, |i| s(&i.user)),
+            F::ImageLabels => of!(obj, Image, |i| m(&i.labels)),
+            F::ImageEnv => of!(obj, Image, |i| l(&i.env)),
+            F::ImageScanned => of!(obj, Image, |i| Val::Bool(i.scan.is_some())),
+            F::ImageScanTime => of!(obj, Image, |i| t(i
+                .scan
+                .as_ref()
+                .and_then(|x| x.scanned_at))),
+            F::ImageScanner => of!(obj, Image, |i| i
+                .scan
+                .as_ref()
+                .map_or(Val::Missing, |x| s(&x.scanner))),
+            F::ImageVerifiedBy => of!(obj, Image, |i| Val::List(
+                i.signature
+                    .as_ref()
+                    .and_then(|x| x.verified_by.as_deref())
+                    .unwrap_or(&[]),
+            )),
+            F::LayerInstruction => of!(obj, Layer, |x| s(&x.instruction)),
+            F::LayerValue => of!(obj, Layer, |x| s(&x.value)),
+            F::LayerCreated => of!(obj, Layer, |x| t(x.created)),
+            F::ComponentName => of!(obj, Component, |c| s(&c.name)),
+            F::ComponentVersion => of!(obj, Component, |c| s(&c.version)),
+            F::ComponentType => of!(obj, Component, |c| s(&c.component_type)),
+            F::ComponentLocation => of!(obj, Component, |c| s(&c.location)),
+            F::ComponentLayerIndex => of!(obj, Component, |c| n(c.layer_index)),
+            F::VulnId => of!(obj, Vuln, |v| s(&v.id)),
+            F::VulnCvss => of!(obj, Vuln, |v| n(v.cvss)),
+            F::VulnNvdCvss => of!(obj, Vuln, |v| n(v.nvd_cvss)),
+            F::VulnSeverity => of!(obj, Vuln, |v| s(&v.severity)),
+            F::VulnFixedBy => of!(obj, Vuln, |v| s(&v.fixed_by)),
+            F::VulnFixable => of!(obj, Vuln, |v| v
+                .fixed_by
+                .as_deref()
+                .map_or(Val::Missing, |x| Val::Bool(!x.is_empty()))),
+            F::VulnPublished => of!(obj, Vuln, |v| t(v.published)),
+            F::VulnFixAvailableAt => of!(obj, Vuln, |v| t(v.fix_available_at)),
+            F::VulnFirstImageOccurrence => of!(obj, Vuln, |v| t(v.first_image_occurrence)),
+            F::VulnFirstSystemOccurrence => of!(obj, Vuln, |v| t(v.first_system_occurrence)),
+            F::VulnEpss => of!(obj, Vuln, |v| n(v.epss)),
+            F::VulnKnownExploited => of!(obj, Vuln, |v| b(v.known_exploited)),
+            F::VulnSuppressed => of!(obj, Vuln, |v| Val::Bool(v.suppressed.unwrap_or(false))),
+            F::VulnState => of!(obj, Vuln, |v| Val::Str(
+                v.state.as_deref().unwrap_or("observed")
+            )),
+            F::ProcessId => of!(obj, Process, |p| Val::Str(&p.id)),
+            F::ProcessName => of!(obj, Process, |p| s(&p.name)),
+            F::ProcessExecPath => of!(obj, Process, |p| s(&p.exec_path)),
+            F::ProcessArgs => of!(obj, Process, |p| s(&p.args)),
+            F::ProcessUid => of!(obj, Process, |p| n(p.uid)),
+            F::ProcessGid => of!(obj, Process, |p| n(p.gid)),
+            F::ProcessLineage => of!(obj, Process, |p| l(&p.lineage)),
+            F::ProcessContainerName => of!(obj, Process, |p| s(&p.container)),
+            F::ProcessPod => of!(obj, Process, |p| s(&p.pod)),
+            F::ProcessNamespace => of!(obj, Process, |p| s(&p.namespace)),
+            F::ProcessTime => of!(obj, Process, |p| t(p.time)),
+            F::ProcessOutsideBaseline => {
+                of!(obj, Process, |_p| Val::Bool(ctx.join.outside_baseline))
+            }
+            F::EventId => of!(obj, Event, |e| Val::Str(&e.id)),
+            F::EventResource => of!(obj, Event, |e| s(&e.resource)),
+            F::EventVerb => of!(obj, Event, |e| s(&e.verb)),
+            F::EventObjectName => of!(obj, Event, |e| s(&e.object_name)),
+            F::EventUsername => of!(obj, Event, |e| e
+                .user
+                .as_ref()
+                .map_or(Val::Missing, |u| s(&u.username))),
+            F::EventGroups => of!(obj, Event, |e| e
+                .user
+                .as_ref()
+                .map_or(Val::Missing, |u| l(&u.groups))),
+            F::EventImpersonated => of!(obj, Event, |e| Val::Bool(e.impersonated_user.is_some())),
+            F::EventSourceIps => of!(obj, Event, |e| l(&e.source_ips)),
+            F::EventUserAgent => of!(obj, Event, |e| s(&e.user_agent)),
+            F::EventNamespace => of!(obj, Event, |e| s(&e.namespace)),
+            F::EventPod => of!(obj, Event, |e| s(&e.pod)),
+            F::EventContainer => of!(obj, Event, |e| s(&e.container)),
+            F::EventCommand => of!(obj, Event, |e| l(&e.command)),
+            F::EventTime => of!(obj, Event, |e| t(e.time)),
+            F::FlowId => of!(obj, Flow, |x| Val::Str(&x.id)),
+            F::FlowSourceName => of!(obj, Flow, |x| x
+                .source
+                .as_ref()
+                .map_or(Val::Missing, |p| s(&p.name))),
+            F::FlowSourceNamespace => of!(obj, Flow, |x| x
+                .source
+                .as_ref()
+                .map_or(Val::Missing, |p| s(&p.namespace))),
+            F::FlowDestinationType => of!(obj, Flow, |x| x
+                .destination
+                .as_ref()
+                .map_or(Val::Missing, |p| s(&p.peer_type))),
+            F::FlowDestinationName => of!(obj, Flow, |x| x
+                .destination
+                .as_ref()
+                .map_or(Val::Missing, |p| s(&p.name))),
+            F::FlowDestinationNamespace => of!(obj, Flow, |x| x
+                .destination
+                .as_ref()
+                .map_or(Val::Missing, |p| s(&p.namespace))),
+            F::FlowDestinationCidr => of!(obj, Flow, |x| x
+                .destination
+                .as_ref()
+                .map_or(Val::Missing, |p| s(&p.cidr))),
+            F::FlowPort => of!(obj, Flow, |x| n(x.port)),
+            F::FlowProtocol => of!(obj, Flow, |x| s(&x.protocol)),
+            F::FlowNotInBaseline => of!(obj, Flow, |x| b(x.not_in_baseline)),
+            F::FlowTime => of!(obj, Flow, |x| t(x.time)),
+            F::EntryKey => match obj {
+                Obj::Entry(k, _) => Val::Str(k),
+                _ => Val::Missing,
+            },
+            F::EntryValue => match obj {
+                Obj::Entry(_, v) => Val::Str(v),
+                _ => Val::Missing,
+            },
+            F::ElementValue => of!(obj, Element, |e| Val::Str(e)),
+        }
+    }};
+}
+
 /// Reads `field` of `obj`. A field of another subject reads as missing. (One jump on the
 /// field, then a check of the subject: compiled conditions read fields constantly.)
 pub fn field<'r>(obj: Obj<'r>, field: FieldId, ctx: &Ctx<'r>) -> Val<'r> {
-    field_inline(obj, field, ctx)
+    read_field!(obj, field, ctx)
 }
 
 /// [`field`], inlined where it is called: with the field a constant (generated code, see
-/// [`crate::codegen`]) the jump folds away and only the read is left.
+/// [`crate::codegen`]) the jump folds away and only the read is left. (The same body as
+/// [`field`], which stays one function for the matcher's closures.)
 #[inline(always)]
 pub fn field_inline<'r>(obj: Obj<'r>, field: FieldId, ctx: &Ctx<'r>) -> Val<'r> {
-    use FieldId as F;
-    match field {
-        F::DeploymentId => of!(obj, Deployment, |d| Val::Str(&d.id)),
-        F::DeploymentName => of!(obj, Deployment, |d| Val::Str(&d.name)),
-        F::DeploymentNamespace => of!(obj, Deployment, |d| s(&d.namespace)),
-        F::DeploymentCluster => of!(obj, Deployment, |d| s(&d.cluster)),
-        F::DeploymentClusterId => of!(obj, Deployment, |d| s(&d.cluster_id)),
-        F::DeploymentType => of!(obj, Deployment, |d| s(&d.workload_type)),
-        F::DeploymentReplicas => of!(obj, Deployment, |d| n(d.replicas)),
-        F::DeploymentServiceAccount => of!(obj, Deployment, |d| s(&d.service_account)),
-        F::DeploymentAutomountToken => {
-            of!(obj, Deployment, |d| b(d.automount_service_account_token))
-        }
-        F::DeploymentHostNetwork => of!(obj, Deployment, |d| b(d.host_network)),
-        F::DeploymentHostPid => of!(obj, Deployment, |d| b(d.host_pid)),
-        F::DeploymentHostIpc => of!(obj, Deployment, |d| b(d.host_ipc)),
-        F::DeploymentRbacLevel => of!(obj, Deployment, |d| s(&d.rbac_permission_level)),
-        F::DeploymentRuntimeClass => of!(obj, Deployment, |d| s(&d.runtime_class)),
-        F::DeploymentHasIngressPolicy => of!(obj, Deployment, |d| b(d
-            .network_policies
-            .as_ref()
-            .and_then(|p| p.has_ingress))),
-        F::DeploymentHasEgressPolicy => of!(obj, Deployment, |d| b(d
-            .network_policies
-            .as_ref()
-            .and_then(|p| p.has_egress))),
-        F::DeploymentLabels => of!(obj, Deployment, |d| m(&d.labels)),
-        F::DeploymentAnnotations => of!(obj, Deployment, |d| m(&d.annotations)),
-        F::DeploymentPodLabels => of!(obj, Deployment, |d| m(&d.pod_labels)),
-        F::DeploymentClusterLabels => of!(obj, Deployment, |d| m(&d.cluster_labels)),
-        F::DeploymentNamespaceLabels => of!(obj, Deployment, |d| m(&d.namespace_labels)),
-        F::DeploymentPullSecrets => of!(obj, Deployment, |d| l(&d.image_pull_secrets)),
-        F::ContainerName => of!(obj, Container, |c| Val::Str(&c.name)),
-        F::ContainerType => of!(obj, Container, |c| Val::Str(
-            c.container_type.as_deref().unwrap_or("regular")
-        )),
-        F::ContainerImageName => of!(obj, Container, |c| c
-            .image
-            .as_ref()
-            .and_then(|i| i.full_name())
-            .map_or(Val::Missing, Val::Str)),
-        F::ContainerCommand => of!(obj, Container, |c| l(&c.command)),
-        F::ContainerArgs => of!(obj, Container, |c| l(&c.args)),
-        F::ContainerPrivileged => of!(obj, Container, |c| b(c
-            .security_context
-            .as_ref()
-            .and_then(|x| x.privileged))),
-        F::ContainerReadOnlyRootFs => of!(obj, Container, |c| b(c
-            .security_context
-            .as_ref()
-            .and_then(|x| x.read_only_root_filesystem))),
-        F::ContainerAllowPrivilegeEscalation => of!(obj, Container, |c| b(c
-            .security_context
-            .as_ref()
-            .and_then(|x| x.allow_privilege_escalation))),
-        F::ContainerRunAsUser => of!(obj, Container, |c| n(c
-            .security_context
-            .as_ref()
-            .and_then(|x| x.run_as_user))),
-        F::ContainerRunAsNonRoot => of!(obj, Container, |c| b(c
-            .security_context
-            .as_ref()
-            .and_then(|x| x.run_as_non_root))),
-        F::ContainerAddCapabilities => of!(obj, Container, |c| c
-            .security_context
-            .as_ref()
-            .map_or(Val::Missing, |x| l(&x.add_capabilities))),
-        F::ContainerDropCapabilities => of!(obj, Container, |c| c
-            .security_context
-            .as_ref()
-            .map_or(Val::Missing, |x| l(&x.drop_capabilities))),
-        F::ContainerSeccomp => of!(obj, Container, |c| c
-            .security_context
-            .as_ref()
-            .map_or(Val::Missing, |x| s(&x.seccomp_profile))),
-        F::ContainerAppArmor => of!(obj, Container, |c| c
-            .security_context
-            .as_ref()
-            .map_or(Val::Missing, |x| s(&x.apparmor_profile))),
-        F::ContainerCpuRequest => of!(obj, Container, |c| n(c
-            .resources
-            .as_ref()
-            .and_then(|r| r.cpu_request_cores))),
-        F::ContainerCpuLimit => of!(obj, Container, |c| n(c
-            .resources
-            .as_ref()
-            .and_then(|r| r.cpu_limit_cores))),
-        F::ContainerMemoryRequest => of!(obj, Container, |c| n(c
-            .resources
-            .as_ref()
-            .and_then(|r| r.memory_request_mb))),
-        F::ContainerMemoryLimit => of!(obj, Container, |c| n(c
-            .resources
-            .as_ref()
-            .and_then(|r| r.memory_limit_mb))),
-        F::ContainerLivenessProbe => of!(obj, Container, |c| b(c.liveness_probe_defined)),
-        F::ContainerReadinessProbe => of!(obj, Container, |c| b(c.readiness_probe_defined)),
-        F::ContainerSecretsMounted => of!(obj, Container, |c| l(&c.secrets_mounted)),
-        F::EnvName => of!(obj, Env, |e| Val::Str(&e.name)),
-        F::EnvValue => of!(obj, Env, |e| s(&e.value)),
-        F::EnvSource => of!(obj, Env, |e| Val::Str(
-            e.source.as_deref().unwrap_or("unset")
-        )),
-        F::EnvSecret => of!(obj, Env, |e| s(&e.secret)),
-        F::VolumeName => of!(obj, Volume, |v| s(&v.name)),
-        F::VolumeType => of!(obj, Volume, |v| s(&v.volume_type)),
-        F::VolumeSource => of!(obj, Volume, |v| s(&v.source)),
-        F::VolumeDestination => of!(obj, Volume, |v| s(&v.destination)),
-        F::VolumeReadOnly => of!(obj, Volume, |v| b(v.read_only)),
-        F::VolumePropagation => of!(obj, Volume, |v| s(&v.mount_propagation)),
-        F::PortContainerPort => of!(obj, Port, |p| n(p.container_port)),
-        F::PortProtocol => of!(obj, Port, |p| s(&p.protocol)),
-        F::PortExposure => of!(obj, Port, |p| s(&p.exposure)),
-        F::PortExposedPort => of!(obj, Port, |p| n(p.exposed_port)),
-        F::PortNodePort => of!(obj, Port, |p| n(p.node_port)),
-        F::ImageId => of!(obj, Image, |i| s(&i.id)),
-        F::ImageFullName => of!(obj, Image, |i| i
-            .name
-            .as_ref()
-            .map_or(Val::Missing, |x| s(&x.full_name))),
-        F::ImageRegistry => of!(obj, Image, |i| i
-            .name
-            .as_ref()
-            .map_or(Val::Missing, |x| s(&x.registry))),
-        F::ImageRemote => of!(obj, Image, |i| i
-            .name
-            .as_ref()
-            .map_or(Val::Missing, |x| s(&x.remote))),
-        F::ImageTag => of!(obj, Image, |i| i
-            .name
-            .as_ref()
-            .map_or(Val::Missing, |x| s(&x.tag))),
-        F::ImageCreated => of!(obj, Image, |i| t(i.created)),
-        F::ImageOs => of!(obj, Image, |i| s(&i.os)),
-        F::ImageUser => of!(obj, Image, |i| s(&i.user)),
-        F::ImageLabels => of!(obj, Image, |i| m(&i.labels)),
-        F::ImageEnv => of!(obj, Image, |i| l(&i.env)),
-        F::ImageScanned => of!(obj, Image, |i| Val::Bool(i.scan.is_some())),
-        F::ImageScanTime => of!(obj, Image, |i| t(i
-            .scan
-            .as_ref()
-            .and_then(|x| x.scanned_at))),
-        F::ImageScanner => of!(obj, Image, |i| i
-            .scan
-            .as_ref()
-            .map_or(Val::Missing, |x| s(&x.scanner))),
-        F::ImageVerifiedBy => of!(obj, Image, |i| Val::List(
-            i.signature
-                .as_ref()
-                .and_then(|x| x.verified_by.as_deref())
-                .unwrap_or(&[]),
-        )),
-        F::LayerInstruction => of!(obj, Layer, |x| s(&x.instruction)),
-        F::LayerValue => of!(obj, Layer, |x| s(&x.value)),
-        F::LayerCreated => of!(obj, Layer, |x| t(x.created)),
-        F::ComponentName => of!(obj, Component, |c| s(&c.name)),
-        F::ComponentVersion => of!(obj, Component, |c| s(&c.version)),
-        F::ComponentType => of!(obj, Component, |c| s(&c.component_type)),
-        F::ComponentLocation => of!(obj, Component, |c| s(&c.location)),
-        F::ComponentLayerIndex => of!(obj, Component, |c| n(c.layer_index)),
-        F::VulnId => of!(obj, Vuln, |v| s(&v.id)),
-        F::VulnCvss => of!(obj, Vuln, |v| n(v.cvss)),
-        F::VulnNvdCvss => of!(obj, Vuln, |v| n(v.nvd_cvss)),
-        F::VulnSeverity => of!(obj, Vuln, |v| s(&v.severity)),
-        F::VulnFixedBy => of!(obj, Vuln, |v| s(&v.fixed_by)),
-        F::VulnFixable => of!(obj, Vuln, |v| v
-            .fixed_by
-            .as_deref()
-            .map_or(Val::Missing, |x| Val::Bool(!x.is_empty()))),
-        F::VulnPublished => of!(obj, Vuln, |v| t(v.published)),
-        F::VulnFixAvailableAt => of!(obj, Vuln, |v| t(v.fix_available_at)),
-        F::VulnFirstImageOccurrence => of!(obj, Vuln, |v| t(v.first_image_occurrence)),
-        F::VulnFirstSystemOccurrence => of!(obj, Vuln, |v| t(v.first_system_occurrence)),
-        F::VulnEpss => of!(obj, Vuln, |v| n(v.epss)),
-        F::VulnKnownExploited => of!(obj, Vuln, |v| b(v.known_exploited)),
-        F::VulnSuppressed => of!(obj, Vuln, |v| Val::Bool(v.suppressed.unwrap_or(false))),
-        F::VulnState => of!(obj, Vuln, |v| Val::Str(
-            v.state.as_deref().unwrap_or("observed")
-        )),
-        F::ProcessId => of!(obj, Process, |p| Val::Str(&p.id)),
-        F::ProcessName => of!(obj, Process, |p| s(&p.name)),
-        F::ProcessExecPath => of!(obj, Process, |p| s(&p.exec_path)),
-        F::ProcessArgs => of!(obj, Process, |p| s(&p.args)),
-        F::ProcessUid => of!(obj, Process, |p| n(p.uid)),
-        F::ProcessGid => of!(obj, Process, |p| n(p.gid)),
-        F::ProcessLineage => of!(obj, Process, |p| l(&p.lineage)),
-        F::ProcessContainerName => of!(obj, Process, |p| s(&p.container)),
-        F::ProcessPod => of!(obj, Process, |p| s(&p.pod)),
-        F::ProcessNamespace => of!(obj, Process, |p| s(&p.namespace)),
-        F::ProcessTime => of!(obj, Process, |p| t(p.time)),
-        F::ProcessOutsideBaseline => of!(obj, Process, |_p| Val::Bool(ctx.join.outside_baseline)),
-        F::EventId => of!(obj, Event, |e| Val::Str(&e.id)),
-        F::EventResource => of!(obj, Event, |e| s(&e.resource)),
-        F::EventVerb => of!(obj, Event, |e| s(&e.verb)),
-        F::EventObjectName => of!(obj, Event, |e| s(&e.object_name)),
-        F::EventUsername => of!(obj, Event, |e| e
-            .user
-            .as_ref()
-            .map_or(Val::Missing, |u| s(&u.username))),
-        F::EventGroups => of!(obj, Event, |e| e
-            .user
-            .as_ref()
-            .map_or(Val::Missing, |u| l(&u.groups))),
-        F::EventImpersonated => of!(obj, Event, |e| Val::Bool(e.impersonated_user.is_some())),
-        F::EventSourceIps => of!(obj, Event, |e| l(&e.source_ips)),
-        F::EventUserAgent => of!(obj, Event, |e| s(&e.user_agent)),
-        F::EventNamespace => of!(obj, Event, |e| s(&e.namespace)),
-        F::EventPod => of!(obj, Event, |e| s(&e.pod)),
-        F::EventContainer => of!(obj, Event, |e| s(&e.container)),
-        F::EventCommand => of!(obj, Event, |e| l(&e.command)),
-        F::EventTime => of!(obj, Event, |e| t(e.time)),
-        F::FlowId => of!(obj, Flow, |x| Val::Str(&x.id)),
-        F::FlowSourceName => of!(obj, Flow, |x| x
-            .source
-            .as_ref()
-            .map_or(Val::Missing, |p| s(&p.name))),
-        F::FlowSourceNamespace => of!(obj, Flow, |x| x
-            .source
-            .as_ref()
-            .map_or(Val::Missing, |p| s(&p.namespace))),
-        F::FlowDestinationType => of!(obj, Flow, |x| x
-            .destination
-            .as_ref()
-            .map_or(Val::Missing, |p| s(&p.peer_type))),
-        F::FlowDestinationName => of!(obj, Flow, |x| x
-            .destination
-            .as_ref()
-            .map_or(Val::Missing, |p| s(&p.name))),
-        F::FlowDestinationNamespace => of!(obj, Flow, |x| x
-            .destination
-            .as_ref()
-            .map_or(Val::Missing, |p| s(&p.namespace))),
-        F::FlowDestinationCidr => of!(obj, Flow, |x| x
-            .destination
-            .as_ref()
-            .map_or(Val::Missing, |p| s(&p.cidr))),
-        F::FlowPort => of!(obj, Flow, |x| n(x.port)),
-        F::FlowProtocol => of!(obj, Flow, |x| s(&x.protocol)),
-        F::FlowNotInBaseline => of!(obj, Flow, |x| b(x.not_in_baseline)),
-        F::FlowTime => of!(obj, Flow, |x| t(x.time)),
-        F::EntryKey => match obj {
-            Obj::Entry(k, _) => Val::Str(k),
-            _ => Val::Missing,
-        },
-        F::EntryValue => match obj {
-            Obj::Entry(_, v) => Val::Str(v),
-            _ => Val::Missing,
-        },
-        F::ElementValue => of!(obj, Element, |e| Val::Str(e)),
-    }
+    read_field!(obj, field, ctx)
+}
+
+/// The body of [`children`] and [`children_inline`].
+macro_rules! link_children {
+    ($obj:ident, $link:ident, $ctx:ident) => {{
+        let (obj, link, ctx) = ($obj, $link, $ctx);
+        (|| -> Option<Children<'_>> {
+            Some(match (obj, link) {
+                (Obj::Deployment(d), Link::DeploymentContainers) => {
+                    Children::Containers(d.containers.iter())
+                }
+                (Obj::Deployment(d), Link::DeploymentPorts) => {
+                    Children::Ports(d.ports.as_deref()?.iter())
+                }
+                (Obj::Container(c), Link::ContainerEnv) => Children::Env(c.env.as_deref()?.iter()),
+                (Obj::Container(c), Link::ContainerVolumes) => {
+                    Children::Volumes(c.volumes.as_deref()?.iter())
+                }
+                (Obj::Container(c), Link::ContainerImage) => {
+                    Children::One(Some(Obj::Image(ctx.dataset.image_of(c)?)))
+                }
+                (Obj::Image(i), Link::ImageLayers) => Children::Layers(i.layers.as_deref()?.iter()),
+                (Obj::Image(i), Link::ImageComponents) => Children::Components(
+                    i.scan.as_ref()?.components.as_deref().unwrap_or(&[]).iter(),
+                ),
+                (Obj::Component(c), Link::ComponentVulns) => {
+                    Children::Vulns(c.vulns.as_deref().unwrap_or(&[]).iter(), true)
+                }
+                (Obj::Component(c), Link::ComponentReportedVulns) => {
+                    Children::Vulns(c.vulns.as_deref().unwrap_or(&[]).iter(), false)
+                }
+                (Obj::Process(_) | Obj::Event(_) | Obj::Flow(_), Link::EventDeployment) => {
+                    Children::One(Some(Obj::Deployment(ctx.join.deployment?)))
+                }
+                (Obj::Process(_), Link::ProcessContainer) => {
+                    Children::One(Some(Obj::Container(ctx.join.container?)))
+                }
+                (o, Link::Elements(f)) => match field(o, f, ctx) {
+                    Val::List(items) => Children::Elements(items.iter()),
+                    _ => return None,
+                },
+                (o, Link::Entries(f)) => match field(o, f, ctx) {
+                    Val::Map(map) => Children::Entries(map.iter()),
+                    _ => return None,
+                },
+                _ => return None,
+            })
+        })()
+    }};
 }
 
 /// The objects a link yields from `obj`, or `None` when that part of the record is unknown.
 pub fn children<'r>(obj: Obj<'r>, link: Link, ctx: &Ctx<'r>) -> Option<Children<'r>> {
-    children_inline(obj, link, ctx)
+    link_children!(obj, link, ctx)
 }
 
 /// [`children`], inlined where it is called (see [`field_inline`]).
 #[inline(always)]
 pub fn children_inline<'r>(obj: Obj<'r>, link: Link, ctx: &Ctx<'r>) -> Option<Children<'r>> {
-    Some(match (obj, link) {
-        (Obj::Deployment(d), Link::DeploymentContainers) => {
-            Children::Containers(d.containers.iter())
-        }
-        (Obj::Deployment(d), Link::DeploymentPorts) => Children::Ports(d.ports.as_deref()?.iter()),
-        (Obj::Container(c), Link::ContainerEnv) => Children::Env(c.env.as_deref()?.iter()),
-        (Obj::Container(c), Link::ContainerVolumes) => {
-            Children::Volumes(c.volumes.as_deref()?.iter())
-        }
-        (Obj::Container(c), Link::ContainerImage) => {
-            Children::One(Some(Obj::Image(ctx.dataset.image_of(c)?)))
-        }
-        (Obj::Image(i), Link::ImageLayers) => Children::Layers(i.layers.as_deref()?.iter()),
-        (Obj::Image(i), Link::ImageComponents) => {
-            Children::Components(i.scan.as_ref()?.components.as_deref().unwrap_or(&[]).iter())
-        }
-        (Obj::Component(c), Link::ComponentVulns) => {
-            Children::Vulns(c.vulns.as_deref().unwrap_or(&[]).iter(), true)
-        }
-        (Obj::Component(c), Link::ComponentReportedVulns) => {
-            Children::Vulns(c.vulns.as_deref().unwrap_or(&[]).iter(), false)
-        }
-        (Obj::Process(_) | Obj::Event(_) | Obj::Flow(_), Link::EventDeployment) => {
-            Children::One(Some(Obj::Deployment(ctx.join.deployment?)))
-        }
-        (Obj::Process(_), Link::ProcessContainer) => {
-            Children::One(Some(Obj::Container(ctx.join.container?)))
-        }
-        (o, Link::Elements(f)) => match field(o, f, ctx) {
-            Val::List(items) => Children::Elements(items.iter()),
-            _ => return None,
-        },
-        (o, Link::Entries(f)) => match field(o, f, ctx) {
-            Val::Map(map) => Children::Entries(map.iter()),
-            _ => return None,
-        },
-        _ => return None,
-    })
+    link_children!(obj, link, ctx)
 }
 
 /// An iterator over the objects a link yields.
