@@ -4,16 +4,20 @@
 //! 1,509-match Grype report end to end.
 //!
 //! After the hot group, the ratios of the thirteen policies to the baseline are printed
-//! (`ratio: ...` lines, medians of interleaved rounds in the same run).
+//! (`ratio: ...` lines, medians of interleaved rounds in the same run), for the matcher
+//! (policies loaded at run time, as the CLI, WASM and the sidecar run them) and for the
+//! same policies compiled to Rust (`palisade_engine::codegen`, for hosts that embed a fixed
+//! set; built by benches/build.rs).
 //!
 //! Run a subset: `cargo bench -p palisade-benches -- hot/` (or `cold/`, `grype`).
 //! Quick mode: `cargo bench -p palisade-benches -- --quick`.
 
 use criterion::{BatchSize, Criterion, black_box, criterion_group, criterion_main};
 use palisade_benches::*;
+use palisade_engine::record::Process;
 use palisade_engine::report::join_of;
 use palisade_engine::value::{Ctx, Obj};
-use palisade_engine::{EvalOptions, Matcher};
+use palisade_engine::{Dataset, EvalOptions, Matcher};
 use palisade_lang::{SourceFile, Sources};
 
 fn opts() -> EvalOptions {
@@ -82,6 +86,13 @@ fn cold(c: &mut Criterion) {
 fn hot(c: &mut Criterion) {
     let thirteen = compile(&[("bench.pal", POLICIES)]);
     let lib = library();
+    let (Ok(thirteen_rust), Ok(lib_rust)) = (
+        thirteen_generated::Policies::new(),
+        library_generated::Policies::new(),
+    ) else {
+        eprintln!("the policies compiled to Rust did not load");
+        std::process::exit(2);
+    };
     let hand = HandWritten::default();
     let ds = workload(200, 7);
     let procs = processes(1000, 11);
@@ -96,6 +107,9 @@ fn hot(c: &mut Criterion) {
         let mut n = 0;
         let _ = thirteen.evaluate(&ctx, Obj::Deployment(d), &opts, |_| n += 1);
         assert_eq!(n, hand.deployment(&ds, d, NOW), "deployment {}", d.id);
+        let mut n = 0;
+        let _ = thirteen_rust.evaluate(&ctx, Obj::Deployment(d), &opts, |_| n += 1);
+        assert_eq!(n, hand.deployment(&ds, d, NOW), "deployment {}", d.id);
     }
     for p in &procs {
         let ctx = Ctx {
@@ -106,22 +120,13 @@ fn hot(c: &mut Criterion) {
         let mut n = 0;
         let _ = thirteen.evaluate(&ctx, Obj::Process(p), &opts, |_| n += 1);
         assert_eq!(n, hand.process(p), "process {}", p.id);
+        let mut n = 0;
+        let _ = thirteen_rust.evaluate(&ctx, Obj::Process(p), &opts, |_| n += 1);
+        assert_eq!(n, hand.process(p), "process {}", p.id);
     }
     let mut g = c.benchmark_group("hot");
-    let per_deployment = |m: &Matcher| {
-        let mut hits = 0usize;
-        for d in &ds.deployments {
-            let ctx = Ctx {
-                dataset: &ds,
-                join: Default::default(),
-                now: NOW,
-            };
-            let _ = m.evaluate(&ctx, Obj::Deployment(d), &opts, |_| hits += 1);
-        }
-        hits
-    };
     g.bench_function("13 policies x 200 deployments (engine)", |b| {
-        b.iter(|| black_box(per_deployment(&thirteen)))
+        b.iter(|| black_box(per_deployment(&thirteen, &ds, &opts)))
     });
     g.bench_function("13 policies x 200 deployments (hand-written)", |b| {
         b.iter(|| {
@@ -133,29 +138,29 @@ fn hot(c: &mut Criterion) {
             )
         })
     });
-    let per_process = |m: &Matcher| {
-        let mut hits = 0usize;
-        for p in &procs {
-            let ctx = Ctx {
-                dataset: &ds,
-                join: Default::default(),
-                now: NOW,
-            };
-            let _ = m.evaluate(&ctx, Obj::Process(p), &opts, |_| hits += 1);
-        }
-        hits
-    };
     g.bench_function("13 policies x 1000 processes (engine)", |b| {
-        b.iter(|| black_box(per_process(&thirteen)))
+        b.iter(|| black_box(per_process(&thirteen, &procs, &ds, &opts)))
     });
     g.bench_function("13 policies x 1000 processes (hand-written)", |b| {
         b.iter(|| black_box(procs.iter().map(|p| hand.process(p)).sum::<usize>()))
     });
+    g.bench_function("13 policies x 200 deployments (compiled to Rust)", |b| {
+        b.iter(|| black_box(per_deployment(&thirteen_rust, &ds, &opts)))
+    });
+    g.bench_function("13 policies x 1000 processes (compiled to Rust)", |b| {
+        b.iter(|| black_box(per_process(&thirteen_rust, &procs, &ds, &opts)))
+    });
     g.bench_function("library x 200 deployments", |b| {
-        b.iter(|| black_box(per_deployment(&lib)))
+        b.iter(|| black_box(per_deployment(&lib, &ds, &opts)))
     });
     g.bench_function("library x 1000 processes", |b| {
-        b.iter(|| black_box(per_process(&lib)))
+        b.iter(|| black_box(per_process(&lib, &procs, &ds, &opts)))
+    });
+    g.bench_function("library x 200 deployments (compiled to Rust)", |b| {
+        b.iter(|| black_box(per_deployment(&lib_rust, &ds, &opts)))
+    });
+    g.bench_function("library x 1000 processes (compiled to Rust)", |b| {
+        b.iter(|| black_box(per_process(&lib_rust, &procs, &ds, &opts)))
     });
     g.finish();
     // Issue 6's ratio targets, measured in this run: medians of interleaved rounds.
@@ -167,19 +172,95 @@ fn hot(c: &mut Criterion) {
     };
     let (engine, baseline) = interleaved(
         ds.deployments.len(),
-        || per_deployment(&thirteen),
+        || per_deployment(&thirteen, &ds, &opts),
         hand_deployments,
     );
     println!(
         "ratio: 13 policies per deployment: engine {engine:.0} ns, hand-written {baseline:.0} ns, {:.2}x (target 2x)",
         engine / baseline
     );
+    let (rust, baseline) = interleaved(
+        ds.deployments.len(),
+        || per_deployment(&thirteen_rust, &ds, &opts),
+        hand_deployments,
+    );
+    println!(
+        "ratio: 13 policies per deployment, compiled to Rust: {rust:.0} ns, hand-written {baseline:.0} ns, {:.2}x (target 2x)",
+        rust / baseline
+    );
     let hand_processes = || procs.iter().map(|p| hand.process(p)).sum::<usize>();
-    let (engine, baseline) = interleaved(procs.len(), || per_process(&thirteen), hand_processes);
+    let (engine, baseline) = interleaved(
+        procs.len(),
+        || per_process(&thirteen, &procs, &ds, &opts),
+        hand_processes,
+    );
     println!(
         "ratio: 13 policies per process event: engine {engine:.1} ns, hand-written {baseline:.1} ns, {:.2}x (target 2x)",
         engine / baseline
     );
+    let (rust, baseline) = interleaved(
+        procs.len(),
+        || per_process(&thirteen_rust, &procs, &ds, &opts),
+        hand_processes,
+    );
+    println!(
+        "ratio: 13 policies per process event, compiled to Rust: {rust:.1} ns, hand-written {baseline:.1} ns, {:.2}x (target 2x)",
+        rust / baseline
+    );
+}
+
+/// The hits of `m` over the workload's deployments.
+fn per_deployment<E: Evaluate>(m: &E, ds: &Dataset, opts: &EvalOptions) -> usize {
+    let mut hits = 0usize;
+    for d in &ds.deployments {
+        let ctx = Ctx {
+            dataset: ds,
+            join: Default::default(),
+            now: NOW,
+        };
+        m.evaluate(&ctx, Obj::Deployment(d), opts, &mut hits);
+    }
+    hits
+}
+
+/// The hits of `m` over process events.
+fn per_process<E: Evaluate>(m: &E, procs: &[Process], ds: &Dataset, opts: &EvalOptions) -> usize {
+    let mut hits = 0usize;
+    for p in procs {
+        let ctx = Ctx {
+            dataset: ds,
+            join: Default::default(),
+            now: NOW,
+        };
+        m.evaluate(&ctx, Obj::Process(p), opts, &mut hits);
+    }
+    hits
+}
+
+/// A policy set's evaluate, counting hits: the matcher, or a set compiled to Rust.
+trait Evaluate {
+    fn evaluate<'r>(&self, ctx: &Ctx<'r>, root: Obj<'r>, opts: &EvalOptions, hits: &mut usize);
+}
+
+impl Evaluate for Matcher {
+    #[inline]
+    fn evaluate<'r>(&self, ctx: &Ctx<'r>, root: Obj<'r>, opts: &EvalOptions, hits: &mut usize) {
+        let _ = Matcher::evaluate(self, ctx, root, opts, |_| *hits += 1);
+    }
+}
+
+impl Evaluate for thirteen_generated::Policies {
+    #[inline]
+    fn evaluate<'r>(&self, ctx: &Ctx<'r>, root: Obj<'r>, opts: &EvalOptions, hits: &mut usize) {
+        let _ = thirteen_generated::Policies::evaluate(self, ctx, root, opts, |_| *hits += 1);
+    }
+}
+
+impl Evaluate for library_generated::Policies {
+    #[inline]
+    fn evaluate<'r>(&self, ctx: &Ctx<'r>, root: Obj<'r>, opts: &EvalOptions, hits: &mut usize) {
+        let _ = library_generated::Policies::evaluate(self, ctx, root, opts, |_| *hits += 1);
+    }
 }
 
 /// Medians (ns per record) of 101 interleaved rounds of `engine` and `hand`, each round 10
