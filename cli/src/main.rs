@@ -47,6 +47,9 @@ enum Emit {
     None,
     /// A readable listing of the compiled IR.
     Ir,
+    /// The policies as a Rust module, for hosts that embed a fixed set
+    /// (see docs/codegen.md).
+    Rust,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -264,8 +267,10 @@ fn run(cli: Cli) -> Result<i32, Fatal> {
                 Err(code) => return Ok(code),
             };
             let program = palisade_engine::compile(&set)?;
-            if emit == Emit::Ir {
-                print!("{}", program.listing());
+            match emit {
+                Emit::None => {}
+                Emit::Ir => print!("{}", program.listing()),
+                Emit::Rust => print!("{}", palisade_engine::codegen::rust_module(&program)),
             }
             if let Some(path) = output {
                 std::fs::write(&path, palisade_engine::bundle::write_bundle(&program))
