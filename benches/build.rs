@@ -34,6 +34,6 @@ fn generate(files: &[(&str, &str)], to: &std::path::Path) -> Result<(), String> 
             .join("\n")
     })?;
     let program = palisade_engine::compile(&set).map_err(|e| e.to_string())?;
-    std::fs::write(to, palisade_engine::codegen::rust_module(&program))
-        .map_err(|e| format!("{}: {e}", to.display()))
+    let module = palisade_engine::codegen::rust_module(&program).map_err(|e| e.to_string())?;
+    std::fs::write(to, module).map_err(|e| format!("{}: {e}", to.display()))
 }

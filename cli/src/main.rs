@@ -270,7 +270,11 @@ fn run(cli: Cli) -> Result<i32, Fatal> {
             match emit {
                 Emit::None => {}
                 Emit::Ir => print!("{}", program.listing()),
-                Emit::Rust => print!("{}", palisade_engine::codegen::rust_module(&program)),
+                Emit::Rust => print!(
+                    "{}",
+                    palisade_engine::codegen::rust_module(&program)
+                        .map_err(|e| Fatal(e.to_string()))?
+                ),
             }
             if let Some(path) = output {
                 std::fs::write(&path, palisade_engine::bundle::write_bundle(&program))

@@ -14,14 +14,14 @@
 //! ```ignore
 //! // build.rs
 //! let program = palisade_engine::compile(&checked_set)?;
-//! std::fs::write(out_dir.join("policies.rs"), palisade_engine::codegen::rust_module(&program))?;
+//! std::fs::write(out_dir.join("policies.rs"), palisade_engine::codegen::rust_module(&program)?)?;
 //! // lib.rs
 //! mod policies { include!(concat!(env!("OUT_DIR"), "/policies.rs")); }
 //! ```
 
 use crate::bundle::write_bundle;
 use crate::closures::{self, walks_a_list};
-use crate::ir::{Node, NodeId, OpIr, OperandIr, Program, RuleInfo};
+use crate::ir::{Node, NodeId, OpIr, OperandIr, Program, RuleInfo, VerifyError};
 use crate::runtime::exact_word;
 use crate::scope;
 use palisade_lang::schema::{Link, Root};
@@ -31,8 +31,10 @@ use std::fmt::Write;
 /// than written out as a `match` (which costs compile time in proportion).
 const INLINE_SET_MAX: usize = 64;
 
-/// The source of a Rust module that evaluates `program` (see the module documentation).
-pub fn rust_module(program: &Program) -> String {
+/// The source of a Rust module that evaluates `program` (see the module documentation),
+/// or why the program is unusable (it is verified first, as a loaded bundle is).
+pub fn rust_module(program: &Program) -> Result<String, VerifyError> {
+    program.verify()?;
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -147,7 +149,7 @@ pub fn rust_module(program: &Program) -> String {
              \x20   use ::palisade_engine::runtime::*;\n    {body}\n}}"
         );
     }
-    out
+    Ok(out)
 }
 
 /// The record kinds, with the [`crate::value::Obj`] variant that holds each.
@@ -338,6 +340,36 @@ fn link_path(link: Link) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn empty() -> Program {
+        Program {
+            version: crate::ir::IR_VERSION,
+            policies: vec![],
+            rules: vec![],
+            nodes: vec![],
+            kids: vec![],
+            tests: vec![],
+            strings: vec![],
+            string_sets: vec![],
+            num_sets: vec![],
+            regexes: vec![],
+            globs: vec![],
+            chains: vec![],
+        }
+    }
+
+    #[test]
+    fn unusable_programs_are_refused_and_empty_ones_evaluate_nothing() {
+        let module = rust_module(&empty()).unwrap_or_default();
+        assert!(module.contains("pub struct Policies"), "{module}");
+        assert_eq!(module.matches("\nfn rule_").count(), 0);
+        let mut broken = empty();
+        broken.nodes.push(Node::Not(0));
+        assert!(rust_module(&broken).is_err());
+        let mut old = empty();
+        old.version += 1;
+        assert!(rust_module(&old).is_err());
+    }
 
     #[test]
     fn raw_strings_get_enough_hashes() {

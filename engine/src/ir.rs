@@ -14,6 +14,10 @@ use serde::{Deserialize, Serialize};
 pub const IR_VERSION: u32 = 1;
 /// Most slots (bindings) one rule may use.
 pub const MAX_SLOTS: usize = 64;
+/// Deepest a condition tree may nest (the language allows 64 levels of brackets; macros
+/// and implicit quantifiers add some). Loading, compiling to closures and writing Rust
+/// recurse over trees: a deeper bundle is refused rather than exhausting the stack.
+pub const MAX_IR_DEPTH: usize = 512;
 
 /// Index into [`Program::nodes`].
 pub type NodeId = u32;

@@ -69,7 +69,10 @@ impl Program {
     /// Every node has at most one parent (a rule entry counts as one): rules are trees.
     /// A node shared between rules would be evaluated with the wrong rule's bindings, and
     /// sharing within a rule can describe an exponentially large condition in a small bundle.
+    /// Also: every child has a smaller id than its parent, and no tree is deeper than
+    /// [`MAX_IR_DEPTH`] (checked without recursion, before anything recurses over them).
     fn trees(&self) -> R {
+        let mut depths = vec![0u32; self.nodes.len()];
         let mut parents = vec![0u8; self.nodes.len()];
         let mut adopt = |child: NodeId| -> R {
             match parents.get_mut(child as usize) {
@@ -84,7 +87,23 @@ impl Program {
         for rule in &self.rules {
             adopt(rule.entry)?;
         }
-        for node in &self.nodes {
+        for (id, node) in self.nodes.iter().enumerate() {
+            let mut child = |k: NodeId| -> R {
+                adopt(k)?;
+                match depths.get(k as usize) {
+                    Some(d) if (k as usize) < id => {
+                        let d = d + 1;
+                        depths[id] = depths[id].max(d);
+                        if d as usize > MAX_IR_DEPTH {
+                            return Err(bad(format!(
+                                "node {id} is nested more than {MAX_IR_DEPTH} levels deep"
+                            )));
+                        }
+                        Ok(())
+                    }
+                    _ => Err(bad(format!("node {id}: child {k} out of order or range"))),
+                }
+            };
             match *node {
                 Node::And { first, len } | Node::Or { first, len } => {
                     let end = first as usize + len as usize;
@@ -92,10 +111,10 @@ impl Program {
                         return Err(bad("child list out of range"));
                     };
                     for k in kids {
-                        adopt(*k)?;
+                        child(*k)?;
                     }
                 }
-                Node::Not(x) | Node::Any { body: x, .. } | Node::Every { body: x, .. } => adopt(x)?,
+                Node::Not(x) | Node::Any { body: x, .. } | Node::Every { body: x, .. } => child(x)?,
                 Node::Test(t) => {
                     if let Some(TestInstr {
                         operand:
@@ -105,7 +124,7 @@ impl Program {
                         ..
                     }) = self.tests.get(t as usize)
                     {
-                        adopt(*f)?;
+                        child(*f)?;
                     }
                 }
             }

@@ -321,6 +321,61 @@ fn verification_rejects_broken_programs() {
     }
     assert!(wrong_field.verify().is_err());
 
+    // Nesting: a chain of `not` up to the limit loads; one deeper is refused before
+    // anything recurses over it (a million levels would overflow the stack).
+    let nested = |levels: usize| {
+        let mut p = good.clone();
+        let entry = p.rules[0].entry;
+        let mut top = entry;
+        for _ in 0..levels {
+            p.nodes.push(Node::Not(top));
+            top = p.nodes.len() as u32 - 1;
+        }
+        p.rules[0].entry = top;
+        p
+    };
+    let depth = |p: &palisade_engine::ir::Program| {
+        let mut d = vec![0usize; p.nodes.len()];
+        for (i, n) in p.nodes.iter().enumerate() {
+            d[i] = match *n {
+                Node::Not(x) | Node::Any { body: x, .. } | Node::Every { body: x, .. } => {
+                    d[x as usize] + 1
+                }
+                Node::And { first, len } | Node::Or { first, len } => {
+                    1 + p.kids[first as usize..(first + len) as usize]
+                        .iter()
+                        .map(|k| d[*k as usize])
+                        .max()
+                        .unwrap_or(0)
+                }
+                Node::Test(_) => 0,
+            };
+        }
+        d.into_iter().max().unwrap_or(0)
+    };
+    let base = depth(&good);
+    let limit = palisade_engine::ir::MAX_IR_DEPTH;
+    assert!(Matcher::new(nested(limit - base)).is_ok());
+    let too_deep = nested(limit - base + 1);
+    assert!(
+        too_deep
+            .verify()
+            .is_err_and(|e| e.to_string().contains("nested more than"))
+    );
+    assert!(nested(1_000_000).verify().is_err());
+    // The whole library nests far less deeply.
+    let mut sources = Sources::default();
+    for (name, text) in palisade_library::FILES {
+        sources.add(SourceFile::new(*name, *text));
+    }
+    let (_, checked) = palisade_lang::parse_and_check_policies(&sources);
+    let library = palisade_engine::compile(&checked.expect("library checks")).expect("compiles");
+    assert!(
+        depth(&library) < limit / 8,
+        "library depth {}",
+        depth(&library)
+    );
+
     let mut bad_regex = good;
     bad_regex.regexes.push(palisade_engine::ir::RegexSpec {
         patterns: vec!["(".into()],
