@@ -21,11 +21,15 @@
 
 use crate::bundle::write_bundle;
 use crate::closures::{self, walks_a_list};
+use crate::dispatch::has_guard;
 use crate::ir::{Node, NodeId, OpIr, OperandIr, Program, RuleInfo, VerifyError};
 use crate::runtime::exact_word;
 use crate::scope;
 use palisade_lang::schema::{Link, Root};
 use std::fmt::Write;
+
+/// Record kinds with at least this many guarded rules consult the guard index.
+const INDEXED_MIN: usize = 8;
 
 /// String sets with more members than this are looked up in the matcher's tables rather
 /// than written out as a `match` (which costs compile time in proportion).
@@ -103,12 +107,38 @@ pub fn rust_module(program: &Program) -> Result<String, VerifyError> {
         if budgeted {
             out.push_str("                begin_record();\n");
         }
+        // With many guarded rules, the matcher's guard index skips the rules that cannot
+        // fire (as it does for the matcher itself); with few, testing them is cheaper.
+        let guarded = program
+            .rules
+            .iter()
+            .filter(|r| r.root == root && has_guard(program, r))
+            .count();
+        let indexed = guarded >= INDEXED_MIN;
+        if indexed {
+            out.push_str(
+                "                let may = m.candidates(root, ctx, opts.include_disabled);\n",
+            );
+        }
+        // Rule positions in the matcher's lists of this kind: every rule, enabled ones.
+        let (mut all, mut enabled) = (0u32, 0u32);
         for (index, rule) in program.rules.iter().enumerate() {
             if rule.root != root {
                 continue;
             }
             let policy = &program.policies[rule.policy as usize];
-            let enabled = if policy.disabled {
+            let may = if !indexed {
+                String::new()
+            } else if policy.disabled {
+                format!("may_fire(may, {all}) && ")
+            } else {
+                format!(
+                    "may_fire(may, if opts.include_disabled {{ {all} }} else {{ {enabled} }}) && "
+                )
+            };
+            all += 1;
+            enabled += u32::from(!policy.disabled);
+            let switched_on = if policy.disabled {
                 "opts.include_disabled && "
             } else {
                 ""
@@ -123,7 +153,7 @@ pub fn rust_module(program: &Program) -> Result<String, VerifyError> {
             };
             let _ = writeln!(
                 out,
-                "                // {}\n                if {enabled}rule_{index}(m, ctx, root) == Tri::True {{\n                    {report};\n                }}",
+                "                // {}\n                if {switched_on}{may}rule_{index}(m, ctx, root) == Tri::True {{\n                    {report};\n                }}",
                 policy.name.replace(['\n', '\r'], " ")
             );
         }

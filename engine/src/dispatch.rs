@@ -259,6 +259,11 @@ struct Guard<'p> {
     whole: bool,
 }
 
+/// Whether `rule` has a guard (see [`guard`]).
+pub(crate) fn has_guard(p: &Program, rule: &RuleInfo) -> bool {
+    guard(p, rule).is_some()
+}
+
 /// A rule's guard: its condition, or one test of its top-level `and`, that compares a
 /// text field of the record itself with constants exactly (`in`, `==`), by prefix, or by
 /// a whole-string literal regex anchored at the start.

@@ -349,6 +349,26 @@ impl Matcher {
         self.id
     }
 
+    /// The rules of `root`'s kind that may fire on it, from the guard index: bit `i` is the
+    /// `i`-th rule of that kind in program order (counting only rules of enabled policies
+    /// unless `include_disabled`); `None` when the index cannot tell (every rule may).
+    /// Generated code uses it to skip rules (see [`crate::codegen`]).
+    #[inline]
+    pub fn candidates<'r>(
+        &self,
+        root: Obj<'r>,
+        ctx: &Ctx<'r>,
+        include_disabled: bool,
+    ) -> Option<u128> {
+        let kind = root_of(root)?;
+        let rules = if include_disabled {
+            &self.by_root[root_index(kind)]
+        } else {
+            &self.enabled_by_root[root_index(kind)]
+        };
+        rules.candidates(root, ctx)
+    }
+
     /// Whether regex `index` of the program matches `text` (false for an index out of
     /// range). For generated evaluators, see [`crate::codegen`].
     #[inline]

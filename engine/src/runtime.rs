@@ -28,6 +28,13 @@ pub fn end_record() -> Result<(), LimitError> {
     if exhausted() { Err(LimitError) } else { Ok(()) }
 }
 
+/// Whether the rule at `position` may fire, by the guard index's `candidates` (see
+/// [`Matcher::candidates`]; `None`: every rule may).
+#[inline(always)]
+pub fn may_fire(candidates: Option<u128>, position: u32) -> bool {
+    candidates.is_none_or(|bits| bits.checked_shr(position).is_none_or(|b| b & 1 != 0))
+}
+
 /// `a and b` (`decisive` false) or `a or b` (`decisive` true), three-valued: `decisive`
 /// wins, then unknown, else the other value; `second` is not evaluated when `first`
 /// decides. Longer junctions nest: `(a and b) and c` evaluates and answers as `a and b
