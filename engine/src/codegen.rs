@@ -28,6 +28,9 @@ use crate::scope;
 use palisade_lang::schema::{Link, Root};
 use std::fmt::Write;
 
+/// Record kinds with at most this many rules have them inlined into `evaluate`.
+const INLINE_RULES_MAX: usize = 16;
+
 /// Record kinds with at least this many guarded rules consult the guard index.
 const INDEXED_MIN: usize = 8;
 
@@ -172,9 +175,16 @@ pub fn rust_module(program: &Program) -> Result<String, VerifyError> {
             memo_width,
         }
         .node(rule.entry);
+        // A few rules inline into `evaluate`; many would make it too large to run well.
+        let of_kind = program.rules.iter().filter(|r| r.root == rule.root).count();
+        let inline = if of_kind <= INLINE_RULES_MAX {
+            "inline"
+        } else {
+            "inline(never)"
+        };
         let _ = writeln!(
             out,
-            "\n#[inline]\n#[allow(unused_variables, clippy::all)]\n\
+            "\n#[{inline}]\n#[allow(unused_variables, clippy::all)]\n\
              fn rule_{index}<'r>(m: &::palisade_engine::Matcher, c: &::palisade_engine::runtime::Ctx<'r>, s0: ::palisade_engine::runtime::Obj<'r>) -> ::palisade_engine::runtime::Tri {{\n\
              \x20   use ::palisade_engine::runtime::*;\n    {body}\n}}"
         );
