@@ -379,24 +379,41 @@ pub fn field_inline<'r>(obj: Obj<'r>, field: FieldId, ctx: &Ctx<'r>) -> Val<'r> 
 macro_rules! link_children {
     ($obj:ident, $link:ident, $ctx:ident) => {{
         let (obj, link, ctx) = ($obj, $link, $ctx);
-        (|| -> Option<Children<'_>> {
+        // `?` of a function body, in a block: `None` leaves with `None`.
+        macro_rules! known {
+            ($label:lifetime, $e:expr) => {
+                match $e {
+                    Some(x) => x,
+                    None => break $label None,
+                }
+            };
+        }
+        'yields: {
             Some(match (obj, link) {
                 (Obj::Deployment(d), Link::DeploymentContainers) => {
                     Children::Containers(d.containers.iter())
                 }
                 (Obj::Deployment(d), Link::DeploymentPorts) => {
-                    Children::Ports(d.ports.as_deref()?.iter())
+                    Children::Ports(known!('yields, d.ports.as_deref()).iter())
                 }
-                (Obj::Container(c), Link::ContainerEnv) => Children::Env(c.env.as_deref()?.iter()),
+                (Obj::Container(c), Link::ContainerEnv) => {
+                    Children::Env(known!('yields, c.env.as_deref()).iter())
+                }
                 (Obj::Container(c), Link::ContainerVolumes) => {
-                    Children::Volumes(c.volumes.as_deref()?.iter())
+                    Children::Volumes(known!('yields, c.volumes.as_deref()).iter())
                 }
                 (Obj::Container(c), Link::ContainerImage) => {
-                    Children::One(Some(Obj::Image(ctx.dataset.image_of(c)?)))
+                    Children::One(Some(Obj::Image(known!('yields, ctx.dataset.image_of(c)))))
                 }
-                (Obj::Image(i), Link::ImageLayers) => Children::Layers(i.layers.as_deref()?.iter()),
+                (Obj::Image(i), Link::ImageLayers) => {
+                    Children::Layers(known!('yields, i.layers.as_deref()).iter())
+                }
                 (Obj::Image(i), Link::ImageComponents) => Children::Components(
-                    i.scan.as_ref()?.components.as_deref().unwrap_or(&[]).iter(),
+                    known!('yields, i.scan.as_ref())
+                        .components
+                        .as_deref()
+                        .unwrap_or(&[])
+                        .iter(),
                 ),
                 (Obj::Component(c), Link::ComponentVulns) => {
                     Children::Vulns(c.vulns.as_deref().unwrap_or(&[]).iter(), true)
@@ -405,22 +422,22 @@ macro_rules! link_children {
                     Children::Vulns(c.vulns.as_deref().unwrap_or(&[]).iter(), false)
                 }
                 (Obj::Process(_) | Obj::Event(_) | Obj::Flow(_), Link::EventDeployment) => {
-                    Children::One(Some(Obj::Deployment(ctx.join.deployment?)))
+                    Children::One(Some(Obj::Deployment(known!('yields, ctx.join.deployment))))
                 }
                 (Obj::Process(_), Link::ProcessContainer) => {
-                    Children::One(Some(Obj::Container(ctx.join.container?)))
+                    Children::One(Some(Obj::Container(known!('yields, ctx.join.container))))
                 }
                 (o, Link::Elements(f)) => match field(o, f, ctx) {
                     Val::List(items) => Children::Elements(items.iter()),
-                    _ => return None,
+                    _ => break 'yields None,
                 },
                 (o, Link::Entries(f)) => match field(o, f, ctx) {
                     Val::Map(map) => Children::Entries(map.iter()),
-                    _ => return None,
+                    _ => break 'yields None,
                 },
-                _ => return None,
+                _ => break 'yields None,
             })
-        })()
+        }
     }};
 }
 
