@@ -170,42 +170,30 @@ fn hot(c: &mut Criterion) {
             .map(|d| hand.deployment(&ds, d, NOW))
             .sum::<usize>()
     };
-    let (engine, baseline) = interleaved(
+    ratio(
+        "13 policies per deployment: engine",
         ds.deployments.len(),
         || per_deployment(&thirteen, &ds, &opts),
         hand_deployments,
     );
-    println!(
-        "ratio: 13 policies per deployment: engine {engine:.0} ns, hand-written {baseline:.0} ns, {:.2}x (target 2x)",
-        engine / baseline
-    );
-    let (rust, baseline) = interleaved(
+    ratio(
+        "13 policies per deployment, compiled to Rust:",
         ds.deployments.len(),
         || per_deployment(&thirteen_rust, &ds, &opts),
         hand_deployments,
     );
-    println!(
-        "ratio: 13 policies per deployment, compiled to Rust: {rust:.0} ns, hand-written {baseline:.0} ns, {:.2}x (target 2x)",
-        rust / baseline
-    );
     let hand_processes = || procs.iter().map(|p| hand.process(p)).sum::<usize>();
-    let (engine, baseline) = interleaved(
+    ratio(
+        "13 policies per process event: engine",
         procs.len(),
         || per_process(&thirteen, &procs, &ds, &opts),
         hand_processes,
     );
-    println!(
-        "ratio: 13 policies per process event: engine {engine:.1} ns, hand-written {baseline:.1} ns, {:.2}x (target 2x)",
-        engine / baseline
-    );
-    let (rust, baseline) = interleaved(
+    ratio(
+        "13 policies per process event, compiled to Rust:",
         procs.len(),
         || per_process(&thirteen_rust, &procs, &ds, &opts),
         hand_processes,
-    );
-    println!(
-        "ratio: 13 policies per process event, compiled to Rust: {rust:.1} ns, hand-written {baseline:.1} ns, {:.2}x (target 2x)",
-        rust / baseline
     );
 }
 
@@ -261,6 +249,16 @@ impl Evaluate for library_generated::Policies {
     fn evaluate<'r>(&self, ctx: &Ctx<'r>, root: Obj<'r>, opts: &EvalOptions, hits: &mut usize) {
         let _ = library_generated::Policies::evaluate(self, ctx, root, opts, |_| *hits += 1);
     }
+}
+
+/// Prints the ratio of `engine` to `hand` per record (see [`interleaved`]) against the 2x
+/// target.
+fn ratio(what: &str, records: usize, engine: impl Fn() -> usize, hand: impl Fn() -> usize) {
+    let (engine, baseline) = interleaved(records, engine, hand);
+    println!(
+        "ratio: {what} {engine:.1} ns, hand-written {baseline:.1} ns, {:.2}x (target 2x)",
+        engine / baseline
+    );
 }
 
 /// Medians (ns per record) of 101 interleaved rounds of `engine` and `hand`, each round 10
