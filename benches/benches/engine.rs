@@ -199,28 +199,30 @@ fn hot(c: &mut Criterion) {
 
 /// The hits of `m` over the workload's deployments.
 fn per_deployment<E: Evaluate>(m: &E, ds: &Dataset, opts: &EvalOptions) -> usize {
-    let mut hits = 0usize;
-    for d in &ds.deployments {
-        let ctx = Ctx {
-            dataset: ds,
-            join: Default::default(),
-            now: NOW,
-        };
-        m.evaluate(&ctx, Obj::Deployment(d), opts, &mut hits);
-    }
-    hits
+    hits_over(m, ds, ds.deployments.iter().map(Obj::Deployment), opts)
 }
 
 /// The hits of `m` over process events.
 fn per_process<E: Evaluate>(m: &E, procs: &[Process], ds: &Dataset, opts: &EvalOptions) -> usize {
+    hits_over(m, ds, procs.iter().map(Obj::Process), opts)
+}
+
+/// The hits of `m` over `roots`.
+#[inline]
+fn hits_over<'r, E: Evaluate>(
+    m: &E,
+    ds: &'r Dataset,
+    roots: impl Iterator<Item = Obj<'r>>,
+    opts: &EvalOptions,
+) -> usize {
     let mut hits = 0usize;
-    for p in procs {
+    for root in roots {
         let ctx = Ctx {
             dataset: ds,
             join: Default::default(),
             now: NOW,
         };
-        m.evaluate(&ctx, Obj::Process(p), opts, &mut hits);
+        m.evaluate(&ctx, root, opts, &mut hits);
     }
     hits
 }
