@@ -478,3 +478,160 @@ pub fn expose(deployments: &mut [Value], services: &[Value], routes: &[Value]) {
         }
     }
 }
+
+/// The JSON type a field of the pod template must have.
+#[derive(Clone, Copy)]
+enum Expect {
+    Bool,
+    Int,
+    Object,
+    Array,
+    Str,
+}
+
+impl Expect {
+    fn holds(self, v: &Value) -> bool {
+        match self {
+            Expect::Bool => v.is_boolean(),
+            Expect::Int => v.as_f64().is_some_and(|f| f.fract() == 0.0),
+            Expect::Object => v.is_object(),
+            Expect::Array => v.is_array(),
+            Expect::Str => v.is_string(),
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Expect::Bool => "a boolean",
+            Expect::Int => "an integer",
+            Expect::Object => "an object",
+            Expect::Array => "a list",
+            Expect::Str => "a string",
+        }
+    }
+}
+
+/// Fields of a pod spec the reader decides on, with the type the API server requires.
+const POD_FIELDS: [(&str, Expect); 10] = [
+    ("hostNetwork", Expect::Bool),
+    ("hostPID", Expect::Bool),
+    ("hostIPC", Expect::Bool),
+    ("automountServiceAccountToken", Expect::Bool),
+    ("securityContext", Expect::Object),
+    ("initContainers", Expect::Array),
+    ("containers", Expect::Array),
+    ("ephemeralContainers", Expect::Array),
+    ("volumes", Expect::Array),
+    ("serviceAccountName", Expect::Str),
+];
+
+/// Fields of a security context (pod or container level).
+const SECURITY_FIELDS: [(&str, Expect); 7] = [
+    ("privileged", Expect::Bool),
+    ("readOnlyRootFilesystem", Expect::Bool),
+    ("allowPrivilegeEscalation", Expect::Bool),
+    ("runAsNonRoot", Expect::Bool),
+    ("runAsUser", Expect::Int),
+    ("runAsGroup", Expect::Int),
+    ("capabilities", Expect::Object),
+];
+
+/// Fields of a container.
+const CONTAINER_FIELDS: [(&str, Expect); 7] = [
+    ("securityContext", Expect::Object),
+    ("ports", Expect::Array),
+    ("volumeMounts", Expect::Array),
+    ("env", Expect::Array),
+    ("command", Expect::Array),
+    ("args", Expect::Array),
+    ("image", Expect::Str),
+];
+
+/// `at.key`, or `key` at the top.
+fn joined(at: &str, key: &str) -> String {
+    if at.is_empty() {
+        key.to_string()
+    } else {
+        format!("{at}.{key}")
+    }
+}
+
+fn expect_fields(v: &Value, at: &str, fields: &[(&str, Expect)]) -> Result<(), String> {
+    for (key, expect) in fields {
+        match v.get(key) {
+            None | Some(Value::Null) => {}
+            Some(x) if expect.holds(x) => {}
+            Some(x) => {
+                return Err(format!(
+                    "`{}` is {}, not {}: the API server would refuse it, and reading it as anything else could pass what it denies",
+                    joined(at, key),
+                    describe(x),
+                    expect.name()
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A value in a message: its JSON, cut short.
+fn describe(v: &Value) -> String {
+    let text = v.to_string();
+    if text.chars().count() > 40 {
+        format!("`{}...`", text.chars().take(40).collect::<String>())
+    } else {
+        format!("`{text}`")
+    }
+}
+
+/// Refuses a workload whose pod template has a field of the wrong JSON type where the
+/// reader decides something from it (`privileged: "true"`, `containers: {}`): Kubernetes
+/// rejects such an object, and reading it leniently would turn a privileged container
+/// into an unprivileged record. YAML 1.1 booleans (`yes`, `on`) arrive here as booleans.
+pub fn check_types(o: &Value) -> Result<(), String> {
+    let Some(kind) = get_str(o, &["kind"]) else {
+        return Ok(());
+    };
+    let Some(path) = pod_spec_path(kind) else {
+        return Ok(());
+    };
+    expect_fields(o, "", &[("metadata", Expect::Object)])?;
+    // Every step down to the pod spec must be an object when present.
+    let mut cur = o;
+    let mut at = String::new();
+    for key in path {
+        expect_fields(cur, &at, &[(key, Expect::Object)])?;
+        let Some(next) = cur.get(key) else {
+            return Ok(());
+        };
+        cur = next;
+        at = joined(&at, key);
+    }
+    expect_fields(cur, &at, &POD_FIELDS)?;
+    if let Some(sc) = cur.get("securityContext") {
+        expect_fields(sc, &format!("{at}.securityContext"), &SECURITY_FIELDS)?;
+    }
+    for list in ["initContainers", "containers", "ephemeralContainers"] {
+        for (i, c) in arr(cur, &[list]).iter().enumerate() {
+            let here = format!("{at}.{list}[{i}]");
+            if !c.is_object() {
+                return Err(format!("`{here}` is {}, not an object", describe(c)));
+            }
+            expect_fields(c, &here, &CONTAINER_FIELDS)?;
+            if let Some(sc) = c.get("securityContext") {
+                expect_fields(sc, &format!("{here}.securityContext"), &SECURITY_FIELDS)?;
+            }
+            for (j, p) in arr(c, &["ports"]).iter().enumerate() {
+                expect_fields(
+                    p,
+                    &format!("{here}.ports[{j}]"),
+                    &[("containerPort", Expect::Int), ("hostPort", Expect::Int)],
+                )?;
+            }
+            for (j, m) in arr(c, &["volumeMounts"]).iter().enumerate() {
+                expect_fields(m, &format!("{here}.volumeMounts[{j}]"), &[("readOnly", Expect::Bool)])?;
+            }
+        }
+    }
+    Ok(())
+}

@@ -142,26 +142,49 @@ fn json_values(text: &str) -> Result<Vec<Value>, AdapterError> {
     Ok(out)
 }
 
+/// Most values (scalars and collections, aliases counted at every use) one YAML input
+/// may expand to: a flat anchor of K items used K times is K² values from a few bytes, so
+/// the budget is on what aliases replay, not on nesting. 16 MB of YAML manifests hold well
+/// under a million values.
+pub const MAX_YAML_REPLAYED_EVENTS: usize = 1_000_000;
+/// Deepest nesting of YAML collections (the JSON reader's limit is 128 as well).
+pub const MAX_YAML_DEPTH: usize = 128;
+
+/// Reads YAML as the Kubernetes API server does (YAML 1.1 as go-yaml reads it): merge keys
+/// (`<<`) apply, `yes`/`no`/`on`/`off`/`y`/`n` are booleans, a duplicate key is an error,
+/// numbers too large for a double are refused. Nesting, documents, anchors and what aliases
+/// expand to are budgeted before any value is built.
 fn yaml_values(text: &str) -> Result<Vec<Value>, AdapterError> {
-    let mut out = Vec::new();
-    for doc in serde_yaml::Deserializer::from_str(text) {
-        let v: Value = serde::Deserialize::deserialize(doc).map_err(|e| {
+    let budget = serde_saphyr::budget! {
+        max_depth: MAX_YAML_DEPTH,
+        flow_nesting_limit: MAX_YAML_DEPTH,
+        max_events: 4 * MAX_YAML_REPLAYED_EVENTS,
+        max_nodes: 4 * MAX_YAML_REPLAYED_EVENTS,
+        max_documents: 100_000,
+    };
+    let options = serde_saphyr::options! {
+        budget: budget,
+        duplicate_keys: serde_saphyr::DuplicateKeyPolicy::Error,
+        merge_keys: serde_saphyr::options::MergeKeyPolicy::Merge,
+        strict_booleans: false,
+        with_snippet: false,
+        alias_limits: serde_saphyr::alias_limits! {
+            max_total_replayed_events: MAX_YAML_REPLAYED_EVENTS,
+        },
+    };
+    let values: Vec<Value> =
+        serde_saphyr::from_multiple_with_options(text, options).map_err(|e| {
             let (line, column) = e
                 .location()
-                .map(|l| (l.line(), l.column()))
+                .map(|l| (l.line() as usize, l.column() as usize))
                 .unwrap_or((0, 0));
-            let msg = strip_position(&e.to_string());
             AdapterError::Syntax {
                 line,
                 column,
-                message: format!("invalid YAML: {msg}"),
+                message: format!("invalid YAML: {}", strip_position(&e.to_string())),
             }
         })?;
-        if !v.is_null() {
-            out.push(v);
-        }
-    }
-    Ok(out)
+    Ok(values.into_iter().filter(|v| !v.is_null()).collect())
 }
 
 fn classify(v: &Value) -> Option<Format> {
@@ -212,9 +235,30 @@ fn classify(v: &Value) -> Option<Format> {
     None
 }
 
+/// How a conversion reads what an input leaves unsaid.
+#[derive(Clone, Debug, Default)]
+pub struct ConvertOptions {
+    /// The namespace of namespaced objects that name none, as `kubectl --namespace` sets
+    /// it; `None` is `default`, where the API server creates them. When set, an object
+    /// naming another namespace is refused, as kubectl refuses it.
+    pub namespace: Option<String>,
+}
+
+impl ConvertOptions {
+    /// The namespace objects without one are created in.
+    fn default_namespace(&self) -> &str {
+        self.namespace.as_deref().unwrap_or("default")
+    }
+}
+
 /// Detects the format of `text` and converts it. Records.md JSON comes back unchanged
 /// (as values) with format [`Format::Records`].
 pub fn convert(text: &str) -> Result<Converted, AdapterError> {
+    convert_with(text, &ConvertOptions::default())
+}
+
+/// [`convert`] with options.
+pub fn convert_with(text: &str, options: &ConvertOptions) -> Result<Converted, AdapterError> {
     let text = text.trim_start_matches('\u{feff}');
     let trimmed = text.trim_start();
     if trimmed.is_empty() {
@@ -269,7 +313,7 @@ pub fn convert(text: &str) -> Result<Converted, AdapterError> {
                 }
             }
         }
-        Format::Kubernetes => kubernetes(values, &mut out),
+        Format::Kubernetes => kubernetes(values, &mut out, options)?,
         Format::Trivy => values
             .iter()
             .for_each(|v| out.records.extend(scanners::trivy(v))),
@@ -298,7 +342,7 @@ pub fn convert(text: &str) -> Result<Converted, AdapterError> {
         }
         Format::Admission => {
             for v in &values {
-                admission(v, &mut out);
+                admission(v, &mut out, options)?;
             }
         }
     }
@@ -358,8 +402,77 @@ fn flatten(values: Vec<Value>) -> Vec<Value> {
     out
 }
 
-fn kubernetes(values: Vec<Value>, out: &mut Converted) {
-    let objects = flatten(values);
+/// Sets the namespace of a namespaced object that names none (see [`ConvertOptions`]).
+fn place_in_namespace(o: &mut Value, options: &ConvertOptions) -> Result<(), AdapterError> {
+    let object_name = what(o);
+    let what = || object_name.clone();
+    let named = match o.get("metadata").and_then(|m| m.get("namespace")) {
+        None | Some(Value::Null) => None,
+        Some(Value::String(ns)) if !ns.is_empty() => Some(ns.clone()),
+        Some(Value::String(_)) => None,
+        Some(other) => {
+            return Err(AdapterError::Unrecognized(format!(
+                "{}: `metadata.namespace` is {}, not a string",
+                what(),
+                json_type(other)
+            )));
+        }
+    };
+    match (named, &options.namespace) {
+        (Some(ns), Some(wanted)) if &ns != wanted => Err(AdapterError::Unrecognized(format!(
+            "{}: the namespace from the object (`{ns}`) does not match the namespace `{wanted}` given (kubectl refuses this too)",
+            what()
+        ))),
+        (Some(_), _) => Ok(()),
+        (None, _) => {
+            let namespace = json!(options.default_namespace());
+            match o.get_mut("metadata") {
+                Some(Value::Object(meta)) => {
+                    meta.insert("namespace".into(), namespace);
+                }
+                None | Some(Value::Null) => o["metadata"] = json!({"namespace": namespace}),
+                Some(other) => {
+                    return Err(AdapterError::Unrecognized(format!(
+                        "{}: `metadata` is {}, not an object",
+                        what(),
+                        json_type(other)
+                    )));
+                }
+            }
+            Ok(())
+        }
+    }
+}
+
+/// "Deployment `web`", for messages.
+fn what(o: &Value) -> String {
+    format!(
+        "{} `{}`",
+        o.get("kind").and_then(Value::as_str).unwrap_or("object"),
+        o.get("metadata")
+            .and_then(|m| m.get("name"))
+            .and_then(Value::as_str)
+            .unwrap_or("(unnamed)")
+    )
+}
+
+fn kubernetes(
+    values: Vec<Value>,
+    out: &mut Converted,
+    options: &ConvertOptions,
+) -> Result<(), AdapterError> {
+    let mut objects = flatten(values);
+    for o in objects.iter_mut() {
+        let kind = o.get("kind").and_then(Value::as_str).unwrap_or("");
+        let namespaced = k8s::is_workload(o) || matches!(kind, "Service" | "Route");
+        if namespaced && o.is_object() {
+            place_in_namespace(o, options)?;
+        }
+        if k8s::is_workload(o) {
+            k8s::check_types(o)
+                .map_err(|e| AdapterError::Unrecognized(format!("{}: {e}", what(o))))?;
+        }
+    }
     let mut deployments = Vec::new();
     let mut services = Vec::new();
     let mut routes = Vec::new();
@@ -380,6 +493,7 @@ fn kubernetes(values: Vec<Value>, out: &mut Converted) {
     }
     k8s::expose(&mut deployments, &services, &routes);
     out.records.extend(deployments);
+    Ok(())
 }
 
 /// The strings of a JSON array (other elements as their JSON text).
@@ -397,9 +511,35 @@ fn strings(v: Option<&Value>) -> Vec<String> {
         .unwrap_or_default()
 }
 
-fn admission(v: &Value, out: &mut Converted) {
+/// A malformed AdmissionReview: what is wrong, for a 400 answer or a CLI error.
+fn malformed(what: &str) -> AdapterError {
+    AdapterError::Unrecognized(format!("malformed AdmissionReview: {what}"))
+}
+
+/// The JSON type of `v`, for messages.
+fn json_type(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+fn admission(v: &Value, out: &mut Converted, options: &ConvertOptions) -> Result<(), AdapterError> {
     let request = if v.get("kind").and_then(Value::as_str) == Some("AdmissionReview") {
-        v.get("request").cloned().unwrap_or(Value::Null)
+        match v.get("request") {
+            Some(r @ Value::Object(_)) => r.clone(),
+            Some(other) => {
+                return Err(malformed(&format!(
+                    "`request` is {}, not an object",
+                    json_type(other)
+                )));
+            }
+            None => return Err(malformed("no `request`")),
+        }
     } else {
         v.clone()
     };
@@ -417,27 +557,56 @@ fn admission(v: &Value, out: &mut Converted) {
         .and_then(Value::as_str)
         .unwrap_or("admission")
         .to_string();
+    // Every object the API server sends is a JSON object (or null, e.g. on DELETE).
+    for key in ["object", "oldObject"] {
+        match request.get(key) {
+            None | Some(Value::Null | Value::Object(_)) => {}
+            Some(other) => {
+                return Err(malformed(&format!(
+                    "`request.{key}` is {}, not an object",
+                    json_type(other)
+                )));
+            }
+        }
+    }
     match operation {
         "CREATE" | "UPDATE" => {
-            let mut object = request.get("object").cloned().unwrap_or(Value::Null);
+            let mut object = match request.get("object") {
+                Some(o @ Value::Object(_)) => o.clone(),
+                _ => json!({}),
+            };
+            match object.get("metadata") {
+                None | Some(Value::Object(_)) => {}
+                Some(other) => {
+                    return Err(malformed(&format!(
+                        "`request.object.metadata` is {}, not an object",
+                        json_type(other)
+                    )));
+                }
+            }
             if object.get("kind").is_none()
                 && let Some(k) = request.get("kind").and_then(|k| k.get("kind")).cloned()
             {
                 object["kind"] = k;
             }
-            if object
-                .get("metadata")
-                .and_then(|m| m.get("namespace"))
-                .is_none()
-                && let (Some(ns), Some(meta)) = (namespace, object.get_mut("metadata"))
-            {
-                meta["namespace"] = json!(ns);
+            if object.get("metadata").is_none() {
+                object["metadata"] = json!({});
             }
-            if object.get("metadata").and_then(|m| m.get("name")).is_none()
-                && let (Some(name), Some(meta)) =
-                    (request.get("name").cloned(), object.get_mut("metadata"))
-            {
-                meta["name"] = name;
+            if let Some(Value::Object(meta)) = object.get_mut("metadata") {
+                if !meta.contains_key("namespace") {
+                    // The API server names the namespace in the request; a bare request
+                    // without one is in the default namespace.
+                    let ns = namespace.unwrap_or(options.default_namespace());
+                    meta.insert("namespace".into(), json!(ns));
+                }
+                if !meta.contains_key("name")
+                    && let Some(name) = request.get("name").cloned()
+                {
+                    meta.insert("name".into(), name);
+                }
+            }
+            if k8s::is_workload(&object) {
+                k8s::check_types(&object).map_err(|e| malformed(&format!("request.object: {e}")))?;
             }
             match k8s::workload(&object, 0) {
                 Some(mut d) if k8s::is_workload(&object) => {
@@ -495,6 +664,7 @@ fn admission(v: &Value, out: &mut Converted) {
                 .or_default() += 1
         }
     }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@
 //! any v3 score, else any v2 score. `nvd_cvss` is the NVD v3 score (v2 when only that exists).
 
 use serde_json::{Value, json};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 fn s<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
     v.get(key).and_then(Value::as_str)
@@ -46,11 +46,16 @@ fn target_name(t: &str) -> &str {
     }
 }
 
+/// A component's extra fields, its vulnerabilities in first-seen order, and their ids (so a
+/// repeated finding is dropped in constant time: a report listing one package's 30,000
+/// findings must not cost 30,000² comparisons).
+type Entry = (Value, Vec<Value>, HashSet<Option<String>>);
+
 /// Components keyed by (name, version, type), in first-seen order.
 #[derive(Default)]
 struct Components {
     order: Vec<(String, String, String)>,
-    by_key: BTreeMap<(String, String, String), (Value, Vec<Value>)>,
+    by_key: HashMap<(String, String, String), Entry>,
 }
 
 impl Components {
@@ -58,13 +63,13 @@ impl Components {
         let key = (name.to_string(), version.to_string(), ty.to_string());
         if !self.by_key.contains_key(&key) {
             self.order.push(key.clone());
-            self.by_key.insert(key.clone(), (extra, Vec::new()));
+            self.by_key
+                .insert(key.clone(), (extra, Vec::new(), HashSet::new()));
         }
-        if let (Some(v), Some(entry)) = (vuln, self.by_key.get_mut(&key)) {
-            let id = v.get("id").cloned();
-            if !entry.1.iter().any(|x| x.get("id") == id.as_ref()) {
-                entry.1.push(v);
-            }
+        if let (Some(v), Some(entry)) = (vuln, self.by_key.get_mut(&key))
+            && entry.2.insert(v.get("id").map(Value::to_string))
+        {
+            entry.1.push(v);
         }
     }
 
@@ -72,7 +77,7 @@ impl Components {
         self.order
             .iter()
             .filter_map(|k| {
-                let (extra, vulns) = self.by_key.remove(k)?;
+                let (extra, vulns, _) = self.by_key.remove(k)?;
                 let mut c = json!({"name": k.0, "version": k.1, "type": k.2, "vulns": vulns});
                 if let (Some(obj), Some(more)) = (c.as_object_mut(), extra.as_object()) {
                     obj.extend(more.clone());

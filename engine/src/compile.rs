@@ -20,6 +20,9 @@ pub enum CompileError {
         /// The limit.
         max: usize,
     },
+    /// The program breaks a limit that loading it would enforce (e.g. the regex budget).
+    #[error("{0}")]
+    Limit(#[from] VerifyError),
 }
 
 /// Compiles a checked policy set into a program.
@@ -28,6 +31,8 @@ pub fn compile(set: &CheckedSet) -> Result<Program, CompileError> {
     for (pi, p) in set.policies.iter().enumerate() {
         b.policy(pi as u32, p)?;
     }
+    // What loading the bundle would refuse is refused here, where the policies are.
+    b.program.verify()?;
     Ok(b.program)
 }
 

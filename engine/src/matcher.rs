@@ -493,7 +493,7 @@ pub(crate) fn compile_regex(spec: &RegexSpec) -> Result<CompiledRegex, String> {
         .patterns
         .iter()
         .map(|p| palisade_lang::hir::regex_source(p, spec.search))
-        .collect();
+        .collect::<Result<_, _>>()?;
     let limit = palisade_lang::hir::REGEX_SIZE_LIMIT;
     if let [one] = sources.as_slice() {
         regex::RegexBuilder::new(one)

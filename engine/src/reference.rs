@@ -136,7 +136,10 @@ fn cmp(op: CmpOp, ord: Option<Ordering>) -> Tri {
 }
 
 fn regex_match(pattern: &str, search: bool, s: &str) -> bool {
-    regex::Regex::new(&hir::regex_source(pattern, search)).is_ok_and(|r| r.is_match(s))
+    hir::regex_source(pattern, search)
+        .ok()
+        .and_then(|source| regex::Regex::new(&source).ok())
+        .is_some_and(|r| r.is_match(s))
 }
 
 fn enum_index(kind: palisade_lang::schema::EnumKind, s: &str) -> Option<u8> {

@@ -322,6 +322,9 @@ impl Matcher {
         if let Some(parts) = &rule.message {
             let mut out = String::new();
             for part in parts {
+                if out.len() > MAX_MESSAGE_BYTES {
+                    break;
+                }
                 match part {
                     MsgPart::Text(t) => out.push_str(t),
                     MsgPart::Field(slot, field) if bound & (1 << slot) != 0 => out.push_str(
@@ -330,7 +333,7 @@ impl Matcher {
                     MsgPart::Field(..) => out.push('-'),
                 }
             }
-            return out;
+            return capped(out);
         }
         let mut parts = Vec::new();
         for (i, info) in rule.slots.iter().enumerate().skip(1) {
@@ -342,8 +345,25 @@ impl Matcher {
         if parts.is_empty() {
             parts.push(describe(rule.slots[0].subject, slots[0], ctx));
         }
-        format!("{policy}: {}", parts.join(", "))
+        capped(format!("{policy}: {}", parts.join(", ")))
     }
+}
+
+/// Longest violation message, in bytes: a template of many placeholders over large values
+/// would otherwise render (and allocate) without bound.
+pub const MAX_MESSAGE_BYTES: usize = 4096;
+
+/// `message` cut to [`MAX_MESSAGE_BYTES`] on a character boundary, marked when cut.
+fn capped(mut message: String) -> String {
+    if message.len() > MAX_MESSAGE_BYTES {
+        let mut end = MAX_MESSAGE_BYTES;
+        while !message.is_char_boundary(end) {
+            end -= 1;
+        }
+        message.truncate(end);
+        message.push_str(&format!("... (message cut at {MAX_MESSAGE_BYTES} bytes)"));
+    }
+    message
 }
 
 fn describe(subject: Subject, o: Obj<'_>, ctx: &Ctx<'_>) -> String {

@@ -27,51 +27,56 @@ enum NameMatcher {
     Regex(regex::Regex),
 }
 
+/// Every regex of a policy's scopes and deployment exclusions (names, namespaces, clusters,
+/// label keys and values), in order.
+pub(crate) fn regex_patterns(p: &PolicyInfo) -> Vec<&str> {
+    let mut out: Vec<&NamePattern> = Vec::new();
+    let scopes = p
+        .scopes
+        .iter()
+        .chain(p.exclusions.iter().filter_map(|e| match &e.target {
+            ExclusionTarget::Deployment { scope, .. } => Some(scope.as_ref()),
+            ExclusionTarget::ImagePrefix(_) => None,
+        }));
+    for s in scopes {
+        out.extend([&s.cluster, &s.namespace].into_iter().flatten());
+        for (k, v) in [&s.label, &s.cluster_label, &s.namespace_label]
+            .into_iter()
+            .flatten()
+        {
+            out.extend([k, v]);
+        }
+    }
+    for e in &p.exclusions {
+        if let ExclusionTarget::Deployment { name: Some(n), .. } = &e.target {
+            out.push(n);
+        }
+    }
+    out.into_iter()
+        .filter_map(|pat| match pat {
+            NamePattern::Regex(r) => Some(r.as_str()),
+            NamePattern::Exact(_) => None,
+        })
+        .collect()
+}
+
 impl ScopeRegexes {
     pub(crate) fn new(policies: &[PolicyInfo]) -> Result<Self, String> {
         let mut map = FxHashMap::default();
-        let mut add = |p: &NamePattern| -> Result<(), String> {
-            if let NamePattern::Regex(r) = p
-                && !map.contains_key(r)
-            {
-                let m = match LiteralPattern::parse(r) {
-                    Some(lit) => NameMatcher::Literal(lit),
-                    None => NameMatcher::Regex(
-                        regex::RegexBuilder::new(&palisade_lang::hir::regex_source(r, false))
-                            .size_limit(palisade_lang::hir::REGEX_SIZE_LIMIT)
-                            .build()
-                            .map_err(|e| e.to_string())?,
-                    ),
-                };
-                map.insert(r.clone(), m);
+        for r in policies.iter().flat_map(regex_patterns) {
+            if map.contains_key(r) {
+                continue;
             }
-            Ok(())
-        };
-        for p in policies {
-            let scopes =
-                p.scopes
-                    .iter()
-                    .chain(p.exclusions.iter().filter_map(|e| match &e.target {
-                        ExclusionTarget::Deployment { scope, .. } => Some(scope.as_ref()),
-                        ExclusionTarget::ImagePrefix(_) => None,
-                    }));
-            for s in scopes {
-                for pat in [&s.cluster, &s.namespace].into_iter().flatten() {
-                    add(pat)?;
-                }
-                for (k, v) in [&s.label, &s.cluster_label, &s.namespace_label]
-                    .into_iter()
-                    .flatten()
-                {
-                    add(k)?;
-                    add(v)?;
-                }
-            }
-            for e in &p.exclusions {
-                if let ExclusionTarget::Deployment { name: Some(n), .. } = &e.target {
-                    add(n)?;
-                }
-            }
+            let m = match LiteralPattern::parse(r) {
+                Some(lit) => NameMatcher::Literal(lit),
+                None => NameMatcher::Regex(
+                    regex::RegexBuilder::new(&palisade_lang::hir::regex_source(r, false)?)
+                        .size_limit(palisade_lang::hir::REGEX_SIZE_LIMIT)
+                        .build()
+                        .map_err(|e| e.to_string())?,
+                ),
+            };
+            map.insert(r.to_string(), m);
         }
         Ok(ScopeRegexes(map))
     }

@@ -63,6 +63,33 @@ impl Program {
                 return Err(bad("empty regex set"));
             }
         }
+        self.regex_budget()
+    }
+
+    /// All regexes together (conditions, scopes, exclusions) within
+    /// [`MAX_TOTAL_REGEX_COST`](palisade_lang::hir::MAX_TOTAL_REGEX_COST), estimated
+    /// without building any.
+    fn regex_budget(&self) -> R {
+        use palisade_lang::hir::{MAX_TOTAL_REGEX_COST, regex_cost};
+        let conditions = self
+            .regexes
+            .iter()
+            .flat_map(|r| r.patterns.iter().map(|p| (p.as_str(), r.search)));
+        let scopes = self
+            .policies
+            .iter()
+            .flat_map(crate::scope::regex_patterns)
+            .map(|p| (p, false));
+        let mut total: u64 = 0;
+        for (pattern, search) in conditions.chain(scopes) {
+            total = total.saturating_add(regex_cost(pattern, search));
+            if total > MAX_TOTAL_REGEX_COST {
+                return Err(bad(format!(
+                    "the regexes together are too large to build (estimated cost over {MAX_TOTAL_REGEX_COST}, reached at `{}`)",
+                    pattern.chars().take(80).collect::<String>()
+                )));
+            }
+        }
         Ok(())
     }
 

@@ -376,17 +376,63 @@ pub struct CheckedTest {
 }
 
 /// Builds the regex source the engines compile for a pattern: case-insensitive,
-/// anchored to the whole string unless `search`.
-pub fn regex_source(pattern: &str, search: bool) -> String {
-    if search {
+/// anchored to the whole string unless `search`. The pattern must be a whole regex on its
+/// own: one that is not (`x)|(.*`) would close the wrapping group and escape the anchors
+/// (matching everything), so it is refused, never pasted in.
+pub fn regex_source(pattern: &str, search: bool) -> Result<String, String> {
+    regex_syntax::ast::parse::Parser::new()
+        .parse(pattern)
+        .map_err(|e| e.kind().to_string())?;
+    Ok(if search {
         format!("(?i:{pattern})")
     } else {
         format!("^(?i:{pattern})$")
-    }
+    })
 }
 
 /// Size limit for one compiled regex (bytes of program).
 pub const REGEX_SIZE_LIMIT: usize = 1 << 20;
+
+/// Most that all regexes of one program may cost together ([`regex_cost`]): checked before
+/// any is built, so a bundle of thousands of heavy patterns is refused in microseconds
+/// instead of after gigabytes. The built-in library costs about 0.1% of it.
+pub const MAX_TOTAL_REGEX_COST: u64 = 4_000_000;
+
+/// An estimate, made without building it, of what the compiled regex of `pattern` costs:
+/// the states of its automaton, counting a character class as its ranges (case folding
+/// included) and a counted repetition as that many copies. Unparsable patterns cost 0
+/// (they are refused elsewhere).
+pub fn regex_cost(pattern: &str, search: bool) -> u64 {
+    // Most patterns are plain names or alternatives of them, matched without a regex.
+    if crate::literal::LiteralPattern::parse(pattern).is_some() {
+        return pattern.len() as u64;
+    }
+    let Ok(source) = regex_source(pattern, search) else {
+        return 0;
+    };
+    match regex_syntax::ParserBuilder::new().build().parse(&source) {
+        Ok(hir) => hir_cost(&hir),
+        Err(_) => 0,
+    }
+}
+
+fn hir_cost(h: &regex_syntax::hir::Hir) -> u64 {
+    use regex_syntax::hir::{Class, HirKind};
+    match h.kind() {
+        HirKind::Empty | HirKind::Look(_) => 1,
+        HirKind::Literal(l) => l.0.len() as u64,
+        HirKind::Class(Class::Unicode(c)) => c.ranges().len().max(1) as u64,
+        HirKind::Class(Class::Bytes(c)) => c.ranges().len().max(1) as u64,
+        HirKind::Repetition(r) => {
+            let copies = u64::from(r.max.unwrap_or(r.min).max(r.min).max(1));
+            hir_cost(&r.sub).saturating_mul(copies)
+        }
+        HirKind::Capture(c) => hir_cost(&c.sub),
+        HirKind::Concat(hs) | HirKind::Alternation(hs) => {
+            hs.iter().map(hir_cost).fold(1, u64::saturating_add)
+        }
+    }
+}
 
 /// Builds a glob matcher the way both engines use it (`**` crosses `/`, `*` does not).
 pub fn build_glob(pattern: &str) -> Result<globset::GlobMatcher, globset::Error> {

@@ -342,7 +342,7 @@ mod tests {
     }
 
     fn regex_of(pattern: &str) -> regex::Regex {
-        regex::Regex::new(&crate::hir::regex_source(pattern, false)).unwrap()
+        regex::Regex::new(&crate::hir::regex_source(pattern, false).unwrap()).unwrap()
     }
 
     proptest! {

@@ -249,10 +249,19 @@ fn scope_parts(p: &Policy, s: &Scope, in_exclusion: bool) -> Result<Option<Strin
     })
 }
 
+/// Whether `pattern` is a whole regex as policies compile it (wrapped, never pasted:
+/// `x)|(.*` is refused, not turned into match-everything).
+fn compiles(pattern: &str) -> bool {
+    palisade_lang::hir::regex_source(pattern, false)
+        .is_ok_and(|source| regex::Regex::new(&source).is_ok())
+}
+
 fn check_regex(p: &Policy, what: &str, pattern: &str) -> Result<(), ImportError> {
-    regex::Regex::new(&format!("^(?i:{pattern})$"))
-        .map(|_| ())
-        .map_err(|_| err(p, format!("{what}: invalid regex `{pattern}`")))
+    if compiles(pattern) {
+        Ok(())
+    } else {
+        Err(err(p, format!("{what}: invalid regex `{pattern}`")))
+    }
 }
 
 fn exclusion(p: &Policy, e: &Exclusion) -> Result<Option<String>, ImportError> {
@@ -305,7 +314,7 @@ fn exclusion(p: &Policy, e: &Exclusion) -> Result<Option<String>, ImportError> {
     let mut target = Vec::new();
     if !d.name.is_empty() {
         // StackRox ignores an exclusion whose name is not a valid regex: it never matches.
-        if regex::Regex::new(&format!("^(?i:{})$", d.name)).is_err() {
+        if !compiles(&d.name) {
             return Ok(None);
         }
         target.push(format!("deployment {}", re_lit(&d.name)));

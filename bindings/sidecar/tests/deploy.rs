@@ -19,14 +19,8 @@ fn manifest() -> String {
 
 fn objects(kind: &str) -> Vec<Value> {
     let text = manifest();
-    let mut out = Vec::new();
-    for doc in serde_yaml::Deserializer::from_str(&text) {
-        let v: Value = serde::Deserialize::deserialize(doc).unwrap();
-        if v["kind"] == kind {
-            out.push(v);
-        }
-    }
-    out
+    let docs: Vec<Value> = serde_saphyr::from_multiple(&text).unwrap();
+    docs.into_iter().filter(|v| v["kind"] == kind).collect()
 }
 
 #[test]

@@ -30,7 +30,20 @@ pub(super) struct Lowerer<'a, 'd> {
     frames: Vec<usize>,
     next_frame: usize,
     macro_stack: Vec<String>,
+    /// Junctions, `not`s, quantifiers and macro uses around the condition being lowered.
+    depth: usize,
+    /// Conditions lowered so far for this rule, macros expanded.
+    lowered: usize,
+    /// Set once a size or depth limit stopped lowering (its error is already reported).
+    limit_reached: bool,
+    /// The file and span of the rule's whole condition, where a size error points.
+    rule_site: (usize, Span),
 }
+
+/// Most conditions (tests, junctions, quantifiers) one policy may have once its macros are
+/// expanded: a macro used twice in a macro used twice ... doubles per level, so a few
+/// hundred bytes of policy could otherwise expand to gigabytes.
+pub const MAX_EXPANDED_CONDITIONS: usize = 10_000;
 
 /// The record kinds a policy of `stage` is evaluated on.
 pub(super) fn root_candidates(
@@ -46,7 +59,7 @@ pub(super) fn root_candidates(
         Stage::Runtime => {
             let mut names = HashSet::new();
             let mut visited = HashSet::new();
-            collect_names(when, g, &mut names, &mut visited);
+            collect_names(when, g, &mut names, &mut visited, 0);
             let roots: Vec<Root> = [
                 (Subject::Process, Root::Process),
                 (Subject::Event, Root::KubeEvent),
@@ -76,18 +89,22 @@ pub(super) fn root_candidates(
     }
 }
 
+/// The names `e` uses, through macros up to `MAX_DEPTH` deep (deeper chains are refused by
+/// lowering, which reports them; here they only must not exhaust the stack).
 fn collect_names<'a>(
     e: &'a ast::Expr,
     g: &'a Globals,
     names: &mut HashSet<String>,
     visited: &mut HashSet<&'a str>,
+    macro_depth: usize,
 ) {
     let path = |p: &ast::Path, names: &mut HashSet<String>, visited: &mut HashSet<&'a str>| {
         names.insert(p.root.node.clone());
         if let Some((m, _)) = g.macros.get(&p.root.node)
+            && macro_depth < crate::syntax::MAX_DEPTH
             && visited.insert(m.name.node.as_str())
         {
-            collect_names(&m.body, g, names, visited);
+            collect_names(&m.body, g, names, visited, macro_depth + 1);
         }
     };
     let binder = |b: &ast::Binder, names: &mut HashSet<String>| match b {
@@ -100,14 +117,15 @@ fn collect_names<'a>(
     };
     match e {
         ast::Expr::Or(es, _) | ast::Expr::And(es, _) => {
-            es.iter().for_each(|x| collect_names(x, g, names, visited))
+            es.iter()
+                .for_each(|x| collect_names(x, g, names, visited, macro_depth))
         }
-        ast::Expr::Not(x, _) => collect_names(x, g, names, visited),
+        ast::Expr::Not(x, _) => collect_names(x, g, names, visited, macro_depth),
         ast::Expr::Quant {
             binder: b, body, ..
         } => {
             binder(b, names);
-            collect_names(body, g, names, visited);
+            collect_names(body, g, names, visited, macro_depth);
         }
         ast::Expr::Has(p, _) => path(p, names, visited),
         ast::Expr::Test { operand, .. } => match operand {
@@ -117,7 +135,7 @@ fn collect_names<'a>(
             } => {
                 binder(b, names);
                 if let Some(f) = filter {
-                    collect_names(f, g, names, visited);
+                    collect_names(f, g, names, visited, macro_depth);
                 }
             }
         },
@@ -144,13 +162,15 @@ pub(super) fn validate_regex(
     if crate::literal::LiteralPattern::parse(pattern).is_some() {
         return Some(());
     }
-    match regex::RegexBuilder::new(&hir::regex_source(pattern, search))
-        .size_limit(hir::REGEX_SIZE_LIMIT)
-        .build()
-    {
+    let built = hir::regex_source(pattern, search).and_then(|source| {
+        regex::RegexBuilder::new(&source)
+            .size_limit(hir::REGEX_SIZE_LIMIT)
+            .build()
+            .map_err(|e| e.to_string())
+    });
+    match built {
         Ok(_) => Some(()),
-        Err(e) => {
-            let detail = e.to_string();
+        Err(detail) => {
             let last = detail
                 .lines()
                 .rev()
@@ -193,6 +213,10 @@ impl<'a, 'd> Lowerer<'a, 'd> {
             frames: vec![0],
             next_frame: 1,
             macro_stack: Vec::new(),
+            depth: 0,
+            lowered: 0,
+            limit_reached: false,
+            rule_site: (file, Span::default()),
         }
     }
 
@@ -214,6 +238,7 @@ impl<'a, 'd> Lowerer<'a, 'd> {
         when: &ast::Expr,
         message: Option<&ast::Text>,
     ) -> Option<Rule> {
+        self.rule_site = (self.file, when.span());
         let cond = self.expr(when);
         let cond = cond.map(|c| self.place_frame(0, c));
         let message = message.and_then(|m| self.template(m));
@@ -483,7 +508,48 @@ impl<'a, 'd> Lowerer<'a, 'd> {
         lowered.into_iter().collect()
     }
 
+    /// Lowers `e` under the limits on expanded size and nesting (macros included), which
+    /// keep a hostile policy from taking the process's memory or stack.
     fn expr(&mut self, e: &ast::Expr) -> Option<Cond> {
+        let levels = usize::from(matches!(
+            e,
+            ast::Expr::Or(..) | ast::Expr::And(..) | ast::Expr::Not(..) | ast::Expr::Quant { .. }
+        ));
+        self.lowered += 1;
+        if !self.within_limits(levels, e.span()) {
+            return None;
+        }
+        self.depth += levels;
+        let out = self.expr_within_limits(e);
+        self.depth -= levels;
+        out
+    }
+
+    /// Whether `levels` more nesting and one more condition fit; reports the first breach.
+    fn within_limits(&mut self, levels: usize, at: Span) -> bool {
+        if self.limit_reached {
+            return false;
+        }
+        let d = if self.depth + levels > crate::syntax::MAX_DEPTH {
+            crate::syntax::too_deep(self.file, at)
+        } else if self.lowered > MAX_EXPANDED_CONDITIONS {
+            let (file, span) = self.rule_site;
+            Diagnostic::error(
+                file,
+                span,
+                format!("condition too large: more than {MAX_EXPANDED_CONDITIONS} conditions once macros are expanded"),
+                "this condition, its macros expanded",
+            )
+            .with_help("each use of a macro copies its whole condition; use a macro fewer times, or split the policy")
+        } else {
+            return true;
+        };
+        self.limit_reached = true;
+        self.push(d);
+        false
+    }
+
+    fn expr_within_limits(&mut self, e: &ast::Expr) -> Option<Cond> {
         match e {
             ast::Expr::Or(es, _) => Some(Cond::Or(self.exprs(es)?)),
             ast::Expr::And(es, _) => Some(Cond::And(self.exprs(es)?)),
@@ -567,7 +633,11 @@ impl<'a, 'd> Lowerer<'a, 'd> {
             self.push(d);
             return None;
         }
+        if !self.within_limits(1, use_span) {
+            return None;
+        }
         let mtext = self.g.sources.get(mfile).map(|f| f.text.as_str())?;
+        self.depth += 1;
         self.macro_stack.push(m.name.node.clone());
         let (file, text) = (self.file, self.text);
         self.file = mfile;
@@ -578,7 +648,9 @@ impl<'a, 'd> Lowerer<'a, 'd> {
         self.file = file;
         self.text = text;
         self.macro_stack.pop();
-        if failed {
+        self.depth -= 1;
+        // A limit breach is reported once, where it happened, not again at every use around it.
+        if failed && !self.limit_reached {
             let d = self.error(
                 use_span,
                 format!("macro `{}` does not check here", m.name.node),

@@ -6,10 +6,28 @@ use crate::diag::Diagnostic;
 use crate::span::{Span, Spanned};
 use pest::iterators::Pair;
 
+use super::scan::MAX_DEPTH;
+
+/// The error for a condition nested past [`MAX_DEPTH`] at `at`.
+pub(crate) fn too_deep(file: usize, at: Span) -> Diagnostic {
+    Diagnostic::error(
+        file,
+        at,
+        format!("condition nested too deeply (more than {MAX_DEPTH} levels)"),
+        "nesting limit reached here",
+    )
+    .with_help("every `and`/`or` inside another, `not`, quantifier, bracket and expanded macro is a level: split the condition into policies or flatten it")
+}
+
 pub(super) struct Builder<'e> {
     pub file: usize,
     pub offset: usize,
     pub errors: &'e mut Vec<Diagnostic>,
+    /// How many `and`/`or` junctions, `not`s and quantifiers enclose the condition being built.
+    pub depth: usize,
+    /// Set when a condition was refused for its depth (its item is then incomplete, like
+    /// one with a syntax error, and is not checked further).
+    pub too_deep: bool,
 }
 
 type P<'i> = Pair<'i, Rule>;
@@ -278,22 +296,47 @@ impl Builder<'_> {
         })
     }
 
+    /// Builds `p` one nesting level deeper than its parent, refusing it (with the position
+    /// of the construct past the limit) beyond [`MAX_DEPTH`]: every later pass recurses over
+    /// conditions, so the bound must hold before any of them runs.
+    fn nested<T>(
+        &mut self,
+        levels: usize,
+        at: Span,
+        build: impl FnOnce(&mut Self) -> Option<T>,
+    ) -> Option<T> {
+        if self.depth + levels > MAX_DEPTH {
+            if !self.too_deep {
+                self.errors.push(too_deep(self.file, at));
+            }
+            self.too_deep = true;
+            return None;
+        }
+        self.depth += levels;
+        let out = build(self);
+        self.depth -= levels;
+        out
+    }
+
     pub fn expr(&mut self, p: P) -> Option<Expr> {
         let span = self.span(&p);
         match p.as_rule() {
             Rule::expr => self.expr(kids(p).next()?),
             Rule::or_expr | Rule::and_expr => {
                 let is_or = p.as_rule() == Rule::or_expr;
-                let mut parts = Vec::new();
-                for k in kids(p) {
-                    if matches!(k.as_rule(), Rule::kw_and | Rule::kw_or) {
-                        continue;
+                let operands: Vec<P> = kids(p)
+                    .filter(|k| !matches!(k.as_rule(), Rule::kw_and | Rule::kw_or))
+                    .collect();
+                if operands.len() == 1 {
+                    return self.expr(operands.into_iter().next()?);
+                }
+                let parts = self.nested(1, span, |b| {
+                    let mut parts = Vec::new();
+                    for k in operands {
+                        parts.push(b.expr(k)?);
                     }
-                    parts.push(self.expr(k)?);
-                }
-                if parts.len() == 1 {
-                    return parts.pop();
-                }
+                    Some(parts)
+                })?;
                 Some(if is_or {
                     Expr::Or(parts, span)
                 } else {
@@ -308,7 +351,10 @@ impl Builder<'_> {
                     .map(|k| self.span(k))
                     .collect();
                 let last = all.into_iter().rfind(|k| k.as_rule() != Rule::kw_not)?;
-                let mut e = self.expr(last)?;
+                // The first `not` past the limit is where the error points.
+                let room = MAX_DEPTH.saturating_sub(self.depth);
+                let at = nots.get(room).copied().unwrap_or(span);
+                let mut e = self.nested(nots.len(), at, |b| b.expr(last))?;
                 for s in nots.into_iter().rev() {
                     let sp = s.to(e.span());
                     e = Expr::Not(Box::new(e), sp);
@@ -325,7 +371,7 @@ impl Builder<'_> {
                     _ => Quant::Any,
                 };
                 let binder = self.binder(it.next()?)?;
-                let body = self.expr(it.next()?)?;
+                let body = self.nested(1, span, |b| b.expr(it.next()?))?;
                 Some(Expr::Quant {
                     quant,
                     binder,
@@ -395,7 +441,7 @@ impl Builder<'_> {
                 let mut it = kids(inner);
                 let binder = self.binder(it.next()?)?;
                 let filter = match it.find(|k| k.as_rule() != Rule::kw_where) {
-                    Some(e) => Some(Box::new(self.expr(e)?)),
+                    Some(e) => Some(Box::new(self.nested(1, span, |b| b.expr(e))?)),
                     None => None,
                 };
                 Operand::Count {

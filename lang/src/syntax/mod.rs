@@ -9,6 +9,7 @@ use crate::span::Span;
 use pest::Parser;
 use pest_derive::Parser;
 
+pub(crate) use build::too_deep;
 pub use scan::MAX_DEPTH;
 
 #[derive(Parser)]
@@ -83,12 +84,15 @@ pub fn parse_items(text: &str, file: usize, which: Items) -> (ast::File, Vec<Dia
                     file,
                     offset: chunk.start,
                     errors: &mut errors,
+                    depth: 0,
+                    too_deep: false,
                 };
                 for p in file_pair.into_inner() {
                     if let Some(item) = b.item(p) {
                         items.push(item);
                     }
                 }
+                syntax_failed |= b.too_deep;
             }
             Err(e) => {
                 syntax_failed = true;

@@ -58,15 +58,10 @@ pub fn split_items(text: &str, file: usize) -> (Vec<Span>, Vec<Diagnostic>) {
         let depth = levels.len() - 1 + levels.iter().sum::<usize>();
         if depth > MAX_DEPTH && !depth_reported {
             let at = i.min(text.len()).saturating_sub(1);
-            errors.push(
-                Diagnostic::error(
-                    file,
-                    Span::new(at, (at + 1).min(text.len())),
-                    format!("condition nested too deeply (more than {MAX_DEPTH} levels)"),
-                    "nesting limit reached here",
-                )
-                .with_help("split the condition into macros or flatten it"),
-            );
+            errors.push(super::build::too_deep(
+                file,
+                Span::new(at, (at + 1).min(text.len())),
+            ));
             depth_reported = true;
         }
     }
