@@ -629,7 +629,11 @@ pub fn check_types(o: &Value) -> Result<(), String> {
                 )?;
             }
             for (j, m) in arr(c, &["volumeMounts"]).iter().enumerate() {
-                expect_fields(m, &format!("{here}.volumeMounts[{j}]"), &[("readOnly", Expect::Bool)])?;
+                expect_fields(
+                    m,
+                    &format!("{here}.volumeMounts[{j}]"),
+                    &[("readOnly", Expect::Bool)],
+                )?;
             }
         }
     }

@@ -606,7 +606,8 @@ fn admission(v: &Value, out: &mut Converted, options: &ConvertOptions) -> Result
                 }
             }
             if k8s::is_workload(&object) {
-                k8s::check_types(&object).map_err(|e| malformed(&format!("request.object: {e}")))?;
+                k8s::check_types(&object)
+                    .map_err(|e| malformed(&format!("request.object: {e}")))?;
             }
             match k8s::workload(&object, 0) {
                 Some(mut d) if k8s::is_workload(&object) => {

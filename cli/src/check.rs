@@ -20,6 +20,7 @@ pub struct CheckArgs {
     pub format: Format,
     pub fail_on: Option<Severity>,
     pub explain: bool,
+    pub convert: palisade_adapters::ConvertOptions,
 }
 
 /// Builds the matcher from `--policies`, `--bundle` and the built-in library
@@ -35,8 +36,8 @@ pub fn matcher(
                 "--bundle cannot be combined with --policies or --builtin".into(),
             ));
         }
-        let text = std::fs::read_to_string(b)
-            .map_err(|e| Fatal(format!("{}: cannot read: {e}", b.display())))?;
+        let text = palisade_lang::files::read_text(b, palisade_lang::files::MAX_BUNDLE_BYTES)
+            .map_err(Fatal)?;
         return palisade_engine::bundle::load_bundle(&text)
             .map(Ok)
             .map_err(|e| Fatal(format!("{}: {e}", b.display())));
@@ -61,7 +62,7 @@ pub fn run(args: CheckArgs) -> Result<i32, Fatal> {
         Err(code) => return Ok(code),
     };
     let now = load::now()?;
-    let inputs = crate::inputs::open_inputs(&args.input)?;
+    let inputs = crate::inputs::open_inputs(&args.input, &args.convert)?;
     // Pass 1: context records (deployments, images, baselines); validates every record.
     let mut dataset = Dataset::default();
     for input in &inputs {

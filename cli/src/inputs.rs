@@ -2,25 +2,112 @@
 //! then evaluation); other formats are detected from content and converted in memory.
 
 use crate::load::Fatal;
-use palisade_adapters::Format;
+use palisade_adapters::{ConvertOptions, Format};
 use palisade_engine::input::read_records;
 use palisade_engine::record::Record;
 use std::collections::BTreeMap;
 use std::fs::File;
-use std::io::{BufReader, IsTerminal, Read, Write};
+use std::io::{BufReader, IsTerminal, Read, Seek, SeekFrom, Write};
 use std::path::PathBuf;
 
 /// Bytes read before deciding whether a file is records.md JSON.
 const SNIFF: usize = 64 * 1024;
 /// Inputs larger than this show progress on a terminal.
 const PROGRESS_FROM: u64 = 32 * 1024 * 1024;
+/// Largest input read from a pipe, FIFO or device (kept in a temporary file, since records
+/// are read in two passes). Records in regular files stream from disk with no such limit.
+pub const MAX_SPOOLED_BYTES: u64 = 4 << 30;
+/// Largest input that is converted in memory (manifests, scanner reports, runtime events):
+/// conversion holds the parsed document, several times the size of its text.
+pub const MAX_CONVERTED_BYTES: u64 = 256 << 20;
+
+/// Where an input's bytes are: a regular file read in place, or a copy of a pipe, FIFO or
+/// device in an unnamed temporary file (gone when the process ends, however it ends).
+enum Source {
+    Path(PathBuf),
+    Spool(File),
+}
+
+impl Source {
+    /// A reader from the start.
+    fn open(&self, display: &str) -> Result<File, Fatal> {
+        let cannot = |e: std::io::Error| Fatal(format!("{display}: cannot read: {e}"));
+        match self {
+            Source::Path(p) => File::open(p).map_err(cannot),
+            Source::Spool(f) => {
+                let mut f = f.try_clone().map_err(cannot)?;
+                f.seek(SeekFrom::Start(0)).map_err(cannot)?;
+                Ok(f)
+            }
+        }
+    }
+}
+
+/// Refuses binary data (a NUL byte) in the first bytes of an input: records, manifests and
+/// reports are UTF-8 text, and `/dev/zero` must not be read for gigabytes first.
+fn refuse_binary(prefix: &[u8], display: &str) -> Result<(), Fatal> {
+    if prefix.contains(&0) {
+        return Err(Fatal(format!(
+            "{display}: binary data (a NUL byte in the first {} KiB), not text: inputs are records, manifests, scanner reports or runtime events in UTF-8",
+            SNIFF / 1024
+        )));
+    }
+    Ok(())
+}
+
+/// Copies a non-seekable input once into an unnamed temporary file, checking its first
+/// bytes and its size while reading.
+fn spool(mut reader: impl Read, display: &str) -> Result<File, Fatal> {
+    let cannot = |e: std::io::Error| Fatal(format!("{display}: cannot read: {e}"));
+    let mut file =
+        tempfile::tempfile().map_err(|e| Fatal(format!("cannot buffer {display}: {e}")))?;
+    let mut buf = vec![0u8; SNIFF];
+    let mut total: u64 = 0;
+    loop {
+        let n = match reader.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(cannot(e)),
+        };
+        if total < SNIFF as u64 {
+            refuse_binary(&buf[..n], display)?;
+        }
+        total += n as u64;
+        if total > MAX_SPOOLED_BYTES {
+            return Err(Fatal(format!(
+                "{display}: larger than {} GiB; save it to a file and pass the file",
+                MAX_SPOOLED_BYTES >> 30
+            )));
+        }
+        file.write_all(&buf[..n])
+            .map_err(|e| Fatal(format!("cannot buffer {display}: {e}")))?;
+    }
+    Ok(file)
+}
+
+/// The whole text of an input, refused past `limit` bytes (checked while reading).
+fn read_text(reader: impl Read, limit: u64, display: &str) -> Result<String, Fatal> {
+    let mut bytes = Vec::new();
+    reader
+        .take(limit + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| Fatal(format!("{display}: cannot read: {e}")))?;
+    if bytes.len() as u64 > limit {
+        return Err(Fatal(format!(
+            "{display}: larger than {} MiB, the most converted in memory (records.md JSON Lines stream without a limit)",
+            limit >> 20
+        )));
+    }
+    refuse_binary(&bytes[..bytes.len().min(SNIFF)], display)?;
+    String::from_utf8(bytes).map_err(|_| Fatal(format!("{display}: not UTF-8 text")))
+}
 
 /// One `--input`.
 pub struct InputFile {
     /// The name shown in messages.
     pub display: String,
-    path: PathBuf,
-    _spool: Option<tempfile::NamedTempFile>,
+    source: Source,
     converted: Option<Vec<Record>>,
     /// The detected format.
     pub format: Format,
@@ -30,47 +117,51 @@ pub struct InputFile {
 }
 
 /// Opens every input; converts the ones that are not records.md JSON.
-pub fn open_inputs(paths: &[PathBuf]) -> Result<Vec<InputFile>, Fatal> {
+pub fn open_inputs(paths: &[PathBuf], options: &ConvertOptions) -> Result<Vec<InputFile>, Fatal> {
     let mut out = Vec::new();
     for p in paths {
-        let (display, path, spool) = if p.as_os_str() == "-" {
-            let mut spool = tempfile::NamedTempFile::new()
-                .map_err(|e| Fatal(format!("cannot buffer stdin: {e}")))?;
-            std::io::copy(&mut std::io::stdin().lock(), &mut spool)
-                .map_err(|e| Fatal(format!("<stdin>: cannot read: {e}")))?;
-            (
-                "<stdin>".to_string(),
-                spool.path().to_path_buf(),
-                Some(spool),
-            )
+        let (display, source) = if p.as_os_str() == "-" {
+            let display = "<stdin>".to_string();
+            let file = spool(std::io::stdin().lock(), &display)?;
+            (display, Source::Spool(file))
         } else {
-            let meta = std::fs::metadata(p)
-                .map_err(|e| Fatal(format!("{}: cannot read: {e}", p.display())))?;
+            let display = p.display().to_string();
+            let meta =
+                std::fs::metadata(p).map_err(|e| Fatal(format!("{display}: cannot read: {e}")))?;
             if meta.is_dir() {
                 return Err(Fatal(format!(
-                    "{}: is a directory; --input takes files",
-                    p.display()
+                    "{display}: is a directory; --input takes files"
                 )));
             }
-            (p.display().to_string(), p.clone(), None)
+            if meta.is_file() {
+                (display, Source::Path(p.clone()))
+            } else {
+                // A pipe (`<(cat x)`), FIFO or device can be read once only.
+                let reader =
+                    File::open(p).map_err(|e| Fatal(format!("{display}: cannot read: {e}")))?;
+                let file = spool(reader, &display)?;
+                (display, Source::Spool(file))
+            }
         };
-        let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+        let mut reader = source.open(&display)?;
+        let size = reader.metadata().map(|m| m.len()).unwrap_or(0);
         let mut prefix = Vec::with_capacity(SNIFF);
-        File::open(&path)
-            .and_then(|f| f.take(SNIFF as u64).read_to_end(&mut prefix))
+        (&mut reader)
+            .take(SNIFF as u64)
+            .read_to_end(&mut prefix)
             .map_err(|e| Fatal(format!("{display}: cannot read: {e}")))?;
+        refuse_binary(&prefix, &display)?;
         let prefix_text = String::from_utf8_lossy(&prefix);
         let mut input = InputFile {
             display,
-            path,
-            _spool: spool,
+            source,
             converted: None,
             format: Format::Records,
             skipped: BTreeMap::new(),
             size,
         };
         if !palisade_adapters::sniff(&prefix_text) && !prefix_text.trim().is_empty() {
-            convert_in_memory(&mut input)?;
+            convert_in_memory(&mut input, options)?;
         }
         out.push(input);
     }
@@ -80,12 +171,10 @@ pub fn open_inputs(paths: &[PathBuf]) -> Result<Vec<InputFile>, Fatal> {
     Ok(out)
 }
 
-fn convert_in_memory(input: &mut InputFile) -> Result<(), Fatal> {
-    let bytes = std::fs::read(&input.path)
-        .map_err(|e| Fatal(format!("{}: cannot read: {e}", input.display)))?;
-    let text = String::from_utf8(bytes)
-        .map_err(|_| Fatal(format!("{}: not UTF-8 text", input.display)))?;
-    let converted = palisade_adapters::convert(&text)
+fn convert_in_memory(input: &mut InputFile, options: &ConvertOptions) -> Result<(), Fatal> {
+    let reader = input.source.open(&input.display)?;
+    let text = read_text(reader, MAX_CONVERTED_BYTES, &input.display)?;
+    let converted = palisade_adapters::convert_with(&text, options)
         .map_err(|e| Fatal(format!("{}:{e}", input.display)).with_space())?;
     let format = converted.format.unwrap_or(Format::Records);
     if format == Format::Records {
@@ -162,8 +251,7 @@ pub fn each_record(
         }
         return Ok(records.len());
     }
-    let file = File::open(&input.path)
-        .map_err(|e| Fatal(format!("{}: cannot read: {e}", input.display)))?;
+    let file = input.source.open(&input.display)?;
     let show = input.size >= PROGRESS_FROM
         && std::io::stderr().is_terminal()
         && std::env::var_os("NO_COLOR").is_none();
@@ -192,26 +280,21 @@ pub fn each_record(
 
 /// `palisade convert`: the records of every input as one JSON array on stdout, and a
 /// summary (format, records by kind, skipped objects) on stderr.
-pub fn convert(paths: &[PathBuf]) -> Result<i32, Fatal> {
+pub fn convert(paths: &[PathBuf], options: &ConvertOptions) -> Result<i32, Fatal> {
     let mut all = Vec::new();
     let mut lines = Vec::new();
     for p in paths {
         let (display, text) = if p.as_os_str() == "-" {
-            let mut t = String::new();
-            std::io::stdin()
-                .read_to_string(&mut t)
-                .map_err(|e| Fatal(format!("<stdin>: cannot read: {e}")))?;
-            ("<stdin>".to_string(), t)
+            let display = "<stdin>".to_string();
+            let text = read_text(std::io::stdin().lock(), MAX_CONVERTED_BYTES, &display)?;
+            (display, text)
         } else {
-            let bytes = std::fs::read(p)
-                .map_err(|e| Fatal(format!("{}: cannot read: {e}", p.display())))?;
-            (
-                p.display().to_string(),
-                String::from_utf8(bytes)
-                    .map_err(|_| Fatal(format!("{}: not UTF-8 text", p.display())))?,
-            )
+            let display = p.display().to_string();
+            let file = File::open(p).map_err(|e| Fatal(format!("{display}: cannot read: {e}")))?;
+            let text = read_text(file, MAX_CONVERTED_BYTES, &display)?;
+            (display, text)
         };
-        let converted = palisade_adapters::convert(&text)
+        let converted = palisade_adapters::convert_with(&text, options)
             .map_err(|e| Fatal(format!("{display}:{e}")).with_space())?;
         let mut kinds: BTreeMap<String, usize> = BTreeMap::new();
         for (i, v) in converted.records.iter().enumerate() {

@@ -15,8 +15,7 @@ pub enum ListFormat {
 
 /// Prints a StackRox JSON file as canonical policy source.
 pub fn import_stackrox(file: &Path) -> Result<i32, Fatal> {
-    let text = std::fs::read_to_string(file)
-        .map_err(|e| Fatal(format!("{}: cannot read: {e}", file.display())))?;
+    let text = palisade_lang::files::read_policy_text(file).map_err(Fatal)?;
     let pal = palisade_stackrox::translate_document(&text)
         .map_err(|e| Fatal(format!("{}: {e}", file.display())))?;
     let mut sources = palisade_lang::Sources::default();

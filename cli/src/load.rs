@@ -35,10 +35,7 @@ pub use palisade_library as builtin;
 
 /// Adds one policy file to `sources`: `.pal` as is, `.json` translated from StackRox's format.
 fn add_file(sources: &mut Sources, path: &Path) -> Result<usize, Fatal> {
-    let bytes =
-        std::fs::read(path).map_err(|e| Fatal(format!("{}: cannot read: {e}", path.display())))?;
-    let text = String::from_utf8(bytes)
-        .map_err(|_| Fatal(format!("{}: not UTF-8 text", path.display())))?;
+    let text = palisade_lang::files::read_policy_text(path).map_err(Fatal)?;
     if path.extension().is_some_and(|e| e == "json") {
         let pal = palisade_stackrox::translate_document(&text)
             .map_err(|e| Fatal(format!("{}: {e}", path.display())))?;
@@ -80,7 +77,10 @@ pub fn color_stderr() -> bool {
     std::env::var_os("NO_COLOR").is_none() && std::io::stderr().is_terminal()
 }
 
-/// Prints diagnostics to stderr in miette's style.
+/// Diagnostics rendered in full before the rest are counted.
+pub const MAX_SHOWN_DIAGNOSTICS: usize = 20;
+
+/// Prints diagnostics to stderr in miette's style (the first [`MAX_SHOWN_DIAGNOSTICS`]).
 pub fn print_diagnostics(sources: &Sources, diags: &[Diagnostic]) {
     let theme = if color_stderr() {
         miette::GraphicalTheme::unicode()
@@ -88,7 +88,9 @@ pub fn print_diagnostics(sources: &Sources, diags: &[Diagnostic]) {
         miette::GraphicalTheme::unicode_nocolor()
     };
     let handler = miette::GraphicalReportHandler::new_themed(theme).with_width(100);
-    for d in diags {
+    // A file with thousands of errors shows the first ones: each rendering reads its file,
+    // so showing all would take time quadratic in the file, and nobody reads past a page.
+    for d in diags.iter().take(MAX_SHOWN_DIAGNOSTICS) {
         let mut out = String::new();
         let report = sources.report(d);
         // The `file:line:col` line first: scripts and editors look for it.
@@ -98,6 +100,12 @@ pub fn print_diagnostics(sources: &Sources, diags: &[Diagnostic]) {
             out.push_str(&d.message);
         }
         eprintln!("{out}");
+    }
+    if diags.len() > MAX_SHOWN_DIAGNOSTICS {
+        eprintln!(
+            "palisade: {} more diagnostics not shown (fix the ones above first, or use `palisade compile --diagnostics json` to list all)",
+            diags.len() - MAX_SHOWN_DIAGNOSTICS
+        );
     }
     let errors = diags
         .iter()

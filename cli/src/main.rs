@@ -91,6 +91,10 @@ enum Command {
         /// Explain each violation and, for policies that did not fire, the first failing condition.
         #[arg(long)]
         explain: bool,
+        /// The namespace of manifest objects that name none (as `kubectl --namespace`;
+        /// default `default`). An object naming another namespace is an error.
+        #[arg(long, short = 'n')]
+        namespace: Option<String>,
     },
     /// Parse and type-check policies; optionally write a bundle or print the IR.
     Compile {
@@ -127,6 +131,10 @@ enum Command {
         /// Input files (`-` for stdin).
         #[arg(long = "input", required = true)]
         input: Vec<PathBuf>,
+        /// The namespace of manifest objects that name none (as `kubectl --namespace`;
+        /// default `default`). An object naming another namespace is an error.
+        #[arg(long, short = 'n')]
+        namespace: Option<String>,
     },
     /// Serve the browser playground (built by wasm/build.sh and `npm run build` in wasm/playground).
     Playground {
@@ -244,6 +252,7 @@ fn run(cli: Cli) -> Result<i32, Fatal> {
             format,
             fail_on,
             explain,
+            namespace,
         } => check::run(check::CheckArgs {
             policies,
             bundle,
@@ -254,6 +263,7 @@ fn run(cli: Cli) -> Result<i32, Fatal> {
             format,
             fail_on: fail_on.map(severity),
             explain,
+            convert: palisade_adapters::ConvertOptions { namespace },
         }),
         Command::Compile {
             paths,
@@ -289,7 +299,9 @@ fn run(cli: Cli) -> Result<i32, Fatal> {
         }
         Command::Fmt { check, paths } => fmt(check, &paths),
         Command::Test { paths } => test_cmd::run(&paths),
-        Command::Convert { input } => inputs::convert(&input),
+        Command::Convert { input, namespace } => {
+            inputs::convert(&input, &palisade_adapters::ConvertOptions { namespace })
+        }
         Command::Playground { listen, dir } => serve_static::run(&dir, &listen),
         Command::Serve {
             listen,
@@ -351,8 +363,7 @@ fn run(cli: Cli) -> Result<i32, Fatal> {
 fn fmt(check: bool, paths: &[PathBuf]) -> Result<i32, Fatal> {
     let mut unformatted = 0;
     for path in load::policy_files(paths)? {
-        let text = std::fs::read_to_string(&path)
-            .map_err(|e| Fatal(format!("{}: cannot read: {e}", path.display())))?;
+        let text = palisade_lang::files::read_policy_text(&path).map_err(Fatal)?;
         let mut sources = palisade_lang::Sources::default();
         let index = sources.add(palisade_lang::SourceFile::new(
             path.display().to_string(),

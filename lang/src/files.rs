@@ -2,7 +2,36 @@
 //! the sidecar).
 
 use std::collections::HashSet;
+use std::io::Read;
 use std::path::{Path, PathBuf};
+
+/// Largest compiled bundle read from a file (the built-in library's is about 240 KB).
+pub const MAX_BUNDLE_BYTES: usize = 64 * 1024 * 1024;
+
+/// The text of a file of at most `limit` bytes, checked while reading (a larger file, or
+/// a device that never ends, is refused after `limit` bytes, never read whole).
+pub fn read_text(path: &Path, limit: usize) -> Result<String, String> {
+    let cannot = |e: std::io::Error| format!("{}: cannot read: {e}", path.display());
+    let file = std::fs::File::open(path).map_err(cannot)?;
+    let mut bytes = Vec::new();
+    file.take(limit as u64 + 1)
+        .read_to_end(&mut bytes)
+        .map_err(cannot)?;
+    if bytes.len() > limit {
+        return Err(format!(
+            "{}: larger than {} MiB; split it into several files",
+            path.display(),
+            limit >> 20
+        ));
+    }
+    String::from_utf8(bytes).map_err(|_| format!("{}: not UTF-8 text", path.display()))
+}
+
+/// The text of a policy file (`.pal` or StackRox `.json`), at most
+/// [`MAX_SOURCE_BYTES`](crate::MAX_SOURCE_BYTES).
+pub fn read_policy_text(path: &Path) -> Result<String, String> {
+    read_text(path, crate::MAX_SOURCE_BYTES)
+}
 
 /// Every `.pal` and `.json` file under the given paths (directories recursively, sorted);
 /// a path given as a file must be one of those. Unreadable paths are errors, never skipped.

@@ -92,8 +92,7 @@ impl PolicySource {
 
     fn read_and_compile(&self) -> Result<String, String> {
         if let Some(path) = &self.bundle {
-            return std::fs::read_to_string(path)
-                .map_err(|e| format!("{}: cannot read: {e}", path.display()));
+            return palisade_lang::files::read_text(path, palisade_lang::files::MAX_BUNDLE_BYTES);
         }
         let mut policies = Vec::new();
         let files = self.files()?;
@@ -104,8 +103,7 @@ impl PolicySource {
             ));
         }
         for p in files {
-            let text = std::fs::read_to_string(&p)
-                .map_err(|e| format!("{}: cannot read: {e}", p.display()))?;
+            let text = palisade_lang::files::read_policy_text(&p)?;
             policies.push(SourceText {
                 name: p.display().to_string(),
                 text,

@@ -63,14 +63,17 @@ pub async fn start(config: Config) -> Result<Running, ServeError> {
         .map_err(|e| ServeError::Policies(e.to_string()))??;
     let source = config.policies.clone();
     let (limits, plugin2) = (config.limits, plugin.clone());
+    let interval = config.reload_interval;
     let (first, fingerprint) = tokio::task::spawn_blocking(move || {
-        // Files being written as the server starts: give them a moment to settle.
+        // Files being written as the server starts are read once they settle, by the rule
+        // reloads follow: unchanged for one interval (and, here, not modified within it).
+        settle(&source, interval);
         let mut attempts = 0;
         loop {
             match source.load(&plugin2, limits, 1) {
                 Err(LoadError::Changed) if attempts < 20 => {
                     attempts += 1;
-                    std::thread::sleep(std::time::Duration::from_millis(50));
+                    settle(&source, interval);
                 }
                 other => return other,
             }
@@ -197,6 +200,31 @@ async fn accept(
             "shutdown grace period over; closing remaining connections",
             Value::Null,
         );
+    }
+}
+
+/// Most time start-up waits for policy files that keep changing (then it reads them as
+/// they are, and reports what it finds).
+const MAX_SETTLE: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Waits until the policy files were not modified within the last `interval` and stay the
+/// same over one `interval` (at most [`MAX_SETTLE`]).
+fn settle(source: &crate::policy_set::PolicySource, interval: std::time::Duration) {
+    let started = std::time::Instant::now();
+    let recent = |fp: &Fingerprint| {
+        let now = std::time::SystemTime::now();
+        fp.iter().any(|(_, modified, _)| {
+            modified.is_some_and(|m| now.duration_since(m).map_or(true, |age| age < interval))
+        })
+    };
+    let mut last = source.fingerprint();
+    while recent(&last) && started.elapsed() < MAX_SETTLE {
+        std::thread::sleep(interval);
+        let now = source.fingerprint();
+        if now == last && !recent(&now) {
+            return;
+        }
+        last = now;
     }
 }
 

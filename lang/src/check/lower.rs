@@ -116,10 +116,9 @@ fn collect_names<'a>(
         }
     };
     match e {
-        ast::Expr::Or(es, _) | ast::Expr::And(es, _) => {
-            es.iter()
-                .for_each(|x| collect_names(x, g, names, visited, macro_depth))
-        }
+        ast::Expr::Or(es, _) | ast::Expr::And(es, _) => es
+            .iter()
+            .for_each(|x| collect_names(x, g, names, visited, macro_depth)),
         ast::Expr::Not(x, _) => collect_names(x, g, names, visited, macro_depth),
         ast::Expr::Quant {
             binder: b, body, ..
