@@ -8,6 +8,7 @@
 //! has a deadline and a memory cap, and a trap fails only the request that caused it.
 
 mod admission;
+mod fairness;
 mod log;
 mod metrics;
 mod policy_set;
@@ -46,6 +47,10 @@ pub struct Config {
     /// Plugin calls running at once (each on its own instance); further requests wait up
     /// to `read_timeout` for a slot, then get 503.
     pub max_concurrent_checks: usize,
+    /// Of those, the most one client (peer address) may hold; its further requests wait
+    /// for one of its own to finish. `None`: half of `max_concurrent_checks`, rounded up,
+    /// so a client sending slow requests cannot take every slot.
+    pub max_checks_per_client: Option<usize>,
 }
 
 impl Config {
@@ -62,6 +67,7 @@ impl Config {
             now: None,
             shutdown_grace: Duration::from_secs(10),
             max_concurrent_checks: 2 * std::thread::available_parallelism().map_or(2, usize::from),
+            max_checks_per_client: None,
         }
     }
 }

@@ -1,6 +1,7 @@
 //! The listener, the routes and the background reloaders.
 
 use crate::admission;
+use crate::fairness::ClientSlots;
 use crate::log::log;
 use crate::metrics::Metrics;
 use crate::policy_set::{Current, Fingerprint, LoadError};
@@ -15,7 +16,7 @@ use hyper_util::server::graceful::GracefulShutdown;
 use palisade_host::{HostError, Plugin};
 use serde_json::{Value, json};
 use std::convert::Infallible;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
@@ -31,6 +32,7 @@ struct State {
     metrics: Metrics,
     generation: AtomicU64,
     checks: Arc<tokio::sync::Semaphore>,
+    per_client: Arc<ClientSlots>,
 }
 
 /// A started server.
@@ -98,10 +100,14 @@ pub async fn start(config: Config) -> Result<Running, ServeError> {
     };
     let listener = TcpListener::bind(config.listen).await?;
     let addr = listener.local_addr()?;
+    let slots = config.max_concurrent_checks.max(1);
+    let share = config
+        .max_checks_per_client
+        .unwrap_or(slots.div_ceil(2))
+        .clamp(1, slots);
     let state = Arc::new(State {
-        checks: Arc::new(tokio::sync::Semaphore::new(
-            config.max_concurrent_checks.max(1),
-        )),
+        checks: Arc::new(tokio::sync::Semaphore::new(slots)),
+        per_client: ClientSlots::new(share),
         config,
         plugin,
         current: Current::default(),
@@ -153,7 +159,8 @@ async fn accept(
             _ = stopped.changed() => break,
         };
         let state2 = state.clone();
-        let service = hyper::service::service_fn(move |req| handle(state2.clone(), req));
+        let client = peer.ip();
+        let service = hyper::service::service_fn(move |req| handle(state2.clone(), client, req));
         let mut http = hyper::server::conn::http1::Builder::new();
         http.timer(TokioTimer::new())
             .header_read_timeout(state.config.read_timeout);
@@ -365,6 +372,7 @@ impl Answer {
 
 async fn handle(
     state: Arc<State>,
+    client: IpAddr,
     req: Request<Incoming>,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
     let started = Instant::now();
@@ -391,8 +399,8 @@ async fn handle(
                 body: state.metrics.render(policies, generation),
             }
         }
-        ("/v1/check", &Method::POST) => check(&state, req).await,
-        ("/v1/admit", &Method::POST) => admit(&state, req).await,
+        ("/v1/check", &Method::POST) => check(&state, client, req).await,
+        ("/v1/admit", &Method::POST) => admit(&state, client, req).await,
         ("other", _) => Answer::error(
             StatusCode::NOT_FOUND,
             "route",
@@ -505,6 +513,7 @@ fn now(state: &State) -> String {
 /// Evaluates one request with the current set; `Err` is the answer for a failed plugin call.
 async fn evaluate(
     state: &Arc<State>,
+    client: IpAddr,
     parts: &hyper::http::request::Parts,
     request: Value,
 ) -> Result<(String, Value), Answer> {
@@ -515,8 +524,20 @@ async fn evaluate(
             "no policy set loaded",
         ));
     };
-    // The slot moves into the blocking task, so a client that goes away does not free it
-    // while its evaluation still runs.
+    // The slots move into the blocking task, so a client that goes away does not free them
+    // while its evaluation still runs. The client's share first: a client at its share
+    // waits for its own requests, not for everybody's.
+    let Some(client_slot) = state
+        .per_client
+        .acquire(client, state.config.read_timeout)
+        .await
+    else {
+        return Err(Answer::error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "busy",
+            "this client's share of the evaluation slots stayed busy; retry",
+        ));
+    };
     let Ok(Ok(slot)) = tokio::time::timeout(
         state.config.read_timeout,
         state.checks.clone().acquire_owned(),
@@ -535,8 +556,15 @@ async fn evaluate(
             .get("x-palisade-fault")
             .is_some_and(|v| v == "trap");
     let request = request.to_string();
+    let forced_delay = cfg!(feature = "fault-injection")
+        .then(|| parts.headers.get("x-palisade-fault-delay-ms"))
+        .flatten()
+        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
     let outcome = tokio::task::spawn_blocking(move || {
-        let _slot = slot;
+        let _slots = (slot, client_slot);
+        if let Some(ms) = forced_delay {
+            std::thread::sleep(std::time::Duration::from_millis(ms));
+        }
         if forced_trap {
             return Err(set.pool.force_trap());
         }
@@ -582,7 +610,7 @@ async fn evaluate(
 }
 
 /// `POST /v1/check[?lifecycle=deploy&all=true&explain=true]`.
-async fn check(state: &Arc<State>, req: Request<Incoming>) -> Answer {
+async fn check(state: &Arc<State>, client: IpAddr, req: Request<Incoming>) -> Answer {
     let query = req.uri().query().unwrap_or("").to_string();
     let mut request = json!({"now": now(state), "all": false, "explain": false, "lifecycle": null});
     for pair in query.split('&').filter(|p| !p.is_empty()) {
@@ -606,14 +634,14 @@ async fn check(state: &Arc<State>, req: Request<Incoming>) -> Answer {
         Err(a) => return a,
     };
     request["inputs"] = json!([{"name": "body", "text": body}]);
-    match evaluate(state, &parts, request).await {
+    match evaluate(state, client, &parts, request).await {
         Ok((text, _)) => Answer::json(StatusCode::OK, text),
         Err(a) => a,
     }
 }
 
 /// `POST /v1/admit`: AdmissionReview in and out.
-async fn admit(state: &Arc<State>, req: Request<Incoming>) -> Answer {
+async fn admit(state: &Arc<State>, client: IpAddr, req: Request<Incoming>) -> Answer {
     let (parts, body) = match read_body(state, req).await {
         Ok(b) => b,
         Err(a) => return a,
@@ -634,7 +662,7 @@ async fn admit(state: &Arc<State>, req: Request<Incoming>) -> Answer {
     };
     let request =
         json!({"now": now(state), "inputs": [{"name": "admission-review", "text": body}]});
-    match evaluate(state, &parts, request).await {
+    match evaluate(state, client, &parts, request).await {
         Ok((_, report)) => {
             let (response, allowed) = admission::respond(&review, &uid, &report);
             state

@@ -821,3 +821,188 @@ async fn a_compiled_bundle_is_served_and_a_broken_one_refused() {
     };
     assert!(e.to_string().contains("version 999"), "{e}");
 }
+
+/// A deploy-stage policy file of `when`, as a hostile author would drop it in.
+fn hostile(when: &str) -> String {
+    format!("policy \"hostile\" {{ severity low lifecycle deploy soc2 CC6.1 when {when} }}\n")
+}
+
+/// Issue 14, defect 2 (and 3, 4 inside the server): policies that overflowed the compiler's
+/// stack or expanded to gigabytes, dropped into a watched directory, are refused by the
+/// reload; the last good set keeps serving.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn d02_a_hostile_reload_keeps_the_last_good_set_serving() {
+    let dir = dir_with(&[("p.pal", PRIV)]);
+    let server = start(config(paths(&dir))).await.unwrap();
+    let records = json!([deployment("a", true, "nginx:latest")]).to_string();
+    let mut doubling = String::from("macro m0 = container.privileged\n");
+    for i in 1..25 {
+        doubling.push_str(&format!("macro m{i} = (m{} or m{})\n", i - 1, i - 1));
+    }
+    doubling.push_str(&hostile("m24"));
+    let mut chain = String::from("macro c0 = container.privileged\n");
+    for i in 1..10_000 {
+        chain.push_str(&format!(
+            "macro c{i} = c{} and container.privileged\n",
+            i - 1
+        ));
+    }
+    chain.push_str(&hostile("c9999"));
+    for (text, expected) in [
+        (
+            hostile(&format!("{}container.privileged", "not ".repeat(3_000))),
+            "nested too deeply",
+        ),
+        (chain, "nested too deeply"),
+        (doubling, "condition too large"),
+    ] {
+        replace(&dir.path().join("hostile.pal"), &text);
+        wait_until("the refused reload", async || {
+            send(&server, "GET", "/readyz", b"").await.json()["last_reload_error"]
+                .as_str()
+                .is_some_and(|e| e.contains(expected))
+        })
+        .await;
+        let r = send(&server, "POST", "/v1/check", records.as_bytes()).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert_eq!(
+            r.json()["violations"][0]["policy"],
+            "priv",
+            "the old set serves"
+        );
+        std::fs::remove_file(dir.path().join("hostile.pal")).unwrap();
+    }
+    server.shutdown().await;
+}
+
+/// Issue 14, defect 6: a review whose object is not an object is a 400 with a JSON error
+/// (not a trap, a 500 the shipped webhook failed open on).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn d06_a_malformed_admission_review_is_a_400() {
+    let dir = dir_with(&[("p.pal", PRIV)]);
+    let server = start(config(paths(&dir))).await.unwrap();
+    for object in [json!("a string"), json!(7), json!([1]), json!(true)] {
+        let review = json!({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
+            "request": {"uid": "u-1", "operation": "CREATE", "kind": {"kind": "Pod"}, "object": object}});
+        let r = send(&server, "POST", "/v1/admit", review.to_string().as_bytes()).await;
+        assert_eq!(r.status, 400, "{}", r.body);
+        assert!(
+            r.json()["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("malformed AdmissionReview: `request.object` is"),
+            "{}",
+            r.body
+        );
+    }
+    let metrics = send(&server, "GET", "/metrics", b"").await.body;
+    assert_eq!(
+        metric(&metrics, "palisade_plugin_traps_total"),
+        0.0,
+        "{metrics}"
+    );
+    server.shutdown().await;
+}
+
+/// Issue 14, defect 1: requests of deeply nested brackets are refused in moments, so eight
+/// of them at once do not hold every evaluation slot; a legitimate check is answered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn d01_nested_bracket_bodies_do_not_starve_other_requests() {
+    let dir = dir_with(&[("p.pal", PRIV)]);
+    let mut c = config(paths(&dir));
+    c.max_concurrent_checks = 2;
+    c.read_timeout = Duration::from_secs(5);
+    let server = Arc::new(start(c).await.unwrap());
+    let body = format!(
+        "{{\"apiVersion\": \"v1\", \"kind\": \"Pod\", \"metadata\": {{\"name\": \"x\"}}, \"spec\": {}",
+        "[".repeat(100_000)
+    );
+    let mut attackers = Vec::new();
+    for _ in 0..8 {
+        let (server, body) = (server.clone(), body.clone());
+        attackers.push(tokio::spawn(async move {
+            send(&server, "POST", "/v1/check", body.as_bytes()).await
+        }));
+    }
+    let records = json!([deployment("a", true, "nginx:latest")]).to_string();
+    let legit = send(&server, "POST", "/v1/check", records.as_bytes()).await;
+    assert_eq!(legit.status, 200, "{}", legit.body);
+    for a in attackers {
+        let r = a.await.unwrap();
+        assert_eq!(r.status, 400, "{}", r.body);
+        assert!(r.body.contains("invalid"), "{}", r.body);
+    }
+    Arc::try_unwrap(server).ok().unwrap().shutdown().await;
+}
+
+/// Issue 14, defect 15: a start while a policy file is being written waits for it to
+/// settle (as reloads do) instead of exiting on the half-written file.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn d15_start_up_waits_for_policy_files_to_settle() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("p.pal");
+    let (head, tail) = PRIV.split_at(PRIV.len() / 2);
+    std::fs::write(&path, head).unwrap();
+    let writer = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(100));
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap();
+        std::io::Write::write_all(&mut f, tail.as_bytes()).unwrap();
+    });
+    let mut c = config(paths(&dir));
+    c.reload_interval = Duration::from_millis(300);
+    let server = start(c).await.expect("starts once the file is whole");
+    writer.join().unwrap();
+    let ready = send(&server, "GET", "/readyz", b"").await.json();
+    assert_eq!(ready["policies"], 1);
+    server.shutdown().await;
+}
+
+/// Issue 14, defect 1 (the general case): one client sending requests that are slow to
+/// evaluate holds at most its share of the slots; another client's check is answered
+/// while they are still running.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn d01_one_client_with_slow_requests_cannot_take_every_slot() {
+    let dir = dir_with(&[("p.pal", PRIV)]);
+    let mut c = config(paths(&dir));
+    c.max_concurrent_checks = 2;
+    c.read_timeout = Duration::from_secs(3);
+    let server = Arc::new(start(c).await.unwrap());
+    let records = json!([deployment("a", true, "nginx:latest")]).to_string();
+    let mut slow = Vec::new();
+    for _ in 0..8 {
+        let (addr, records) = (server.local_addr(), records.clone());
+        slow.push(tokio::spawn(async move {
+            // Another loopback address: another client.
+            let socket = tokio::net::TcpSocket::new_v4().unwrap();
+            socket.bind("127.0.0.2:0".parse().unwrap()).unwrap();
+            let stream = socket.connect(addr).await.unwrap();
+            send_on(
+                stream,
+                "POST",
+                "/v1/check",
+                "x-palisade-fault-delay-ms: 4000\r\n",
+                records.as_bytes(),
+            )
+            .await
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let legit = send(&server, "POST", "/v1/check", records.as_bytes()).await;
+    assert_eq!(legit.status, 200, "{}", legit.body);
+    let finished = slow.iter().filter(|h| h.is_finished()).count();
+    assert_eq!(finished, 0, "answered while the slow requests still run");
+    let mut statuses = Vec::new();
+    for h in slow {
+        statuses.push(h.await.unwrap().status);
+    }
+    // One ran (its share is one slot of two); the others waited for it and timed out.
+    assert!(statuses.contains(&200), "{statuses:?}");
+    assert!(
+        statuses.iter().all(|s| *s == 200 || *s == 503),
+        "{statuses:?}"
+    );
+    Arc::try_unwrap(server).ok().unwrap().shutdown().await;
+}
