@@ -1,8 +1,18 @@
 //! Builds the plugin (wasm/plugin) for wasm32-unknown-unknown and embeds it: with a rustup
 //! wasm32 target when one is installed, else Debian's rustc-web with -Zbuild-std (see
 //! ../shared/notes/wasm-toolchain.md). `PALISADE_PLUGIN_WASM=FILE` embeds a prebuilt plugin
-//! instead. When neither works the host builds without an embedded plugin (a warning here;
-//! `Plugin::embedded` then says how to get one) so the rest of the workspace still builds.
+//! instead.
+//!
+//! Without a wasm32 toolchain (`cargo install`, the README's first command on a machine
+//! with Rust alone) the committed prebuilt plugin (`plugin/palisade_plugin.wasm`) is
+//! embedded when it was built from exactly these sources (`plugin/SOURCES` holds their
+//! digest; a test keeps it current). Only a working tree whose plugin sources changed since
+//! then, on a machine without the toolchain, builds without a plugin (a warning here;
+//! `Plugin::embedded` says why): and it then rebuilds by itself once a toolchain is
+//! installed, without `cargo clean`.
+
+#[path = "plugin_sources.rs"]
+mod plugin_sources;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -26,17 +36,58 @@ fn main() {
             ] {
                 println!("cargo:rerun-if-changed={}", root.join(dir).display());
             }
+            for file in ["Cargo.lock", "Cargo.toml"] {
+                println!("cargo:rerun-if-changed={}", root.join(file).display());
+            }
             println!(
                 "cargo:rerun-if-changed={}",
-                root.join("Cargo.lock").display()
+                manifest.join("plugin").display()
             );
-            build_plugin(&root, &out_dir)
+            build_plugin(&root, &out_dir).or_else(|| {
+                let committed = committed_plugin(&root, &manifest);
+                if committed.is_none() {
+                    watch_for_toolchains();
+                }
+                committed
+            })
         }
     };
     let embedded = out_dir.join("plugin.wasm");
     let copied = wasm.and_then(|w| std::fs::copy(&w, &embedded).ok());
     if copied.is_none() {
         let _ = std::fs::write(&embedded, b"");
+    }
+}
+
+/// The committed prebuilt plugin, when it was built from the current sources.
+fn committed_plugin(root: &Path, manifest: &Path) -> Option<PathBuf> {
+    let wasm = manifest.join("plugin/palisade_plugin.wasm");
+    let recorded = std::fs::read_to_string(manifest.join("plugin/SOURCES")).ok()?;
+    let current = plugin_sources::plugin_source_digest(root).ok()?;
+    if recorded.trim() == current && wasm.exists() {
+        println!(
+            "cargo:warning=no wasm32 toolchain: embedding the committed prebuilt plugin (built from these sources)"
+        );
+        Some(wasm)
+    } else {
+        println!(
+            "cargo:warning=no wasm32 toolchain, and the plugin's sources changed since the committed prebuilt plugin was built: palisade-host is built without an embedded plugin (install a wasm32 toolchain, or run scripts/update-plugin.sh where one is)"
+        );
+        None
+    }
+}
+
+/// Makes cargo run this script again once a wasm32 toolchain appears: a path that does not
+/// exist yet is stale on every build, and an existing one is stale when it changes.
+fn watch_for_toolchains() {
+    println!("cargo:rerun-if-changed=/usr/bin/wasm-ld-22");
+    println!("cargo:rerun-if-changed=/usr/bin/rustc");
+    let rustc = std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
+    if let Ok(o) = Command::new(rustc).args(["--print", "sysroot"]).output() {
+        let sysroot = String::from_utf8_lossy(&o.stdout).trim().to_string();
+        if !sysroot.is_empty() {
+            println!("cargo:rerun-if-changed={sysroot}/lib/rustlib/wasm32-unknown-unknown");
+        }
     }
 }
 
@@ -50,6 +101,12 @@ fn wasm_target_dir(root: &Path, out_dir: &Path) -> PathBuf {
 }
 
 fn build_plugin(root: &Path, out_dir: &Path) -> Option<PathBuf> {
+    // `PALISADE_PLUGIN_TOOLCHAIN=none` builds as a machine without a wasm32 toolchain would
+    // (to try the committed-plugin path).
+    println!("cargo:rerun-if-env-changed=PALISADE_PLUGIN_TOOLCHAIN");
+    if std::env::var_os("PALISADE_PLUGIN_TOOLCHAIN").is_some_and(|v| v == "none") {
+        return None;
+    }
     let target_dir = wasm_target_dir(root, out_dir);
     let rustup_target = Command::new("rustup")
         .args(["target", "list", "--installed"])

@@ -96,7 +96,7 @@ impl Plugin {
         EMBEDDED
             .get_or_init(|| {
                 if EMBEDDED_PLUGIN.is_empty() {
-                    return Err("this build has no embedded plugin (no wasm32 toolchain when it was built: install Debian's rustc-web cargo-web rust-web-src lld-22, or set PALISADE_PLUGIN_WASM=FILE, and rebuild)".into());
+                    return Err("this build has no embedded plugin: it was built without a wasm32 toolchain from sources that differ from the committed prebuilt plugin's. Install a toolchain (`rustup target add wasm32-unknown-unknown`, or Debian's rustc-web cargo-web rust-web-src lld-22) and run cargo again (it rebuilds by itself), or set PALISADE_PLUGIN_WASM=FILE".into());
                 }
                 Plugin::new(EMBEDDED_PLUGIN).map(Arc::new).map_err(|e| e.to_string())
             })
