@@ -120,10 +120,10 @@ impl<'p> Sink<'p> {
         writeln!(
             self.out,
             "{} {}{} ({})",
-            id.kind,
-            id.name.as_deref().unwrap_or(&id.id),
-            ns,
-            id.id
+            shown(&id.kind),
+            shown(id.name.as_deref().unwrap_or(&id.id)),
+            shown(&ns),
+            shown(&id.id)
         )?;
         for v in violations {
             let sev = self.paint(
@@ -138,19 +138,21 @@ impl<'p> Sink<'p> {
             writeln!(
                 self.out,
                 "  {sev} {} [{}]  soc2: {}{enforce}",
-                v.policy,
+                shown(&v.policy),
                 v.lifecycle.as_str(),
                 v.soc2.join(", ")
             )?;
             for m in &v.messages {
-                writeln!(self.out, "           - {m}")?;
+                writeln!(self.out, "           - {}", shown(m))?;
             }
             if let Some(steps) = &v.explain {
                 for s in steps {
                     writeln!(
                         self.out,
                         "             matched: {}  (value: {}) -> {}",
-                        s.condition, s.value, s.result
+                        shown(&s.condition),
+                        shown(&s.value.to_string()),
+                        s.result
                     )?;
                 }
             }
@@ -160,9 +162,12 @@ impl<'p> Sink<'p> {
                 Some(s) => writeln!(
                     self.out,
                     "  not fired: {} - first failing condition: {} (value: {}) -> {}",
-                    n.policy, s.condition, s.value, s.result
+                    shown(&n.policy),
+                    shown(&s.condition),
+                    shown(&s.value.to_string()),
+                    s.result
                 )?,
-                None => writeln!(self.out, "  not fired: {}", n.policy)?,
+                None => writeln!(self.out, "  not fired: {}", shown(&n.policy))?,
             }
         }
         writeln!(self.out)
@@ -216,5 +221,40 @@ impl<'p> Sink<'p> {
         }
         self.out.flush()?;
         Ok(self.outcome)
+    }
+}
+
+/// `text` safe to print on a terminal: control characters (NUL, escape sequences, line
+/// breaks that would forge lines) and bidirectional overrides (which reorder what the
+/// reader sees, e.g. a policy or container name) are shown as `\u{..}` escapes.
+pub fn shown(text: &str) -> std::borrow::Cow<'_, str> {
+    let unsafe_char = palisade_lang::diag::hides_text;
+    if !text.chars().any(unsafe_char) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    text.chars()
+        .map(|c| {
+            if unsafe_char(c) {
+                format!("\\u{{{:x}}}", c as u32)
+            } else {
+                c.to_string()
+            }
+        })
+        .collect::<String>()
+        .into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shown;
+
+    #[test]
+    fn control_and_bidirectional_characters_are_escaped() {
+        assert_eq!(shown("web"), "web");
+        assert_eq!(
+            shown("a\u{202e}b\0c\x1b[31m\n"),
+            "a\\u{202e}b\\u{0}c\\u{1b}[31m\\u{a}"
+        );
+        assert_eq!(shown("caf\u{e9} \u{1f600}"), "caf\u{e9} \u{1f600}");
     }
 }

@@ -209,3 +209,14 @@ impl miette::Diagnostic for Report {
         Some(Box::new(std::iter::once(primary).chain(rest)))
     }
 }
+
+/// Characters that change what a terminal or a reader shows rather than being shown: control
+/// characters (NUL, escape sequences, line breaks) and bidirectional overrides and isolates,
+/// which reorder the text around them (a name could read as another).
+pub fn hides_text(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{061c}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}'
+        )
+}

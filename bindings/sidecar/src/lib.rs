@@ -51,6 +51,9 @@ pub struct Config {
     /// for one of its own to finish. `None`: half of `max_concurrent_checks`, rounded up,
     /// so a client sending slow requests cannot take every slot.
     pub max_checks_per_client: Option<usize>,
+    /// Open connections at most; one more is closed as soon as it is accepted, so idle
+    /// connections cannot use up the process's file descriptors and stall `/healthz`.
+    pub max_connections: usize,
 }
 
 impl Config {
@@ -68,6 +71,7 @@ impl Config {
             shutdown_grace: Duration::from_secs(10),
             max_concurrent_checks: 2 * std::thread::available_parallelism().map_or(2, usize::from),
             max_checks_per_client: None,
+            max_connections: 1024,
         }
     }
 }

@@ -25,6 +25,7 @@ struct State {
     violations: BTreeMap<String, u64>,
     admission: BTreeMap<&'static str, u64>,
     traps: u64,
+    refused_connections: u64,
     reloads: BTreeMap<&'static str, u64>,
 }
 
@@ -74,6 +75,11 @@ impl Metrics {
         self.with(|s| s.traps += 1)
     }
 
+    /// Counts a connection closed at once because `max_connections` were open.
+    pub fn refused_connection(&self) {
+        self.with(|s| s.refused_connections += 1)
+    }
+
     /// Counts a reload (`ok` or `failed`).
     pub fn reload(&self, outcome: &'static str) {
         self.with(|s| *s.reloads.entry(outcome).or_default() += 1)
@@ -106,6 +112,7 @@ impl Metrics {
                 let _ = writeln!(out, "palisade_admission_decisions_total{{decision=\"{decision}\"}} {n}");
             }
             let _ = writeln!(out, "# HELP palisade_plugin_traps_total Plugin calls that trapped, ran past their deadline or memory cap.\n# TYPE palisade_plugin_traps_total counter\npalisade_plugin_traps_total {}", s.traps);
+            let _ = writeln!(out, "# HELP palisade_refused_connections_total Connections closed at once because the connection cap was reached.\n# TYPE palisade_refused_connections_total counter\npalisade_refused_connections_total {}", s.refused_connections);
             let _ = writeln!(out, "# HELP palisade_reloads_total Policy reloads, by outcome.\n# TYPE palisade_reloads_total counter");
             for (outcome, n) in &s.reloads {
                 let _ = writeln!(out, "palisade_reloads_total{{outcome=\"{outcome}\"}} {n}");

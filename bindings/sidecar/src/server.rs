@@ -146,6 +146,9 @@ async fn accept(
     mut stopped: watch::Receiver<bool>,
 ) {
     let graceful = GracefulShutdown::new();
+    let connections = Arc::new(tokio::sync::Semaphore::new(
+        state.config.max_connections.max(1),
+    ));
     loop {
         let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
@@ -158,6 +161,11 @@ async fn accept(
             },
             _ = stopped.changed() => break,
         };
+        let Ok(open) = connections.clone().try_acquire_owned() else {
+            state.metrics.refused_connection();
+            drop(stream);
+            continue;
+        };
         let state2 = state.clone();
         let client = peer.ip();
         let service = hyper::service::service_fn(move |req| handle(state2.clone(), client, req));
@@ -169,6 +177,7 @@ async fn accept(
                 let conn = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
                 tokio::spawn(async move {
                     let _ = conn.await;
+                    drop(open);
                 });
             }
             Some(acceptor) => {
@@ -176,6 +185,7 @@ async fn accept(
                 let timeout = state.config.read_timeout;
                 let watcher = graceful.watcher();
                 tokio::spawn(async move {
+                    let _open = open;
                     match tokio::time::timeout(timeout, acceptor.accept(stream)).await {
                         Ok(Ok(tls_stream)) => {
                             let _ = watcher

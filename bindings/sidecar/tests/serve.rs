@@ -1006,3 +1006,44 @@ async fn d01_one_client_with_slow_requests_cannot_take_every_slot() {
     );
     Arc::try_unwrap(server).ok().unwrap().shutdown().await;
 }
+
+/// Issue 14 (also found): at the connection cap a new connection is closed at once, and
+/// `/healthz` answers again as soon as an idle connection goes away (no stall until idle
+/// connections time out).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn connections_past_the_cap_are_closed_at_once() {
+    let dir = dir_with(&[("p.pal", PRIV)]);
+    let mut c = config(paths(&dir));
+    c.max_connections = 4;
+    let server = start(c).await.unwrap();
+    let mut idle = Vec::new();
+    for _ in 0..4 {
+        idle.push(TcpStream::connect(server.local_addr()).await.unwrap());
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let mut extra = TcpStream::connect(server.local_addr()).await.unwrap();
+    let mut buf = [0u8; 1];
+    let closed = tokio::time::timeout(Duration::from_secs(5), extra.read(&mut buf))
+        .await
+        .expect("closed at once, not left waiting");
+    assert!(matches!(closed, Ok(0) | Err(_)), "{closed:?}");
+    drop(idle.pop());
+    wait_until("a free connection", async || {
+        let s = TcpStream::connect(server.local_addr()).await.unwrap();
+        let mut s = s;
+        let _ = s
+            .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            .await;
+        let mut raw = Vec::new();
+        let _ = s.read_to_end(&mut raw).await;
+        String::from_utf8_lossy(&raw).ends_with("ok\n")
+    })
+    .await;
+    drop(idle);
+    let metrics = send(&server, "GET", "/metrics", b"").await.body;
+    assert!(
+        metric(&metrics, "palisade_refused_connections_total") >= 1.0,
+        "{metrics}"
+    );
+    server.shutdown().await;
+}

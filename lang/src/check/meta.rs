@@ -28,6 +28,16 @@ pub(super) fn check_policy(
             "a policy name must be one non-empty line".into(),
             "invalid name",
         );
+    } else if let Some(c) = p.name.value.chars().find(|c| crate::diag::hides_text(*c)) {
+        err(
+            diags,
+            p.name.span,
+            format!(
+                "a policy name must not contain U+{:04X} (a control or bidirectional formatting character)",
+                c as u32
+            ),
+            "invalid name",
+        );
     }
     let mut meta = PolicyMeta {
         name: p.name.value.clone(),
