@@ -375,6 +375,16 @@ fn verification_rejects_broken_programs() {
         "library depth {}",
         depth(&library)
     );
+    // The library's regexes together cost a small part of the budget (docs/language.md).
+    let cost: u64 = library
+        .regexes
+        .iter()
+        .flat_map(|r| r.patterns.iter().map(|p| palisade_lang::hir::regex_cost(p, r.search)))
+        .sum();
+    assert!(
+        cost < palisade_lang::hir::MAX_TOTAL_REGEX_COST / 100,
+        "library regex cost {cost}"
+    );
 
     let mut bad_regex = good;
     bad_regex.regexes.push(palisade_engine::ir::RegexSpec {
