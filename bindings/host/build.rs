@@ -25,19 +25,11 @@ fn main() {
     let wasm = match std::env::var_os("PALISADE_PLUGIN_WASM") {
         Some(prebuilt) => Some(PathBuf::from(prebuilt)),
         None => {
-            for dir in [
-                "lang",
-                "engine",
-                "adapters",
-                "stackrox",
-                "library",
-                "policies",
-                "wasm/plugin",
-            ] {
-                println!("cargo:rerun-if-changed={}", root.join(dir).display());
-            }
-            for file in ["Cargo.lock", "Cargo.toml"] {
-                println!("cargo:rerun-if-changed={}", root.join(file).display());
+            let sources = plugin_sources::PLUGIN_SOURCE_DIRS
+                .iter()
+                .chain(plugin_sources::PLUGIN_SOURCE_FILES.iter());
+            for path in sources {
+                println!("cargo:rerun-if-changed={}", root.join(path).display());
             }
             println!(
                 "cargo:rerun-if-changed={}",
