@@ -232,6 +232,21 @@ fn d04_exponential_macro_expansion_is_refused() {
         &palisade(&["compile", &file]),
         "condition too large: more than 10000 conditions once macros are expanded",
     );
+    // Many policies, each under the per-policy bound, are bounded together (once).
+    let mut text = String::from("macro m0 = container.privileged\n");
+    for i in 1..12 {
+        text.push_str(&format!("macro m{i} = (m{} or m{})\n", i - 1, i - 1));
+    }
+    for n in 0..200 {
+        text.push_str(&policy(&format!("p{n}"), "m11"));
+    }
+    let file = write(dir.path(), "many.pal", text);
+    let o = palisade(&["compile", &file]);
+    refused(
+        &o,
+        "policy set too large: more than 1000000 conditions in all",
+    );
+    assert_eq!(stderr(&o).matches(": error: ").count(), 1, "{}", stderr(&o));
 }
 
 #[test]

@@ -379,7 +379,11 @@ fn verification_rejects_broken_programs() {
     let cost: u64 = library
         .regexes
         .iter()
-        .flat_map(|r| r.patterns.iter().map(|p| palisade_lang::hir::regex_cost(p, r.search)))
+        .flat_map(|r| {
+            r.patterns
+                .iter()
+                .map(|p| palisade_lang::hir::regex_cost(p, r.search))
+        })
         .sum();
     assert!(
         cost < palisade_lang::hir::MAX_TOTAL_REGEX_COST / 100,

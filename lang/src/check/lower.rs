@@ -45,6 +45,11 @@ pub(super) struct Lowerer<'a, 'd> {
 /// hundred bytes of policy could otherwise expand to gigabytes.
 pub const MAX_EXPANDED_CONDITIONS: usize = 10_000;
 
+/// Most conditions a whole policy set may have once macros are expanded (the library has
+/// a few thousand): many policies each just under [`MAX_EXPANDED_CONDITIONS`] must not
+/// add up to gigabytes either (a reloaded file is compiled inside the server).
+pub const MAX_SET_CONDITIONS: usize = 1_000_000;
+
 /// The record kinds a policy of `stage` is evaluated on.
 pub(super) fn root_candidates(
     stage: Stage,
@@ -515,6 +520,7 @@ impl<'a, 'd> Lowerer<'a, 'd> {
             ast::Expr::Or(..) | ast::Expr::And(..) | ast::Expr::Not(..) | ast::Expr::Quant { .. }
         ));
         self.lowered += 1;
+        self.g.lowered.set(self.g.lowered.get() + 1);
         if !self.within_limits(levels, e.span()) {
             return None;
         }
@@ -540,6 +546,19 @@ impl<'a, 'd> Lowerer<'a, 'd> {
                 "this condition, its macros expanded",
             )
             .with_help("each use of a macro copies its whole condition; use a macro fewer times, or split the policy")
+        } else if self.g.lowered.get() > MAX_SET_CONDITIONS {
+            if self.g.set_limit_reported.replace(true) {
+                self.limit_reached = true;
+                return false;
+            }
+            let (file, span) = self.rule_site;
+            Diagnostic::error(
+                file,
+                span,
+                format!("policy set too large: more than {MAX_SET_CONDITIONS} conditions in all once macros are expanded"),
+                "limit reached here",
+            )
+            .with_help("load fewer policies at once, or use macros fewer times")
         } else {
             return true;
         };

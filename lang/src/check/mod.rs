@@ -17,6 +17,10 @@ pub(crate) struct Globals<'a> {
     pub lists: BTreeMap<String, (&'a ast::ListDef, usize)>,
     pub macros: BTreeMap<String, (&'a ast::MacroDef, usize)>,
     pub policy_names: Vec<String>,
+    /// Conditions lowered so far across the whole set (see `MAX_SET_CONDITIONS`).
+    pub lowered: std::cell::Cell<usize>,
+    /// Whether the set-wide limit was reported (once, not once per policy after it).
+    pub set_limit_reported: std::cell::Cell<bool>,
 }
 
 /// Checks parsed files (indexed like `sources`). Returns the checked set, or every error found.
@@ -83,6 +87,8 @@ fn collect_globals<'a>(
         lists: BTreeMap::new(),
         macros: BTreeMap::new(),
         policy_names: Vec::new(),
+        lowered: std::cell::Cell::new(0),
+        set_limit_reported: std::cell::Cell::new(false),
     };
     let mut spans: BTreeMap<String, (usize, Span)> = BTreeMap::new();
     for (file, parsed) in files {
