@@ -151,7 +151,8 @@ pub const MAX_YAML_REPLAYED_EVENTS: usize = 1_000_000;
 pub const MAX_YAML_DEPTH: usize = 128;
 
 /// Reads YAML as the Kubernetes API server does (YAML 1.1 as go-yaml reads it): merge keys
-/// (`<<`) apply, `yes`/`no`/`on`/`off`/`y`/`n` are booleans, a duplicate key is an error,
+/// (`<<`) apply, `yes`/`no`/`on`/`off`/`y`/`n` are booleans, `0644` is octal (a file
+/// mode), a duplicate key is an error,
 /// numbers too large for a double are refused. Nesting, documents, anchors and what aliases
 /// expand to are budgeted before any value is built.
 fn yaml_values(text: &str) -> Result<Vec<Value>, AdapterError> {
@@ -167,6 +168,7 @@ fn yaml_values(text: &str) -> Result<Vec<Value>, AdapterError> {
         duplicate_keys: serde_saphyr::DuplicateKeyPolicy::Error,
         merge_keys: serde_saphyr::options::MergeKeyPolicy::Merge,
         strict_booleans: false,
+        legacy_octal_numbers: true,
         with_snippet: false,
         alias_limits: serde_saphyr::alias_limits! {
             max_total_replayed_events: MAX_YAML_REPLAYED_EVENTS,
