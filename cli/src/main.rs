@@ -177,6 +177,10 @@ enum Command {
         /// Plugin calls evaluated at once (default: twice the CPUs); more requests wait.
         #[arg(long)]
         max_concurrent_checks: Option<usize>,
+        /// After SIGTERM, keep serving this long (with /readyz at 503) before stopping, so
+        /// requests sent while Kubernetes removes the pod from its endpoints are answered.
+        #[arg(long, default_value_t = 5_000)]
+        drain_ms: u64,
     },
     /// Translate policies from other engines.
     Import {
@@ -314,6 +318,7 @@ fn run(cli: Cli) -> Result<i32, Fatal> {
             timeout_ms,
             memory_mib,
             max_concurrent_checks,
+            drain_ms,
         } => {
             let listen = listen
                 .parse()
@@ -334,6 +339,7 @@ fn run(cli: Cli) -> Result<i32, Fatal> {
             if let Some(n) = max_concurrent_checks {
                 config.max_concurrent_checks = n.max(1);
             }
+            config.drain = std::time::Duration::from_millis(drain_ms);
             config.now = std::env::var("PALISADE_NOW").ok();
             if let Some(now) = &config.now {
                 chrono::DateTime::parse_from_rfc3339(now).map_err(|e| {

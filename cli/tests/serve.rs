@@ -33,7 +33,14 @@ fn get(addr: &str, path: &str) -> String {
 #[test]
 fn serve_starts_answers_and_stops_on_sigterm() {
     let mut child = Command::new(env!("CARGO_BIN_EXE_palisade"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--policies"])
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--drain-ms",
+            "3000",
+            "--policies",
+        ])
         .arg(root().join("examples/policies"))
         .env("PALISADE_NOW", "2026-11-26T12:00:00Z")
         .stderr(Stdio::piped())
@@ -62,10 +69,29 @@ fn serve_starts_answers_and_stops_on_sigterm() {
         .status()
         .unwrap();
     assert!(status.success());
+    // Draining: still answering (new connections included), but no longer ready, so
+    // Kubernetes stops sending before the server stops accepting.
+    let draining = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .find(|l| l.contains("shutting down"));
+    assert!(
+        draining.is_some_and(|l| l.contains("\"drain_ms\":3000")),
+        "no shutdown line"
+    );
+    let ready = get(&addr, "/readyz");
+    assert!(
+        ready.starts_with("HTTP/1.1 503") && ready.contains("\"draining\":true"),
+        "{ready}"
+    );
+    assert!(get(&addr, "/healthz").ends_with("ok\n"));
     let rest: Vec<String> = lines.map_while(Result::ok).collect();
     let code = child.wait().unwrap();
     assert_eq!(code.code(), Some(0), "{rest:?}");
-    assert!(rest.iter().any(|l| l.contains("shutting down")), "{rest:?}");
+    assert!(
+        std::net::TcpStream::connect(&addr).is_err(),
+        "stopped accepting after the drain"
+    );
 }
 
 #[test]

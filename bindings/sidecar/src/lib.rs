@@ -44,6 +44,11 @@ pub struct Config {
     pub now: Option<String>,
     /// Time in-flight requests get to finish at shutdown.
     pub shutdown_grace: Duration,
+    /// After SIGTERM, time the server keeps accepting (with `/readyz` answering 503) before
+    /// it stops: Kubernetes removes a terminating pod from its Service's endpoints a moment
+    /// after sending SIGTERM, and connections made in that moment would otherwise be
+    /// refused.
+    pub drain: Duration,
     /// Plugin calls running at once (each on its own instance); further requests wait up
     /// to `read_timeout` for a slot, then get 503.
     pub max_concurrent_checks: usize,
@@ -69,6 +74,7 @@ impl Config {
             reload_interval: Duration::from_secs(1),
             now: None,
             shutdown_grace: Duration::from_secs(10),
+            drain: Duration::ZERO,
             max_concurrent_checks: 2 * std::thread::available_parallelism().map_or(2, usize::from),
             max_checks_per_client: None,
             max_connections: 1024,
@@ -106,8 +112,12 @@ pub fn run(config: Config) -> Result<(), ServeError> {
             serde_json::json!({"addr": running.local_addr().to_string()}),
         );
         wait_for_signal().await;
-        log::log("info", "shutting down", serde_json::Value::Null);
-        running.shutdown().await;
+        log::log(
+            "info",
+            "shutting down",
+            serde_json::json!({"drain_ms": running.drain_period().as_millis() as u64}),
+        );
+        running.drain_and_shutdown().await;
         Ok(())
     })
 }

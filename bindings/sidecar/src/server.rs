@@ -18,7 +18,7 @@ use serde_json::{Value, json};
 use std::convert::Infallible;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Instant;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -33,6 +33,8 @@ struct State {
     generation: AtomicU64,
     checks: Arc<tokio::sync::Semaphore>,
     per_client: Arc<ClientSlots>,
+    /// Set at SIGTERM: `/readyz` answers 503 so the pod leaves the Service's endpoints.
+    draining: AtomicBool,
 }
 
 /// A started server.
@@ -40,12 +42,26 @@ pub struct Running {
     addr: SocketAddr,
     stop: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
+    state: Arc<State>,
 }
 
 impl Running {
     /// The address it listens on.
     pub fn local_addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// The configured drain period (see [`Config::drain`]).
+    pub fn drain_period(&self) -> std::time::Duration {
+        self.state.config.drain
+    }
+
+    /// Answers `/readyz` with 503 while still serving everything for the drain period,
+    /// then shuts down as [`Running::shutdown`] does.
+    pub async fn drain_and_shutdown(self) {
+        self.state.draining.store(true, Ordering::SeqCst);
+        tokio::time::sleep(self.state.config.drain).await;
+        self.shutdown().await;
     }
 
     /// Stops accepting, lets in-flight requests finish (up to the grace period), stops the
@@ -108,6 +124,7 @@ pub async fn start(config: Config) -> Result<Running, ServeError> {
     let state = Arc::new(State {
         checks: Arc::new(tokio::sync::Semaphore::new(slots)),
         per_client: ClientSlots::new(share),
+        draining: AtomicBool::new(false),
         config,
         plugin,
         current: Current::default(),
@@ -131,12 +148,17 @@ pub async fn start(config: Config) -> Result<Running, ServeError> {
         )));
     }
     tasks.push(tokio::spawn(accept(
-        state,
+        state.clone(),
         listener,
         acceptor.map(|(a, _)| a),
         stopped,
     )));
-    Ok(Running { addr, stop, tasks })
+    Ok(Running {
+        addr,
+        stop,
+        tasks,
+        state,
+    })
 }
 
 async fn accept(
@@ -445,6 +467,12 @@ async fn handle(
 }
 
 fn readyz(state: &State) -> Answer {
+    if state.draining.load(Ordering::SeqCst) {
+        return Answer::json(
+            StatusCode::SERVICE_UNAVAILABLE,
+            json!({"ready": false, "draining": true}).to_string(),
+        );
+    }
     match state.current.get() {
         Some(set) => Answer::json(
             StatusCode::OK,
