@@ -16,7 +16,9 @@ if ! rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknow
 fi
 built=target/wasm/wasm32-unknown-unknown/wasm-release/palisade_plugin.wasm
 rm -f "$built"
-# The host's build script builds the plugin whenever a toolchain is there.
+# The host's build script builds the plugin whenever a toolchain is there; touching it makes
+# cargo run it again even when no source changed.
+touch bindings/host/build.rs
 cargo build -q -p palisade-host
 [ -f "$built" ] || { echo "the plugin build failed: see cargo's warnings above" >&2; exit 1; }
 cp "$built" bindings/host/plugin/palisade_plugin.wasm
