@@ -257,10 +257,14 @@ fn d05_a_yaml_alias_fanout_is_refused_by_its_expanded_size() {
     let mut text = format!("a: &a [{}]\nb: [", vec!["x"; k].join(","));
     text.push_str(&vec!["*a"; k].join(","));
     text.push_str("]\n");
-    let input = write(dir.path(), "aliases.yaml", text);
+    let input = write(dir.path(), "fanout.yaml", text);
     let o = palisade(&["convert", "--input", &input]);
-    refused(&o, "aliases.yaml:");
-    assert!(stderr(&o).contains("alias"), "{}", stderr(&o));
+    refused(&o, "fanout.yaml:2:");
+    assert!(
+        stderr(&o).contains("alias replay limit exceeded"),
+        "{}",
+        stderr(&o)
+    );
 }
 
 #[test]
