@@ -115,8 +115,12 @@ fn strip_position(msg: &str) -> String {
     let rest = &msg[i + " at line ".len()..];
     let digits = |s: &str| s.len() - s.trim_start_matches(|c: char| c.is_ascii_digit()).len();
     let mut end = digits(rest);
-    if let Some(col) = rest[end..].strip_prefix(" column ") {
-        end += " column ".len() + digits(col);
+    // serde_json writes " column C", the YAML parser ", column C".
+    for sep in [" column ", ", column "] {
+        if let Some(col) = rest[end..].strip_prefix(sep) {
+            end += sep.len() + digits(col);
+            break;
+        }
     }
     format!("{}{}", &msg[..i], &rest[end..])
 }
@@ -685,5 +689,9 @@ mod tests {
             "did not find ']', while parsing"
         );
         assert_eq!(strip_position("no position here"), "no position here");
+        assert_eq!(
+            strip_position("unclosed bracket '[' at line 3, column 11"),
+            "unclosed bracket '['"
+        );
     }
 }
