@@ -936,23 +936,31 @@ async fn d01_nested_bracket_bodies_do_not_starve_other_requests() {
 }
 
 /// Issue 14, defect 15: a start while a policy file is being written waits for it to
-/// settle (as reloads do) instead of exiting on the half-written file.
+/// settle (as reloads do) instead of exiting on the half-written file. The writer adds a
+/// piece every 250 ms for four seconds (each pause longer than one attempt to read and
+/// compile the file, shorter than the interval).
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn d15_start_up_waits_for_policy_files_to_settle() {
+    // The plugin is compiled once per process: compiled here, start() reaches the policy
+    // files at once, while they are still being written.
+    palisade_host::Plugin::embedded().unwrap();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("p.pal");
-    let (head, tail) = PRIV.split_at(PRIV.len() / 2);
-    std::fs::write(&path, head).unwrap();
+    let pieces: Vec<String> = PRIV
+        .as_bytes()
+        .chunks(PRIV.len().div_ceil(16))
+        .map(|c| String::from_utf8(c.to_vec()).unwrap())
+        .collect();
+    std::fs::write(&path, &pieces[0]).unwrap();
     let writer = std::thread::spawn(move || {
-        std::thread::sleep(Duration::from_millis(100));
-        let mut f = std::fs::OpenOptions::new()
-            .append(true)
-            .open(&path)
-            .unwrap();
-        std::io::Write::write_all(&mut f, tail.as_bytes()).unwrap();
+        for piece in &pieces[1..] {
+            std::thread::sleep(Duration::from_millis(250));
+            let mut f = std::fs::OpenOptions::new().append(true).open(&path).unwrap();
+            std::io::Write::write_all(&mut f, piece.as_bytes()).unwrap();
+        }
     });
     let mut c = config(paths(&dir));
-    c.reload_interval = Duration::from_millis(300);
+    c.reload_interval = Duration::from_secs(1);
     let server = start(c).await.expect("starts once the file is whole");
     writer.join().unwrap();
     let ready = send(&server, "GET", "/readyz", b"").await.json();
