@@ -955,7 +955,10 @@ async fn d15_start_up_waits_for_policy_files_to_settle() {
     let writer = std::thread::spawn(move || {
         for piece in &pieces[1..] {
             std::thread::sleep(Duration::from_millis(250));
-            let mut f = std::fs::OpenOptions::new().append(true).open(&path).unwrap();
+            let mut f = std::fs::OpenOptions::new()
+                .append(true)
+                .open(&path)
+                .unwrap();
             std::io::Write::write_all(&mut f, piece.as_bytes()).unwrap();
         }
     });
