@@ -32,8 +32,9 @@ pub(super) struct Lowerer<'a, 'd> {
     macro_stack: Vec<String>,
     /// Junctions, `not`s, quantifiers and macro uses around the condition being lowered.
     depth: usize,
-    /// Conditions lowered so far for this rule, macros expanded.
-    lowered: usize,
+    /// The set-wide count of lowered conditions when this rule began (its own count is
+    /// the difference).
+    rule_start: usize,
     /// Set once a size or depth limit stopped lowering (its error is already reported).
     limit_reached: bool,
     /// The file and span of the rule's whole condition, where a size error points.
@@ -148,6 +149,7 @@ fn collect_names<'a>(
 
 /// Checks that a regex compiles as the engines will compile it.
 pub(super) fn validate_regex(
+    g: &Globals,
     pattern: &str,
     search: bool,
     span: Span,
@@ -159,6 +161,32 @@ pub(super) fn validate_regex(
             Diagnostic::error(file, span, "empty regex", "matches nothing useful")
                 .with_help("write `/.*/` to match anything"),
         );
+        return None;
+    }
+    // The set's regexes are costed before each is built, as loading a bundle does: a file
+    // of thousands of heavy patterns is refused, not built one by one.
+    // (A pattern over the whole budget alone is left to the build, which stops at the size
+    // limit of one regex and says so about that pattern.)
+    let cost = hir::regex_cost(pattern, search);
+    let total = g.regex_cost.get().saturating_add(cost);
+    if cost <= hir::MAX_TOTAL_REGEX_COST {
+        g.regex_cost.set(total);
+    }
+    if cost <= hir::MAX_TOTAL_REGEX_COST && total > hir::MAX_TOTAL_REGEX_COST {
+        if !g.regex_budget_reported.replace(true) {
+            diags.push(
+                Diagnostic::error(
+                    file,
+                    span,
+                    format!(
+                        "the policies' regexes together are too large to build (estimated cost over {})",
+                        hir::MAX_TOTAL_REGEX_COST
+                    ),
+                    "budget reached here",
+                )
+                .with_help("use fewer or simpler regexes (counted repetitions and classes such as `\\w` cost the most)"),
+            );
+        }
         return None;
     }
     // Literal alternatives are valid whichever way they are matched, and tiny: no need to
@@ -218,7 +246,7 @@ impl<'a, 'd> Lowerer<'a, 'd> {
             next_frame: 1,
             macro_stack: Vec::new(),
             depth: 0,
-            lowered: 0,
+            rule_start: 0,
             limit_reached: false,
             rule_site: (file, Span::default()),
         }
@@ -243,6 +271,7 @@ impl<'a, 'd> Lowerer<'a, 'd> {
         message: Option<&ast::Text>,
     ) -> Option<Rule> {
         self.rule_site = (self.file, when.span());
+        self.rule_start = self.g.lowered.get();
         let cond = self.expr(when);
         let cond = cond.map(|c| self.place_frame(0, c));
         let message = message.and_then(|m| self.template(m));
@@ -519,7 +548,6 @@ impl<'a, 'd> Lowerer<'a, 'd> {
             e,
             ast::Expr::Or(..) | ast::Expr::And(..) | ast::Expr::Not(..) | ast::Expr::Quant { .. }
         ));
-        self.lowered += 1;
         self.g.lowered.set(self.g.lowered.get() + 1);
         if !self.within_limits(levels, e.span()) {
             return None;
@@ -537,7 +565,7 @@ impl<'a, 'd> Lowerer<'a, 'd> {
         }
         let d = if self.depth + levels > crate::syntax::MAX_DEPTH {
             crate::syntax::too_deep(self.file, at)
-        } else if self.lowered > MAX_EXPANDED_CONDITIONS {
+        } else if self.g.lowered.get() - self.rule_start > MAX_EXPANDED_CONDITIONS {
             let (file, span) = self.rule_site;
             Diagnostic::error(
                 file,

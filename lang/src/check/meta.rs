@@ -177,12 +177,12 @@ pub(super) fn check_policy(
             }
             ClauseKind::Disabled => meta.disabled = true,
             ClauseKind::Scope(parts) => {
-                if let Some(scope) = check_scope(parts, file, clause.span, diags) {
+                if let Some(scope) = check_scope(parts, file, clause.span, g, diags) {
                     meta.scopes.push(scope);
                 }
             }
             ClauseKind::Exclude(e) => {
-                if let Some(x) = check_exclusion(e, file, clause.span, diags) {
+                if let Some(x) = check_exclusion(e, file, clause.span, g, diags) {
                     meta.exclusions.push(x);
                 }
             }
@@ -316,12 +316,13 @@ fn is_mitre_id(s: &str, prefix: &str) -> bool {
 pub(super) fn check_pattern(
     p: &Pattern,
     file: usize,
+    g: &Globals,
     diags: &mut Vec<Diagnostic>,
 ) -> Option<NamePattern> {
     match p {
         Pattern::Exact(t) => Some(NamePattern::Exact(t.value.clone())),
         Pattern::Regex(t) => {
-            super::lower::validate_regex(&t.value, false, t.span, file, diags)?;
+            super::lower::validate_regex(g, &t.value, false, t.span, file, diags)?;
             Some(NamePattern::Regex(t.value.clone()))
         }
     }
@@ -331,12 +332,13 @@ fn check_scope(
     parts: &[WherePart],
     file: usize,
     span: Span,
+    g: &Globals,
     diags: &mut Vec<Diagnostic>,
 ) -> Option<Scope> {
     let mut scope = Scope::default();
     let mut ok = true;
     let pair = |k: &ast::Pattern, v: &ast::Pattern, diags: &mut Vec<Diagnostic>| {
-        check_pattern(k, file, diags).zip(check_pattern(v, file, diags))
+        check_pattern(k, file, g, diags).zip(check_pattern(v, file, g, diags))
     };
     for part in parts {
         let (slot_taken, what) = match part {
@@ -362,8 +364,8 @@ fn check_scope(
             continue;
         }
         match part {
-            WherePart::Cluster(p) => scope.cluster = check_pattern(p, file, diags),
-            WherePart::Namespace(p) => scope.namespace = check_pattern(p, file, diags),
+            WherePart::Cluster(p) => scope.cluster = check_pattern(p, file, g, diags),
+            WherePart::Namespace(p) => scope.namespace = check_pattern(p, file, g, diags),
             WherePart::Label(k, v) => scope.label = pair(k, v, diags),
             WherePart::ClusterLabel(k, v) => scope.cluster_label = pair(k, v, diags),
             WherePart::NamespaceLabel(k, v) => scope.namespace_label = pair(k, v, diags),
@@ -376,6 +378,7 @@ fn check_exclusion(
     e: &ast::Exclusion,
     file: usize,
     span: Span,
+    g: &Globals,
     diags: &mut Vec<Diagnostic>,
 ) -> Option<hir::Exclusion> {
     let target = match &e.target {
@@ -398,12 +401,12 @@ fn check_exclusion(
                 return None;
             }
             let name = match name {
-                Some(n) => Some(check_pattern(n, file, diags)?),
+                Some(n) => Some(check_pattern(n, file, g, diags)?),
                 None => None,
             };
             hir::ExclusionTarget::Deployment {
                 name,
-                scope: Box::new(check_scope(parts, file, span, diags)?),
+                scope: Box::new(check_scope(parts, file, span, g, diags)?),
             }
         }
     };

@@ -21,6 +21,11 @@ pub(crate) struct Globals<'a> {
     pub lowered: std::cell::Cell<usize>,
     /// Whether the set-wide limit was reported (once, not once per policy after it).
     pub set_limit_reported: std::cell::Cell<bool>,
+    /// What the set's regexes cost so far (see `hir::MAX_TOTAL_REGEX_COST`), counted before
+    /// each is built to validate it.
+    pub regex_cost: std::cell::Cell<u64>,
+    /// Whether the regex budget was reported (once).
+    pub regex_budget_reported: std::cell::Cell<bool>,
 }
 
 /// Checks parsed files (indexed like `sources`). Returns the checked set, or every error found.
@@ -89,6 +94,8 @@ fn collect_globals<'a>(
         policy_names: Vec::new(),
         lowered: std::cell::Cell::new(0),
         set_limit_reported: std::cell::Cell::new(false),
+        regex_cost: std::cell::Cell::new(0),
+        regex_budget_reported: std::cell::Cell::new(false),
     };
     let mut spans: BTreeMap<String, (usize, Span)> = BTreeMap::new();
     for (file, parsed) in files {

@@ -56,7 +56,7 @@ impl Lowerer<'_, '_> {
             }
             ast::Test::Contains(value) => match (ty, value) {
                 (Ty::Str, Value::Regex(t)) => {
-                    validate_regex(&t.value, true, t.span, self.file, self.diags)?;
+                    validate_regex(self.g, &t.value, true, t.span, self.file, self.diags)?;
                     Some(Test::Search(t.value.clone()))
                 }
                 (Ty::Str, Value::Str(t)) => Some(Test::Substring(t.value.clone())),
@@ -378,7 +378,9 @@ impl Lowerer<'_, '_> {
         for v in items {
             match v {
                 Value::Regex(t) | Value::Str(t) => {
-                    if validate_regex(&t.value, false, t.span, self.file, self.diags).is_some() {
+                    if validate_regex(self.g, &t.value, false, t.span, self.file, self.diags)
+                        .is_some()
+                    {
                         out.push(t.value);
                     } else {
                         ok = false;
