@@ -53,6 +53,13 @@ pub struct Converted {
     pub records: Vec<Value>,
     /// Objects or events not turned into records, counted by kind.
     pub skipped: BTreeMap<String, usize>,
+    /// Objects not turned into records but read for what they say about others (Services
+    /// and Routes, which expose deployments), counted by kind.
+    pub context: BTreeMap<String, usize>,
+    /// The line (1-based) where each record's object starts in the text, by record index,
+    /// where the format has one (Kubernetes manifests); shorter than `records` or `None`
+    /// where unknown.
+    pub lines: Vec<Option<u32>>,
     /// The detected format.
     pub format: Option<Format>,
 }
@@ -160,26 +167,8 @@ pub const MAX_YAML_DEPTH: usize = 128;
 /// numbers too large for a double are refused. Nesting, documents, anchors and what aliases
 /// expand to are budgeted before any value is built.
 fn yaml_values(text: &str) -> Result<Vec<Value>, AdapterError> {
-    let budget = serde_saphyr::budget! {
-        max_depth: MAX_YAML_DEPTH,
-        flow_nesting_limit: MAX_YAML_DEPTH,
-        max_events: 4 * MAX_YAML_REPLAYED_EVENTS,
-        max_nodes: 4 * MAX_YAML_REPLAYED_EVENTS,
-        max_documents: 100_000,
-    };
-    let options = serde_saphyr::options! {
-        budget: budget,
-        duplicate_keys: serde_saphyr::DuplicateKeyPolicy::Error,
-        merge_keys: serde_saphyr::options::MergeKeyPolicy::Merge,
-        strict_booleans: false,
-        legacy_octal_numbers: true,
-        with_snippet: false,
-        alias_limits: serde_saphyr::alias_limits! {
-            max_total_replayed_events: MAX_YAML_REPLAYED_EVENTS,
-        },
-    };
-    let values: Vec<Value> =
-        serde_saphyr::from_multiple_with_options(text, options).map_err(|e| {
+    let values: Vec<Value> = serde_saphyr::from_multiple_with_options(text, yaml_options())
+        .map_err(|e| {
             let (line, column) = e
                 .location()
                 .map(|l| (l.line() as usize, l.column() as usize))
@@ -191,6 +180,67 @@ fn yaml_values(text: &str) -> Result<Vec<Value>, AdapterError> {
             }
         })?;
     Ok(values.into_iter().filter(|v| !v.is_null()).collect())
+}
+
+/// The parser options of [`yaml_values`]: YAML 1.1 as the API server reads it, within the
+/// budgets.
+fn yaml_options() -> serde_saphyr::Options {
+    let budget = serde_saphyr::budget! {
+        max_depth: MAX_YAML_DEPTH,
+        flow_nesting_limit: MAX_YAML_DEPTH,
+        max_events: 4 * MAX_YAML_REPLAYED_EVENTS,
+        max_nodes: 4 * MAX_YAML_REPLAYED_EVENTS,
+        max_documents: 100_000,
+    };
+    serde_saphyr::options! {
+        budget: budget,
+        duplicate_keys: serde_saphyr::DuplicateKeyPolicy::Error,
+        merge_keys: serde_saphyr::options::MergeKeyPolicy::Merge,
+        strict_booleans: false,
+        legacy_octal_numbers: true,
+        with_snippet: false,
+        alias_limits: serde_saphyr::alias_limits! {
+            max_total_replayed_events: MAX_YAML_REPLAYED_EVENTS,
+        },
+    }
+}
+
+/// A manifest document as far as its position goes: a `List`'s items, each with its line.
+#[derive(serde::Deserialize)]
+struct DocumentLines {
+    #[serde(default)]
+    kind: Option<String>,
+    #[serde(default)]
+    items: Option<Vec<serde_saphyr::Spanned<serde::de::IgnoredAny>>>,
+}
+
+/// The line where each of the `count` objects of a manifest starts, in the order
+/// [`flatten`] yields them (a `List`'s items at their own lines). All `None` when the text
+/// is shaped otherwise (a top-level sequence, a null document, nested lists), so a line is
+/// never wrong, only absent.
+fn object_lines(text: &str, count: usize) -> Vec<Option<u32>> {
+    let documents: Result<Vec<serde_saphyr::Spanned<DocumentLines>>, _> =
+        serde_saphyr::from_multiple_with_options(text, yaml_options());
+    let mut lines = Vec::with_capacity(count);
+    for doc in documents.into_iter().flatten() {
+        let is_list = doc
+            .value
+            .kind
+            .as_deref()
+            .is_some_and(|k| k == "List" || k.ends_with("List"));
+        match (&doc.value.items, is_list) {
+            (Some(items), true) => lines.extend(
+                items
+                    .iter()
+                    .map(|i| u32::try_from(i.referenced.line()).ok()),
+            ),
+            _ => lines.push(u32::try_from(doc.referenced.line()).ok()),
+        }
+    }
+    if lines.len() != count {
+        return vec![None; count];
+    }
+    lines
 }
 
 fn classify(v: &Value) -> Option<Format> {
@@ -319,7 +369,7 @@ pub fn convert_with(text: &str, options: &ConvertOptions) -> Result<Converted, A
                 }
             }
         }
-        Format::Kubernetes => kubernetes(values, &mut out, options)?,
+        Format::Kubernetes => kubernetes(values, text, &mut out, options)?,
         Format::Trivy => values
             .iter()
             .for_each(|v| out.records.extend(scanners::trivy(v))),
@@ -464,10 +514,12 @@ fn what(o: &Value) -> String {
 
 fn kubernetes(
     values: Vec<Value>,
+    text: &str,
     out: &mut Converted,
     options: &ConvertOptions,
 ) -> Result<(), AdapterError> {
     let mut objects = flatten(values);
+    let object_lines = object_lines(text, objects.len());
     for o in objects.iter_mut() {
         let kind = o.get("kind").and_then(Value::as_str).unwrap_or("");
         let namespaced = k8s::is_workload(o) || matches!(kind, "Service" | "Route");
@@ -480,6 +532,7 @@ fn kubernetes(
         }
     }
     let mut deployments = Vec::new();
+    let mut deployment_lines = Vec::new();
     let mut services = Vec::new();
     let mut routes = Vec::new();
     for (i, o) in objects.iter().enumerate() {
@@ -488,17 +541,23 @@ fn kubernetes(
             && let Some(d) = k8s::workload(o, i)
         {
             deployments.push(d);
+            deployment_lines.push(object_lines.get(i).copied().flatten());
             continue;
         }
         match kind {
             "Service" => services.push(o.clone()),
             "Route" => routes.push(o.clone()),
-            _ => {}
+            _ => {
+                *out.skipped.entry(kind.to_string()).or_default() += 1;
+                continue;
+            }
         }
-        *out.skipped.entry(kind.to_string()).or_default() += 1;
+        *out.context.entry(kind.to_string()).or_default() += 1;
     }
     k8s::expose(&mut deployments, &services, &routes);
+    out.lines.resize(out.records.len(), None);
     out.records.extend(deployments);
+    out.lines.extend(deployment_lines);
     Ok(())
 }
 
@@ -676,7 +735,30 @@ fn admission(v: &Value, out: &mut Converted, options: &ConvertOptions) -> Result
 
 #[cfg(test)]
 mod tests {
-    use super::strip_position;
+
+    #[test]
+    #[allow(clippy::unwrap_used, reason = "tests fail loudly")]
+    fn records_of_manifests_carry_the_line_of_their_object() {
+        let text = "# a comment\napiVersion: v1\nkind: Pod\nmetadata: {name: a}\nspec: {containers: [{name: c, image: x}]}\n---\n---\napiVersion: v1\nkind: List\nitems:\n  - apiVersion: v1\n    kind: ConfigMap\n    metadata: {name: skipped}\n  - apiVersion: apps/v1\n    kind: Deployment\n    metadata: {name: b}\n    spec: {template: {spec: {containers: [{name: c, image: x}]}}}\n";
+        let c = convert(text).unwrap();
+        let names: Vec<&str> = c
+            .records
+            .iter()
+            .filter_map(|r| r["name"].as_str())
+            .collect();
+        assert_eq!(names, ["a", "b"]);
+        assert_eq!(c.lines, [Some(2), Some(14)]);
+        // A shape the positions cannot follow (a top-level sequence) gives no lines, never
+        // wrong ones.
+        let sequence = "- apiVersion: v1\n  kind: Pod\n  metadata: {name: a}\n  spec: {containers: [{name: c, image: x}]}\n";
+        let c = convert(sequence).unwrap();
+        assert_eq!(c.records.len(), 1);
+        assert_eq!(c.lines, [None]);
+        // JSON manifests too.
+        let json = "{\"apiVersion\": \"v1\", \"kind\": \"List\", \"items\": [\n {\"apiVersion\": \"v1\", \"kind\": \"Pod\", \"metadata\": {\"name\": \"a\"}, \"spec\": {\"containers\": [{\"name\": \"c\", \"image\": \"x\"}]}}]}";
+        assert_eq!(convert(json).unwrap().lines, [Some(2)]);
+    }
+    use super::{convert, strip_position};
 
     #[test]
     fn positions_are_stripped_wherever_they_are() {

@@ -21,14 +21,17 @@ pub struct CheckArgs {
     pub fail_on: Option<Severity>,
     pub explain: bool,
     pub convert: palisade_adapters::ConvertOptions,
+    pub config: load::ConfigFlags,
+    pub no_remediation: bool,
 }
 
 /// Builds the matcher from `--policies`, `--bundle` and the built-in library
-/// (implied when neither policies nor a bundle are given).
+/// (implied when neither policies nor a bundle are given), with the configuration applied.
 pub fn matcher(
     policies: &[PathBuf],
     bundle: Option<&PathBuf>,
     builtin: bool,
+    config: &load::ConfigFlags,
 ) -> Result<Result<Matcher, i32>, Fatal> {
     if let Some(b) = bundle {
         if builtin || !policies.is_empty() {
@@ -38,7 +41,10 @@ pub fn matcher(
         }
         let text = palisade_lang::files::read_text(b, palisade_lang::files::MAX_BUNDLE_BYTES)
             .map_err(Fatal)?;
-        return palisade_engine::bundle::load_bundle(&text)
+        let mut program = palisade_engine::bundle::read_program(&text)
+            .map_err(|e| Fatal(format!("{}: {e}", b.display())))?;
+        config.apply(&mut program.policies)?;
+        return Matcher::new(program)
             .map(Ok)
             .map_err(|e| Fatal(format!("{}: {e}", b.display())));
     }
@@ -51,13 +57,19 @@ pub fn matcher(
         Ok(x) => x,
         Err(code) => return Ok(Err(code)),
     };
-    let program = palisade_engine::compile(&set)?;
+    let mut program = palisade_engine::compile(&set)?;
+    config.apply(&mut program.policies)?;
     Ok(Ok(Matcher::new(program)?))
 }
 
 /// Runs `check`; returns the exit code.
 pub fn run(args: CheckArgs) -> Result<i32, Fatal> {
-    let matcher = match matcher(&args.policies, args.bundle.as_ref(), args.builtin)? {
+    let matcher = match matcher(
+        &args.policies,
+        args.bundle.as_ref(),
+        args.builtin,
+        &args.config,
+    )? {
         Ok(m) => m,
         Err(code) => return Ok(code),
     };
@@ -65,9 +77,11 @@ pub fn run(args: CheckArgs) -> Result<i32, Fatal> {
     let inputs = crate::inputs::open_inputs(&args.input, &args.convert)?;
     // Pass 1: context records (deployments, images, baselines); validates every record.
     let mut dataset = Dataset::default();
+    let mut read: std::collections::BTreeMap<String, usize> = Default::default();
     for input in &inputs {
         let mut err = None;
-        crate::inputs::each_record(input, "reading", |r| {
+        crate::inputs::each_record(input, "reading", |r, _| {
+            *read.entry(r.kind().to_string()).or_default() += 1;
             if let Err(e) = dataset.add(r) {
                 err = Some(e.to_string());
                 return Err(e.to_string());
@@ -94,15 +108,22 @@ pub fn run(args: CheckArgs) -> Result<i32, Fatal> {
         })
         .count();
     let mut sink = Sink::new(args.format, args.explain, program);
+    sink.read = read;
+    sink.remediation = !args.no_remediation;
+    sink.all = args.all;
+    sink.lifecycle = args.lifecycle;
     for input in &inputs {
         for (kind, n) in &input.skipped {
             *sink.skipped.entry(kind.clone()).or_default() += n;
+        }
+        for (kind, n) in &input.context {
+            *sink.context.entry(kind.clone()).or_default() += n;
         }
     }
     // Pass 2: every record in input order.
     let (mut next_deployment, mut next_image) = (0usize, 0usize);
     for input in &inputs {
-        crate::inputs::each_record(input, "checking", |r| {
+        crate::inputs::each_record(input, "checking", |r, line| {
             let root = match &r {
                 Record::Deployment(_) => {
                     next_deployment += 1;
@@ -127,22 +148,29 @@ pub fn run(args: CheckArgs) -> Result<i32, Fatal> {
             if args.lifecycle.is_some_and(|s| s != kind.stage()) {
                 return Ok(());
             }
-            let (violations, not_fired) = matcher
+            let (mut violations, not_fired) = matcher
                 .check(&dataset, root, &opts, args.explain)
                 .map_err(|e| {
                     let id = palisade_engine::report::record_id(root);
                     format!("{} `{}`: {e}", id.kind, id.id)
                 })?;
-            sink.record(root, violations, not_fired)
+            for v in &mut violations {
+                v.record.locate(&input.display, line);
+            }
+            sink.record(root, (&input.display, line), violations, not_fired)
                 .map_err(|e| e.to_string())
         })?;
     }
     let outcome = sink.finish(policies)?;
-    let failing = outcome
-        .iter()
-        .any(|(severity, enforced)| match args.fail_on {
-            Some(threshold) => *severity >= threshold,
-            None => *enforced,
-        });
+    let failing = outcome.iter().any(|o| match args.fail_on {
+        Some(threshold) => o.severity >= threshold,
+        None => o.enforced,
+    });
+    if args.format == Format::Text {
+        crate::output::emit(&format!(
+            "{}\n",
+            crate::output::exit_reason(&outcome, args.fail_on)
+        ))?;
+    }
     Ok(if failing { 1 } else { 0 })
 }

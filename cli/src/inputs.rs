@@ -108,18 +108,71 @@ pub struct InputFile {
     /// The name shown in messages.
     pub display: String,
     source: Source,
-    converted: Option<Vec<Record>>,
+    /// Records converted from another format, with the line each object starts at.
+    converted: Option<Vec<(Record, Option<u32>)>>,
     /// The detected format.
     pub format: Format,
     /// Objects the adapter skipped, by kind.
     pub skipped: BTreeMap<String, usize>,
+    /// Objects read for what they say about others (Services, Routes), by kind.
+    pub context: BTreeMap<String, usize>,
     size: u64,
 }
 
-/// Opens every input; converts the ones that are not records.md JSON.
-pub fn open_inputs(paths: &[PathBuf], options: &ConvertOptions) -> Result<Vec<InputFile>, Fatal> {
+/// File kinds read from a directory given as an input.
+pub const INPUT_EXTENSIONS: [&str; 5] = ["json", "jsonl", "ndjson", "yaml", "yml"];
+
+/// The inputs with directories replaced by the files of [`INPUT_EXTENSIONS`] under them
+/// (recursively, in name order); a directory with none is an error.
+pub fn expand_directories(paths: &[PathBuf]) -> Result<Vec<PathBuf>, Fatal> {
+    fn walk(dir: &std::path::Path, depth: usize, out: &mut Vec<PathBuf>) -> Result<(), Fatal> {
+        let cannot = |e: std::io::Error| Fatal(format!("{}: cannot read: {e}", dir.display()));
+        let mut entries = std::fs::read_dir(dir)
+            .map_err(cannot)?
+            .map(|e| e.map(|e| e.path()))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(cannot)?;
+        entries.sort();
+        for p in entries {
+            // Symbolic links to directories are not followed: no cycles.
+            let meta = std::fs::symlink_metadata(&p).map_err(cannot)?;
+            if meta.is_dir() {
+                if depth < 64 {
+                    walk(&p, depth + 1, out)?;
+                }
+            } else if p
+                .extension()
+                .and_then(|e| e.to_str())
+                .is_some_and(|e| INPUT_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
+            {
+                out.push(p);
+            }
+        }
+        Ok(())
+    }
     let mut out = Vec::new();
     for p in paths {
+        if p.as_os_str() != "-" && p.is_dir() {
+            let before = out.len();
+            walk(p, 0, &mut out)?;
+            if out.len() == before {
+                return Err(Fatal(format!(
+                    "{}: no input files (.{}) in this directory",
+                    p.display(),
+                    INPUT_EXTENSIONS.join(", .")
+                )));
+            }
+        } else {
+            out.push(p.clone());
+        }
+    }
+    Ok(out)
+}
+
+/// Opens every input (directories expanded); converts the ones that are not records.md JSON.
+pub fn open_inputs(paths: &[PathBuf], options: &ConvertOptions) -> Result<Vec<InputFile>, Fatal> {
+    let mut out = Vec::new();
+    for p in &expand_directories(paths)? {
         let (display, source) = if p.as_os_str() == "-" {
             let display = "<stdin>".to_string();
             let file = spool(std::io::stdin().lock(), &display)?;
@@ -128,11 +181,6 @@ pub fn open_inputs(paths: &[PathBuf], options: &ConvertOptions) -> Result<Vec<In
             let display = p.display().to_string();
             let meta =
                 std::fs::metadata(p).map_err(|e| Fatal(format!("{display}: cannot read: {e}")))?;
-            if meta.is_dir() {
-                return Err(Fatal(format!(
-                    "{display}: is a directory; --input takes files"
-                )));
-            }
             if meta.is_file() {
                 (display, Source::Path(p.clone()))
             } else {
@@ -158,6 +206,7 @@ pub fn open_inputs(paths: &[PathBuf], options: &ConvertOptions) -> Result<Vec<In
             converted: None,
             format: Format::Records,
             skipped: BTreeMap::new(),
+            context: BTreeMap::new(),
             size,
         };
         if !palisade_adapters::sniff(&prefix_text) && !prefix_text.trim().is_empty() {
@@ -185,10 +234,11 @@ fn convert_in_memory(input: &mut InputFile, options: &ConvertOptions) -> Result<
     for (i, v) in converted.records.into_iter().enumerate() {
         let r: Record = serde_json::from_value(v)
             .map_err(|e| Fatal(format!("{}: record {}: {e}", input.display, i + 1)))?;
-        records.push(r);
+        records.push((r, converted.lines.get(i).copied().flatten()));
     }
     input.format = format;
     input.skipped = converted.skipped;
+    input.context = converted.context;
     input.converted = Some(records);
     Ok(())
 }
@@ -239,15 +289,16 @@ impl<R: Read> Read for Progress<R> {
     }
 }
 
-/// Calls `f` with every record of `input`, in order.
+/// Calls `f` with every record of `input`, in order, and the line its object starts at
+/// (known for Kubernetes manifests).
 pub fn each_record(
     input: &InputFile,
     label: &str,
-    mut f: impl FnMut(Record) -> Result<(), String>,
+    mut f: impl FnMut(Record, Option<u32>) -> Result<(), String>,
 ) -> Result<usize, Fatal> {
     if let Some(records) = &input.converted {
-        for r in records {
-            f(r.clone()).map_err(|e| Fatal(format!("{}: {e}", input.display)))?;
+        for (r, line) in records {
+            f(r.clone(), *line).map_err(|e| Fatal(format!("{}: {e}", input.display)))?;
         }
         return Ok(records.len());
     }
@@ -266,7 +317,7 @@ pub fn each_record(
     } else {
         Box::new(file)
     };
-    read_records(BufReader::with_capacity(1 << 16, reader), &mut f).map_err(|e| {
+    read_records(BufReader::with_capacity(1 << 16, reader), |r| f(r, None)).map_err(|e| {
         if e.line > 0 {
             Fatal(format!(
                 "{}:{}:{}: {}",
@@ -313,19 +364,24 @@ pub fn convert(paths: &[PathBuf], options: &ConvertOptions) -> Result<i32, Fatal
         lines.push(format!(
             "{display}: {}; {}",
             converted.format.map(Format::name).unwrap_or("?"),
-            summary(&kinds, &converted.skipped)
+            summary(&kinds, &converted.context, &converted.skipped)
         ));
         all.extend(converted.records);
     }
-    println!("{}", serde_json::to_string_pretty(&all)?);
+    crate::output::emit(&(serde_json::to_string_pretty(&all)? + "\n"))?;
     for l in lines {
         eprintln!("{l}");
     }
     Ok(0)
 }
 
-/// "3 records (deployment 2, image 1); skipped: Service 1" for summaries.
-pub fn summary(kinds: &BTreeMap<String, usize>, skipped: &BTreeMap<String, usize>) -> String {
+/// "3 records (deployment 2, image 1); read for exposure: Service 1; skipped: ConfigMap 1"
+/// for summaries.
+pub fn summary(
+    kinds: &BTreeMap<String, usize>,
+    context: &BTreeMap<String, usize>,
+    skipped: &BTreeMap<String, usize>,
+) -> String {
     let total: usize = kinds.values().sum();
     let by_kind: Vec<String> = kinds.iter().map(|(k, n)| format!("{k} {n}")).collect();
     let mut s = format!(
@@ -333,6 +389,10 @@ pub fn summary(kinds: &BTreeMap<String, usize>, skipped: &BTreeMap<String, usize
         if total == 1 { "" } else { "s" },
         by_kind.join(", ")
     );
+    if !context.is_empty() {
+        let used: Vec<String> = context.iter().map(|(k, n)| format!("{k} {n}")).collect();
+        s.push_str(&format!("; read for exposure: {}", used.join(", ")));
+    }
     if !skipped.is_empty() {
         let sk: Vec<String> = skipped.iter().map(|(k, n)| format!("{k} {n}")).collect();
         s.push_str(&format!("; skipped: {}", sk.join(", ")));

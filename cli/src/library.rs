@@ -2,6 +2,7 @@
 
 use crate::load::{self, Fatal};
 use palisade_lang::ast::ItemKind;
+use std::fmt::Write;
 use std::path::{Path, PathBuf};
 
 /// Output of `policies list`.
@@ -32,12 +33,17 @@ pub fn import_stackrox(file: &Path) -> Result<i32, Fatal> {
     }
     let formatted =
         palisade_lang::format_source(&sources, index).map_err(|d| Fatal(sources.to_line(&d[0])))?;
-    print!("{formatted}");
+    crate::output::emit(&formatted)?;
     Ok(0)
 }
 
-/// Lists policies.
-pub fn list(policies: &[PathBuf], builtin: bool, format: ListFormat) -> Result<i32, Fatal> {
+/// Lists policies, as the configuration in effect leaves them.
+pub fn list(
+    policies: &[PathBuf],
+    builtin: bool,
+    format: ListFormat,
+    config: &load::ConfigFlags,
+) -> Result<i32, Fatal> {
     let loaded = load::load(
         policies,
         builtin || policies.is_empty(),
@@ -47,49 +53,66 @@ pub fn list(policies: &[PathBuf], builtin: bool, format: ListFormat) -> Result<i
         Ok(x) => x,
         Err(code) => return Ok(code),
     };
+    let mut metas: Vec<palisade_lang::hir::PolicyMeta> =
+        set.policies.into_iter().map(|p| p.meta).collect();
+    let config = config.apply(&mut metas)?;
+    let mut out = String::new();
     match format {
         ListFormat::Json => {
-            let rows: Vec<serde_json::Value> = set
-                .policies
+            let rows: Vec<serde_json::Value> = metas
                 .iter()
-                .map(|p| {
-                    let m = &p.meta;
-                    serde_json::json!({"name": m.name, "severity": m.severity, "lifecycle": m.stages, "enabled": !m.disabled, "soc2": m.soc2, "categories": m.categories})
+                .map(|m| {
+                    serde_json::json!({"name": m.name, "severity": m.severity, "lifecycle": m.stages, "enabled": !m.disabled, "enforcement": m.enforcement, "exclusions": m.exclusions.len(), "soc2": m.soc2, "categories": m.categories})
                 })
                 .collect();
-            println!("{}", serde_json::to_string_pretty(&rows)?);
+            writeln!(out, "{}", serde_json::to_string_pretty(&rows)?)?;
         }
         ListFormat::Text => {
-            let width = set
-                .policies
+            let width = metas
                 .iter()
-                .map(|p| p.meta.name.chars().count())
+                .map(|m| m.name.chars().count())
                 .max()
                 .unwrap_or(4)
                 .min(60);
-            println!(
-                "{:<width$}  {:<8}  {:<21}  {:<8}  SOC 2",
-                "NAME", "SEVERITY", "STAGES", "ENABLED"
-            );
-            for p in &set.policies {
-                let m = &p.meta;
+            writeln!(
+                out,
+                "{:<width$}  {:<8}  {:<21}  {:<7}  {:<29}  SOC 2",
+                "NAME", "SEVERITY", "STAGES", "ENABLED", "ENFORCE"
+            )?;
+            for m in &metas {
                 let stages: Vec<&str> = m.stages.iter().map(|s| s.as_str()).collect();
-                println!(
-                    "{:<width$}  {:<8}  {:<21}  {:<8}  {}",
-                    m.name,
+                let enforce = if m.enforcement.is_empty() {
+                    "-".to_string()
+                } else {
+                    m.enforcement.join(",")
+                };
+                writeln!(
+                    out,
+                    "{:<width$}  {:<8}  {:<21}  {:<7}  {:<29}  {}",
+                    crate::output::shown(&m.name),
                     m.severity.as_str(),
                     stages.join(","),
                     if m.disabled { "no" } else { "yes" },
+                    enforce,
                     m.soc2.join(", ")
-                );
+                )?;
             }
-            println!(
-                "\n{} policies ({} enabled)",
-                set.policies.len(),
-                set.policies.iter().filter(|p| !p.meta.disabled).count()
-            );
+            writeln!(
+                out,
+                "\n{} policies ({} enabled, {} enforcing){}",
+                metas.len(),
+                metas.iter().filter(|m| !m.disabled).count(),
+                metas
+                    .iter()
+                    .filter(|m| !m.disabled && !m.enforcement.is_empty())
+                    .count(),
+                config
+                    .map(|c| format!("; configuration: {}", c.display()))
+                    .unwrap_or_default()
+            )?;
         }
     }
+    crate::output::emit(&out)?;
     Ok(0)
 }
 
@@ -106,7 +129,7 @@ pub fn show(name: &str, policies: &[PathBuf]) -> Result<i32, Fatal> {
                     trailing_comments: Vec::new(),
                     unplaced_comments: Vec::new(),
                 };
-                print!("{}", palisade_lang::format_file(&one));
+                crate::output::emit(&palisade_lang::format_file(&one))?;
                 return Ok(0);
             }
         }

@@ -80,8 +80,11 @@ pub fn color_stderr() -> bool {
 /// Diagnostics rendered in full before the rest are counted.
 pub const MAX_SHOWN_DIAGNOSTICS: usize = 20;
 
-/// Prints diagnostics to stderr in miette's style (the first [`MAX_SHOWN_DIAGNOSTICS`]).
+/// Prints diagnostics to stderr (the first [`MAX_SHOWN_DIAGNOSTICS`]), each once: on a
+/// terminal in miette's style (source excerpt, labels, help), elsewhere (CI logs, editors,
+/// scripts) as `file:line:col: error: message` with the label and help indented below.
 pub fn print_diagnostics(sources: &Sources, diags: &[Diagnostic]) {
+    let terminal = std::io::stderr().is_terminal();
     let theme = if color_stderr() {
         miette::GraphicalTheme::unicode()
     } else {
@@ -92,14 +95,23 @@ pub fn print_diagnostics(sources: &Sources, diags: &[Diagnostic]) {
     // so showing all would take time quadratic in the file, and nobody reads past a page.
     for d in diags.iter().take(MAX_SHOWN_DIAGNOSTICS) {
         let mut out = String::new();
-        let report = sources.report(d);
-        // The `file:line:col` line first: scripts and editors look for it.
-        out.push_str(&sources.to_line(d));
-        out.push('\n');
-        if handler.render_report(&mut out, &report).is_err() {
-            out.push_str(&d.message);
+        if terminal && handler.render_report(&mut out, &sources.report(d)).is_ok() {
+            eprintln!("{out}");
+            continue;
         }
-        eprintln!("{out}");
+        eprintln!("{}", sources.to_line(d));
+        if !d.label.is_empty() {
+            eprintln!("  = {}", d.label);
+        }
+        if let Some(file) = sources.get(d.file) {
+            for related in &d.related {
+                let (line, col) = file.line_col(related.span.start);
+                eprintln!("  = {}:{line}:{col}: {}", file.name, related.message);
+            }
+        }
+        if let Some(help) = &d.help {
+            eprintln!("  help: {help}");
+        }
     }
     if diags.len() > MAX_SHOWN_DIAGNOSTICS {
         eprintln!(
@@ -111,26 +123,106 @@ pub fn print_diagnostics(sources: &Sources, diags: &[Diagnostic]) {
         .iter()
         .filter(|d| d.severity == palisade_lang::diag::Severity::Error)
         .count();
-    eprintln!(
-        "palisade: {errors} error{} in policies",
-        if errors == 1 { "" } else { "s" }
-    );
+    let warnings = diags.len() - errors;
+    let count = |n: usize, what: &str| format!("{n} {what}{}", if n == 1 { "" } else { "s" });
+    let summary = match (errors, warnings) {
+        (_, 0) => count(errors, "error"),
+        (0, _) => count(warnings, "warning"),
+        _ => format!("{}, {}", count(errors, "error"), count(warnings, "warning")),
+    };
+    eprintln!("palisade: {summary} in policies");
+}
+
+/// Warnings on the policy files loaded (the built-in library's are not shown): conditions
+/// that compile but never fire where data is missing ([`palisade_lang::lint`]).
+pub fn warnings(loaded: &Loaded) -> Vec<Diagnostic> {
+    let files: Vec<(usize, palisade_lang::ast::File)> = loaded
+        .files
+        .iter()
+        .filter(|(i, _)| {
+            loaded
+                .sources
+                .get(*i)
+                .is_some_and(|f| !f.name.starts_with("builtin/"))
+        })
+        .cloned()
+        .collect();
+    palisade_lang::lint::missing_data_traps(&loaded.sources, &files)
 }
 
 /// The checked set, or diagnostics printed and exit code 2.
+/// Warnings are printed as well (with the errors in JSON; before them in text).
 pub fn checked_or_exit(loaded: Loaded, json: bool) -> Result<(Sources, CheckedSet), i32> {
+    let warnings = warnings(&loaded);
+    if json {
+        let errors = loaded
+            .checked
+            .as_ref()
+            .err()
+            .map(Vec::as_slice)
+            .unwrap_or(&[]);
+        if !warnings.is_empty() || !errors.is_empty() {
+            let items: Vec<serde_json::Value> = warnings
+                .iter()
+                .chain(errors)
+                .map(|d| loaded.sources.to_json(d))
+                .collect();
+            eprintln!("{}", serde_json::json!({ "diagnostics": items }));
+        }
+    } else if !warnings.is_empty() {
+        print_diagnostics(&loaded.sources, &warnings);
+    }
     match loaded.checked {
         Ok(set) => Ok((loaded.sources, set)),
         Err(diags) => {
-            if json {
-                let items: Vec<serde_json::Value> =
-                    diags.iter().map(|d| loaded.sources.to_json(d)).collect();
-                eprintln!("{}", serde_json::json!({ "diagnostics": items }));
-            } else {
+            if !json {
                 print_diagnostics(&loaded.sources, &diags);
             }
             Err(2)
         }
+    }
+}
+
+/// Which `palisade.toml` applies (`check`, `policies list`).
+#[derive(Clone, Debug, Default, clap::Args)]
+pub struct ConfigFlags {
+    /// A palisade.toml: which policies run, what they enforce, their severity, exclusions
+    /// (docs/config.md). Default: ./palisade.toml when it exists.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Ignore ./palisade.toml.
+    #[arg(long, conflicts_with = "config")]
+    pub no_config: bool,
+}
+
+impl ConfigFlags {
+    /// The configuration file in effect, if any.
+    pub fn path(&self) -> Option<PathBuf> {
+        match &self.config {
+            Some(p) => Some(p.clone()),
+            None if self.no_config => None,
+            None => {
+                let default = PathBuf::from(palisade_config::FILE_NAME);
+                default.is_file().then_some(default)
+            }
+        }
+    }
+
+    /// Applies the configuration in effect to the policies' metadata; returns its file.
+    pub fn apply(
+        &self,
+        policies: &mut [palisade_lang::hir::PolicyMeta],
+    ) -> Result<Option<PathBuf>, Fatal> {
+        let Some(path) = self.path() else {
+            return Ok(None);
+        };
+        let name = path.display().to_string();
+        let text = palisade_lang::files::read_text(&path, palisade_config::MAX_CONFIG_BYTES)
+            .map_err(Fatal)?;
+        palisade_config::parse(&name, &text)
+            .and_then(|c| c.apply(&name, policies))
+            .map_err(|e| Fatal(e.to_string()))?;
+        Ok(Some(path))
     }
 }
 

@@ -6,6 +6,7 @@ mod library;
 mod load;
 mod output;
 mod reports;
+mod serve;
 mod serve_static;
 mod test_cmd;
 
@@ -76,8 +77,12 @@ enum Command {
         /// Also evaluate disabled policies.
         #[arg(long)]
         all: bool,
-        /// Records: JSON object, array or JSON Lines; `-` for stdin (repeatable).
-        #[arg(long = "input")]
+        /// Files or directories (searched recursively for .json, .jsonl, .ndjson, .yaml,
+        /// .yml), or `-` for stdin; several may follow one --input. Read: records
+        /// (docs/records.md: a JSON object, array or JSON Lines), Kubernetes manifests
+        /// (YAML or JSON, multi-document, List), Trivy and Grype JSON reports, Falco and
+        /// Tetragon JSON events, AdmissionReviews; the format is detected from content.
+        #[arg(long = "input", num_args = 1.., value_name = "PATH")]
         input: Vec<PathBuf>,
         /// Only policies of this stage.
         #[arg(long, value_enum)]
@@ -95,6 +100,11 @@ enum Command {
         /// default `default`). An object naming another namespace is an error.
         #[arg(long, short = 'n')]
         namespace: Option<String>,
+        #[command(flatten)]
+        config: load::ConfigFlags,
+        /// Do not show each violated policy's remediation (text output).
+        #[arg(long)]
+        no_remediation: bool,
     },
     /// Parse and type-check policies; optionally write a bundle or print the IR.
     Compile {
@@ -145,42 +155,13 @@ enum Command {
         #[arg(long, default_value = "wasm/playground/dist")]
         dir: PathBuf,
     },
-    /// The sidecar: checks and Kubernetes admission over HTTP(S), evaluated by the WASM plugin.
+    /// The sidecar (checks and Kubernetes admission over HTTP(S)): runs the separate
+    /// `palisade-serve` binary with these arguments (`palisade serve --help` lists them).
+    #[command(disable_help_flag = true)]
     Serve {
-        /// Address to listen on.
-        #[arg(long, default_value = "127.0.0.1:8443")]
-        listen: String,
-        /// Policy files or directories (`.pal`, StackRox `.json`); watched and hot-reloaded.
-        #[arg(long = "policies")]
-        policies: Vec<PathBuf>,
-        /// Also serve the built-in library (the default when no --policies or --bundle).
-        #[arg(long)]
-        builtin: bool,
-        /// A compiled bundle (`palisade compile -o`) instead of policy sources; watched too.
-        #[arg(long, conflicts_with_all = ["policies", "builtin"])]
-        bundle: Option<PathBuf>,
-        /// PEM certificate chain: serve HTTPS (reloaded when the file changes).
-        #[arg(long, requires = "tls_key")]
-        tls_cert: Option<PathBuf>,
-        /// PEM private key for --tls-cert.
-        #[arg(long, requires = "tls_cert")]
-        tls_key: Option<PathBuf>,
-        /// Largest request body accepted, in bytes.
-        #[arg(long, default_value_t = 8 << 20)]
-        max_body_bytes: usize,
-        /// Time to receive a request's headers and body, and each plugin call's deadline, in milliseconds.
-        #[arg(long, default_value_t = 10_000)]
-        timeout_ms: u64,
-        /// Memory cap of each plugin instance, in MiB.
-        #[arg(long, default_value_t = 512)]
-        memory_mib: usize,
-        /// Plugin calls evaluated at once (default: twice the CPUs); more requests wait.
-        #[arg(long)]
-        max_concurrent_checks: Option<usize>,
-        /// After SIGTERM, keep serving this long (with /readyz at 503) before stopping, so
-        /// requests sent while Kubernetes removes the pod from its endpoints are answered.
-        #[arg(long, default_value_t = 5_000)]
-        drain_ms: u64,
+        /// Arguments of `palisade-serve`.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<std::ffi::OsString>,
     },
     /// Translate policies from other engines.
     Import {
@@ -216,6 +197,8 @@ enum PoliciesAction {
         /// Output format.
         #[arg(long, value_enum, default_value = "text")]
         format: library::ListFormat,
+        #[command(flatten)]
+        config: load::ConfigFlags,
     },
     /// Print one policy's source.
     Show {
@@ -257,6 +240,8 @@ fn run(cli: Cli) -> Result<i32, Fatal> {
             fail_on,
             explain,
             namespace,
+            config,
+            no_remediation,
         } => check::run(check::CheckArgs {
             policies,
             bundle,
@@ -268,6 +253,8 @@ fn run(cli: Cli) -> Result<i32, Fatal> {
             fail_on: fail_on.map(severity),
             explain,
             convert: palisade_adapters::ConvertOptions { namespace },
+            config,
+            no_remediation,
         }),
         Command::Compile {
             paths,
@@ -283,12 +270,11 @@ fn run(cli: Cli) -> Result<i32, Fatal> {
             let program = palisade_engine::compile(&set)?;
             match emit {
                 Emit::None => {}
-                Emit::Ir => print!("{}", program.listing()),
-                Emit::Rust => print!(
-                    "{}",
-                    palisade_engine::codegen::rust_module(&program)
-                        .map_err(|e| Fatal(e.to_string()))?
-                ),
+                Emit::Ir => output::emit(&program.listing())?,
+                Emit::Rust => output::emit(
+                    &palisade_engine::codegen::rust_module(&program)
+                        .map_err(|e| Fatal(e.to_string()))?,
+                )?,
             }
             if let Some(path) = output {
                 std::fs::write(&path, palisade_engine::bundle::write_bundle(&program))
@@ -307,48 +293,7 @@ fn run(cli: Cli) -> Result<i32, Fatal> {
             inputs::convert(&input, &palisade_adapters::ConvertOptions { namespace })
         }
         Command::Playground { listen, dir } => serve_static::run(&dir, &listen),
-        Command::Serve {
-            listen,
-            policies,
-            builtin,
-            bundle,
-            tls_cert,
-            tls_key,
-            max_body_bytes,
-            timeout_ms,
-            memory_mib,
-            max_concurrent_checks,
-            drain_ms,
-        } => {
-            let listen = listen
-                .parse()
-                .map_err(|e| Fatal(format!("--listen `{listen}`: {e} (expected ADDR:PORT)")))?;
-            let source = palisade_sidecar::PolicySource {
-                builtin: builtin || (policies.is_empty() && bundle.is_none()),
-                paths: policies,
-                bundle,
-            };
-            let mut config = palisade_sidecar::Config::new(listen, source);
-            config.tls = tls_cert
-                .zip(tls_key)
-                .map(|(cert, key)| palisade_sidecar::TlsFiles { cert, key });
-            config.max_body_bytes = max_body_bytes;
-            config.read_timeout = std::time::Duration::from_millis(timeout_ms);
-            config.limits.deadline = std::time::Duration::from_millis(timeout_ms);
-            config.limits.memory_bytes = memory_mib << 20;
-            if let Some(n) = max_concurrent_checks {
-                config.max_concurrent_checks = n.max(1);
-            }
-            config.drain = std::time::Duration::from_millis(drain_ms);
-            config.now = std::env::var("PALISADE_NOW").ok();
-            if let Some(now) = &config.now {
-                chrono::DateTime::parse_from_rfc3339(now).map_err(|e| {
-                    Fatal(format!("PALISADE_NOW `{now}` is not an RFC 3339 time: {e}"))
-                })?;
-            }
-            palisade_sidecar::run(config).map_err(|e| Fatal(e.to_string()))?;
-            Ok(0)
-        }
+        Command::Serve { args } => serve::run(&args),
         Command::Import {
             from: ImportFrom::Stackrox { file },
         } => library::import_stackrox(&file),
@@ -358,8 +303,9 @@ fn run(cli: Cli) -> Result<i32, Fatal> {
                     policies,
                     builtin,
                     format,
+                    config,
                 },
-        } => library::list(&policies, builtin, format),
+        } => library::list(&policies, builtin, format, &config),
         Command::Policies {
             action: PoliciesAction::Show { name, policies },
         } => library::show(&name, &policies),

@@ -20,10 +20,92 @@ pub enum Format {
     Junit,
 }
 
+/// What of a violation decides the exit code.
+pub struct Outcome {
+    /// The policy.
+    pub policy: String,
+    /// Its severity.
+    pub severity: Severity,
+    /// The stage it was evaluated at.
+    pub stage: palisade_lang::schema::Stage,
+    /// Whether the policy enforces at that stage.
+    pub enforced: bool,
+}
+
+/// The last line of text output: why the exit code is what it is.
+pub fn exit_reason(outcome: &[Outcome], fail_on: Option<Severity>) -> String {
+    let count = |n: usize| format!("{n} violation{}", if n == 1 { "" } else { "s" });
+    let names = |failing: &[&Outcome]| {
+        let mut names: Vec<String> = failing
+            .iter()
+            .map(|o| format!("{} at {}", shown(&o.policy), o.stage.as_str()))
+            .collect();
+        names.sort();
+        names.dedup();
+        let more = names.len().saturating_sub(3);
+        names.truncate(3);
+        if more > 0 {
+            names.push(format!("{more} more"));
+        }
+        names.join(", ")
+    };
+    if outcome.is_empty() {
+        return "exit 0: no violations".into();
+    }
+    let worst = outcome.iter().map(|o| o.severity).max();
+    match fail_on {
+        Some(threshold) => {
+            let failing: Vec<&Outcome> =
+                outcome.iter().filter(|o| o.severity >= threshold).collect();
+            if failing.is_empty() {
+                format!(
+                    "exit 0: {}, none at or above {} (--fail-on {}); the most severe is {}",
+                    count(outcome.len()),
+                    threshold.as_str(),
+                    threshold.as_str(),
+                    worst.map_or("", Severity::as_str)
+                )
+            } else {
+                format!(
+                    "exit 1: {} at or above {} (--fail-on {}): {}",
+                    count(failing.len()),
+                    threshold.as_str(),
+                    threshold.as_str(),
+                    names(&failing)
+                )
+            }
+        }
+        None => {
+            let failing: Vec<&Outcome> = outcome.iter().filter(|o| o.enforced).collect();
+            if failing.is_empty() {
+                format!(
+                    "exit 0: {}, none of a policy that enforces at the stage evaluated; --fail-on {} would fail",
+                    count(outcome.len()),
+                    worst.map_or("", Severity::as_str)
+                )
+            } else {
+                format!(
+                    "exit 1: {} of policies that enforce: {}",
+                    count(failing.len()),
+                    names(&failing)
+                )
+            }
+        }
+    }
+}
+
 /// Collects or streams violations.
 pub struct Sink<'p> {
     format: Format,
     explain: bool,
+    /// Show each violated policy's remediation under its messages (text output).
+    pub remediation: bool,
+    /// Disabled policies are evaluated too (`--all`).
+    pub all: bool,
+    /// Only policies of this stage (`--lifecycle`).
+    pub lifecycle: Option<palisade_lang::schema::Stage>,
+    /// Every (policy, record) pair evaluated (JUnit).
+    cases: Vec<crate::reports::Case>,
     program: &'p Program,
     out: io::BufWriter<io::StdoutLock<'static>>,
     color: bool,
@@ -31,10 +113,14 @@ pub struct Sink<'p> {
     kinds: std::collections::BTreeMap<String, usize>,
     /// Objects the input adapters skipped, by kind.
     pub skipped: std::collections::BTreeMap<String, usize>,
+    /// Objects read for what they say about others, by kind.
+    pub context: std::collections::BTreeMap<String, usize>,
+    /// Records read, by kind (evaluated or not: `--lifecycle` leaves some out).
+    pub read: std::collections::BTreeMap<String, usize>,
     violations: usize,
     kept: Vec<Violation>,
     not_fired: Vec<NotFired>,
-    outcome: Vec<(Severity, bool)>,
+    outcome: Vec<Outcome>,
     json: Option<JsonReport>,
 }
 
@@ -47,12 +133,18 @@ impl<'p> Sink<'p> {
         Sink {
             format,
             explain,
+            remediation: true,
+            all: false,
+            lifecycle: None,
+            cases: Vec::new(),
             program,
             out: io::BufWriter::new(io::stdout().lock()),
             color,
             records: 0,
             kinds: Default::default(),
             skipped: Default::default(),
+            context: Default::default(),
+            read: Default::default(),
             violations: 0,
             kept: Vec::new(),
             not_fired: Vec::new(),
@@ -65,6 +157,7 @@ impl<'p> Sink<'p> {
     pub fn record(
         &mut self,
         root: Obj<'_>,
+        location: (&str, Option<u32>),
         violations: Vec<Violation>,
         not_fired: Vec<NotFired>,
     ) -> io::Result<()> {
@@ -72,7 +165,12 @@ impl<'p> Sink<'p> {
         *self.kinds.entry(record_id(root).kind).or_default() += 1;
         self.not_fired.extend(not_fired.iter().cloned());
         for v in &violations {
-            self.outcome.push((v.severity, !v.enforcement.is_empty()));
+            self.outcome.push(Outcome {
+                policy: v.policy.clone(),
+                severity: v.severity,
+                stage: v.lifecycle,
+                enforced: !v.enforcement.is_empty(),
+            });
         }
         self.violations += violations.len();
         match self.format {
@@ -83,10 +181,63 @@ impl<'p> Sink<'p> {
                     }
                 }
             }
-            Format::Text => self.text_record(root, &violations, &not_fired)?,
-            Format::Sarif | Format::Junit => self.kept.extend(violations),
+            Format::Text => self.text_record(root, location, &violations, &not_fired)?,
+            Format::Sarif => self.kept.extend(violations),
+            Format::Junit => self.junit_cases(root, location, violations),
         }
         Ok(())
+    }
+
+    /// A JUnit case for every policy evaluated on the record: each enabled policy (all
+    /// with `--all`) of the `--lifecycle` stage that has a rule for the record's kind.
+    fn junit_cases(
+        &mut self,
+        root: Obj<'_>,
+        (file, line): (&str, Option<u32>),
+        violations: Vec<Violation>,
+    ) {
+        let Some(kind) = palisade_engine::matcher::root_of(root) else {
+            return;
+        };
+        let mut record = record_id(root);
+        record.locate(file, line);
+        let mut evaluated: Vec<usize> = self
+            .program
+            .rules
+            .iter()
+            .filter(|r| r.root == kind)
+            .map(|r| r.policy as usize)
+            .filter(|&i| {
+                self.program.policies.get(i).is_some_and(|p| {
+                    (self.all || !p.disabled)
+                        && self.lifecycle.is_none_or(|s| p.stages.contains(&s))
+                })
+            })
+            .collect();
+        evaluated.sort_unstable();
+        evaluated.dedup();
+        let mut violations = violations;
+        for i in evaluated {
+            let name = &self.program.policies[i].name;
+            let violation = violations
+                .iter()
+                .position(|v| &v.policy == name)
+                .map(|at| violations.swap_remove(at));
+            self.cases.push(crate::reports::Case {
+                record: record.clone(),
+                policy: name.clone(),
+                violation,
+            });
+        }
+        // A violation of a policy not counted above (cannot happen: each comes from a rule
+        // for this kind) still fails the report rather than vanish.
+        for v in violations {
+            self.cases.push(crate::reports::Case {
+                record: record.clone(),
+                policy: v.policy.clone(),
+                violation: Some(v),
+            });
+        }
     }
 
     fn paint(&self, text: &str, severity: Severity) -> String {
@@ -105,6 +256,7 @@ impl<'p> Sink<'p> {
     fn text_record(
         &mut self,
         root: Obj<'_>,
+        (file, line): (&str, Option<u32>),
         violations: &[Violation],
         not_fired: &[NotFired],
     ) -> io::Result<()> {
@@ -117,13 +269,15 @@ impl<'p> Sink<'p> {
             .as_deref()
             .map(|n| format!(" in {n}"))
             .unwrap_or_default();
+        let line = line.map(|l| format!(":{l}")).unwrap_or_default();
         writeln!(
             self.out,
-            "{} {}{} ({})",
+            "{} {}{} ({}) at {}{line}",
             shown(&id.kind),
             shown(id.name.as_deref().unwrap_or(&id.id)),
             shown(&ns),
-            shown(&id.id)
+            shown(&id.id),
+            shown(file)
         )?;
         for v in violations {
             let sev = self.paint(
@@ -142,29 +296,43 @@ impl<'p> Sink<'p> {
                 v.lifecycle.as_str(),
                 v.soc2.join(", ")
             )?;
-            for m in &v.messages {
+            for (index, m) in v.messages.iter().enumerate() {
                 writeln!(self.out, "           - {}", shown(m))?;
-            }
-            if let Some(steps) = &v.explain {
-                for s in steps {
+                // The conditions that held for these objects (--explain).
+                for s in v
+                    .explain
+                    .iter()
+                    .flatten()
+                    .filter(|s| s.message == Some(index))
+                {
                     writeln!(
                         self.out,
-                        "             matched: {}  (value: {}) -> {}",
+                        "             matched: {}{} -> {}",
                         shown(&s.condition),
-                        shown(&s.value.to_string()),
+                        shown(&value_note(&s.value)),
                         s.result
                     )?;
                 }
+            }
+            let remediation = self
+                .program
+                .policies
+                .iter()
+                .find(|p| p.name == v.policy)
+                .map(|p| p.remediation.trim())
+                .filter(|r| self.remediation && !r.is_empty());
+            if let Some(r) = remediation {
+                writeln!(self.out, "           fix: {}", shown(r))?;
             }
         }
         for n in not_fired {
             match &n.failed {
                 Some(s) => writeln!(
                     self.out,
-                    "  not fired: {} - first failing condition: {} (value: {}) -> {}",
+                    "  not fired: {} - first failing condition: {}{} -> {}",
                     shown(&n.policy),
                     shown(&s.condition),
-                    shown(&s.value.to_string()),
+                    shown(&value_note(&s.value)),
                     s.result
                 )?,
                 None => writeln!(self.out, "  not fired: {}", shown(&n.policy))?,
@@ -173,8 +341,8 @@ impl<'p> Sink<'p> {
         writeln!(self.out)
     }
 
-    /// Writes the summary; returns (severity, has enforcement) per violation.
-    pub fn finish(mut self, policies: usize) -> io::Result<Vec<(Severity, bool)>> {
+    /// Writes the summary; returns what decides the exit code, per violation.
+    pub fn finish(mut self, policies: usize) -> io::Result<Vec<Outcome>> {
         match self.format {
             Format::Json => {
                 if let Some(json) = self.json.take() {
@@ -206,7 +374,7 @@ impl<'p> Sink<'p> {
                 writeln!(
                     self.out,
                     "input: {}",
-                    crate::inputs::summary(&self.kinds, &self.skipped)
+                    crate::inputs::summary(&self.read, &self.context, &self.skipped)
                 )?;
             }
             Format::Sarif => {
@@ -215,12 +383,33 @@ impl<'p> Sink<'p> {
                 writeln!(self.out)?;
             }
             Format::Junit => {
-                let doc = crate::reports::junit(self.records, &self.kept);
+                let doc = crate::reports::junit(&self.cases).map_err(io::Error::other)?;
                 self.out.write_all(doc.as_bytes())?;
             }
         }
         self.out.flush()?;
         Ok(self.outcome)
+    }
+}
+
+/// "  (value: x)" after a condition, or nothing for a condition with no value of its own.
+pub fn value_note(value: &str) -> String {
+    if value.is_empty() {
+        String::new()
+    } else {
+        format!("  (value: {value})")
+    }
+}
+
+/// Writes `text` to stdout. A reader that went away (`palisade policies list | head -1`)
+/// ends the output quietly, as it does for other Unix tools; other errors are errors.
+pub fn emit(text: &str) -> Result<(), crate::load::Fatal> {
+    let mut out = io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() != io::ErrorKind::BrokenPipe => {
+            Err(crate::load::Fatal(format!("cannot write the output: {e}")))
+        }
+        _ => Ok(()),
     }
 }
 

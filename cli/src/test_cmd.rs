@@ -77,10 +77,36 @@ fn run_one(
         .ok_or("unknown policy")?;
     let roots = ds.roots(&events);
     let mut fired = false;
+    // Why it came out as it did, for a failing test: the conditions that held for the
+    // violation, or the first that failed (and its value) for a policy that did not fire.
+    let mut why: Vec<String> = Vec::new();
     for root in roots {
-        let (violations, _) = matcher
-            .check(&ds, root, &opts, false)
+        let (violations, not_fired) = matcher
+            .check(&ds, root, &opts, true)
             .map_err(|e| e.to_string())?;
+        for v in violations.iter().filter(|v| v.policy == test.policy) {
+            for step in v.explain.iter().flatten() {
+                why.push(format!(
+                    "held: {}{} -> {}",
+                    step.condition,
+                    crate::output::value_note(&step.value),
+                    step.result
+                ));
+            }
+        }
+        for n in not_fired.iter().filter(|n| n.policy == test.policy) {
+            if let Some(step) = &n.failed {
+                let id = &n.record;
+                why.push(format!(
+                    "on {} `{}`: {}{} -> {}",
+                    id.kind,
+                    id.id,
+                    step.condition,
+                    crate::output::value_note(&step.value),
+                    step.result
+                ));
+            }
+        }
         let compiled = violations.iter().any(|v| v.policy == test.policy);
         // The oracle: the reference evaluator over the checked AST (scopes aside).
         let ctx = Ctx {
@@ -103,9 +129,20 @@ fn run_one(
         }
         fired |= compiled;
     }
+    let because = |what: &str| {
+        if why.is_empty() {
+            what.to_string()
+        } else {
+            format!("{what}\n          {}", why.join("\n          "))
+        }
+    };
     match (test.expect_fire, fired) {
-        (true, false) => Err("expected the policy to fire, it did not".into()),
-        (false, true) => Err("expected no violation, the policy fired".into()),
+        (true, false) => Err(because(
+            "expected the policy to fire, it did not; the first condition that failed:",
+        )),
+        (false, true) => Err(because(
+            "expected no violation, the policy fired; the conditions that held:",
+        )),
         _ => Ok(()),
     }
 }

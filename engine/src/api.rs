@@ -33,6 +33,10 @@ pub struct CompileRequest {
     /// Also load the built-in library (implied when `policies` is empty).
     #[serde(default)]
     pub builtin: bool,
+    /// A `palisade.toml` (name and TOML text) applied to the policies: enabled, enforcement,
+    /// severity, exclusions.
+    #[serde(default)]
+    pub config: Option<SourceText>,
 }
 
 /// What to check.
@@ -99,9 +103,20 @@ fn compile_items(req: &CompileRequest, items: Items) -> Result<Compiled, Value> 
     let set = checked.map_err(
         |ds| json!({"diagnostics": ds.iter().map(|d| sources.to_json(d)).collect::<Vec<_>>()}),
     )?;
-    let program = crate::compile(&set).map_err(|e| error("compile", e.to_string()))?;
+    let mut program = crate::compile(&set).map_err(|e| error("compile", e.to_string()))?;
+    if let Some(config) = &req.config {
+        configure(&mut program, config).map_err(|e| error("config", e))?;
+    }
     let matcher = Matcher::new(program).map_err(|e| error("compile", e.to_string()))?;
     Ok(Compiled { matcher, sources })
+}
+
+/// Applies a `palisade.toml` to a compiled program's policies (before it is loaded into a
+/// [`Matcher`], which verifies what the configuration added).
+pub fn configure(program: &mut crate::ir::Program, config: &SourceText) -> Result<(), String> {
+    palisade_config::parse(&config.name, &config.text)
+        .and_then(|c| c.apply(&config.name, &mut program.policies))
+        .map_err(|e| e.to_string())
 }
 
 /// `{"ok": true, "policies": N}` or `{"ok": false, "diagnostics": [...]}`: every item
@@ -124,25 +139,30 @@ pub fn compile_json(request: &str) -> String {
 }
 
 /// Records of one input (any supported format), and what its adapter skipped.
-pub fn read_input(input: &SourceText) -> Result<(Vec<Record>, BTreeMap<String, usize>), String> {
+/// The records of one input with the line each came from (where the format has lines
+/// per object: Kubernetes manifests), and the objects skipped by kind.
+pub type InputRecords = (Vec<(Record, Option<u32>)>, BTreeMap<String, usize>);
+
+/// Reads one input of any supported format.
+pub fn read_input(input: &SourceText) -> Result<InputRecords, String> {
+    let unlocated = |records: Vec<Record>| records.into_iter().map(|r| (r, None)).collect();
     if palisade_adapters::sniff(&input.text) {
         return read_all(input.text.as_bytes())
-            .map(|r| (r, BTreeMap::new()))
+            .map(|r| (unlocated(r), BTreeMap::new()))
             .map_err(|e| format!("{}:{e}", input.name));
     }
     let converted =
         palisade_adapters::convert(&input.text).map_err(|e| format!("{}: {e}", input.name))?;
     if converted.format == Some(palisade_adapters::Format::Records) {
         return read_all(input.text.as_bytes())
-            .map(|r| (r, BTreeMap::new()))
+            .map(|r| (unlocated(r), BTreeMap::new()))
             .map_err(|e| format!("{}:{e}", input.name));
     }
     let mut records = Vec::new();
     for (i, v) in converted.records.into_iter().enumerate() {
-        records.push(
-            serde_json::from_value(v)
-                .map_err(|e| format!("{}: record {}: {e}", input.name, i + 1))?,
-        );
+        let record = serde_json::from_value(v)
+            .map_err(|e| format!("{}: record {}: {e}", input.name, i + 1))?;
+        records.push((record, converted.lines.get(i).copied().flatten()));
     }
     Ok((records, converted.skipped))
 }
@@ -158,22 +178,23 @@ pub fn check_with(matcher: &Matcher, req: &CheckRequest) -> Result<String, Value
         })?
         .timestamp();
     let mut dataset = Dataset::default();
-    let mut ordered: Vec<Record> = Vec::new();
+    // Every record in input order, with the input it came from and its line there.
+    let mut ordered: Vec<(Record, &str, Option<u32>)> = Vec::new();
     let mut summary = Summary::default();
     for input in &req.inputs {
         let (records, skipped) = read_input(input).map_err(|m| error("input", m))?;
         for (k, n) in skipped {
             *summary.skipped.entry(k).or_default() += n;
         }
-        for r in records {
+        for (r, line) in records {
             match &r {
                 Record::Deployment(_) | Record::Image(_) | Record::Baseline(_) => {
-                    ordered.push(r.clone());
+                    ordered.push((r.clone(), &input.name, line));
                     dataset
                         .add(r)
                         .map_err(|e| error("input", format!("{}: {e}", input.name)))?;
                 }
-                _ => ordered.push(r),
+                _ => ordered.push((r, &input.name, line)),
             }
         }
     }
@@ -193,7 +214,7 @@ pub fn check_with(matcher: &Matcher, req: &CheckRequest) -> Result<String, Value
     let mut report = JsonReport::default();
     let mut not_fired = Vec::new();
     let (mut next_deployment, mut next_image) = (0, 0);
-    for r in &ordered {
+    for (r, file, line) in &ordered {
         let root = match r {
             Record::Deployment(_) => {
                 next_deployment += 1;
@@ -224,14 +245,16 @@ pub fn check_with(matcher: &Matcher, req: &CheckRequest) -> Result<String, Value
             .records_by_kind
             .entry(kind.record_kind().to_string())
             .or_default() += 1;
-        let (violations, nf) = matcher
-            .check(&dataset, root, &opts, req.explain)
-            .map_err(|e| {
-                let id = crate::report::record_id(root);
-                error("limit", format!("{} `{}`: {e}", id.kind, id.id))
-            })?;
+        let (mut violations, nf) =
+            matcher
+                .check(&dataset, root, &opts, req.explain)
+                .map_err(|e| {
+                    let id = crate::report::record_id(root);
+                    error("limit", format!("{} `{}`: {e}", id.kind, id.id))
+                })?;
         summary.violations += violations.len();
-        for v in &violations {
+        for v in &mut violations {
+            v.record.locate(file, *line);
             report
                 .violation(&mut out, v)
                 .map_err(|e| error("internal", e.to_string()))?;

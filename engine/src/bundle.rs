@@ -51,6 +51,12 @@ pub fn write_bundle(program: &Program) -> String {
 
 /// Loads, verifies and prepares a bundle.
 pub fn load_bundle(text: &str) -> Result<Matcher, BundleError> {
+    Ok(Matcher::new(read_program(text)?)?)
+}
+
+/// Reads a bundle's program without preparing it (to change its policies' settings before
+/// [`Matcher::new`] verifies it).
+pub fn read_program(text: &str) -> Result<Program, BundleError> {
     let b: BundleIn = serde_json::from_str(text).map_err(|e| BundleError::Format(e.to_string()))?;
     if b.format != BUNDLE_FORMAT {
         return Err(BundleError::Format(format!(
@@ -61,7 +67,5 @@ pub fn load_bundle(text: &str) -> Result<Matcher, BundleError> {
     if b.version != IR_VERSION {
         return Err(BundleError::Version(b.version));
     }
-    let program: Program =
-        serde_json::from_str(b.program.get()).map_err(|e| BundleError::Format(e.to_string()))?;
-    Ok(Matcher::new(program)?)
+    serde_json::from_str(b.program.get()).map_err(|e| BundleError::Format(e.to_string()))
 }

@@ -5,6 +5,7 @@ use crate::ir::{Node, NodeId, RuleInfo};
 use crate::matcher::{Matcher, Tri};
 use crate::report::ExplainStep;
 use crate::value::{self, Ctx, Obj};
+use palisade_lang::schema::Link;
 
 /// Most steps listed for one violation.
 const MAX_STEPS: usize = 64;
@@ -60,7 +61,52 @@ impl Matcher {
             condition: self.program.tests[t as usize].label.clone(),
             value: value::display(v),
             result: tri(self.node(id, slots, ctx)),
+            message: None,
         }
+    }
+
+    /// The value a condition looked at: a test's (also under `not`); compound conditions
+    /// have none of their own.
+    fn condition_value<'r>(&self, id: NodeId, slots: &mut [Obj<'r>], ctx: &Ctx<'r>) -> String {
+        match self.program.nodes[id as usize] {
+            Node::Test(t) => value::display(self.test_value(t, slots, ctx)),
+            Node::Not(x) => self.condition_value(x, slots, ctx),
+            _ => String::new(),
+        }
+    }
+
+    /// "an entry `l` of deployment.labels": what a quantifier's slot ranges over, in words.
+    fn slot_phrase(&self, rule: &RuleInfo, slot: u16) -> String {
+        let Some(info) = rule.slots.get(slot as usize) else {
+            return "an object".into();
+        };
+        let kind = info.subject.name();
+        let article = if kind.starts_with(['a', 'e', 'i', 'o', 'u']) {
+            "an"
+        } else {
+            "a"
+        };
+        let named = if info.name == kind {
+            String::new()
+        } else {
+            format!(" `{}`", info.name)
+        };
+        let within = match info.source {
+            Some((parent, link)) => {
+                let parent = rule
+                    .slots
+                    .get(parent as usize)
+                    .map_or("the record", |p| p.name.as_str());
+                match link {
+                    Link::Elements(f) | Link::Entries(f) => {
+                        format!(" of {parent}.{}", f.def().name)
+                    }
+                    _ => format!(" of the {parent}"),
+                }
+            }
+            None => String::new(),
+        };
+        format!("{article} {kind}{named}{within}")
     }
 
     /// Lists the tests that held under one satisfying combination of bindings.
@@ -98,8 +144,9 @@ impl Matcher {
                 let r = self.node(id, slots, ctx);
                 steps.push(ExplainStep {
                     condition: self.describe(rule, id),
-                    value: String::new(),
+                    value: self.condition_value(id, slots, ctx),
                     result: tri(r),
+                    message: None,
                 });
             }
         }
@@ -123,19 +170,21 @@ impl Matcher {
                 self.first_failure(rule, *failing, slots, ctx)
             }
             Node::Any { slot, body } => {
-                let name = &rule.slots[slot as usize].name;
+                let phrase = self.slot_phrase(rule, slot);
                 let Some(mut children) = self.children(rule, slot, slots, ctx) else {
                     return Some(ExplainStep {
-                        condition: format!("a {name} to test"),
+                        condition: format!("{phrase} to test"),
                         value: "<missing>".into(),
                         result: "unknown".into(),
+                        message: None,
                     });
                 };
                 match children.next() {
                     None => Some(ExplainStep {
-                        condition: format!("a {name} to test"),
-                        value: "none in the record".into(),
+                        condition: format!("{phrase} to test"),
+                        value: "none".into(),
                         result: "false".into(),
+                        message: None,
                     }),
                     Some(child) => {
                         slots[slot as usize] = child;
@@ -156,8 +205,9 @@ impl Matcher {
                 let r = self.node(id, slots, ctx);
                 Some(ExplainStep {
                     condition: self.describe(rule, id),
-                    value: String::new(),
+                    value: self.condition_value(id, slots, ctx),
                     result: tri(r),
+                    message: None,
                 })
             }
         }

@@ -28,6 +28,22 @@ pub struct RecordId {
     /// Namespace, where the record has one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub namespace: Option<String>,
+    /// The input the record was read from, when the host named it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+    /// The line where the record's object starts in that input (Kubernetes manifests).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<u32>,
+}
+
+impl RecordId {
+    /// Sets where the record was read from (an empty file name is no name).
+    pub fn locate(&mut self, file: &str, line: Option<u32>) {
+        if !file.is_empty() {
+            self.file = Some(file.to_string());
+            self.line = line;
+        }
+    }
 }
 
 /// One step of an explanation: a condition, the value it saw, and its outcome.
@@ -39,6 +55,9 @@ pub struct ExplainStep {
     pub value: String,
     /// `true`, `false` or `unknown`.
     pub result: String,
+    /// Which of the violation's messages (the matching objects) the step explains.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<usize>,
 }
 
 /// One (policy, record) pair that violates.
@@ -111,6 +130,8 @@ pub fn record_id(root: Obj<'_>) -> RecordId {
         id,
         name,
         namespace,
+        file: None,
+        line: None,
     }
 }
 
@@ -185,7 +206,8 @@ impl Matcher {
         let policy = &self.program.policies[rule.policy as usize];
         let stage = rule.root.stage();
         let mut messages: Vec<String> = Vec::new();
-        let mut first: Option<([Obj<'r>; MAX_SLOTS], u64)> = None;
+        // The first combination of objects behind each message, to explain it.
+        let mut combinations: Vec<([Obj<'r>; MAX_SLOTS], u64)> = Vec::new();
         let budget = Cell::new(MAX_MESSAGES);
         let mut slots = [Obj::None; MAX_SLOTS];
         slots[0] = root;
@@ -197,25 +219,29 @@ impl Matcher {
             ctx,
             &budget,
             &mut |s, bound| {
-                if first.is_none() {
-                    let mut copy = [Obj::None; MAX_SLOTS];
-                    let n = s.len().min(MAX_SLOTS);
-                    copy[..n].copy_from_slice(&s[..n]);
-                    first = Some((copy, bound));
-                }
                 let m = self.render(rule, &policy.name, s, bound, ctx);
                 if !messages.contains(&m) {
                     messages.push(m);
+                    if explain && combinations.len() < MAX_EXPLAINED_MESSAGES {
+                        let mut copy = [Obj::None; MAX_SLOTS];
+                        let n = s.len().min(MAX_SLOTS);
+                        copy[..n].copy_from_slice(&s[..n]);
+                        combinations.push((copy, bound));
+                    }
                 }
             },
         );
-        let explain = explain.then(|| match first {
-            Some((mut s, bound)) => {
-                let mut steps = Vec::new();
-                self.explain_match(rule, rule.entry, &mut s, bound, ctx, &mut steps);
-                steps
+        let explain = explain.then(|| {
+            let mut steps = Vec::new();
+            for (index, (mut s, bound)) in combinations.into_iter().enumerate() {
+                let mut these = Vec::new();
+                self.explain_match(rule, rule.entry, &mut s, bound, ctx, &mut these);
+                steps.extend(these.into_iter().map(|step| ExplainStep {
+                    message: Some(index),
+                    ..step
+                }));
             }
-            None => Vec::new(),
+            steps
         });
         Violation {
             policy: policy.name.clone(),
@@ -348,6 +374,9 @@ impl Matcher {
         capped(format!("{policy}: {}", parts.join(", ")))
     }
 }
+
+/// Messages of one violation explained (each with the conditions that held for it).
+const MAX_EXPLAINED_MESSAGES: usize = 16;
 
 /// Longest violation message, in bytes: a template of many placeholders over large values
 /// would otherwise render (and allocate) without bound.

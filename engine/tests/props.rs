@@ -196,10 +196,11 @@ proptest! {
 }
 
 #[test]
-fn formatting_example_files_is_idempotent() {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/policies");
-    let mut entries: Vec<_> = std::fs::read_dir(&dir)
-        .expect("examples")
+fn formatting_example_and_library_files_is_idempotent() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut entries: Vec<_> = ["examples/policies", "policies"]
+        .iter()
+        .flat_map(|d| std::fs::read_dir(root.join(d)).expect("policy directory"))
         .filter_map(|e| e.ok().map(|e| e.path()))
         .collect();
     entries.sort();

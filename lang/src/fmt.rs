@@ -141,35 +141,82 @@ fn clause(c: &ClauseKind) -> String {
 }
 
 fn when(e: &Expr) -> String {
-    let one_line = format!("when {}", expr(e, Pos::TOP));
-    if one_line.len() + 2 <= WIDTH {
-        return one_line;
+    format!("when {}", wrapped(e, Pos::TOP, 4, 7))
+}
+
+/// A condition that starts at column `column`: on one line when it fits in [`WIDTH`], else
+/// broken before each `and`/`or` of its outermost junction (continuation lines indented by
+/// `indent`), looking through a leading quantifier or `not`; parenthesised junctions that
+/// are still too long break the same way, indented one step further. The parentheses are
+/// exactly those of [`expr`], so the text parses back to the same condition.
+fn wrapped(e: &Expr, pos: Pos, indent: usize, column: usize) -> String {
+    let flat = expr(e, pos);
+    if column + flat.len() + 2 <= WIDTH {
+        return flat;
     }
-    let (parts, sep) = match e {
-        Expr::Or(parts, _) => (parts, "or"),
-        Expr::And(parts, _) => (parts, "and"),
-        _ => return one_line,
-    };
-    let n = parts.len();
-    let mut s = String::from("when ");
-    for (i, p) in parts.iter().enumerate() {
-        let pos = if matches!(e, Expr::Or(..)) {
-            Pos {
-                ctx: Ctx::Or,
-                tail: i + 1 == n,
+    match e {
+        Expr::Or(parts, _) | Expr::And(parts, _) => {
+            let is_or = matches!(e, Expr::Or(..));
+            let needs_parens = match pos.ctx {
+                Ctx::Top => false,
+                Ctx::Or => true,
+                Ctx::And | Ctx::Not => is_or || matches!(pos.ctx, Ctx::And | Ctx::Not),
+            };
+            let tail = if needs_parens { true } else { pos.tail };
+            let ctx = if is_or { Ctx::Or } else { Ctx::And };
+            let sep = if is_or { "or" } else { "and" };
+            let inner_indent = if needs_parens { indent + 4 } else { indent };
+            let n = parts.len();
+            let mut out = String::new();
+            for (i, p) in parts.iter().enumerate() {
+                let part_pos = Pos {
+                    ctx,
+                    tail: tail && i + 1 == n,
+                };
+                let part_column = if i == 0 {
+                    column + usize::from(needs_parens)
+                } else {
+                    out.push_str(&format!("\n{}{sep} ", " ".repeat(inner_indent)));
+                    inner_indent + sep.len() + 1
+                };
+                out.push_str(&wrapped(p, part_pos, inner_indent, part_column));
             }
-        } else {
-            Pos {
-                ctx: Ctx::And,
-                tail: i + 1 == n,
+            if needs_parens {
+                format!("({out})")
+            } else {
+                out
             }
-        };
-        if i > 0 {
-            s.push_str(&format!("\n    {sep} "));
         }
-        s.push_str(&expr(p, pos));
+        Expr::Not(x, _) => format!(
+            "not {}",
+            wrapped(
+                x,
+                Pos {
+                    ctx: Ctx::Not,
+                    tail: pos.tail
+                },
+                indent,
+                column + 4
+            )
+        ),
+        Expr::Quant {
+            quant,
+            binder: b,
+            body,
+            ..
+        } if pos.tail => {
+            let q = match quant {
+                Quant::Any => "any",
+                Quant::Every => "every",
+                Quant::No => "no",
+            };
+            // The body's lines go one step in: they belong to the quantifier.
+            let head = format!("{q} {}: ", binder(b));
+            let body = wrapped(body, Pos::TOP, indent + 4, column + head.len());
+            format!("{head}{body}")
+        }
+        _ => flat,
     }
-    s
 }
 
 fn where_parts(parts: &[WherePart]) -> String {
@@ -554,4 +601,56 @@ fn is_ident(s: &str) -> bool {
                 | "count"
                 | "days_since"
         )
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{SourceFile, Sources};
+
+    /// Formats `text`, checks that formatting again changes nothing and that the result
+    /// parses to the same file.
+    fn formatted(text: &str) -> String {
+        let mut sources = Sources::default();
+        let i = sources.add(SourceFile::new("a.pal", text));
+        let once = super::format_source(&sources, i).unwrap_or_default();
+        let j = sources.add(SourceFile::new("b.pal", once.clone()));
+        assert_eq!(super::format_source(&sources, j).ok().as_ref(), Some(&once));
+        assert_eq!(
+            crate::parse(&sources, i).ok(),
+            crate::parse(&sources, j).ok()
+        );
+        once
+    }
+
+    #[test]
+    fn a_header_comment_stays_apart_from_the_first_policy() {
+        let text = "// Shop policies.\n// Owner: platform.\n\n\n// the first\npolicy \"a\" {\n  severity low\n  lifecycle deploy\n  soc2 CC6.1\n  when container.privileged\n}\n";
+        assert_eq!(
+            formatted(text),
+            "// Shop policies.\n// Owner: platform.\n\n// the first\npolicy \"a\" {\n  severity low\n  lifecycle deploy\n  soc2 CC6.1\n  when container.privileged\n}\n"
+        );
+    }
+
+    #[test]
+    fn long_conditions_wrap_at_and_or_also_inside_groups_and_quantifiers() {
+        let policy = |when: &str| {
+            format!(
+                "policy \"a\" {{\n  severity low\n  lifecycle deploy\n  soc2 CC6.1\n  when {when}\n}}\n"
+            )
+        };
+        let out = formatted(&policy(
+            "deployment.host_network and (container.privileged or container.allow_privilege_escalation == true or container.read_only_root_filesystem == false) and deployment.namespace != \"kube-system-and-friends\"",
+        ));
+        assert!(out.contains("  when deployment.host_network\n    and (container.privileged\n        or container.allow_privilege_escalation == true\n        or container.read_only_root_filesystem == false)\n    and deployment.namespace != \"kube-system-and-friends\"\n"), "{out}");
+        let out = formatted(&policy(
+            "any container: container.privileged and container.read_only_root_filesystem == false and container.allow_privilege_escalation == true",
+        ));
+        assert!(out.contains("  when any container: container.privileged\n        and container.read_only_root_filesystem == false\n        and container.allow_privilege_escalation == true\n"), "{out}");
+        assert!(out.lines().all(|l| l.len() <= super::WIDTH), "{out}");
+        // Short conditions stay on one line.
+        assert!(
+            formatted(&policy("container.privileged and deployment.host_network"))
+                .contains("  when container.privileged and deployment.host_network\n")
+        );
+    }
 }

@@ -9,6 +9,7 @@ pub mod diag;
 pub mod files;
 mod fmt;
 pub mod hir;
+pub mod lint;
 pub mod literal;
 pub mod schema;
 pub mod span;

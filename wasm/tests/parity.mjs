@@ -72,9 +72,18 @@ for (const input of walk(path.join(root, "examples/records"))) {
 for (const input of walk(path.join(root, "adapters/tests/samples")).filter((f) => !f.endsWith(".md"))) {
   compare(`sample ${path.basename(input)}`, { builtin: true, all: true, inputs: [input] });
 }
+// The material of ../shared, when it is beside the clone: said loudly when it is not
+// (PALISADE_REQUIRE_SHARED=1, set by .ci/run, makes that a failure).
+function shared(relative, part) {
+  const dir = path.join(root, "../shared", relative);
+  if (fs.existsSync(dir)) return dir;
+  console.error(`!!! SKIPPED: ${part}: ../shared/${relative} is not beside this clone`);
+  if (process.env.PALISADE_REQUIRE_SHARED && process.env.PALISADE_REQUIRE_SHARED !== "0") process.exit(1);
+  return null;
+}
 // The public conformance cases.
-const cases = path.join(root, "../shared/conformance/cases");
-for (const dir of fs.existsSync(cases) ? fs.readdirSync(cases).sort() : []) {
+const cases = shared("conformance/cases", "npm package == CLI over the conformance cases");
+for (const dir of cases ? fs.readdirSync(cases).sort() : []) {
   const exp = JSON.parse(fs.readFileSync(path.join(cases, dir, "expect.json"), "utf8"));
   let policyFiles = [];
   if (exp.policies === "custom") {
@@ -88,7 +97,8 @@ for (const dir of fs.existsSync(cases) ? fs.readdirSync(cases).sort() : []) {
   compare(`conformance ${dir}`, { policyFiles, builtin: exp.policies !== "custom", all: true, lifecycle: exp.lifecycle, now: exp.now || NOW, inputs: [path.join(cases, dir, "input.json")] });
 }
 // The corpus.
-for (const input of walk(path.join(root, "../shared/corpus")).filter((f) => !f.endsWith(".md"))) {
+const corpus = shared("corpus", "npm package == CLI over the corpus");
+for (const input of (corpus ? walk(corpus) : []).filter((f) => !f.endsWith(".md"))) {
   compare(`corpus ${path.relative(path.join(root, ".."), input)}`, { builtin: true, all: true, inputs: [input] });
 }
 

@@ -18,6 +18,7 @@ fn main() {
     let compiled = match compile_policies(&CompileRequest {
         policies: vec![],
         builtin: true,
+        config: None,
     }) {
         Ok(c) => c,
         Err(v) => return eprintln!("library: {v}"),

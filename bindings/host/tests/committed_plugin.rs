@@ -32,6 +32,53 @@ fn the_committed_plugin_is_built_from_these_sources() {
     );
 }
 
+/// Every workspace crate the plugin is built from (its `palisade-*` dependencies, and
+/// theirs) is among the directories the digest covers: a crate left out would let the
+/// committed plugin go stale unnoticed.
+#[test]
+fn the_digest_covers_every_crate_the_plugin_depends_on() {
+    let root = manifest().join("../..");
+    let workspace = std::fs::read_to_string(root.join("Cargo.toml")).unwrap();
+    let path_of = |crate_name: &str| -> Option<String> {
+        workspace.lines().find_map(|l| {
+            let rest = l.strip_prefix(crate_name)?.trim_start().strip_prefix('=')?;
+            let path = rest.split("path = \"").nth(1)?.split('"').next()?;
+            Some(path.to_string())
+        })
+    };
+    let mut pending = vec!["wasm/plugin".to_string()];
+    let mut seen = Vec::new();
+    while let Some(dir) = pending.pop() {
+        assert!(
+            plugin_sources::PLUGIN_SOURCE_DIRS.contains(&dir.as_str()),
+            "{dir} is built into the plugin but not in PLUGIN_SOURCE_DIRS"
+        );
+        let manifest = std::fs::read_to_string(root.join(&dir).join("Cargo.toml")).unwrap();
+        let dependencies = manifest
+            .split("\n[dependencies]\n")
+            .nth(1)
+            .unwrap_or_default()
+            .split("\n[")
+            .next()
+            .unwrap_or_default();
+        for line in dependencies.lines() {
+            let Some(name) = line
+                .split(['.', ' ', '='])
+                .next()
+                .filter(|n| n.starts_with("palisade-"))
+            else {
+                continue;
+            };
+            let path = path_of(name).unwrap_or_else(|| panic!("{name}: no path in the workspace"));
+            if !seen.contains(&path) {
+                seen.push(path.clone());
+                pending.push(path);
+            }
+        }
+    }
+    assert!(seen.contains(&"config".to_string()), "{seen:?}");
+}
+
 #[test]
 fn the_committed_plugin_answers_as_the_one_built_here() {
     let committed = std::fs::read(manifest().join("plugin/palisade_plugin.wasm")).unwrap();
@@ -41,6 +88,7 @@ fn the_committed_plugin_answers_as_the_one_built_here() {
     let compiled = compile_policies(&CompileRequest {
         policies: Vec::new(),
         builtin: true,
+        config: None,
     })
     .unwrap_or_else(|v| panic!("{v}"));
     let bundle = palisade_engine::bundle::write_bundle(compiled.matcher.program());

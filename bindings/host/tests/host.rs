@@ -114,6 +114,7 @@ fn hosted_plugin_matches_the_native_engine() {
                 .map(|p| source(p))
                 .collect(),
             builtin: false,
+            config: None,
         },
         Limits::default(),
     );
@@ -121,6 +122,7 @@ fn hosted_plugin_matches_the_native_engine() {
         CompileRequest {
             policies: vec![],
             builtin: true,
+            config: None,
         },
         Limits::default(),
     );
@@ -142,8 +144,12 @@ fn hosted_plugin_matches_the_native_engine() {
     {
         compared += library.compare(&input, vec![source(&input)], LIBRARY_FLAGS);
     }
-    let cases = root.join("../shared/conformance/cases");
-    let mut case_dirs: Vec<PathBuf> = std::fs::read_dir(&cases)
+    let cases = palisade_testdata::shared(
+        "conformance/cases",
+        "hosted plugin == native engine over the conformance cases",
+    );
+    let mut case_dirs: Vec<PathBuf> = cases
+        .and_then(|c| std::fs::read_dir(c).ok())
         .map(|d| d.flatten().map(|e| e.path()).collect())
         .unwrap_or_default();
     case_dirs.sort();
@@ -173,6 +179,7 @@ fn hosted_plugin_matches_the_native_engine() {
                 CompileRequest {
                     policies,
                     builtin: false,
+                    config: None,
                 },
                 Limits::default(),
             );
@@ -181,7 +188,10 @@ fn hosted_plugin_matches_the_native_engine() {
             compared += library.compare(dir, input, flags);
         }
     }
-    let corpus = walk(&root.join("../shared/corpus"));
+    let corpus =
+        palisade_testdata::shared("corpus", "hosted plugin == native engine over the corpus")
+            .map(|c| walk(&c))
+            .unwrap_or_default();
     for input in corpus
         .iter()
         .filter(|p| p.extension().is_none_or(|e| e != "md"))
@@ -223,6 +233,7 @@ fn privileged_pool(limits: Limits) -> Pool {
                 text: PRIVILEGED.into(),
             }],
             builtin: false,
+            config: None,
         },
         limits,
     )

@@ -33,6 +33,11 @@ pub fn respond(review: &Value, uid: &str, report: &Value) -> (Value, bool) {
     for v in report["violations"].as_array().into_iter().flatten() {
         let policy = v["policy"].as_str().unwrap_or("?");
         let first = v["messages"][0].as_str().unwrap_or("");
+        // A policy without a message template gets "<policy>: <objects>": say the name once.
+        let first = first
+            .strip_prefix(policy)
+            .and_then(|rest| rest.strip_prefix(": "))
+            .unwrap_or(first);
         let line = if first.is_empty() {
             format!("{policy} ({})", v["severity"].as_str().unwrap_or("?"))
         } else {

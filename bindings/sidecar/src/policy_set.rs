@@ -19,6 +19,9 @@ pub struct PolicySource {
     pub builtin: bool,
     /// A compiled bundle (`palisade compile -o`) instead of sources.
     pub bundle: Option<PathBuf>,
+    /// A `palisade.toml` applied to the policies (enabled, enforcement, severity,
+    /// exclusions); watched and reloaded with them.
+    pub config: Option<PathBuf>,
 }
 
 /// One loaded policy set.
@@ -27,7 +30,7 @@ pub struct LoadedSet {
     pub pool: Pool,
     /// Counts loads: 1 for the first set.
     pub generation: u64,
-    /// Policies in the set.
+    /// Policies in the set that are evaluated (disabled ones are not counted).
     pub policies: usize,
 }
 
@@ -57,6 +60,7 @@ impl PolicySource {
     pub fn files(&self) -> Result<Vec<PathBuf>, String> {
         let mut out = palisade_lang::files::policy_files(&self.paths)?;
         out.extend(self.bundle.iter().cloned());
+        out.extend(self.config.iter().cloned());
         Ok(out)
     }
 
@@ -79,23 +83,53 @@ impl PolicySource {
     /// fingerprint of what was read. `Err` is a readable message naming the file and
     /// position of every error. Files that change while being read are an error too (the
     /// caller retries), so a file caught mid-write is never compiled.
-    pub fn bundle_text(&self) -> Result<(String, Fingerprint), LoadError> {
+    pub fn bundle_text(&self) -> Result<(String, usize, Fingerprint), LoadError> {
         let before = self.fingerprint();
         let compiled = self.read_and_compile();
         let after = self.fingerprint();
         if before != after {
             return Err(LoadError::Changed);
         }
-        let bundle = compiled.map_err(LoadError::Failed)?;
-        Ok((bundle, after))
+        let (bundle, enabled) = compiled.map_err(LoadError::Failed)?;
+        Ok((bundle, enabled, after))
     }
 
-    fn read_and_compile(&self) -> Result<String, String> {
+    /// The configuration file's name and text.
+    fn config_text(&self) -> Result<Option<SourceText>, String> {
+        let Some(path) = &self.config else {
+            return Ok(None);
+        };
+        let text = palisade_lang::files::read_text(path, palisade_config::MAX_CONFIG_BYTES)?;
+        Ok(Some(SourceText {
+            name: path.display().to_string(),
+            text,
+        }))
+    }
+
+    /// The bundle to serve and how many of its policies are enabled.
+    fn read_and_compile(&self) -> Result<(String, usize), String> {
+        let enabled = |program: &palisade_engine::ir::Program| {
+            program.policies.iter().filter(|p| !p.disabled).count()
+        };
         if let Some(path) = &self.bundle {
-            return palisade_lang::files::read_text(path, palisade_lang::files::MAX_BUNDLE_BYTES);
+            let text =
+                palisade_lang::files::read_text(path, palisade_lang::files::MAX_BUNDLE_BYTES)?;
+            let mut program = palisade_engine::bundle::read_program(&text)
+                .map_err(|e| format!("{}: {e}", path.display()))?;
+            if let Some(config) = self.config_text()? {
+                palisade_engine::api::configure(&mut program, &config)?;
+            }
+            // Loaded natively first: a configuration that breaks the set fails here, with
+            // the message, rather than in every plugin instance.
+            let matcher = palisade_engine::Matcher::new(program)
+                .map_err(|e| format!("{}: {e}", path.display()))?;
+            return Ok((
+                palisade_engine::bundle::write_bundle(matcher.program()),
+                enabled(matcher.program()),
+            ));
         }
         let mut policies = Vec::new();
-        let files = self.files()?;
+        let files = palisade_lang::files::policy_files(&self.paths)?;
         if files.is_empty() && !self.paths.is_empty() {
             return Err(format!(
                 "no policy files (.pal, .json) under {}",
@@ -112,10 +146,13 @@ impl PolicySource {
         let request = CompileRequest {
             builtin: self.builtin,
             policies,
+            config: self.config_text()?,
         };
         let compiled = compile_policies(&request).map_err(|v| describe_failure(&v))?;
-        Ok(palisade_engine::bundle::write_bundle(
-            compiled.matcher.program(),
+        let program = compiled.matcher.program();
+        Ok((
+            palisade_engine::bundle::write_bundle(program),
+            enabled(program),
         ))
     }
 
@@ -126,13 +163,13 @@ impl PolicySource {
         limits: Limits,
         generation: u64,
     ) -> Result<(LoadedSet, Fingerprint), LoadError> {
-        let (bundle, fingerprint) = self.bundle_text()?;
+        let (bundle, enabled, fingerprint) = self.bundle_text()?;
         let failed = |e: palisade_host::HostError| LoadError::Failed(e.to_string());
         let pool = Pool::new(plugin.clone(), bundle, limits).map_err(failed)?;
         let parallelism = std::thread::available_parallelism().map_or(2, usize::from);
         pool.warm(parallelism).map_err(failed)?;
         let set = LoadedSet {
-            policies: pool.policies(),
+            policies: enabled,
             pool,
             generation,
         };

@@ -274,7 +274,8 @@ async fn reload_policies(
     mut stopped: watch::Receiver<bool>,
 ) {
     let mut settling: Option<Fingerprint> = None;
-    if state.config.policies.paths.is_empty() && state.config.policies.bundle.is_none() {
+    let policies = &state.config.policies;
+    if policies.paths.is_empty() && policies.bundle.is_none() && policies.config.is_none() {
         return;
     }
     loop {

@@ -1,5 +1,5 @@
 //! deploy/palisade.yaml, read by Palisade's own Kubernetes reader and checked by the
-//! built-in library; and its pieces agree with each other and with `palisade serve`.
+//! built-in library; and its pieces agree with each other, with the Dockerfile and with `palisade-serve`.
 #![allow(
     clippy::expect_used,
     clippy::unwrap_used,
@@ -31,7 +31,9 @@ fn the_kubernetes_reader_sees_the_sidecar_deployment() {
         Some(palisade_adapters::Format::Kubernetes)
     );
     assert_eq!(converted.records.len(), 1, "one workload");
-    for kind in ["Service", "ValidatingWebhookConfiguration", "ConfigMap"] {
+    // The Service is read for what it exposes; the rest is not a workload.
+    assert_eq!(converted.context.get("Service"), Some(&1));
+    for kind in ["ValidatingWebhookConfiguration", "ConfigMap"] {
         assert_eq!(
             converted.skipped.get(kind),
             Some(&1),
@@ -96,7 +98,22 @@ fn webhook_service_deployment_and_policies_agree() {
         .iter()
         .map(|a| a.as_str().unwrap())
         .collect();
-    assert_eq!(args[0], "serve");
+    // The image runs `palisade-serve` (Dockerfile): every argument is one of its flags.
+    let help = std::process::Command::new(env!("CARGO_BIN_EXE_palisade-serve"))
+        .arg("--help")
+        .output()
+        .unwrap();
+    let help = String::from_utf8_lossy(&help.stdout);
+    for a in &args {
+        let flag = a.split('=').next().unwrap();
+        let documented = help
+            .lines()
+            .any(|l| l.trim_start().split([' ', '=']).next() == Some(flag));
+        assert!(
+            flag.starts_with("--") && documented,
+            "{a} is not a flag of palisade-serve"
+        );
+    }
     let arg = |name: &str| {
         args.iter()
             .find_map(|a| a.strip_prefix(&format!("--{name}=")))
@@ -148,4 +165,44 @@ fn webhook_service_deployment_and_policies_agree() {
     ))
     .unwrap();
     assert_eq!(compiled["ok"], true, "{compiled}");
+}
+
+#[test]
+fn the_dockerfile_builds_the_deployments_image_with_the_server_binary_only_as_non_root() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let dockerfile = std::fs::read_to_string(root.join("Dockerfile")).unwrap();
+    let stages: Vec<&str> = dockerfile
+        .lines()
+        .filter(|l| l.starts_with("FROM "))
+        .collect();
+    assert_eq!(
+        stages.len(),
+        2,
+        "multi-stage: a builder and the runtime image"
+    );
+    let runtime = &dockerfile[dockerfile.rfind("\nFROM ").unwrap()..];
+    // The runtime stage copies one file, the server binary, and runs it as the user the
+    // Deployment's securityContext names.
+    let copies: Vec<&str> = runtime.lines().filter(|l| l.starts_with("COPY")).collect();
+    assert_eq!(
+        copies,
+        ["COPY --from=build /out/palisade-serve /usr/local/bin/palisade-serve"]
+    );
+    assert!(runtime.contains("ENTRYPOINT [\"/usr/local/bin/palisade-serve\"]"));
+    let deployment = &objects("Deployment")[0];
+    let pod = &deployment["spec"]["template"]["spec"];
+    let uid = pod["securityContext"]["runAsUser"].as_u64().unwrap();
+    let gid = pod["securityContext"]["runAsGroup"].as_u64().unwrap();
+    assert!(runtime.contains(&format!("USER {uid}:{gid}")), "{runtime}");
+    assert_ne!(uid, 0);
+    // The builder builds exactly that binary from the locked workspace.
+    assert!(
+        dockerfile
+            .contains("cargo build --release --locked -p palisade-sidecar --bin palisade-serve")
+    );
+    let image = pod["containers"][0]["image"].as_str().unwrap();
+    assert!(
+        dockerfile.contains(&format!("docker build -t {image} .")),
+        "{image}"
+    );
 }

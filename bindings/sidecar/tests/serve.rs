@@ -11,7 +11,7 @@
 
 use palisade_sidecar::{Config, PolicySource, Running, TlsFiles, start};
 use serde_json::{Value, json};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -21,10 +21,6 @@ const NOW: &str = "2026-11-26T12:00:00Z";
 const PRIV: &str = "policy \"priv\" { severity high lifecycle deploy soc2 CC6.1 enforce scale_to_zero when container.privileged }\n";
 const LATEST: &str =
     "policy \"latest\" { severity low lifecycle deploy soc2 CC8.1 when image.tag == \"latest\" }\n";
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
 
 fn config(policies: PolicySource) -> Config {
     let mut c = Config::new("127.0.0.1:0".parse().unwrap(), policies);
@@ -54,6 +50,7 @@ fn paths(dir: &tempfile::TempDir) -> PolicySource {
     PolicySource {
         paths: vec![dir.path().to_path_buf()],
         builtin: false,
+        config: None,
         bundle: None,
     }
 }
@@ -279,14 +276,17 @@ async fn admission_denies_enforced_policies_and_warns_for_the_rest() {
     .json();
     assert_eq!(
         allowed["response"],
-        json!({"uid": "u-2", "allowed": true, "warnings": ["latest (low): latest: container 'web', image 'nginx:latest'"]})
+        json!({"uid": "u-2", "allowed": true, "warnings": ["latest (low): container 'web', image 'nginx:latest'"]})
     );
     // The corpus' AdmissionReviews (StackRox, Kubewarden) are answered too.
-    let corpus = root().join("../shared/corpus/admission");
+    let corpus = palisade_testdata::shared(
+        "corpus/admission",
+        "/v1/admit over the corpus' AdmissionReviews",
+    );
     let (mut answered, mut corpus_denied) = (0, 0);
-    let files = walkdir::WalkDir::new(&corpus)
-        .sort_by_file_name()
-        .into_iter()
+    let files = corpus
+        .iter()
+        .flat_map(|c| walkdir::WalkDir::new(c).sort_by_file_name())
         .flatten();
     for f in files
         .map(walkdir::DirEntry::into_path)
@@ -315,7 +315,7 @@ async fn admission_denies_enforced_policies_and_warns_for_the_rest() {
         answered += 1;
         corpus_denied += usize::from(r.json()["response"]["allowed"] == false);
     }
-    if corpus.exists() {
+    if corpus.is_some() {
         assert!(answered >= 5, "only {answered} corpus reviews");
         assert!(
             corpus_denied >= 3,
@@ -778,6 +778,7 @@ async fn a_compiled_bundle_is_served_and_a_broken_one_refused() {
             text: PRIV.into(),
         }],
         builtin: false,
+        config: None,
     })
     .unwrap_or_else(|v| panic!("{v}"));
     let dir = dir_with(&[(
@@ -787,6 +788,7 @@ async fn a_compiled_bundle_is_served_and_a_broken_one_refused() {
     let source = PolicySource {
         paths: vec![],
         builtin: false,
+        config: None,
         bundle: Some(dir.path().join("bundle.json")),
     };
     let server = start(config(source.clone())).await.unwrap();
@@ -1056,5 +1058,87 @@ async fn connections_past_the_cap_are_closed_at_once() {
         metric(&metrics, "palisade_refused_connections_total") >= 1.0,
         "{metrics}"
     );
+    server.shutdown().await;
+}
+
+/// Issue 15: a palisade.toml that turns on enforcement for "Privileged Container" makes
+/// /v1/admit deny a privileged pod of the built-in library; the file is reloaded like the
+/// policies, and /readyz counts the policies that are evaluated, not the disabled ones.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_configuration_file_sets_enforcement_and_is_reloaded() {
+    let dir = dir_with(&[(
+        "palisade.toml",
+        "[policy.\"Privileged Container\"]\nenforce = true\n",
+    )]);
+    let source = PolicySource {
+        builtin: true,
+        config: Some(dir.path().join("palisade.toml")),
+        ..PolicySource::default()
+    };
+    let server = start(config(source)).await.unwrap();
+    let ready = send(&server, "GET", "/readyz", b"").await.json();
+    let enabled = palisade_engine::api::compile_policies(&palisade_engine::api::CompileRequest {
+        builtin: true,
+        ..Default::default()
+    })
+    .unwrap()
+    .matcher
+    .program()
+    .policies
+    .iter()
+    .filter(|p| !p.disabled)
+    .count();
+    assert_eq!(ready["policies"], enabled, "{ready}");
+    assert!(enabled < 89);
+    let verdict = async |uid: &str, privileged: bool| {
+        send(
+            &server,
+            "POST",
+            "/v1/admit",
+            review(uid, privileged).as_bytes(),
+        )
+        .await
+        .json()["response"]
+            .clone()
+    };
+    let denied = verdict("u-1", true).await;
+    assert_eq!(denied["allowed"], false, "{denied}");
+    let message = denied["status"]["message"].as_str().unwrap();
+    assert!(message.contains("Privileged Container"), "{message}");
+    assert_eq!(verdict("u-2", false).await["allowed"], true);
+    // Enforcement switched off again: the same pod is allowed, with a warning.
+    replace(
+        &dir.path().join("palisade.toml"),
+        "[policy.\"Privileged Container\"]\nenforce = false\n",
+    );
+    wait_until("the reloaded configuration", async || {
+        send(&server, "GET", "/readyz", b"").await.json()["generation"] == 2
+    })
+    .await;
+    let allowed = verdict("u-3", true).await;
+    assert_eq!(allowed["allowed"], true, "{allowed}");
+    assert!(
+        allowed["warnings"]
+            .to_string()
+            .contains("Privileged Container")
+    );
+    // A broken configuration is refused like a broken policy: the last good set serves.
+    replace(
+        &dir.path().join("palisade.toml"),
+        "[policy.\"Privileged Containr\"]\nenforce = true\n",
+    );
+    wait_until("the failed reload", async || {
+        send(&server, "GET", "/readyz", b"").await.json()["last_reload_error"].is_string()
+    })
+    .await;
+    let error = send(&server, "GET", "/readyz", b"").await.json()["last_reload_error"].clone();
+    assert!(
+        error
+            .as_str()
+            .unwrap()
+            .contains("did you mean `Privileged Container`"),
+        "{error}"
+    );
+    assert_eq!(verdict("u-4", true).await["allowed"], true);
     server.shutdown().await;
 }

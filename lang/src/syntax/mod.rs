@@ -100,7 +100,11 @@ pub fn parse_items(text: &str, file: usize, which: Items) -> (ast::File, Vec<Dia
             }
         }
     }
-    (attach_comments(items, comments), errors, syntax_failed)
+    (
+        attach_comments(items, comments, text),
+        errors,
+        syntax_failed,
+    )
 }
 
 /// Parses a standalone condition (used by tests and the formatter's round trip).
@@ -118,13 +122,40 @@ pub fn parse_expr(text: &str, file: usize) -> Result<ast::Expr, Vec<Diagnostic>>
     }
 }
 
-fn attach_comments(mut items: Vec<ast::Item>, comments: Vec<(Span, String)>) -> ast::File {
+/// Whether the text between two positions holds an empty line (two line breaks with only
+/// whitespace between them).
+fn blank_line_between(source: &str, from: usize, to: usize) -> bool {
+    source
+        .get(from..to)
+        .is_some_and(|gap| gap.trim().is_empty() && gap.matches('\n').count() >= 2)
+}
+
+/// Comments above an item keep the empty lines that separate them from each other and from
+/// the item (an empty string in [`ast::Item::comments`]), so a file's header comment stays
+/// apart from the first policy.
+fn attach_comments(
+    mut items: Vec<ast::Item>,
+    comments: Vec<(Span, String)>,
+    source: &str,
+) -> ast::File {
     let mut unplaced = Vec::new();
     let mut trailing = Vec::new();
     let mut item_idx = 0;
     let mut clause_idx = 0;
+    // The end of the last comment attached above the current item.
+    let mut above_end: Option<usize> = None;
+    let close_above = |item: &mut ast::Item, above_end: Option<usize>| {
+        if let Some(end) = above_end
+            && blank_line_between(source, end, item.span.start)
+        {
+            item.comments.push(String::new());
+        }
+    };
     for (span, text) in comments {
         while item_idx < items.len() && items[item_idx].span.end <= span.start {
+            if let Some(item) = items.get_mut(item_idx) {
+                close_above(item, above_end.take());
+            }
             item_idx += 1;
             clause_idx = 0;
         }
@@ -133,9 +164,16 @@ fn attach_comments(mut items: Vec<ast::Item>, comments: Vec<(Span, String)>) -> 
             continue;
         };
         if span.end <= item.span.start {
+            if let Some(end) = above_end
+                && blank_line_between(source, end, span.start)
+            {
+                item.comments.push(String::new());
+            }
             item.comments.push(text);
+            above_end = Some(span.end);
             continue;
         }
+        close_above(item, above_end.take());
         // Inside an item: only policy clauses can carry comments.
         let placed = match &mut item.kind {
             ast::ItemKind::Policy(p) => {
@@ -155,6 +193,9 @@ fn attach_comments(mut items: Vec<ast::Item>, comments: Vec<(Span, String)>) -> 
         if !placed {
             unplaced.push(span);
         }
+    }
+    if let Some(item) = items.get_mut(item_idx) {
+        close_above(item, above_end);
     }
     ast::File {
         items,
@@ -180,6 +221,9 @@ fn syntax_error(e: pest::error::Error<Rule>, file: usize, offset: usize, text: &
             .unwrap_or(start);
     }
     let found = text.get(start..end).filter(|s| !s.trim().is_empty());
+    if let Some(d) = familiar_mistake(file, offset, start, text) {
+        return d;
+    }
     let (message, label) = match &e.variant {
         ErrorVariant::ParsingError { positives, .. } => {
             let mut names: Vec<&str> = positives.iter().filter_map(|r| rule_name(*r)).collect();
@@ -211,6 +255,70 @@ fn syntax_error(e: pest::error::Error<Rule>, file: usize, offset: usize, text: &
     };
     Diagnostic::error(file, Span::new(start, end), message, label)
         .with_help("see docs/language.md for the policy syntax")
+}
+
+/// Syntax errors with a better message than "expected ...": operators from other
+/// languages (`&&`, `||`, `!`), and an item that starts while a bracket of the one before
+/// is still open (the `}` it needs is missing: point at the bracket it would close).
+fn familiar_mistake(file: usize, offset: usize, start: usize, text: &str) -> Option<Diagnostic> {
+    let rest = text.get(start..)?;
+    for (symbol, word) in [("&&", "and"), ("||", "or")] {
+        if rest.starts_with(symbol) {
+            return Some(
+                Diagnostic::error(
+                    file,
+                    Span::new(start, start + 2),
+                    format!("`{symbol}` is not an operator in policies: write `{word}`"),
+                    format!("write `{word}`"),
+                )
+                .with_help("conditions combine with `and`, `or` and `not`"),
+            );
+        }
+    }
+    if rest.starts_with('!') && !rest.starts_with("!=") && !rest.starts_with("!~") {
+        return Some(
+            Diagnostic::error(
+                file,
+                Span::new(start, start + 1),
+                "`!` is not an operator in policies: write `not`",
+                "write `not`",
+            )
+            .with_help("conditions combine with `and`, `or` and `not`; `!=` and `!~` compare"),
+        );
+    }
+    let line_start = text[..start].rfind('\n').map_or(0, |i| i + 1);
+    let at_line_start = text[line_start..start].trim().is_empty();
+    let keyword = ["policy", "macro", "list", "test"].into_iter().find(|k| {
+        rest.strip_prefix(k)
+            .is_some_and(|r| r.starts_with([' ', '\t', '"']))
+    });
+    if let (true, Some(keyword)) = (at_line_start, keyword) {
+        let chunk = text.get(offset..start)?;
+        let (open_at, bracket) = *scan::open_brackets(chunk, chunk.len()).last()?;
+        let open_at = offset + open_at;
+        let closing = match bracket {
+            b'{' => '}',
+            b'[' => ']',
+            _ => ')',
+        };
+        return Some(
+            Diagnostic::error(
+                file,
+                Span::new(open_at, open_at + 1),
+                format!(
+                    "missing `{closing}`: this `{}` is not closed",
+                    bracket as char
+                ),
+                format!("`{}` opened here", bracket as char),
+            )
+            .with_related(
+                Span::new(start, start + keyword.len()),
+                format!("the next `{keyword}` starts here"),
+            )
+            .with_help(format!("add `{closing}` before the next item")),
+        );
+    }
+    None
 }
 
 fn rule_name(r: Rule) -> Option<&'static str> {

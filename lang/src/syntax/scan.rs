@@ -115,6 +115,33 @@ pub fn is_one_closed_item(chunk: &str) -> bool {
     closed_at.is_some()
 }
 
+/// The brackets still open at byte `end` of `chunk` (offset and bracket), innermost last;
+/// strings, regexes and comments are skipped.
+pub fn open_brackets(chunk: &str, end: usize) -> Vec<(usize, u8)> {
+    let bytes = chunk.as_bytes();
+    let mut open = Vec::new();
+    let mut i = 0;
+    while i < end.min(bytes.len()) {
+        let b = bytes[i];
+        match b {
+            b'"' => i = skip_string(bytes, i),
+            b'r' if is_raw_start(bytes, i) => i = skip_raw(bytes, i),
+            b'/' if matches!(bytes.get(i + 1), Some(b'/' | b'*')) => i = skip_comment(bytes, i),
+            b'/' => i = skip_regex(bytes, i),
+            b'(' | b'[' | b'{' => {
+                open.push((i, b));
+                i += 1;
+            }
+            b')' | b']' | b'}' => {
+                open.pop();
+                i += 1;
+            }
+            _ => i += 1,
+        }
+    }
+    open
+}
+
 /// Whether an item's text starts with the `test` keyword (after whitespace and comments).
 pub fn is_test_item(chunk: &str) -> bool {
     let bytes = chunk.as_bytes();

@@ -45,7 +45,7 @@ function loadState() {
   return null;
 }
 function saveState() {
-  const state = { policy: policyView.state.doc.toString(), input: inputView.state.doc.toString(), builtin: $("builtin").checked };
+  const state = { policy: policyView.state.doc.toString(), input: inputView.state.doc.toString(), builtin: $("builtin").checked, all: $("all").checked };
   const encoded = btoa(unescape(encodeURIComponent(JSON.stringify(state)))).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
   history.replaceState(null, "", "#s=" + encoded);
 }
@@ -104,6 +104,9 @@ const policyView = editor($("policy-editor"), initial?.policy ?? STARTER_POLICY,
 const inputView = editor($("input-editor"), initial?.input ?? Object.values(INPUTS)[0], []);
 $("builtin").checked = !!initial?.builtin;
 $("builtin").addEventListener("change", scheduleCheck);
+// As `palisade check`: disabled policies are evaluated only when asked (`--all`).
+$("all").checked = !!initial?.all;
+$("all").addEventListener("change", scheduleCheck);
 
 // ---- results ----
 let current = [];
@@ -117,15 +120,20 @@ async function runCheck() {
   const request = {
     policies: [{ name: "policy.pal", text: policyView.state.doc.toString() }],
     builtin: $("builtin").checked,
-    all: true,
+    all: $("all").checked,
     inputs: [{ name: "input", text: inputView.state.doc.toString() }],
     now: new Date().toISOString(),
     explain: true,
   };
   try {
     const r = await call("check", request);
-    if (r.diagnostics) { status(`the policy has ${r.diagnostics.length} error(s)`); renderResults([]); return; }
-    if (r.error) { status(r.error.message); renderResults([]); return; }
+    // Not checked is not clean: say so where the results would be.
+    if (r.diagnostics) {
+      status(`the policy has ${r.diagnostics.length} error(s)`);
+      renderResults([], `not checked: the policy has ${r.diagnostics.length} error(s); fix them to see results`);
+      return;
+    }
+    if (r.error) { status(r.error.message); renderResults([], `not checked: ${r.error.message}`); return; }
     renderResults(r.violations || []);
     const s = r.summary;
     $("summary").textContent = `${s.violations} violation(s) in ${s.records} record(s); ${s.policies} polic${s.policies === 1 ? "y" : "ies"} evaluated`;
@@ -135,12 +143,13 @@ async function runCheck() {
   }
 }
 
-function renderResults(violations) {
+function renderResults(violations, notChecked) {
   current = violations;
   const tbody = $("results").querySelector("tbody");
   tbody.replaceChildren();
   $("explain").hidden = true;
-  if (!violations.length) $("summary").textContent = "no violations";
+  if (notChecked) $("summary").textContent = notChecked;
+  else if (!violations.length) $("summary").textContent = "no violations";
   violations.forEach((v, i) => {
     const tr = document.createElement("tr");
     const cells = [v.policy, v.severity, `${v.record.kind} ${v.record.name ?? v.record.id}`, v.messages.join("\n"), v.soc2.join(", ")];

@@ -1,7 +1,7 @@
 // Runs the engine off the main thread so a huge paste never freezes the page.
 import init, { check, compile, builtin } from "../../pkg/web/palisade_wasm.js";
 
-const ready = init(new URL("palisade_wasm_bg.wasm", import.meta.url));
+const ready = init({ module_or_path: new URL("palisade_wasm_bg.wasm", import.meta.url) });
 
 self.onmessage = async (e) => {
   const { id, op, request } = e.data;

@@ -29,6 +29,9 @@ try {
   const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
   const errors = [];
   page.on("pageerror", (e) => errors.push(e.message));
+  // Warnings in the console (the page's and its worker's), e.g. a deprecated initialisation.
+  const warnings = [];
+  page.on("console", (m) => { if (m.type() === "warning" || m.type() === "error") warnings.push(m.text()); });
   await page.goto(url);
   await page.waitForFunction(() => document.querySelector("#status").textContent === "ready", null, { timeout: 30000 });
   check(true, "page loads and the engine answers");
@@ -46,6 +49,8 @@ try {
   const diag = await page.textContent("#diagnostics");
   check(diag.includes("unknown field `privilegd` on `container`") && diag.includes("did you mean `privileged`?"), `diagnostic shown: ${diag.trim()}`);
   check(await page.locator(".cm-lintRange-error").count() > 0, "the error is underlined in the editor");
+  await page.waitForFunction(() => document.querySelector("#summary").textContent.startsWith("not checked"), null, { timeout: 15000 });
+  check(!(await page.textContent("#summary")).includes("no violations"), `a policy with errors is not reported clean: ${await page.textContent("#summary")}`);
 
   // Fix it; the sample deployment (privileged) violates it.
   await setPolicy(policy("privileged"));
@@ -55,6 +60,21 @@ try {
   check((await row.textContent()).includes("CC6.1"), "with its SOC 2 criteria");
   await page.waitForFunction(() => document.querySelector("#diagnostics").textContent.trim() === "", null, { timeout: 15000 });
   check(true, "the diagnostic is gone");
+
+  // Disabled policies are evaluated only when asked, as with `palisade check --all`.
+  const evaluated = async () => Number((await page.textContent("#summary")).match(/(\d+) polic/)?.[1]);
+  const toggle = async (box, before) => {
+    await page.click(box);
+    await page.waitForFunction((b) => !document.querySelector("#summary").textContent.includes(`${b} polic`), before, { timeout: 15000 });
+    return evaluated();
+  };
+  check(!(await page.isChecked("#all")), "disabled policies are off by default");
+  const own = await evaluated();
+  const library = await toggle("#builtin", own);
+  const everything = await toggle("#all", library);
+  check(own === 1 && library > 50 && everything - library === 26, `policies evaluated: ${own}, with the library ${library}, with disabled ones ${everything}`);
+  await toggle("#all", everything);
+  await toggle("#builtin", library);
 
   // Explain.
   await row.click();
@@ -93,6 +113,11 @@ try {
   check(responsive < 1000, `the page answers while evaluating (${responsive.toFixed(0)} ms)`);
   await page.waitForFunction(() => document.querySelector("#summary").textContent.includes("3000 violation"), null, { timeout: 60000 });
   check(true, `a 0.7 MB paste is evaluated (${Date.now() - t0} ms)`);
+  // The paste is one long line: the two panes keep their halves.
+  const widths = await page.$$eval(".pane", (panes) => panes.map((p) => p.getBoundingClientRect().width));
+  check(widths.length === 2 && Math.abs(widths[0] - widths[1]) < 2, `a long line does not squeeze the other pane (${widths.map((w) => w.toFixed(0)).join(" / ")} px)`);
+  await page.screenshot({ path: path.join(artifacts, "playground-long-line.png"), fullPage: true });
+  check(warnings.length === 0, `no console warnings ${warnings.join("; ")}`);
   check(errors.length === 0, `no page errors ${errors.join("; ")}`);
 } catch (e) {
   console.log("FAIL " + e.message);

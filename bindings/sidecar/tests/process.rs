@@ -1,4 +1,4 @@
-//! `palisade serve` as a process: starts on an ephemeral port, answers, stops cleanly on
+//! `palisade-serve` (what `palisade serve` runs) as a process: starts on an ephemeral port, answers, stops cleanly on
 //! SIGTERM; bad flags and broken policies exit 2 with a message.
 #![allow(
     clippy::expect_used,
@@ -14,7 +14,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
 fn get(addr: &str, path: &str) -> String {
@@ -32,9 +32,8 @@ fn get(addr: &str, path: &str) -> String {
 
 #[test]
 fn serve_starts_answers_and_stops_on_sigterm() {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_palisade"))
+    let mut child = Command::new(env!("CARGO_BIN_EXE_palisade-serve"))
         .args([
-            "serve",
             "--listen",
             "127.0.0.1:0",
             "--drain-ms",
@@ -130,8 +129,7 @@ fn serve_refuses_bad_flags_and_broken_policies() {
         (vec!["--tls-cert".into(), "x.crt".into()], "--tls-key"),
     ];
     for (args, expected) in cases {
-        let out = Command::new(env!("CARGO_BIN_EXE_palisade"))
-            .arg("serve")
+        let out = Command::new(env!("CARGO_BIN_EXE_palisade-serve"))
             .args(&args)
             .output()
             .unwrap();
@@ -139,9 +137,9 @@ fn serve_refuses_bad_flags_and_broken_policies() {
         assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
         assert!(stderr.contains(expected), "{args:?}: {stderr}");
     }
-    let mut now = Command::new(env!("CARGO_BIN_EXE_palisade"));
+    let mut now = Command::new(env!("CARGO_BIN_EXE_palisade-serve"));
     let out = now
-        .args(["serve", "--listen", "127.0.0.1:0"])
+        .args(["--listen", "127.0.0.1:0"])
         .env("PALISADE_NOW", "yesterday")
         .output()
         .unwrap();
