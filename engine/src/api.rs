@@ -342,4 +342,49 @@ mod tests {
         let out: Value = serde_json::from_str(&check_json("{not json")).expect("json");
         assert_eq!(out["error"]["kind"], "request");
     }
+
+    /// The JSON API (the WASM build's and the plugin's) takes a palisade.toml: enforcement
+    /// set there shows in the report, a mistake in it is an error, and each violation names
+    /// the input and the line of its object.
+    #[test]
+    fn a_configuration_sets_enforcement_and_records_carry_their_place() {
+        let pod = "# a pod\napiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers: [{name: c, image: nginx, securityContext: {privileged: true}}]\n";
+        let request = |config: &str| {
+            json!({
+                "config": {"name": "palisade.toml", "text": config},
+                "inputs": [{"name": "k8s/pod.yaml", "text": pod}],
+                "now": "2030-01-01T00:00:00Z"
+            })
+            .to_string()
+        };
+        let privileged = |out: &Value| {
+            out["violations"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find(|v| v["policy"] == "Privileged Container")
+                .cloned()
+                .unwrap_or_default()
+        };
+        let out: Value = serde_json::from_str(&check_json(&request(""))).expect("json");
+        assert_eq!(privileged(&out)["enforcement"], json!([]));
+        assert_eq!(privileged(&out)["record"]["file"], "k8s/pod.yaml");
+        assert_eq!(privileged(&out)["record"]["line"], 2);
+        let out: Value = serde_json::from_str(&check_json(&request(
+            "[policy.\"Privileged Container\"]\nenforce = true\n",
+        )))
+        .expect("json");
+        assert_eq!(privileged(&out)["enforcement"], json!(["scale_to_zero"]));
+        let out: Value = serde_json::from_str(&check_json(&request(
+            "[policy.\"Privileged Containr\"]\nenforce = true\n",
+        )))
+        .expect("json");
+        assert_eq!(out["error"]["kind"], "config");
+        assert!(
+            out["error"]["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("did you mean `Privileged Container`")),
+            "{out}"
+        );
+    }
 }
