@@ -146,3 +146,74 @@ fn serve_refuses_bad_flags_and_broken_policies() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("PALISADE_NOW"));
 }
+
+/// Sends an AdmissionReview of a privileged pod; returns the response's `allowed`.
+fn admit_privileged_pod(addr: &str) -> serde_json::Value {
+    let review = serde_json::json!({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": {
+        "uid": "u-1", "kind": {"group": "", "version": "v1", "kind": "Pod"},
+        "resource": {"group": "", "version": "v1", "resource": "pods"},
+        "namespace": "shop", "operation": "CREATE",
+        "object": {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "web", "namespace": "shop"},
+            "spec": {"containers": [{"name": "web", "image": "nginx:1.25", "securityContext": {"privileged": true}}]}}}})
+    .to_string();
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    write!(
+        s,
+        "POST /v1/admit HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{review}",
+        review.len()
+    )
+    .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    let body = out.split("\r\n\r\n").nth(1).unwrap_or_default();
+    serde_json::from_str::<serde_json::Value>(body).unwrap_or_else(|e| panic!("{e}: {out}"))
+        ["response"]
+        .clone()
+}
+
+/// The binary reads ./palisade.toml (or --config): with enforcement turned on for
+/// "Privileged Container", /v1/admit denies a privileged pod of the built-in library; with
+/// --no-config it is allowed with a warning.
+#[test]
+fn serve_reads_palisade_toml_from_its_working_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("palisade.toml"),
+        "[policy.\"Privileged Container\"]\nenforce = true\n",
+    )
+    .unwrap();
+    for (extra, denied) in [(None, true), (Some("--no-config"), false)] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_palisade-serve"))
+            .args(["--listen", "127.0.0.1:0", "--drain-ms", "0"])
+            .args(extra)
+            .current_dir(dir.path())
+            .env("PALISADE_NOW", "2026-11-26T12:00:00Z")
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+        let addr = loop {
+            let line = lines
+                .next()
+                .expect("serve exited before listening")
+                .unwrap();
+            let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+            if v["msg"] == "listening" {
+                break v["addr"].as_str().unwrap().to_string();
+            }
+        };
+        let response = admit_privileged_pod(&addr);
+        assert_eq!(response["allowed"], !denied, "{extra:?}: {response}");
+        let said = if denied {
+            response["status"]["message"].to_string()
+        } else {
+            response["warnings"].to_string()
+        };
+        assert!(said.contains("Privileged Container"), "{extra:?}: {said}");
+        let _ = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status();
+        assert_eq!(child.wait().unwrap().code(), Some(0));
+    }
+}

@@ -116,7 +116,7 @@ try {
   // The paste is one long line: the two panes keep their halves.
   const widths = await page.$$eval(".pane", (panes) => panes.map((p) => p.getBoundingClientRect().width));
   check(widths.length === 2 && Math.abs(widths[0] - widths[1]) < 2, `a long line does not squeeze the other pane (${widths.map((w) => w.toFixed(0)).join(" / ")} px)`);
-  await page.screenshot({ path: path.join(artifacts, "playground-long-line.png"), fullPage: true });
+  await page.screenshot({ path: path.join(artifacts, "playground-long-line.png") });
   check(warnings.length === 0, `no console warnings ${warnings.join("; ")}`);
   check(errors.length === 0, `no page errors ${errors.join("; ")}`);
 } catch (e) {
