@@ -313,3 +313,31 @@ fn the_input_summary_counts_what_was_read_and_what_was_used() {
         "{out}"
     );
 }
+
+/// Hostile configuration files (deeply nested, not UTF-8, oversized) are refused with a
+/// message and exit 2, quickly, and nothing on stdout.
+#[test]
+fn a_hostile_configuration_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases: [(&str, Vec<u8>, &str); 3] = [
+        (
+            "deep.toml",
+            format!("a = {}", "[".repeat(200_000)).into_bytes(),
+            "max recursion depth",
+        ),
+        ("binary.toml", vec![0xff, 0xfe, 0x00], "not UTF-8"),
+        (
+            "huge.toml",
+            format!("# {}\n", "x".repeat(2 << 20)).into_bytes(),
+            "larger than 1 MiB",
+        ),
+    ];
+    for (name, bytes, expected) in cases {
+        std::fs::write(dir.path().join(name), bytes).unwrap();
+        let o = palisade(dir.path(), &["policies", "list", "--config", name]);
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{name}: {stderr}");
+        assert!(o.stdout.is_empty(), "{name}");
+        assert!(stderr.contains(expected), "{name}: {stderr}");
+    }
+}
