@@ -433,7 +433,8 @@ fn events(values: &[Value]) -> impl Iterator<Item = &Value> {
     })
 }
 
-/// Flattens `List` objects; returns the objects in order.
+/// Flattens `List` objects; returns the objects in order. Items of a typed list
+/// (`PodList`) that name no kind or apiVersion take the list's: a `PodList` item is a `Pod`.
 fn flatten(values: Vec<Value>) -> Vec<Value> {
     let mut out = Vec::new();
     for v in values {
@@ -445,17 +446,63 @@ fn flatten(values: Vec<Value>) -> Vec<Value> {
                 .is_some_and(|k| k == "List" || k.ends_with("List"))
                 && v.get("items").is_some() =>
             {
-                out.extend(flatten(
-                    v.get("items")
-                        .and_then(Value::as_array)
-                        .cloned()
-                        .unwrap_or_default(),
-                ));
+                let list_kind = v.get("kind").and_then(Value::as_str).unwrap_or("List");
+                let item_kind = list_kind.strip_suffix("List").unwrap_or("");
+                let api_version = v.get("apiVersion").cloned();
+                let mut items = v
+                    .get("items")
+                    .and_then(Value::as_array)
+                    .cloned()
+                    .unwrap_or_default();
+                for item in items.iter_mut() {
+                    let Value::Object(fields) = item else {
+                        continue;
+                    };
+                    if !item_kind.is_empty() && !fields.contains_key("kind") {
+                        fields.insert("kind".into(), json!(item_kind));
+                    }
+                    if let Some(api) = &api_version
+                        && !fields.contains_key("apiVersion")
+                    {
+                        fields.insert("apiVersion".into(), api.clone());
+                    }
+                }
+                out.extend(flatten(items));
             }
             v => out.push(v),
         }
     }
     out
+}
+
+/// The Kubernetes objects of a manifest text (YAML or JSON, multi-document, `List`s
+/// flattened), read as [`convert`] reads them, for readers of objects other than
+/// workloads (NetworkPolicies, Namespaces, Ingresses). A text that holds no Kubernetes
+/// object (one with `apiVersion` and `kind`) is [`AdapterError::Unrecognized`].
+pub fn manifest_objects(text: &str) -> Result<Vec<Value>, AdapterError> {
+    let text = text.trim_start_matches('\u{feff}');
+    let trimmed = text.trim_start();
+    if trimmed.is_empty() {
+        return Ok(Vec::new());
+    }
+    let values = if trimmed.starts_with('{') || trimmed.starts_with('[') {
+        match json_values(text) {
+            Ok(v) => v,
+            Err(json_err) => yaml_values(text).map_err(|_| json_err)?,
+        }
+    } else {
+        yaml_values(text)?
+    };
+    let objects = flatten(values);
+    if !objects
+        .iter()
+        .any(|o| o.get("kind").is_some_and(Value::is_string) && o.get("apiVersion").is_some())
+    {
+        return Err(AdapterError::Unrecognized(
+            "not Kubernetes manifests: no object with `apiVersion` and `kind`".into(),
+        ));
+    }
+    Ok(objects)
 }
 
 /// Sets the namespace of a namespaced object that names none (see [`ConvertOptions`]).

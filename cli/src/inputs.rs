@@ -169,6 +169,27 @@ pub fn expand_directories(paths: &[PathBuf]) -> Result<Vec<PathBuf>, Fatal> {
     Ok(out)
 }
 
+/// The text of every input (directories expanded, stdin and pipes read once), each at
+/// most [`MAX_CONVERTED_BYTES`], for commands that read whole documents (`netpol`).
+pub fn read_texts(paths: &[PathBuf]) -> Result<Vec<(String, String)>, Fatal> {
+    let mut out = Vec::new();
+    for p in &expand_directories(paths)? {
+        let (display, source) = if p.as_os_str() == "-" {
+            let display = "<stdin>".to_string();
+            let file = spool(std::io::stdin().lock(), &display)?;
+            (display, Source::Spool(file))
+        } else {
+            (p.display().to_string(), Source::Path(p.clone()))
+        };
+        let reader = source.open(&display)?;
+        out.push((
+            display.clone(),
+            read_text(reader, MAX_CONVERTED_BYTES, &display)?,
+        ));
+    }
+    Ok(out)
+}
+
 /// Opens every input (directories expanded); converts the ones that are not records.md JSON.
 pub fn open_inputs(paths: &[PathBuf], options: &ConvertOptions) -> Result<Vec<InputFile>, Fatal> {
     let mut out = Vec::new();

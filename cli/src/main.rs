@@ -4,6 +4,7 @@ mod check;
 mod inputs;
 mod library;
 mod load;
+mod netpol;
 mod output;
 mod reports;
 mod serve;
@@ -145,6 +146,13 @@ enum Command {
         /// default `default`). An object naming another namespace is an error.
         #[arg(long, short = 'n')]
         namespace: Option<String>,
+    },
+    /// Network segmentation: the connectivity map NetworkPolicies allow (as `roxctl netpol
+    /// connectivity map`), the allowed paths no observed flow used, and NetworkPolicies
+    /// generated from flows.
+    Netpol {
+        #[command(subcommand)]
+        action: netpol::Action,
     },
     /// Serve the browser playground (built by wasm/build.sh and `npm run build` in wasm/playground).
     Playground {
@@ -293,6 +301,7 @@ fn run(cli: Cli) -> Result<i32, Fatal> {
             inputs::convert(&input, &palisade_adapters::ConvertOptions { namespace })
         }
         Command::Playground { listen, dir } => serve_static::run(&dir, &listen),
+        Command::Netpol { action } => netpol::run(action),
         Command::Serve { args } => serve::run(&args),
         Command::Import {
             from: ImportFrom::Stackrox { file },
