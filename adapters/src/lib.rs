@@ -62,6 +62,10 @@ pub struct Converted {
     pub lines: Vec<Option<u32>>,
     /// The detected format.
     pub format: Option<Format>,
+    /// The NetworkPolicy objects of a Kubernetes manifest (namespace filled in), already
+    /// applied to its deployments; a reader of several manifests applies all of them to
+    /// all deployments with [`apply_network_policies`].
+    pub network_policies: Vec<Value>,
 }
 
 /// Why an input could not be converted.
@@ -569,7 +573,8 @@ fn kubernetes(
     let object_lines = object_lines(text, objects.len());
     for o in objects.iter_mut() {
         let kind = o.get("kind").and_then(Value::as_str).unwrap_or("");
-        let namespaced = k8s::is_workload(o) || matches!(kind, "Service" | "Route");
+        let namespaced =
+            k8s::is_workload(o) || matches!(kind, "Service" | "Route" | "NetworkPolicy");
         if namespaced && o.is_object() {
             place_in_namespace(o, options)?;
         }
@@ -594,6 +599,7 @@ fn kubernetes(
         match kind {
             "Service" => services.push(o.clone()),
             "Route" => routes.push(o.clone()),
+            "NetworkPolicy" => out.network_policies.push(o.clone()),
             _ => {
                 *out.skipped.entry(kind.to_string()).or_default() += 1;
                 continue;
@@ -602,10 +608,86 @@ fn kubernetes(
         *out.context.entry(kind.to_string()).or_default() += 1;
     }
     k8s::expose(&mut deployments, &services, &routes);
+    check_network_policies(&out.network_policies)?;
+    apply_network_policies(&mut deployments, &out.network_policies);
     out.lines.resize(out.records.len(), None);
     out.records.extend(deployments);
     out.lines.extend(deployment_lines);
     Ok(())
+}
+
+/// Refuses NetworkPolicies the API server would refuse (an invalid CIDR, protocol, port or
+/// selector), naming the object and the field: a deployment's isolation must not be read
+/// from a policy that cannot exist.
+fn check_network_policies(policies: &[Value]) -> Result<(), AdapterError> {
+    let objects: Vec<_> = policies
+        .iter()
+        .map(|object| palisade_netpol::SourcedObject { file: "", object })
+        .collect();
+    let (_, diagnostics) = palisade_netpol::build(&objects, "default", false);
+    match diagnostics
+        .iter()
+        .find(|d| d.level == palisade_netpol::Level::Error)
+    {
+        Some(d) => Err(AdapterError::Unrecognized(format!(
+            "{}: `{}` {}",
+            d.object, d.field, d.message
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// Sets `network_policies` of every deployment record (records.md JSON) from NetworkPolicy
+/// objects: a deployment is isolated for ingress (egress) when a policy of its namespace
+/// selects its pod labels and applies to ingress (egress), as Kubernetes defines it. The
+/// policies are taken as all there are: with none, both are `false`.
+pub fn apply_network_policies(deployments: &mut [Value], policies: &[Value]) {
+    let objects: Vec<_> = policies
+        .iter()
+        .map(|object| palisade_netpol::SourcedObject { file: "", object })
+        .collect();
+    let (topology, _) = palisade_netpol::build(&objects, "default", false);
+    for d in deployments.iter_mut() {
+        if d.get("kind").and_then(Value::as_str) != Some("deployment") {
+            continue;
+        }
+        let namespace = d
+            .get("namespace")
+            .and_then(Value::as_str)
+            .unwrap_or("default")
+            .to_string();
+        let labels: palisade_netpol::Labels = d
+            .get("pod_labels")
+            .and_then(Value::as_object)
+            .map(|m| {
+                m.iter()
+                    .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let selecting: Vec<_> = topology
+            .policies
+            .iter()
+            .filter(|p| p.namespace == namespace && p.pod_selector.matches(&labels))
+            .collect();
+        let names = |ingress: bool| -> Vec<String> {
+            let mut names: Vec<String> = selecting
+                .iter()
+                .filter(|p| if ingress { p.ingress.is_some() } else { p.egress.is_some() })
+                .map(|p| p.name.clone())
+                .collect();
+            names.sort();
+            names.dedup();
+            names
+        };
+        let (ingress, egress) = (names(true), names(false));
+        d["network_policies"] = json!({
+            "has_ingress": !ingress.is_empty(),
+            "has_egress": !egress.is_empty(),
+            "ingress_policies": ingress,
+            "egress_policies": egress,
+        });
+    }
 }
 
 /// The strings of a JSON array (other elements as their JSON text).
@@ -782,6 +864,77 @@ fn admission(v: &Value, out: &mut Converted, options: &ConvertOptions) -> Result
 
 #[cfg(test)]
 mod tests {
+    use super::{
+        ConvertOptions, Converted, apply_network_policies, convert, convert_with, strip_position,
+    };
+    use serde_json::{Value, json};
+
+    const TWO_DEPLOYMENTS: &str = "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web, namespace: shop}\nspec: {template: {metadata: {labels: {app: web}}, spec: {containers: [{name: c, image: x}]}}}\n---\napiVersion: apps/v1\nkind: Deployment\nmetadata: {name: db, namespace: shop}\nspec: {template: {metadata: {labels: {app: db}}, spec: {containers: [{name: c, image: x}]}}}\n";
+
+    fn isolation(c: &Converted, name: &str) -> Value {
+        c.records
+            .iter()
+            .find(|r| r["name"] == name)
+            .map(|r| r["network_policies"].clone())
+            .unwrap_or(Value::Null)
+    }
+
+    #[test]
+    #[allow(clippy::unwrap_used, reason = "tests fail loudly")]
+    fn deployments_learn_their_isolation_from_the_network_policies_beside_them() {
+        // db is selected for ingress by one policy and for both directions by another;
+        // a policy of another namespace and one selecting other labels do not count.
+        let policies = "---\napiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: db-in, namespace: shop}\nspec: {podSelector: {matchLabels: {app: db}}}\n---\napiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: all-db, namespace: shop}\nspec: {podSelector: {matchExpressions: [{key: app, operator: In, values: [db]}]}, policyTypes: [Ingress, Egress]}\n---\napiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: elsewhere, namespace: other}\nspec: {podSelector: {}}\n---\napiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: cache, namespace: shop}\nspec: {podSelector: {matchLabels: {app: cache}}, egress: []}\n";
+        let c = convert(&format!("{TWO_DEPLOYMENTS}{policies}")).unwrap();
+        assert_eq!(
+            isolation(&c, "db"),
+            json!({"has_ingress": true, "has_egress": true,
+                   "ingress_policies": ["all-db", "db-in"], "egress_policies": ["all-db"]})
+        );
+        assert_eq!(
+            isolation(&c, "web"),
+            json!({"has_ingress": false, "has_egress": false,
+                   "ingress_policies": [], "egress_policies": []})
+        );
+        assert_eq!(c.context.get("NetworkPolicy"), Some(&4));
+        // Manifests without policies: nothing isolates the deployments.
+        let alone = convert(TWO_DEPLOYMENTS).unwrap();
+        assert_eq!(isolation(&alone, "db")["has_ingress"], json!(false));
+    }
+
+    #[test]
+    #[allow(clippy::unwrap_used, reason = "tests fail loudly")]
+    fn policies_of_another_file_apply_through_apply_network_policies() {
+        let mut c = convert(TWO_DEPLOYMENTS).unwrap();
+        let other = convert("apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: deny-egress}\nspec: {podSelector: {}, policyTypes: [Egress]}\n").unwrap();
+        // Placed in `default`, so it isolates nothing in `shop`...
+        apply_network_policies(&mut c.records, &other.network_policies);
+        assert_eq!(isolation(&c, "web")["has_egress"], json!(false));
+        // ...but one in `shop` isolates both deployments for egress only.
+        let shop = convert_with(
+            "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: deny-egress}\nspec: {podSelector: {}, policyTypes: [Egress]}\n",
+            &ConvertOptions { namespace: Some("shop".into()) },
+        )
+        .unwrap();
+        apply_network_policies(&mut c.records, &shop.network_policies);
+        assert_eq!(
+            isolation(&c, "web"),
+            json!({"has_ingress": false, "has_egress": true,
+                   "ingress_policies": [], "egress_policies": ["deny-egress"]})
+        );
+    }
+
+    #[test]
+    fn an_invalid_network_policy_is_refused_naming_object_and_field() {
+        let bad = "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: bad, namespace: shop}\nspec: {podSelector: {}, ingress: [{from: [{ipBlock: {cidr: 10.0.0.0/33}}]}]}\n";
+        let err = convert(&format!("{TWO_DEPLOYMENTS}---\n{bad}")).err();
+        let message = err.map(|e| e.to_string()).unwrap_or_default();
+        assert!(
+            message.contains("NetworkPolicy `shop/bad`")
+                && message.contains("spec.ingress[0].from[0].ipBlock.cidr"),
+            "{message}"
+        );
+    }
 
     #[test]
     #[allow(clippy::unwrap_used, reason = "tests fail loudly")]
@@ -805,7 +958,6 @@ mod tests {
         let json = "{\"apiVersion\": \"v1\", \"kind\": \"List\", \"items\": [\n {\"apiVersion\": \"v1\", \"kind\": \"Pod\", \"metadata\": {\"name\": \"a\"}, \"spec\": {\"containers\": [{\"name\": \"c\", \"image\": \"x\"}]}}]}";
         assert_eq!(convert(json).unwrap().lines, [Some(2)]);
     }
-    use super::{convert, strip_position};
 
     #[test]
     fn positions_are_stripped_wherever_they_are() {

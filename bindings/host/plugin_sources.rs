@@ -6,11 +6,12 @@ use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 
 /// Directories (relative to the workspace root) whose files the plugin is built from.
-pub const PLUGIN_SOURCE_DIRS: [&str; 8] = [
+pub const PLUGIN_SOURCE_DIRS: [&str; 9] = [
     "lang",
     "engine",
     "config",
     "adapters",
+    "netpol",
     "stackrox",
     "library",
     "policies",

@@ -2,10 +2,11 @@
 //! then evaluation); other formats are detected from content and converted in memory.
 
 use crate::load::Fatal;
-use palisade_adapters::{ConvertOptions, Format};
+use palisade_adapters::{ConvertOptions, Converted, Format};
 use palisade_engine::input::read_records;
 use palisade_engine::record::Record;
 use std::collections::BTreeMap;
+use serde_json::Value;
 use std::fs::File;
 use std::io::{BufReader, IsTerminal, Read, Seek, SeekFrom, Write};
 use std::path::PathBuf;
@@ -230,27 +231,64 @@ pub fn open_inputs(paths: &[PathBuf], options: &ConvertOptions) -> Result<Vec<In
             context: BTreeMap::new(),
             size,
         };
-        if !palisade_adapters::sniff(&prefix_text) && !prefix_text.trim().is_empty() {
-            convert_in_memory(&mut input, options)?;
-        }
-        out.push(input);
+        let converted =
+            if !palisade_adapters::sniff(&prefix_text) && !prefix_text.trim().is_empty() {
+                convert_in_memory(&mut input, options)?
+            } else {
+                None
+            };
+        out.push((input, converted));
     }
     if out.is_empty() {
         return Err(Fatal("no input: pass --input FILE (or - for stdin)".into()));
     }
-    Ok(out)
+    let mut manifests: Vec<&mut Converted> = out
+        .iter_mut()
+        .filter_map(|(_, c)| c.as_mut())
+        .filter(|c| c.format == Some(Format::Kubernetes))
+        .collect();
+    share_network_policies(&mut manifests);
+    out.into_iter()
+        .map(|(mut input, converted)| {
+            if let Some(converted) = converted {
+                into_records(&mut input, converted)?;
+            }
+            Ok(input)
+        })
+        .collect()
 }
 
-fn convert_in_memory(input: &mut InputFile, options: &ConvertOptions) -> Result<(), Fatal> {
+/// Applies the NetworkPolicies of every manifest to the deployments of every manifest: a
+/// policy and the workloads it selects are often in different files.
+fn share_network_policies(manifests: &mut [&mut Converted]) {
+    if manifests.len() < 2 {
+        return;
+    }
+    let policies: Vec<Value> = manifests
+        .iter()
+        .flat_map(|c| c.network_policies.iter().cloned())
+        .collect();
+    for c in manifests.iter_mut() {
+        palisade_adapters::apply_network_policies(&mut c.records, &policies);
+    }
+}
+
+/// Converts an input that is not records.md JSON in memory; `None` when it is records.md
+/// JSON after all (the streaming reader reads it and reports errors by position).
+fn convert_in_memory(
+    input: &mut InputFile,
+    options: &ConvertOptions,
+) -> Result<Option<Converted>, Fatal> {
     let reader = input.source.open(&input.display)?;
     let text = read_text(reader, MAX_CONVERTED_BYTES, &input.display)?;
     let converted = palisade_adapters::convert_with(&text, options)
         .map_err(|e| Fatal(format!("{}:{e}", input.display)).with_space())?;
+    Ok(Some(converted).filter(|c| c.format.unwrap_or(Format::Records) != Format::Records))
+}
+
+/// Reads converted records into an input.
+fn into_records(input: &mut InputFile, converted: Converted) -> Result<(), Fatal> {
     let format = converted.format.unwrap_or(Format::Records);
-    if format == Format::Records {
-        // records.md JSON after all: the streaming reader reads it (and reports errors by position).
-        return Ok(());
-    }
     let mut records = Vec::with_capacity(converted.records.len());
     for (i, v) in converted.records.into_iter().enumerate() {
         let r: Record = serde_json::from_value(v)
@@ -355,6 +393,7 @@ pub fn each_record(
 pub fn convert(paths: &[PathBuf], options: &ConvertOptions) -> Result<i32, Fatal> {
     let mut all = Vec::new();
     let mut lines = Vec::new();
+    let mut inputs = Vec::new();
     for p in paths {
         let (display, text) = if p.as_os_str() == "-" {
             let display = "<stdin>".to_string();
@@ -368,6 +407,15 @@ pub fn convert(paths: &[PathBuf], options: &ConvertOptions) -> Result<i32, Fatal
         };
         let converted = palisade_adapters::convert_with(&text, options)
             .map_err(|e| Fatal(format!("{display}:{e}")).with_space())?;
+        inputs.push((display, converted));
+    }
+    let mut manifests: Vec<&mut Converted> = inputs
+        .iter_mut()
+        .map(|(_, c)| c)
+        .filter(|c| c.format == Some(Format::Kubernetes))
+        .collect();
+    share_network_policies(&mut manifests);
+    for (display, converted) in inputs {
         let mut kinds: BTreeMap<String, usize> = BTreeMap::new();
         for (i, v) in converted.records.iter().enumerate() {
             // Everything printed must be a valid record.
@@ -396,7 +444,7 @@ pub fn convert(paths: &[PathBuf], options: &ConvertOptions) -> Result<i32, Fatal
     Ok(0)
 }
 
-/// "3 records (deployment 2, image 1); read for exposure: Service 1; skipped: ConfigMap 1"
+/// "3 records (deployment 2, image 1); read for exposure and isolation: Service 1; skipped: ConfigMap 1"
 /// for summaries.
 pub fn summary(
     kinds: &BTreeMap<String, usize>,
@@ -412,7 +460,7 @@ pub fn summary(
     );
     if !context.is_empty() {
         let used: Vec<String> = context.iter().map(|(k, n)| format!("{k} {n}")).collect();
-        s.push_str(&format!("; read for exposure: {}", used.join(", ")));
+        s.push_str(&format!("; read for exposure and isolation: {}", used.join(", ")));
     }
     if !skipped.is_empty() {
         let sk: Vec<String> = skipped.iter().map(|(k, n)| format!("{k} {n}")).collect();

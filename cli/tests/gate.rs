@@ -308,7 +308,7 @@ fn the_input_summary_counts_what_was_read_and_what_was_used() {
     assert!(
         out.contains("0 violations in 0 records")
             && out.contains(
-                "input: 1 record (deployment 1); read for exposure: Service 1; skipped: ConfigMap 1"
+                "input: 1 record (deployment 1); read for exposure and isolation: Service 1; skipped: ConfigMap 1"
             ),
         "{out}"
     );

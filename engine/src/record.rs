@@ -63,6 +63,12 @@ pub struct NetworkPolicies {
     pub has_ingress: Option<bool>,
     /// An egress policy selects the pods.
     pub has_egress: Option<bool>,
+    /// The names of the NetworkPolicies (in the deployment's namespace) that isolate its pods for ingress.
+    #[serde(default)]
+    pub ingress_policies: Vec<String>,
+    /// The names of the NetworkPolicies that isolate its pods for egress.
+    #[serde(default)]
+    pub egress_policies: Vec<String>,
 }
 
 /// A deployment-level port.
