@@ -673,7 +673,13 @@ pub fn apply_network_policies(deployments: &mut [Value], policies: &[Value]) {
         let names = |ingress: bool| -> Vec<String> {
             let mut names: Vec<String> = selecting
                 .iter()
-                .filter(|p| if ingress { p.ingress.is_some() } else { p.egress.is_some() })
+                .filter(|p| {
+                    if ingress {
+                        p.ingress.is_some()
+                    } else {
+                        p.egress.is_some()
+                    }
+                })
                 .map(|p| p.name.clone())
                 .collect();
             names.sort();

@@ -5,8 +5,8 @@ use crate::load::Fatal;
 use palisade_adapters::{ConvertOptions, Converted, Format};
 use palisade_engine::input::read_records;
 use palisade_engine::record::Record;
-use std::collections::BTreeMap;
 use serde_json::Value;
+use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{BufReader, IsTerminal, Read, Seek, SeekFrom, Write};
 use std::path::PathBuf;
@@ -231,12 +231,12 @@ pub fn open_inputs(paths: &[PathBuf], options: &ConvertOptions) -> Result<Vec<In
             context: BTreeMap::new(),
             size,
         };
-        let converted =
-            if !palisade_adapters::sniff(&prefix_text) && !prefix_text.trim().is_empty() {
-                convert_in_memory(&mut input, options)?
-            } else {
-                None
-            };
+        let converted = if !palisade_adapters::sniff(&prefix_text) && !prefix_text.trim().is_empty()
+        {
+            convert_in_memory(&mut input, options)?
+        } else {
+            None
+        };
         out.push((input, converted));
     }
     if out.is_empty() {
@@ -460,7 +460,10 @@ pub fn summary(
     );
     if !context.is_empty() {
         let used: Vec<String> = context.iter().map(|(k, n)| format!("{k} {n}")).collect();
-        s.push_str(&format!("; read for exposure and isolation: {}", used.join(", ")));
+        s.push_str(&format!(
+            "; read for exposure and isolation: {}",
+            used.join(", ")
+        ));
     }
     if !skipped.is_empty() {
         let sk: Vec<String> = skipped.iter().map(|(k, n)| format!("{k} {n}")).collect();

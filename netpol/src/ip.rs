@@ -25,6 +25,40 @@ impl IpRange {
         other.first <= self.first && self.last <= other.last
     }
 
+    /// The smallest CIDR block that holds this range, and the blocks of it outside the
+    /// range: one ipBlock (`cidr` with `except`) that is exactly this range.
+    pub fn as_block(&self) -> (String, Vec<String>) {
+        let differing = self.first ^ self.last;
+        let prefix = differing.leading_zeros();
+        let mask = if prefix == 0 {
+            0
+        } else {
+            u32::MAX << (32 - prefix)
+        };
+        let start = self.first & mask;
+        let end = start | !mask;
+        let mut except = Vec::new();
+        if start < self.first {
+            except.extend(
+                IpRange {
+                    first: start,
+                    last: self.first - 1,
+                }
+                .cidrs(),
+            );
+        }
+        if self.last < end {
+            except.extend(
+                IpRange {
+                    first: self.last + 1,
+                    last: end,
+                }
+                .cidrs(),
+            );
+        }
+        (format!("{}/{prefix}", Ipv4Addr::from(start)), except)
+    }
+
     /// The CIDR blocks that cover exactly this range, largest first.
     pub fn cidrs(&self) -> Vec<String> {
         let mut out = Vec::new();
@@ -173,6 +207,26 @@ pub fn cut(blocks: &[&IpSet]) -> Vec<IpRange> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_range_is_one_block_with_exceptions() {
+        let r = IpRange {
+            first: 0,
+            last: (9 << 24) | 0xff_ffff,
+        };
+        assert_eq!(
+            r.as_block(),
+            (
+                "0.0.0.0/4".to_string(),
+                vec!["10.0.0.0/7".to_string(), "12.0.0.0/6".to_string()]
+            )
+        );
+        assert_eq!(IpRange::ALL.as_block(), ("0.0.0.0/0".to_string(), vec![]));
+        let one = IpRange {
+            first: 0x0a00_0001,
+            last: 0x0a00_0001,
+        };
+        assert_eq!(one.as_block(), ("10.0.0.1/32".to_string(), vec![]));
+    }
     use super::*;
 
     fn set(cidr: &str, except: &[&str]) -> IpSet {

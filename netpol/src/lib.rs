@@ -19,14 +19,21 @@
 //! ```
 
 mod diagnostics;
+mod flows;
+mod generate;
 mod ip;
 mod map;
 mod model;
 mod ports;
 mod render;
 mod selector;
+mod unused;
 
 pub use diagnostics::{Diagnostic, Level, ObjectRef};
+pub use flows::{Flow, FlowEnd, Observed, read_flows, resolve};
+pub use generate::{
+    Change, GenerateOptions, Generated, MANAGED_BY, PolicyDoc, Verification, generate, verify,
+};
 pub use ip::{IpRange, IpSet, parse_cidr};
 pub use map::{Analyzer, ConnectivityMap, Direction, Endpoint, INGRESS_CONTROLLER_NAMESPACE, Link};
 pub use model::{
@@ -36,3 +43,4 @@ pub use model::{
 pub use ports::{Connections, PortSet, Protocol};
 pub use render::{MapFormat, render};
 pub use selector::{Labels, Operator, Requirement, Selector};
+pub use unused::{NamespaceTotals, PathUse, UnusedReport, render_unused, unused};
