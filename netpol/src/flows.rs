@@ -47,6 +47,10 @@ pub struct Flow {
     pub protocol: Protocol,
     /// Destination port.
     pub port: u16,
+    /// The file it came from.
+    pub file: String,
+    /// The record's id (`#N` for the Nth record when it has none).
+    pub id: String,
 }
 
 /// What the observed flows used, by pair of endpoints, after resolution.
@@ -120,6 +124,8 @@ pub fn read_flows(
                 dst,
                 protocol,
                 port,
+                file: file.to_string(),
+                id: id.clone(),
             }),
             (Err(why), _) => fail(
                 "source",
@@ -181,8 +187,10 @@ fn flow_end(v: Option<&Value>) -> Result<FlowEnd, String> {
 
 /// Resolves flows against `topology`, adding a workload for each labelled end that names
 /// none of its workloads. Ends that name an unknown workload without labels are
-/// unresolved.
-pub fn resolve(topology: &mut Topology, flows: &[Flow], observed: &mut Observed) {
+/// unresolved: counted in `observed` and warned about (the first few per reason), naming
+/// the file, the flow and the field.
+pub fn resolve(topology: &mut Topology, flows: &[Flow], observed: &mut Observed) -> Vec<Diagnostic> {
+    let mut diagnostics = Vec::new();
     let mut by_name: BTreeMap<(String, String), usize> = BTreeMap::new();
     for (i, w) in topology.workloads.iter().enumerate() {
         by_name
@@ -193,6 +201,22 @@ pub fn resolve(topology: &mut Topology, flows: &[Flow], observed: &mut Observed)
     for f in flows {
         let src = endpoint(topology, &mut by_name, &f.src);
         let dst = endpoint(topology, &mut by_name, &f.dst);
+        let unknown = match (&src, &dst) {
+            (Err(why), _) => Some(("source", why, &f.src)),
+            (_, Err(why)) => Some(("destination", why, &f.dst)),
+            _ => None,
+        };
+        if let Some((field, why, FlowEnd::Workload { namespace, name, .. })) = unknown {
+            let seen = observed.unresolved.get(why).copied().unwrap_or(0);
+            if seen < MAX_WARNINGS_PER_REASON {
+                diagnostics.push(Diagnostic::warning(
+                    &f.file,
+                    ObjectRef::new("network_flow", "", &f.id),
+                    &format!("{field}.name"),
+                    format!("`{namespace}/{name}` is {why}: the flow is not used"),
+                ));
+            }
+        }
         match (src, dst) {
             (Ok(src), Ok(dst)) => {
                 if src == dst && matches!(src, Endpoint::Workload(_)) {
@@ -220,7 +244,11 @@ pub fn resolve(topology: &mut Topology, flows: &[Flow], observed: &mut Observed)
             }
         }
     }
+    diagnostics
 }
+
+/// Unresolved flows of one reason warned about one by one; the rest are counted.
+const MAX_WARNINGS_PER_REASON: usize = 20;
 
 fn endpoint(
     topology: &mut Topology,
@@ -336,7 +364,11 @@ mod tests {
             unresolved: unread,
             ..Default::default()
         };
-        resolve(&mut topology, &flows, &mut observed);
+        let warnings = resolve(&mut topology, &flows, &mut observed);
+        assert_eq!(
+            warnings.iter().map(ToString::to_string).collect::<Vec<_>>(),
+            ["warning: flows.json: network_flow `d`: `source.name` `shop/ghost` is a workload that no manifest defines and the flow gives no labels of: the flow is not used"]
+        );
         assert_eq!(observed.flows, 5);
         assert_eq!(observed.resolved(), 3);
         assert_eq!(

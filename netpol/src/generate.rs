@@ -295,6 +295,12 @@ fn dns_rule() -> RuleDoc {
     }
 }
 
+/// TCP and UDP 53.
+fn dns_connections() -> Connections {
+    Connections::of(Protocol::Udp, PortSet::range(53, 53))
+        .union(&Connections::of(Protocol::Tcp, PortSet::range(53, 53)))
+}
+
 /// Whether workload `w` is kube-dns (in kube-system, labelled `k8s-app: kube-dns`).
 fn is_kube_dns(topology: &Topology, w: usize) -> bool {
     let workload = &topology.workloads[w];
@@ -338,6 +344,7 @@ pub fn generate(topology: &Topology, observed: &Observed, options: GenerateOptio
             Endpoint::IngressController => Vec::new(),
         }
     };
+    let dns = dns_connections();
     let mut generated_for = BTreeSet::new();
     let mut names: BTreeMap<(String, String), usize> = BTreeMap::new();
     for w in &topology.workloads {
@@ -378,11 +385,28 @@ pub fn generate(topology: &Topology, observed: &Observed, options: GenerateOptio
         let mut egress_peers = Vec::new();
         for ((src, dst), conns) in &observed.used {
             if *dst == Endpoint::Workload(w) {
+                // kube-dns admits DNS from every pod in a rule of its own.
+                let conns = if is_kube_dns(topology, w) {
+                    conns.minus(&dns)
+                } else {
+                    conns.clone()
+                };
+                if conns.is_empty() {
+                    continue;
+                }
                 for p in peer(src, &workload.namespace) {
                     ingress_peers.push((p, conns.clone()));
                 }
             }
             if *src == Endpoint::Workload(w) {
+                // DNS to kube-dns has a rule of its own.
+                let conns = match dst {
+                    Endpoint::Workload(d) if is_kube_dns(topology, *d) => conns.minus(&dns),
+                    _ => conns.clone(),
+                };
+                if conns.is_empty() {
+                    continue;
+                }
                 for p in peer(dst, &workload.namespace) {
                     egress_peers.push((p, conns.clone()));
                 }
@@ -405,6 +429,19 @@ pub fn generate(topology: &Topology, observed: &Observed, options: GenerateOptio
             rules.push(dns_rule());
             rules
         });
+        let mut ingress = rules(ingress_peers, true);
+        if is_kube_dns(topology, w) {
+            // Every workload keeps DNS: kube-dns admits it from every pod.
+            ingress.push(RuleDoc {
+                from: Some(vec![PeerDoc {
+                    pod_selector: None,
+                    namespace_selector: Some(SelectorDoc::default()),
+                    ip_block: None,
+                }]),
+                to: None,
+                ports: dns_rule().ports,
+            });
+        }
         let mut policy_types = vec!["Ingress".to_string()];
         if egress.is_some() {
             policy_types.push("Egress".to_string());
@@ -421,7 +458,7 @@ pub fn generate(topology: &Topology, observed: &Observed, options: GenerateOptio
             spec: SpecDoc {
                 pod_selector: selector.clone(),
                 policy_types,
-                ingress: rules(ingress_peers, true),
+                ingress,
                 egress,
             },
         });
@@ -548,8 +585,7 @@ pub fn verify(topology: &Topology, observed: &Observed, generated: &[PolicyDoc])
                 .push(format!("{} => {} : {missing}", name(src), name(dst)));
         }
     }
-    let dns = Connections::of(Protocol::Udp, PortSet::range(53, 53))
-        .union(&Connections::of(Protocol::Tcp, PortSet::range(53, 53)));
+    let dns = dns_connections();
     for a in 0..checked.workloads.len() {
         for b in 0..checked.workloads.len() {
             if a == b {

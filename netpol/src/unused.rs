@@ -184,7 +184,7 @@ pub fn render_unused(report: &UnusedReport) -> String {
         report.flows
     );
     for (why, n) in &report.flows_unresolved {
-        let _ = writeln!(out, "  {n} flows not used: {why}");
+        let _ = writeln!(out, "  {n} flow(s) not used: {why}");
     }
     out
 }
