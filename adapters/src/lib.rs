@@ -2,6 +2,7 @@
 //! multi-document, `List`), Trivy and Grype reports, Falco alerts, Tetragon events and
 //! AdmissionReviews. The format is detected from content ([`sniff`], [`convert`]).
 
+mod hubble;
 mod k8s;
 mod quantity;
 mod runtime;
@@ -29,6 +30,8 @@ pub enum Format {
     Tetragon,
     /// Kubernetes AdmissionReview (or a bare AdmissionRequest).
     Admission,
+    /// Cilium Hubble flows (`hubble observe -o json`).
+    Hubble,
 }
 
 impl Format {
@@ -42,6 +45,7 @@ impl Format {
             Format::Falco => "Falco alerts",
             Format::Tetragon => "Tetragon events",
             Format::Admission => "AdmissionReview",
+            Format::Hubble => "Hubble flows",
         }
     }
 }
@@ -257,6 +261,10 @@ fn classify(v: &Value) -> Option<Format> {
         }
         return classify(first);
     }
+    let flow = v.get("flow").unwrap_or(v);
+    if flow.get("verdict").is_some() && (flow.get("source").is_some() || flow.get("IP").is_some()) {
+        return Some(Format::Hubble);
+    }
     let kind = v.get("kind").and_then(Value::as_str);
     // Record kinds are lower case (Kubernetes kinds are not): an unknown one is a bad record.
     if kind.is_some_and(|k| {
@@ -397,6 +405,14 @@ pub fn convert_with(text: &str, options: &ConvertOptions) -> Result<Converted, A
                 match runtime::tetragon(v, i + 1) {
                     Ok(p) => out.records.push(p),
                     Err(kind) => *out.skipped.entry(kind).or_default() += 1,
+                }
+            }
+        }
+        Format::Hubble => {
+            for (i, v) in events(&values).enumerate() {
+                match hubble::flow(v, i + 1) {
+                    Ok(r) => out.records.push(r),
+                    Err(why) => *out.skipped.entry(why).or_default() += 1,
                 }
             }
         }

@@ -49,7 +49,7 @@ fn samples_convert_to_golden_records() {
     }
     assert_eq!(
         formats.len(),
-        6,
+        7,
         "one sample per format at least: {formats:?}"
     );
     assert!(

@@ -215,9 +215,12 @@ fn read_inputs(paths: &[PathBuf]) -> Result<Inputs, Fatal> {
             continue;
         }
         for (why, n) in &converted.skipped {
-            *unread.entry(format!("{why} (skipped when read)")).or_default() += n;
+            *unread
+                .entry(format!("{why} (skipped when read)"))
+                .or_default() += n;
         }
-        let (flows, diagnostics) = palisade_netpol::read_flows(&display, &converted.records, &mut unread);
+        let (flows, diagnostics) =
+            palisade_netpol::read_flows(&display, &converted.records, &mut unread);
         if flows.is_empty() && diagnostics.is_empty() && converted.skipped.is_empty() {
             eprintln!("palisade: warning: {display}: skipped: no network flows and no manifests");
         }
@@ -246,15 +249,17 @@ fn topology(
     let default_namespace = namespace.unwrap_or_else(|| "default".into());
     let (topology, diagnostics) = palisade_netpol::build(&objects, &default_namespace, strict);
     if print_diagnostics(&diagnostics) {
-        eprintln!(
-            "palisade: the errors above would make the API server refuse these objects"
-        );
+        eprintln!("palisade: the errors above would make the API server refuse these objects");
         return Err(2);
     }
     Ok(topology)
 }
 
-fn unused(paths: &[PathBuf], format: ReportFormat, namespace: Option<String>) -> Result<i32, Fatal> {
+fn unused(
+    paths: &[PathBuf],
+    format: ReportFormat,
+    namespace: Option<String>,
+) -> Result<i32, Fatal> {
     let mut inputs = read_inputs(paths)?;
     let mut topology = match topology(&inputs.manifests, namespace) {
         Ok(t) => t,
@@ -300,7 +305,8 @@ fn generate(
         &mut inputs.observed,
     ));
     let observed = &inputs.observed;
-    let generated = palisade_netpol::generate(&topology, observed, GenerateOptions { ingress_only });
+    let generated =
+        palisade_netpol::generate(&topology, observed, GenerateOptions { ingress_only });
     print_diagnostics(&generated.diagnostics);
     let verification = palisade_netpol::verify(&topology, observed, &generated.policies);
     let change = &generated.change;
@@ -337,7 +343,9 @@ fn generate(
         eprintln!("palisade: warning: {n} flow(s) not used: {why}");
     }
     if verification.is_exact() {
-        eprintln!("palisade: verified: the generated policies allow every observed flow and no other connection between workloads (DNS to kube-dns aside)");
+        eprintln!(
+            "palisade: verified: the generated policies allow every observed flow and no other connection between workloads (DNS to kube-dns aside)"
+        );
         Ok(0)
     } else {
         for m in &verification.missing {
@@ -346,7 +354,11 @@ fn generate(
         for x in &verification.extra {
             eprintln!("palisade: warning: allowed but never observed: {x}");
         }
-        Ok(if verification.missing.is_empty() { 0 } else { 1 })
+        Ok(if verification.missing.is_empty() {
+            0
+        } else {
+            1
+        })
     }
 }
 

@@ -189,7 +189,11 @@ fn flow_end(v: Option<&Value>) -> Result<FlowEnd, String> {
 /// none of its workloads. Ends that name an unknown workload without labels are
 /// unresolved: counted in `observed` and warned about (the first few per reason), naming
 /// the file, the flow and the field.
-pub fn resolve(topology: &mut Topology, flows: &[Flow], observed: &mut Observed) -> Vec<Diagnostic> {
+pub fn resolve(
+    topology: &mut Topology,
+    flows: &[Flow],
+    observed: &mut Observed,
+) -> Vec<Diagnostic> {
     let mut diagnostics = Vec::new();
     let mut by_name: BTreeMap<(String, String), usize> = BTreeMap::new();
     for (i, w) in topology.workloads.iter().enumerate() {
@@ -206,7 +210,14 @@ pub fn resolve(topology: &mut Topology, flows: &[Flow], observed: &mut Observed)
             (_, Err(why)) => Some(("destination", why, &f.dst)),
             _ => None,
         };
-        if let Some((field, why, FlowEnd::Workload { namespace, name, .. })) = unknown {
+        if let Some((
+            field,
+            why,
+            FlowEnd::Workload {
+                namespace, name, ..
+            },
+        )) = unknown
+        {
             let seen = observed.unresolved.get(why).copied().unwrap_or(0);
             if seen < MAX_WARNINGS_PER_REASON {
                 diagnostics.push(Diagnostic::warning(
@@ -367,7 +378,9 @@ mod tests {
         let warnings = resolve(&mut topology, &flows, &mut observed);
         assert_eq!(
             warnings.iter().map(ToString::to_string).collect::<Vec<_>>(),
-            ["warning: flows.json: network_flow `d`: `source.name` `shop/ghost` is a workload that no manifest defines and the flow gives no labels of: the flow is not used"]
+            [
+                "warning: flows.json: network_flow `d`: `source.name` `shop/ghost` is a workload that no manifest defines and the flow gives no labels of: the flow is not used"
+            ]
         );
         assert_eq!(observed.flows, 5);
         assert_eq!(observed.resolved(), 3);
