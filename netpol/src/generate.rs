@@ -555,13 +555,14 @@ pub fn verify(topology: &Topology, observed: &Observed, generated: &[PolicyDoc])
     };
     let mut result = Verification::default();
     // External addresses are judged piece by piece: the pieces the generated ipBlocks cut
-    // the address space into (a rule admits a piece when one of its ipBlocks covers it).
+    // the address space into, which every policy treats alike; a range is allowed what
+    // every piece it overlaps is allowed.
     let (source_pieces, destination_pieces) = analyzer.external_ranges();
     let pieces = |end: &Endpoint, cut: &[crate::ip::IpRange]| -> Vec<Endpoint> {
         match end {
             Endpoint::External(range) => cut
                 .iter()
-                .filter(|piece| piece.within(range))
+                .filter(|piece| piece.first <= range.last && range.first <= piece.last)
                 .map(|piece| Endpoint::External(*piece))
                 .collect(),
             other => vec![*other],
