@@ -386,7 +386,7 @@ pub fn generate(topology: &Topology, observed: &Observed, options: GenerateOptio
         for ((src, dst), conns) in &observed.used {
             if *dst == Endpoint::Workload(w) {
                 // kube-dns admits DNS from every pod in a rule of its own.
-                let conns = if is_kube_dns(topology, w) {
+                let conns = if is_kube_dns(topology, w) && matches!(src, Endpoint::Workload(_)) {
                     conns.minus(&dns)
                 } else {
                     conns.clone()
