@@ -156,12 +156,11 @@ fn owner_of_pod(pod: &str, labels: &Map<String, Value>) -> (String, Option<Strin
             && s.chars()
                 .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
     };
-    if labels.contains_key("statefulset.kubernetes.io/pod-name") {
-        if let Some((name, ordinal)) = pod.rsplit_once('-')
-            && ordinal.chars().all(|c| c.is_ascii_digit())
-        {
-            return (name.to_string(), Some("StatefulSet".into()));
-        }
+    if labels.contains_key("statefulset.kubernetes.io/pod-name")
+        && let Some((name, ordinal)) = pod.rsplit_once('-')
+        && ordinal.chars().all(|c| c.is_ascii_digit())
+    {
+        return (name.to_string(), Some("StatefulSet".into()));
     }
     if labels.contains_key("pod-template-hash") && parts.len() >= 3 {
         return (

@@ -1,3 +1,9 @@
+#![allow(
+    clippy::expect_used,
+    clippy::unwrap_used,
+    clippy::panic,
+    reason = "tests fail loudly on broken fixtures"
+)]
 //! Property: for any topology (workloads in a few namespaces, some sharing labels) and any
 //! set of observed flows between them and external addresses, the generated policies
 //! allow every observed flow and no workload-to-workload connection that was not observed

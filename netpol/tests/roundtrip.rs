@@ -1,3 +1,9 @@
+#![allow(
+    clippy::expect_used,
+    clippy::unwrap_used,
+    clippy::panic,
+    reason = "tests fail loudly on broken fixtures"
+)]
 //! Over the connectivity-map cases of np-guard/netpol-analyzer (tests/cases, and the
 //! public suite in ../shared/netpol-conformance when it is there): the analyzer prints the
 //! expected map, and `generate`, given that map as the observed flows, writes policies
