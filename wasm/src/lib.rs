@@ -1,6 +1,8 @@
 //! wasm-bindgen bindings: thin wrappers over [`palisade_engine::api`]. Every function takes
 //! and returns JSON text; the caller supplies "now" (JS `Date`) so results are reproducible.
 
+use palisade_netpol::{Analyzer, Endpoint, Observed, SourcedObject};
+use serde_json::{Value, json};
 use wasm_bindgen::prelude::wasm_bindgen;
 
 /// Compiles policies: `{"policies": [{"name", "text"}], "builtin": bool}` to
@@ -33,4 +35,168 @@ pub fn builtin() -> String {
 #[wasm_bindgen]
 pub fn version() -> String {
     env!("CARGO_PKG_VERSION").to_string()
+}
+
+/// The connectivity map of manifests, and what observed flows left unused:
+/// `{"manifests": [{"name", "text"}], "flows": [{"name", "text"}]}` to `{"nodes": [{"id",
+/// "namespace", "kind"}], "links": [{"src", "dst", "conn", "unused", "unused_conn"}],
+/// "diagnostics": [text], "summary"}` (`unused` is null and `summary` has no flow counts
+/// without flows), or `{"error"}`.
+#[wasm_bindgen]
+pub fn netpol(request: &str) -> String {
+    netpol_value(request)
+        .unwrap_or_else(|error| json!({ "error": error }))
+        .to_string()
+}
+
+fn texts(request: &Value, key: &str) -> Vec<(String, String)> {
+    request
+        .get(key)
+        .and_then(Value::as_array)
+        .map(|items| {
+            items
+                .iter()
+                .filter_map(|i| {
+                    let text = i.get("text")?.as_str()?;
+                    let name = i.get("name").and_then(Value::as_str).unwrap_or(key);
+                    Some((name.to_string(), text.to_string()))
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn netpol_value(request: &str) -> Result<Value, String> {
+    let request: Value =
+        serde_json::from_str(request).map_err(|e| format!("not a request: {e}"))?;
+    let mut files = Vec::new();
+    for (name, text) in texts(&request, "manifests") {
+        if text.trim().is_empty() {
+            continue;
+        }
+        let objects =
+            palisade_adapters::manifest_objects(&text).map_err(|e| format!("{name}: {e}"))?;
+        files.push((name, objects));
+    }
+    let objects: Vec<SourcedObject<'_>> = files
+        .iter()
+        .flat_map(|(file, objects)| {
+            objects
+                .iter()
+                .map(move |object| SourcedObject { file, object })
+        })
+        .collect();
+    let (mut topology, mut diagnostics) = palisade_netpol::build(&objects, "default", false);
+    if diagnostics
+        .iter()
+        .any(|d| d.level == palisade_netpol::Level::Error)
+    {
+        let errors: Vec<String> = diagnostics.iter().map(ToString::to_string).collect();
+        return Err(errors.join("\n"));
+    }
+    let mut observed = Observed::default();
+    let mut unread = std::collections::BTreeMap::new();
+    let mut flows = Vec::new();
+    let mut with_flows = false;
+    for (name, text) in texts(&request, "flows") {
+        if text.trim().is_empty() {
+            continue;
+        }
+        with_flows = true;
+        let converted = palisade_adapters::convert(&text).map_err(|e| format!("{name}: {e}"))?;
+        for (why, n) in &converted.skipped {
+            *unread.entry(why.clone()).or_default() += n;
+        }
+        let (read, warnings) = palisade_netpol::read_flows(&name, &converted.records, &mut unread);
+        flows.extend(read);
+        diagnostics.extend(warnings);
+    }
+    observed.flows = unread.values().sum();
+    observed.unresolved = unread;
+    diagnostics.extend(palisade_netpol::resolve(
+        &mut topology,
+        &flows,
+        &mut observed,
+    ));
+    let (map, warnings) = Analyzer::new(&topology).map();
+    diagnostics.extend(warnings);
+    let report = with_flows.then(|| palisade_netpol::unused(&map, &observed));
+    let mut nodes = Vec::new();
+    let mut seen = std::collections::BTreeSet::new();
+    let mut node = |e: &Endpoint| {
+        let id = map.name(e);
+        if seen.insert(id.clone()) {
+            let (namespace, kind) = match e {
+                Endpoint::Workload(w) => (json!(map.namespaces.get(*w)), "workload"),
+                Endpoint::External(_) => (Value::Null, "external"),
+                Endpoint::IngressController => (Value::Null, "ingress-controller"),
+            };
+            nodes.push(json!({"id": id, "namespace": namespace, "kind": kind}));
+        }
+    };
+    for w in 0..map.names.len() {
+        node(&Endpoint::Workload(w));
+    }
+    let mut links = Vec::new();
+    for link in &map.links {
+        node(&link.src);
+        node(&link.dst);
+        let (src, dst) = (map.name(&link.src), map.name(&link.dst));
+        let (unused, unused_conn) = match &report {
+            Some(r) => {
+                let same = |p: &&palisade_netpol::PathUse| p.src == src && p.dst == dst;
+                match (
+                    r.unused.iter().find(same),
+                    r.wider_than_used.iter().find(same),
+                ) {
+                    (Some(p), _) => (json!(true), json!(p.unused)),
+                    (None, Some(p)) => (json!(false), json!(p.unused)),
+                    (None, None) => (json!(false), Value::Null),
+                }
+            }
+            None => (Value::Null, Value::Null),
+        };
+        links.push(
+            json!({"src": src, "dst": dst, "conn": link.connections.to_string(),
+            "unused": unused, "unused_conn": unused_conn}),
+        );
+    }
+    let summary = match &report {
+        Some(r) => json!({"allowed_paths": r.allowed_paths, "unused": r.unused.len(),
+            "unused_share": r.unused_share, "flows": r.flows, "flows_resolved": r.flows_resolved}),
+        None => json!({"allowed_paths": links.len()}),
+    };
+    Ok(json!({
+        "nodes": nodes,
+        "links": links,
+        "diagnostics": diagnostics.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        "summary": summary,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_map_of_manifests_with_flows_marks_unused_links() {
+        let manifests = "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: a, namespace: shop}\nspec: {template: {metadata: {labels: {app: a}}, spec: {containers: []}}}\n---\napiVersion: apps/v1\nkind: Deployment\nmetadata: {name: b, namespace: shop}\nspec: {template: {metadata: {labels: {app: b}}, spec: {containers: []}}}\n---\napiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: deny, namespace: shop}\nspec: {podSelector: {}, policyTypes: [Ingress, Egress], ingress: [{from: [{podSelector: {}}]}], egress: [{to: [{podSelector: {}}]}]}\n";
+        let flows = r#"[{"kind": "network_flow", "id": "1", "port": 80, "source": {"namespace": "shop", "name": "a"}, "destination": {"namespace": "shop", "name": "b"}}]"#;
+        let request = json!({"manifests": [{"name": "m.yaml", "text": manifests}],
+            "flows": [{"name": "f.json", "text": flows}]});
+        let out: Value = serde_json::from_str(&netpol(&request.to_string())).unwrap_or_default();
+        let links = out["links"].as_array().cloned().unwrap_or_default();
+        assert_eq!(links.len(), 2, "{out}");
+        let a_to_b = links.iter().find(|l| l["src"] == "shop/a[Deployment]");
+        assert_eq!(a_to_b.map(|l| l["unused"].clone()), Some(json!(false)));
+        let b_to_a = links.iter().find(|l| l["src"] == "shop/b[Deployment]");
+        assert_eq!(b_to_a.map(|l| l["unused"].clone()), Some(json!(true)));
+        assert_eq!(out["summary"]["unused"], 1);
+        let bad = json!({"manifests": [{"name": "x.yaml", "text": "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: p}\nspec: {podSelector: {}, ingress: [{ports: [{protocol: ICMP}]}]}\n"}]});
+        let out: Value = serde_json::from_str(&netpol(&bad.to_string())).unwrap_or_default();
+        assert!(
+            out["error"].as_str().unwrap_or("").contains("protocol"),
+            "{out}"
+        );
+    }
 }

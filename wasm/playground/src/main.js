@@ -5,7 +5,8 @@ import { EditorView, keymap, lineNumbers, highlightActiveLine } from "@codemirro
 import { defaultKeymap, history as undoHistory, historyKeymap } from "@codemirror/commands";
 import { linter, lintGutter, forceLinting } from "@codemirror/lint";
 import { palisade, highlight } from "./language.js";
-import { STARTER_POLICY, INPUTS } from "./samples.js";
+import { STARTER_POLICY, INPUTS, FLOWS } from "./samples.js";
+import { drawNetwork } from "./network.js";
 
 const $ = (id) => document.getElementById(id);
 const status = (text) => { $("status").textContent = text; };
@@ -45,7 +46,7 @@ function loadState() {
   return null;
 }
 function saveState() {
-  const state = { policy: policyView.state.doc.toString(), input: inputView.state.doc.toString(), builtin: $("builtin").checked, all: $("all").checked };
+  const state = { policy: policyView.state.doc.toString(), input: inputView.state.doc.toString(), builtin: $("builtin").checked, all: $("all").checked, flows: $("flows").value, tab: networkShown() ? "network" : "results" };
   const encoded = btoa(unescape(encodeURIComponent(JSON.stringify(state)))).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
   history.replaceState(null, "", "#s=" + encoded);
 }
@@ -91,7 +92,7 @@ function renderDiagnostics(list, error) {
 }
 
 let checkTimer;
-const onChange = EditorView.updateListener.of((u) => { if (u.docChanged) scheduleCheck(); });
+const onChange = EditorView.updateListener.of((u) => { if (u.docChanged) { scheduleCheck(); scheduleNetwork(); } });
 function editor(parent, doc, extra) {
   return new EditorView({
     parent,
@@ -192,7 +193,7 @@ async function fillGallery() {
   none.textContent = "choose…"; none.value = "";
   select.append(none);
   const inputs = document.createElement("optgroup"); inputs.label = "Inputs";
-  for (const [label, text] of Object.entries(INPUTS)) add(inputs, label, { input: text });
+  for (const [label, text] of Object.entries(INPUTS)) add(inputs, label, { input: text, ...(FLOWS[label] !== undefined ? { flows: FLOWS[label] } : {}) });
   select.append(inputs);
   try {
     const lib = await call("builtin", {});
@@ -209,6 +210,7 @@ async function fillGallery() {
     const set = (view, text) => view.dispatch({ changes: { from: 0, to: view.state.doc.length, insert: text } });
     if (v.policy) set(policyView, v.policy);
     if (v.input) set(inputView, v.input);
+    if (v.flows !== undefined) { $("flows").value = v.flows; scheduleNetwork(); }
     select.value = "";
   });
 }
@@ -218,6 +220,55 @@ $("share").addEventListener("click", async () => {
   try { await navigator.clipboard.writeText(location.href); status("link copied"); } catch (_) { status("link in the address bar"); }
 });
 
+// ---- the network tab ----
+function networkShown() { return !$("network-pane").hidden; }
+function showTab(network) {
+  $("network-pane").hidden = !network;
+  $("results-pane").hidden = network;
+  $("tab-network").setAttribute("aria-selected", String(network));
+  $("tab-results").setAttribute("aria-selected", String(!network));
+  if (network) runNetwork();
+  saveState();
+}
+$("tab-results").addEventListener("click", () => showTab(false));
+$("tab-network").addEventListener("click", () => showTab(true));
+$("flows").value = initial?.flows ?? "";
+$("flows").addEventListener("input", scheduleNetwork);
+let networkTimer;
+function scheduleNetwork() {
+  if (!networkShown()) return;
+  clearTimeout(networkTimer);
+  networkTimer = setTimeout(runNetwork, 350);
+}
+async function runNetwork() {
+  saveState();
+  const flows = $("flows").value;
+  const request = { manifests: [{ name: "input", text: inputView.state.doc.toString() }], flows: flows.trim() ? [{ name: "flows", text: flows }] : [] };
+  const diagnostics = $("network-diagnostics");
+  try {
+    const r = await call("netpol", request);
+    diagnostics.replaceChildren();
+    if (r.error) {
+      $("network-graph").replaceChildren();
+      $("network-summary").textContent = `no map: ${r.error}`;
+      return;
+    }
+    const counts = drawNetwork($("network-graph"), r);
+    const s = r.summary;
+    $("network-summary").textContent = s.flows === undefined
+      ? `${counts.links} allowed path(s) between ${r.nodes.length} endpoint(s)`
+      : `${counts.links} allowed path(s); ${s.unused} never used (${(s.unused_share * 100).toFixed(1)}%); ${s.flows_resolved} of ${s.flows} flow(s) used`;
+    for (const d of r.diagnostics) {
+      const li = document.createElement("li");
+      li.textContent = d;
+      diagnostics.append(li);
+    }
+  } catch (e) {
+    $("network-summary").textContent = `no map: ${e.message}`;
+  }
+}
+
 fillGallery();
 forceLinting(policyView);
 runCheck();
+if (initial?.tab === "network") showTab(true);

@@ -1,4 +1,7 @@
 // Gallery samples: a starter policy and good / bad inputs.
+// The segmentation example of docs/segmentation.md, bundled as text (build.mjs).
+import SHOP_MANIFESTS from "../../../examples/segmentation/manifests.yaml";
+import SHOP_FLOWS from "../../../examples/segmentation/flows.json";
 export const STARTER_POLICY = `// Edit me: diagnostics appear as you type.
 policy "Privileged container" {
   severity high
@@ -11,6 +14,7 @@ policy "Privileged container" {
 `;
 
 export const INPUTS = {
+  "Network: a shop's manifests and observed flows (see the Network map tab)": SHOP_MANIFESTS,
   "Deployment: privileged, latest tag (bad)": `apiVersion: apps/v1
 kind: Deployment
 metadata:
@@ -65,4 +69,9 @@ spec:
    "name": "bash", "exec_path": "/bin/bash", "args": "-i", "uid": 0}
 ]
 `,
+};
+
+// Observed flows that go with an input of the gallery (the Network map tab).
+export const FLOWS = {
+  "Network: a shop's manifests and observed flows (see the Network map tab)": SHOP_FLOWS,
 };

@@ -85,6 +85,31 @@ try {
   fs.mkdirSync(artifacts, { recursive: true });
   await page.screenshot({ path: path.join(artifacts, "playground.png"), fullPage: true });
 
+  // The Network map tab: the segmentation example (examples/segmentation) and its flows.
+  await page.selectOption("#gallery", { label: "Network: a shop's manifests and observed flows (see the Network map tab)" });
+  await page.click("#tab-network");
+  await page.waitForFunction(() => document.querySelectorAll("#network-graph path.edge").length > 0, null, { timeout: 15000 });
+  await page.waitForFunction(() => document.querySelectorAll("#network-graph path.edge.unused").length > 0, null, { timeout: 15000 });
+  const count = (selector) => page.locator(selector).count();
+  const [edges, unusedEdges, usedEdges] = [await count("#network-graph path.edge"), await count("#network-graph path.edge.unused"), await count("#network-graph path.edge.used")];
+  check(edges === 27 && unusedEdges === 21 && usedEdges === 6, `the map draws 27 allowed paths, 21 never used and 6 used (drew ${edges}, ${unusedEdges}, ${usedEdges})`);
+  const groups = await page.$$eval("#network-graph g.ns", (gs) => gs.map((g) => g.dataset.namespace));
+  check(JSON.stringify(groups) === JSON.stringify(["(outside)", "kube-system", "payments", "shop"]), `namespaces are groups: ${groups}`);
+  check(await count('#network-graph g.node[data-id="shop/redis[StatefulSet]"]') === 1 && await count("#network-graph g.node") === 6, "workloads and external ranges are drawn as nodes");
+  const netSummary = await page.textContent("#network-summary");
+  check(netSummary.includes("21 never used (77.8%)") && netSummary.includes("6 of 7 flow(s) used"), `summary: ${netSummary}`);
+  check((await page.textContent("#network-diagnostics")).includes("network_flow `f7`"), "the flow naming an unknown workload is reported");
+  await page.locator("#network-pane").screenshot({ path: path.join(artifacts, "network.png") });
+  // A policy the API server would refuse: a message, no graph.
+  await page.fill("#flows", "");
+  await page.click("#input-editor .cm-content");
+  await page.keyboard.press("Control+A");
+  await page.keyboard.insertText("apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: p}\nspec: {podSelector: {}, ingress: [{from: [{ipBlock: {cidr: 10.0.0.0/33}}]}]}\n");
+  await page.waitForFunction(() => document.querySelector("#network-summary").textContent.startsWith("no map"), null, { timeout: 15000 });
+  check((await page.textContent("#network-summary")).includes("ipBlock.cidr"), `a bad policy is named, not drawn: ${await page.textContent("#network-summary")}`);
+  check(await count("#network-graph path.edge") === 0, "no graph for a refused policy");
+  await page.click("#tab-results");
+
   // The state is in the URL fragment.
   check(/#s=/.test(page.url()), "state is shareable in the URL fragment");
   const reopened = await browser.newPage();
