@@ -9,7 +9,7 @@
 use criterion::{BatchSize, Criterion, black_box, criterion_group, criterion_main};
 use palisade_netpol::{
     Analyzer, Flow, FlowEnd, GenerateOptions, Observed, Protocol, SourcedObject, Topology, build,
-    generate, resolve, verify,
+    generate, resolve, unused, verify,
 };
 use serde_json::{Value, json};
 use std::time::Duration;
@@ -158,6 +158,14 @@ fn generation(c: &mut Criterion) {
     let generated = generate(&t, &observed, GenerateOptions::default());
     g.bench_function("verify_1000_generated_policies", |b| {
         b.iter(|| black_box(verify(&t, &observed, &generated.policies).is_exact()))
+    });
+    // Unused paths of the 1,000-workload, 500-policy map against what the flows used.
+    let mut with_policies = topology(&objects(1000, 500));
+    let mut seen = Observed::default();
+    resolve(&mut with_policies, &flows, &mut seen);
+    let (map, _) = Analyzer::new(&with_policies).map();
+    g.bench_function("unused_1000_workloads_500_policies_1000000_flows", |b| {
+        b.iter(|| black_box(unused(&map, &seen).unused.len()))
     });
     g.finish();
 }

@@ -10,7 +10,7 @@ use crate::flows::Observed;
 use crate::map::{ConnectivityMap, Endpoint};
 use crate::ports::Connections;
 use serde::Serialize;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 /// One allowed path and what the flows used of it.
 #[derive(Clone, Debug, Serialize)]
@@ -81,12 +81,34 @@ pub fn unused(map: &ConnectivityMap, observed: &Observed) -> UnusedReport {
         _ => None,
     };
     let mut covered: Vec<Connections> = vec![Connections::none(); observed.used.len()];
+    // Observed pairs by index: workload pairs are looked up directly; pairs with an
+    // external end are grouped by their other end and matched by overlap.
+    let mut exact: HashMap<(Endpoint, Endpoint), usize> = HashMap::new();
+    let mut with_external: HashMap<Endpoint, Vec<usize>> = HashMap::new();
+    let pairs: Vec<(&(Endpoint, Endpoint), &Connections)> = observed.used.iter().collect();
+    for (i, ((src, dst), _)) in pairs.iter().enumerate() {
+        match (src, dst) {
+            (Endpoint::External(_), other) | (other, Endpoint::External(_)) => {
+                with_external.entry(*other).or_default().push(i)
+            }
+            _ => {
+                exact.insert((*src, *dst), i);
+            }
+        }
+    }
     for link in &map.links {
         if link.src == Endpoint::IngressController {
             continue;
         }
+        let candidates: Vec<usize> = match (&link.src, &link.dst) {
+            (Endpoint::External(_), other) | (other, Endpoint::External(_)) => {
+                with_external.get(other).cloned().unwrap_or_default()
+            }
+            (src, dst) => exact.get(&(*src, *dst)).copied().into_iter().collect(),
+        };
         let mut used = Connections::none();
-        for (i, ((src, dst), conns)) in observed.used.iter().enumerate() {
+        for i in candidates {
+            let ((src, dst), conns) = pairs[i];
             if overlaps(src, &link.src) && overlaps(dst, &link.dst) {
                 let hit = conns.intersect(&link.connections);
                 used.add(&hit);

@@ -3,7 +3,7 @@
 // the paths that the observed flows never used highlighted.
 
 const SVG = "http://www.w3.org/2000/svg";
-const COLUMN = 250, ROW = 44, NODE_W = 190, NODE_H = 28, PAD = 16, TOP = 40;
+const COLUMN = 280, ROW = 44, NODE_W = 200, NODE_H = 28, PAD = 16, TOP = 40, CURVE_ROOM = 70;
 
 function el(name, attrs, text) {
   const e = document.createElementNS(SVG, name);
@@ -13,7 +13,8 @@ function el(name, attrs, text) {
 }
 
 // Short label of a node: the workload without its namespace.
-const label = (n) => (n.namespace && n.id.startsWith(n.namespace + "/") ? n.id.slice(n.namespace.length + 1) : n.id);
+const label = (n) => n.kind === "external" ? n.id.replace("[External]", "")
+  : n.namespace && n.id.startsWith(n.namespace + "/") ? n.id.slice(n.namespace.length + 1) : n.id;
 
 // Places the nodes: a column for what is outside the cluster, then a column per namespace.
 function layout(nodes) {
@@ -24,16 +25,19 @@ function layout(nodes) {
     groups.get(g).push(n);
   }
   if (!groups.get("(outside)").length) groups.delete("(outside)");
+  // Outside first, then namespaces by name; nodes by name within them.
+  const ordered = [...groups].sort(([a], [b]) => (a === "(outside)" ? -1 : b === "(outside)" ? 1 : a.localeCompare(b)));
+  for (const [, members] of ordered) members.sort((x, y) => x.id.localeCompare(y.id));
   const pos = new Map(), boxes = [];
   let x = PAD, height = 0;
-  for (const [name, members] of groups) {
+  for (const [name, members] of ordered) {
     members.forEach((n, i) => pos.set(n.id, { x: x + PAD, y: TOP + PAD + i * ROW }));
     const h = PAD * 2 + members.length * ROW - (ROW - NODE_H);
     boxes.push({ name, x, y: TOP, w: NODE_W + PAD * 2, h, outside: name === "(outside)" });
     height = Math.max(height, TOP + h);
     x += COLUMN;
   }
-  return { pos, boxes, width: x, height: height + PAD };
+  return { pos, boxes, width: x - COLUMN + NODE_W + PAD * 2 + CURVE_ROOM, height: height + PAD };
 }
 
 /** Draws `map` (the `netpol` answer of the engine) into `svg`; returns counts for a summary. */
@@ -66,8 +70,10 @@ export function drawNetwork(svg, map) {
     if (state === "used") used++;
     // From the side facing the other node; a curve when both are in one column.
     const sameColumn = a.x === b.x;
-    const x1 = sameColumn || a.x < b.x ? a.x + NODE_W : a.x, y1 = a.y + NODE_H / 2;
-    const x2 = sameColumn ? b.x + NODE_W : a.x < b.x ? b.x : b.x + NODE_W, y2 = b.y + NODE_H / 2;
+    // The two directions between a pair run side by side, not on top of each other.
+    const lane = l.src < l.dst ? -5 : 5;
+    const x1 = sameColumn || a.x < b.x ? a.x + NODE_W : a.x, y1 = a.y + NODE_H / 2 + lane;
+    const x2 = sameColumn ? b.x + NODE_W : a.x < b.x ? b.x : b.x + NODE_W, y2 = b.y + NODE_H / 2 + lane;
     const bend = sameColumn ? 40 + Math.abs(y2 - y1) / 4 : 0;
     const d = sameColumn ? `M ${x1} ${y1} C ${x1 + bend} ${y1}, ${x2 + bend} ${y2}, ${x2} ${y2}` : `M ${x1} ${y1} L ${x2} ${y2}`;
     const path = el("path", { d, class: `edge ${state}`, "marker-end": `url(#${state === "allowed" ? "arrow" : "arrow-" + state})` });

@@ -14,7 +14,6 @@ policy "Privileged container" {
 `;
 
 export const INPUTS = {
-  "Network: a shop's manifests and observed flows (see the Network map tab)": SHOP_MANIFESTS,
   "Deployment: privileged, latest tag (bad)": `apiVersion: apps/v1
 kind: Deployment
 metadata:
@@ -69,6 +68,7 @@ spec:
    "name": "bash", "exec_path": "/bin/bash", "args": "-i", "uid": 0}
 ]
 `,
+  "Network: a shop's manifests and observed flows (see the Network map tab)": SHOP_MANIFESTS,
 };
 
 // Observed flows that go with an input of the gallery (the Network map tab).

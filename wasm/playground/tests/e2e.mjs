@@ -84,6 +84,7 @@ try {
 
   fs.mkdirSync(artifacts, { recursive: true });
   await page.screenshot({ path: path.join(artifacts, "playground.png"), fullPage: true });
+  const sharedUrl = page.url();
 
   // The Network map tab: the segmentation example (examples/segmentation) and its flows.
   await page.selectOption("#gallery", { label: "Network: a shop's manifests and observed flows (see the Network map tab)" });
@@ -111,9 +112,9 @@ try {
   await page.click("#tab-results");
 
   // The state is in the URL fragment.
-  check(/#s=/.test(page.url()), "state is shareable in the URL fragment");
+  check(/#s=/.test(sharedUrl), "state is shareable in the URL fragment");
   const reopened = await browser.newPage();
-  await reopened.goto(page.url());
+  await reopened.goto(sharedUrl);
   await reopened.waitForFunction(() => document.querySelector("#status").textContent === "ready", null, { timeout: 30000 });
   check((await reopened.textContent("#policy-editor")).includes("No privileged containers"), "a shared link restores the policy");
 
