@@ -16,7 +16,7 @@ use crate::model::{PodShape, Topology, Workload};
 use crate::ports::{Connections, PortSet, Protocol};
 use crate::selector::Labels;
 use serde_json::Value;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 /// One end of an observed flow, as the record names it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -195,13 +195,17 @@ pub fn resolve(
     observed: &mut Observed,
 ) -> Vec<Diagnostic> {
     let mut diagnostics = Vec::new();
-    let mut by_name: BTreeMap<(String, String), usize> = BTreeMap::new();
+    let mut by_name: Names = HashMap::new();
     for (i, w) in topology.workloads.iter().enumerate() {
         by_name
-            .entry((w.namespace.clone(), w.name.clone()))
+            .entry(w.namespace.clone())
+            .or_default()
+            .entry(w.name.clone())
             .or_insert(i);
     }
     observed.flows += flows.len();
+    // Ports used, by pair and protocol, gathered before they become port sets.
+    let mut ports: HashMap<(Endpoint, Endpoint, Protocol), Vec<u16>> = HashMap::new();
     for f in flows {
         let src = endpoint(topology, &mut by_name, &f.src);
         let dst = endpoint(topology, &mut by_name, &f.dst);
@@ -244,26 +248,50 @@ pub fn resolve(
                         .or_default() += 1;
                     continue;
                 }
-                observed
-                    .used
-                    .entry((src, dst))
-                    .or_insert_with(Connections::none)
-                    .add(&Connections::of(f.protocol, PortSet::range(f.port, f.port)));
+                ports
+                    .entry((src, dst, f.protocol))
+                    .or_default()
+                    .push(f.port);
             }
             (Err(why), _) | (_, Err(why)) => {
                 *observed.unresolved.entry(why).or_default() += 1;
             }
         }
     }
+    for ((src, dst, protocol), mut list) in ports {
+        list.sort_unstable();
+        list.dedup();
+        let mut set = PortSet::default();
+        let mut i = 0;
+        while i < list.len() {
+            // Consecutive ports make one range.
+            let first = list[i];
+            let mut last = first;
+            while i + 1 < list.len() && list[i + 1] == last.saturating_add(1) {
+                i += 1;
+                last = list[i];
+            }
+            set = set.union(&PortSet::range(first, last));
+            i += 1;
+        }
+        observed
+            .used
+            .entry((src, dst))
+            .or_insert_with(Connections::none)
+            .add(&Connections::of(protocol, set));
+    }
     diagnostics
 }
+
+/// Workload indices by namespace and name.
+type Names = HashMap<String, HashMap<String, usize>>;
 
 /// Unresolved flows of one reason warned about one by one; the rest are counted.
 const MAX_WARNINGS_PER_REASON: usize = 20;
 
 fn endpoint(
     topology: &mut Topology,
-    by_name: &mut BTreeMap<(String, String), usize>,
+    by_name: &mut Names,
     end: &FlowEnd,
 ) -> Result<Endpoint, String> {
     let (namespace, name, kind, labels) = match end {
@@ -275,7 +303,10 @@ fn endpoint(
             labels,
         } => (namespace, name, kind, labels),
     };
-    if let Some(i) = by_name.get(&(namespace.clone(), name.clone())) {
+    if let Some(i) = by_name
+        .get(namespace.as_str())
+        .and_then(|m| m.get(name.as_str()))
+    {
         return Ok(Endpoint::Workload(*i));
     }
     let Some(labels) = labels else {
@@ -294,7 +325,10 @@ fn endpoint(
         .map(|(i, _)| i)
         .collect();
     if let [one] = candidates[..] {
-        by_name.insert((namespace.clone(), name.clone()), one);
+        by_name
+            .entry(namespace.clone())
+            .or_default()
+            .insert(name.clone(), one);
         return Ok(Endpoint::Workload(one));
     }
     let index = topology.workloads.len();
@@ -314,7 +348,10 @@ fn endpoint(
         .or_default()
         .entry(crate::model::NAMESPACE_NAME_LABEL.to_string())
         .or_insert_with(|| namespace.clone());
-    by_name.insert((namespace.clone(), name.clone()), index);
+    by_name
+        .entry(namespace.clone())
+        .or_default()
+        .insert(name.clone(), index);
     Ok(Endpoint::Workload(index))
 }
 

@@ -296,6 +296,27 @@ impl<'t> Analyzer<'t> {
         out
     }
 
+    /// What unit `ua` may open to unit `ub`: its egress meets `ub`'s ingress; a side no
+    /// policy selects allows everything, so only the other side is evaluated.
+    fn unit_pair(&self, ua: usize, ub: usize) -> Connections {
+        let egress_isolated = self.unit_rules[Direction::Egress.index()][ua].is_some();
+        let ingress_isolated = self.unit_rules[Direction::Ingress.index()][ub].is_some();
+        let ingress = || self.allowed_at(Direction::Ingress, ub, &PeerRef::Unit(ua), Some(ub));
+        if !egress_isolated {
+            return if ingress_isolated {
+                ingress()
+            } else {
+                Connections::all()
+            };
+        }
+        let egress = self.allowed_at(Direction::Egress, ua, &PeerRef::Unit(ub), Some(ub));
+        if egress.is_empty() || !ingress_isolated {
+            egress
+        } else {
+            egress.intersect(&ingress())
+        }
+    }
+
     fn units_of(&self, w: usize) -> std::ops::Range<usize> {
         let (first, count) = self.workload_units[w];
         first..first + count
@@ -307,21 +328,14 @@ impl<'t> Analyzer<'t> {
         let mut results: Vec<Connections> = Vec::new();
         match (src, dst) {
             (Endpoint::Workload(a), Endpoint::Workload(b)) => {
-                for ua in self.units_of(*a) {
-                    for ub in self.units_of(*b) {
-                        let egress =
-                            self.allowed_at(Direction::Egress, ua, &PeerRef::Unit(ub), Some(ub));
-                        let conns = if egress.is_empty() {
-                            egress
-                        } else {
-                            egress.intersect(&self.allowed_at(
-                                Direction::Ingress,
-                                ub,
-                                &PeerRef::Unit(ua),
-                                Some(ub),
-                            ))
-                        };
-                        results.push(conns);
+                let (units_a, units_b) = (self.units_of(*a), self.units_of(*b));
+                if units_a.len() == 1 && units_b.len() == 1 {
+                    // One pod shape each (most workloads): no union, no disagreement.
+                    return (self.unit_pair(units_a.start, units_b.start), false);
+                }
+                for ua in units_a {
+                    for ub in units_b.clone() {
+                        results.push(self.unit_pair(ua, ub));
                     }
                 }
             }
@@ -525,18 +539,20 @@ impl<'t> Analyzer<'t> {
             namespaces: t.workloads.iter().map(|w| w.namespace.clone()).collect(),
             links,
         };
-        let mut keyed: Vec<(String, String, Link)> = map
-            .links
+        // Sorted by source and destination name: each endpoint is named once and ranked.
+        let mut endpoints: Vec<Endpoint> = map.links.iter().flat_map(|l| [l.src, l.dst]).collect();
+        endpoints.sort_unstable();
+        endpoints.dedup();
+        let mut named: Vec<(String, Endpoint)> =
+            endpoints.into_iter().map(|e| (map.name(&e), e)).collect();
+        named.sort();
+        let rank: std::collections::HashMap<Endpoint, usize> = named
             .iter()
-            .map(|l| (map.name(&l.src), map.name(&l.dst), l.clone()))
+            .enumerate()
+            .map(|(i, (_, e))| (*e, i))
             .collect();
-        keyed.sort_by(|x, y| (&x.0, &x.1).cmp(&(&y.0, &y.1)));
-        (
-            ConnectivityMap {
-                links: keyed.into_iter().map(|k| k.2).collect(),
-                ..map
-            },
-            diagnostics,
-        )
+        let mut links = map.links;
+        links.sort_by_cached_key(|l| (rank.get(&l.src).copied(), rank.get(&l.dst).copied()));
+        (ConnectivityMap { links, ..map }, diagnostics)
     }
 }
