@@ -29,6 +29,7 @@ pub fn flow(v: &Value, index: usize) -> Result<Value, String> {
     let Some((protocol, port)) = l4.and_then(|l4| {
         ["TCP", "UDP", "SCTP"].iter().find_map(|p| {
             let port = l4.get(*p)?.get("destination_port")?.as_u64()?;
+            let port = u16::try_from(port).ok().filter(|p| *p > 0)?;
             Some((*p, port))
         })
     }) else {
@@ -190,6 +191,37 @@ fn owner_of_pod(pod: &str, labels: &Map<String, Value>) -> (String, Option<Strin
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hostile_flows_are_left_out_by_reason_never_a_panic() {
+        let cases = [
+            json!({"flow": {"verdict": "FORWARDED", "source": "not an object", "l4": {"TCP": {"destination_port": 80}}}}),
+            json!({"flow": {"verdict": "FORWARDED", "l4": {"TCP": {"destination_port": "80"}}}}),
+            json!({"flow": {"verdict": "FORWARDED", "l4": {"TCP": {"destination_port": 80}},
+                "source": {"namespace": 7, "labels": "k8s:app=a", "pod_name": ["x"]},
+                "destination": {"labels": ["reserved:world"]}, "IP": {"destination": 12}}}),
+            json!({"flow": {"verdict": "DROPPED", "l4": {"UDP": {"destination_port": 53}}}}),
+            json!({"flow": {"verdict": "FORWARDED", "is_reply": "yes", "l4": {"TCP": {"destination_port": 99999999999u64}},
+                "source": {"namespace": "a", "pod_name": "p-1", "workloads": [7]},
+                "destination": {"namespace": "b", "pod_name": "q", "labels": ["k8s:=", "k8s:x"]}}}),
+        ];
+        for (i, v) in cases.iter().enumerate() {
+            // Each is a record or a reason; records always carry a port that fits.
+            if let Ok(r) = flow(v, i) {
+                assert!(
+                    r["port"].as_u64().is_some_and(|p| (1..=65535).contains(&p)),
+                    "{r}"
+                );
+            }
+        }
+        assert!(flow(&cases[0], 0).is_err());
+        assert!(flow(&cases[3], 3).unwrap_err().contains("DROPPED"));
+        assert!(
+            flow(&cases[4], 4)
+                .unwrap_err()
+                .contains("without a TCP, UDP or SCTP port")
+        );
+    }
 
     #[test]
     fn pods_are_named_by_their_owners() {

@@ -6,8 +6,7 @@ use crate::inputs;
 use crate::load::Fatal;
 use crate::output;
 use palisade_netpol::{
-    Analyzer, Diagnostic, Flow, GenerateOptions, Level, MapFormat, Observed, SourcedObject,
-    Topology,
+    Analyzer, Diagnostic, Flow, GenerateOptions, Level, MapFormat, Observed, Topology,
 };
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -156,30 +155,29 @@ fn print_diagnostics(diagnostics: &[Diagnostic]) -> bool {
 
 fn map(paths: &[PathBuf], format: FormatArg, namespace: Option<String>) -> Result<i32, Fatal> {
     let files = read_objects(paths)?;
-    let objects: Vec<SourcedObject<'_>> = files
-        .iter()
-        .flat_map(|(file, objects)| {
-            objects
-                .iter()
-                .map(move |object| SourcedObject { file, object })
-        })
-        .collect();
-    let strict = namespace.is_some();
-    let default_namespace = namespace.unwrap_or_else(|| "default".into());
-    let (topology, diagnostics) = palisade_netpol::build(&objects, &default_namespace, strict);
-    if print_diagnostics(&diagnostics) {
-        eprintln!(
-            "palisade: no map: the errors above would make the API server refuse these objects"
-        );
-        return Ok(2);
-    }
+    let topology = match topology(&files, namespace) {
+        Ok(t) => t,
+        Err(code) => return Ok(code),
+    };
     if topology.policies.is_empty() {
         eprintln!("palisade: warning: no NetworkPolicy in the input: every connection is allowed");
     }
-    let (map, warnings) = Analyzer::new(&topology).map();
+    let Some((map, warnings)) = analyze(&topology) else {
+        return Ok(2);
+    };
     print_diagnostics(&warnings);
     output::emit(&palisade_netpol::render(&map, format.map_format()))?;
     Ok(0)
+}
+
+/// The map of a topology, or `None` after saying why it is too large to make.
+fn analyze(topology: &Topology) -> Option<(palisade_netpol::ConnectivityMap, Vec<Diagnostic>)> {
+    let analyzer = Analyzer::new(topology);
+    if let Err(why) = analyzer.check_size() {
+        eprintln!("palisade: error: {why}");
+        return None;
+    }
+    Some(analyzer.map())
 }
 
 /// The manifests and flows of the inputs: each file is Kubernetes manifests or flows
@@ -237,19 +235,14 @@ fn topology(
     manifests: &[(String, Vec<Value>)],
     namespace: Option<String>,
 ) -> Result<Topology, i32> {
-    let objects: Vec<SourcedObject<'_>> = manifests
-        .iter()
-        .flat_map(|(file, objects)| {
-            objects
-                .iter()
-                .map(move |object| SourcedObject { file, object })
-        })
-        .collect();
     let strict = namespace.is_some();
     let default_namespace = namespace.unwrap_or_else(|| "default".into());
+    let objects = palisade_netpol::sourced(manifests);
     let (topology, diagnostics) = palisade_netpol::build(&objects, &default_namespace, strict);
     if print_diagnostics(&diagnostics) {
-        eprintln!("palisade: the errors above would make the API server refuse these objects");
+        eprintln!(
+            "palisade: no result: the errors above would make the API server refuse these objects"
+        );
         return Err(2);
     }
     Ok(topology)
@@ -274,7 +267,9 @@ fn unused(
         &inputs.flows,
         &mut inputs.observed,
     ));
-    let (map, warnings) = Analyzer::new(&topology).map();
+    let Some((map, warnings)) = analyze(&topology) else {
+        return Ok(2);
+    };
     print_diagnostics(&warnings);
     let report = palisade_netpol::unused(&map, &inputs.observed);
     match format {
@@ -304,6 +299,10 @@ fn generate(
         &inputs.flows,
         &mut inputs.observed,
     ));
+    if let Err(why) = Analyzer::new(&topology).check_size() {
+        eprintln!("palisade: error: {why}");
+        return Ok(2);
+    }
     let observed = &inputs.observed;
     let generated =
         palisade_netpol::generate(&topology, observed, GenerateOptions { ingress_only });

@@ -48,6 +48,22 @@ fn text(bytes: &[u8]) -> String {
 const MANIFESTS: &str = "examples/segmentation/manifests.yaml";
 const FLOWS: &str = "examples/segmentation/flows.json";
 
+/// The example's workloads without their NetworkPolicy, and the policies generated from its
+/// flows, as files in `dir`.
+fn workloads_and_generated(dir: &Path) -> (PathBuf, PathBuf) {
+    let o = palisade(&["netpol", "generate", "--input", MANIFESTS, FLOWS]);
+    let generated = dir.join("generated.yaml");
+    std::fs::write(&generated, &o.stdout).unwrap();
+    let manifests = std::fs::read_to_string(root().join(MANIFESTS)).unwrap();
+    let without: Vec<&str> = manifests
+        .split("\n---\n")
+        .filter(|d| !d.contains("kind: NetworkPolicy"))
+        .collect();
+    let workloads = dir.join("workloads.yaml");
+    std::fs::write(&workloads, without.join("\n---\n")).unwrap();
+    (workloads, generated)
+}
+
 #[test]
 fn map_in_every_format_is_golden() {
     for format in ["txt", "json", "dot", "csv", "md"] {
@@ -128,17 +144,7 @@ fn generate_is_golden_deterministic_and_verified() {
 #[test]
 fn generated_policies_map_to_exactly_the_observed_flows() {
     let dir = tempfile::tempdir().unwrap();
-    let o = palisade(&["netpol", "generate", "--input", MANIFESTS, FLOWS]);
-    let generated = dir.path().join("generated.yaml");
-    std::fs::write(&generated, &o.stdout).unwrap();
-    // The manifests without their own policy, plus the generated ones.
-    let manifests = std::fs::read_to_string(root().join(MANIFESTS)).unwrap();
-    let without: Vec<&str> = manifests
-        .split("\n---\n")
-        .filter(|d| !d.contains("kind: NetworkPolicy"))
-        .collect();
-    let workloads = dir.path().join("workloads.yaml");
-    std::fs::write(&workloads, without.join("\n---\n")).unwrap();
+    let (workloads, generated) = workloads_and_generated(dir.path());
     let map = palisade(&[
         "netpol",
         "map",
@@ -167,16 +173,7 @@ fn generated_policies_map_to_exactly_the_observed_flows() {
 #[test]
 fn library_network_policy_policies_fire_without_policies_and_stop_with_the_generated_ones() {
     let dir = tempfile::tempdir().unwrap();
-    let o = palisade(&["netpol", "generate", "--input", MANIFESTS, FLOWS]);
-    let generated = dir.path().join("generated.yaml");
-    std::fs::write(&generated, &o.stdout).unwrap();
-    let manifests = std::fs::read_to_string(root().join(MANIFESTS)).unwrap();
-    let without: Vec<&str> = manifests
-        .split("\n---\n")
-        .filter(|d| !d.contains("kind: NetworkPolicy"))
-        .collect();
-    let workloads = dir.path().join("workloads.yaml");
-    std::fs::write(&workloads, without.join("\n---\n")).unwrap();
+    let (workloads, generated) = workloads_and_generated(dir.path());
     let fired = |inputs: &[&str]| -> Vec<(String, String)> {
         let mut args = vec!["check", "--builtin", "--all", "--format", "json", "--input"];
         args.extend_from_slice(inputs);
@@ -286,4 +283,44 @@ fn hubble_flows_generate_policies_for_the_workloads_they_name() {
         stderr.contains("64 flow(s) not used: Hubble reply"),
         "replies are counted: {stderr}"
     );
+}
+
+#[test]
+fn hostile_inputs_end_with_exit_2_and_a_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    // 5,001 bare pods: too many pairs to map in bounded time; refused before it starts.
+    let pods: String = (0..5_001)
+        .map(|i| format!("---\napiVersion: v1\nkind: Pod\nmetadata: {{name: p{i}, labels: {{app: p{i}}}}}\nspec: {{containers: []}}\n"))
+        .collect();
+    let many = dir.path().join("many.yaml");
+    std::fs::write(&many, pods).unwrap();
+    for command in ["map", "unused"] {
+        let o = palisade(&["netpol", command, "--input", many.to_str().unwrap(), FLOWS]);
+        assert_eq!(o.status.code(), Some(2), "{command}: {}", text(&o.stderr));
+        assert!(o.stdout.is_empty());
+        assert!(
+            text(&o.stderr).contains("too large to map: 5001 workloads"),
+            "{}",
+            text(&o.stderr)
+        );
+    }
+    // Hubble JSON Lines cut in the middle of a flow: a position, not a partial answer.
+    let hubble =
+        std::fs::read_to_string(root().join("adapters/tests/samples/hubble-10-flows.json"))
+            .unwrap();
+    let truncated = dir.path().join("truncated.json");
+    std::fs::write(&truncated, &hubble[..hubble.len() / 2]).unwrap();
+    let o = palisade(&["netpol", "generate", "--input", truncated.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o.stderr));
+    assert!(o.stdout.is_empty());
+    assert!(
+        text(&o.stderr).contains("truncated.json:"),
+        "{}",
+        text(&o.stderr)
+    );
+    // 100,000 nested lists in place of a manifest: the YAML budget refuses it at once.
+    let nested = dir.path().join("nested.yaml");
+    std::fs::write(&nested, "[".repeat(100_000)).unwrap();
+    let o = palisade(&["netpol", "map", "--input", nested.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o.stderr));
 }

@@ -10,6 +10,7 @@
 
 use crate::diagnostics::{Diagnostic, ObjectRef};
 use crate::flows::Observed;
+use crate::ip::IpRange;
 use crate::map::{Analyzer, Direction, Endpoint};
 use crate::model::{NAMESPACE_NAME_LABEL, SourcedObject, Topology, build};
 use crate::ports::{Connections, PortSet, Protocol};
@@ -311,6 +312,84 @@ fn is_kube_dns(topology: &Topology, w: usize) -> bool {
             .any(|s| s.labels.get("k8s-app").map(String::as_str) == Some("kube-dns"))
 }
 
+/// The most ipBlocks a generated policy names per direction: more observed external
+/// ranges are merged across their smallest gaps (a policy with a million ipBlocks is
+/// neither readable nor cheap for the API server or the network plugin).
+pub const MAX_EXTERNAL_PEERS: usize = 256;
+
+type Used = BTreeMap<(Endpoint, Endpoint), Connections>;
+
+/// What `observed` used to and from workload `w`, its external ranges merged to at most
+/// [`MAX_EXTERNAL_PEERS`] per direction (`merged` is told the direction and the count
+/// when they were more).
+fn bounded_external_peers(observed: &Used, w: usize, merged: &mut dyn FnMut(&str, usize)) -> Used {
+    let me = Endpoint::Workload(w);
+    let mut out: Used = BTreeMap::new();
+    // Per direction: the external ranges and what each used.
+    let mut external: [Vec<(IpRange, Connections)>; 2] = [Vec::new(), Vec::new()];
+    for ((src, dst), conns) in observed {
+        match (src, dst) {
+            (Endpoint::External(r), d) if *d == me => external[0].push((*r, conns.clone())),
+            (s, Endpoint::External(r)) if *s == me => external[1].push((*r, conns.clone())),
+            (s, d) if *s == me || *d == me => {
+                out.insert((*src, *dst), conns.clone());
+            }
+            _ => {}
+        }
+    }
+    for (direction, mut ranges) in external.into_iter().enumerate() {
+        let name = if direction == 0 {
+            "source"
+        } else {
+            "destination"
+        };
+        if ranges.len() > MAX_EXTERNAL_PEERS {
+            merged(name, ranges.len());
+            ranges = merge_smallest_gaps(ranges, MAX_EXTERNAL_PEERS);
+        }
+        for (range, conns) in ranges {
+            let key = if direction == 0 {
+                (Endpoint::External(range), me)
+            } else {
+                (me, Endpoint::External(range))
+            };
+            out.entry(key).or_insert_with(Connections::none).add(&conns);
+        }
+    }
+    out
+}
+
+/// Merges sorted ranges across their smallest gaps until at most `limit` remain; a merged
+/// range allows what any of its parts allowed.
+fn merge_smallest_gaps(
+    mut ranges: Vec<(IpRange, Connections)>,
+    limit: usize,
+) -> Vec<(IpRange, Connections)> {
+    ranges.sort_by_key(|(r, _)| (r.first, r.last));
+    // Overlapping or adjacent ranges first (gap 0), then the smallest gaps.
+    let mut gaps: Vec<u64> = ranges
+        .windows(2)
+        .map(|p| u64::from(p[1].0.first).saturating_sub(u64::from(p[0].0.last) + 1))
+        .collect();
+    gaps.sort_unstable();
+    let keep = limit.saturating_sub(1);
+    let threshold = gaps.len().checked_sub(keep + 1).map(|i| gaps[i]);
+    let mut out: Vec<(IpRange, Connections)> = Vec::new();
+    for (range, conns) in ranges {
+        if let Some((last, used)) = out.last_mut() {
+            let gap = u64::from(range.first).saturating_sub(u64::from(last.last) + 1);
+            // At most `keep` gaps exceed the threshold, so at most `limit` ranges remain.
+            if threshold.is_some_and(|t| gap <= t) || range.first <= last.last {
+                last.last = last.last.max(range.last);
+                used.add(&conns);
+                continue;
+            }
+        }
+        out.push((range, conns));
+    }
+    out
+}
+
 /// Generates policies for the workloads of `topology` from what `observed` used.
 pub fn generate(topology: &Topology, observed: &Observed, options: GenerateOptions) -> Generated {
     let mut out = Generated::default();
@@ -383,7 +462,17 @@ pub fn generate(topology: &Topology, observed: &Observed, options: GenerateOptio
         }
         let mut ingress_peers = Vec::new();
         let mut egress_peers = Vec::new();
-        for ((src, dst), conns) in &observed.used {
+        let used = bounded_external_peers(&observed.used, w, &mut |direction, count| {
+            out.diagnostics.push(Diagnostic::warning(
+                &workload.file,
+                ObjectRef::new(&workload.kind, &workload.namespace, &workload.name),
+                "",
+                format!(
+                    "{count} external {direction} ranges observed: they are merged across the smallest gaps into {MAX_EXTERNAL_PEERS} ipBlocks, which admit addresses between them that no flow used"
+                ),
+            ));
+        });
+        for ((src, dst), conns) in &used {
             if *dst == Endpoint::Workload(w) {
                 // kube-dns admits DNS from every pod in a rule of its own.
                 let conns = if is_kube_dns(topology, w) && matches!(src, Endpoint::Workload(_)) {
@@ -560,11 +649,16 @@ pub fn verify(topology: &Topology, observed: &Observed, generated: &[PolicyDoc])
     let (source_pieces, destination_pieces) = analyzer.external_ranges();
     let pieces = |end: &Endpoint, cut: &[crate::ip::IpRange]| -> Vec<Endpoint> {
         match end {
-            Endpoint::External(range) => cut
-                .iter()
-                .filter(|piece| piece.first <= range.last && range.first <= piece.last)
-                .map(|piece| Endpoint::External(*piece))
-                .collect(),
+            Endpoint::External(range) => {
+                // The pieces are sorted and disjoint: the first that ends at or after the
+                // range's start, up to the last that starts before its end.
+                let from = cut.partition_point(|piece| piece.last < range.first);
+                cut[from..]
+                    .iter()
+                    .take_while(|piece| piece.first <= range.last)
+                    .map(|piece| Endpoint::External(*piece))
+                    .collect()
+            }
             other => vec![*other],
         }
     };

@@ -32,13 +32,17 @@ mod unused;
 pub use diagnostics::{Diagnostic, Level, ObjectRef};
 pub use flows::{Flow, FlowEnd, Observed, read_flows, resolve};
 pub use generate::{
-    Change, GenerateOptions, Generated, MANAGED_BY, PolicyDoc, Verification, generate, verify,
+    Change, GenerateOptions, Generated, MANAGED_BY, MAX_EXTERNAL_PEERS, PolicyDoc, Verification,
+    generate, verify,
 };
 pub use ip::{IpRange, IpSet, parse_cidr};
-pub use map::{Analyzer, ConnectivityMap, Direction, Endpoint, INGRESS_CONTROLLER_NAMESPACE, Link};
+pub use map::{
+    Analyzer, ConnectivityMap, Direction, Endpoint, INGRESS_CONTROLLER_NAMESPACE, Link,
+    MAX_MAP_QUESTIONS,
+};
 pub use model::{
     ContainerPort, Exposure, NAMESPACE_NAME_LABEL, PeerSpec, PodShape, Policy, PortRef, PortSpec,
-    Rule, Service, ServicePort, SourcedObject, Topology, Workload, build,
+    Rule, Service, ServicePort, SourcedObject, Topology, Workload, build, sourced,
 };
 pub use ports::{Connections, PortSet, Protocol};
 pub use render::{MapFormat, render};

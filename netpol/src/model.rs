@@ -246,6 +246,18 @@ fn port_number(v: &Value) -> Option<u16> {
         .filter(|n| *n > 0)
 }
 
+/// The objects of several files, each with the file it came from.
+pub fn sourced(files: &[(String, Vec<Value>)]) -> Vec<SourcedObject<'_>> {
+    files
+        .iter()
+        .flat_map(|(file, objects)| {
+            objects
+                .iter()
+                .map(move |object| SourcedObject { file, object })
+        })
+        .collect()
+}
+
 /// Reads objects into a topology. `default_namespace` is where objects without
 /// `metadata.namespace` go (`default`, or `--namespace`); when `strict_namespace` is set,
 /// an object naming another namespace is an error, as kubectl makes it.

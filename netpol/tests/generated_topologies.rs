@@ -138,3 +138,58 @@ proptest! {
         prop_assert_eq!(again.policies, generated.policies);
     }
 }
+
+/// A workload reached from 1,000 external addresses gets at most MAX_EXTERNAL_PEERS
+/// ipBlocks, which still allow every observed flow (and a warning says they were merged).
+#[test]
+fn many_external_peers_are_merged_into_a_bounded_number_of_ip_blocks() {
+    let t = topology(&[(0, 0, true), (0, 1, true)], false);
+    let mut o = Observed::default();
+    for i in 0..1000u32 {
+        // Every fourth address of 198.51.100.0/22 and beyond: 1,000 ranges with gaps.
+        let ip = 0xc633_6400 + i * 4;
+        o.flows += 1;
+        o.used
+            .entry((
+                Endpoint::External(IpRange {
+                    first: ip,
+                    last: ip,
+                }),
+                Endpoint::Workload(0),
+            ))
+            .or_insert_with(Connections::none)
+            .add(&Connections::of(Protocol::Tcp, PortSet::range(443, 443)));
+    }
+    let generated = generate(&t, &o, GenerateOptions::default());
+    let blocks = serde_json::to_value(&generated.policies[0]).unwrap()["spec"]["ingress"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|r| r["from"].as_array().cloned().unwrap_or_default())
+        .count();
+    assert!(
+        (1..=palisade_netpol::MAX_EXTERNAL_PEERS).contains(&blocks),
+        "{blocks} ipBlocks"
+    );
+    assert!(
+        generated
+            .diagnostics
+            .iter()
+            .any(|d| d.message.contains("1000 external source ranges observed")),
+        "{:?}",
+        generated.diagnostics
+    );
+    let verification = verify(&t, &o, &generated.policies);
+    assert!(verification.is_exact(), "{verification:?}");
+}
+
+/// A map of more pairs than MAX_MAP_QUESTIONS is refused before it is computed.
+#[test]
+fn a_map_too_large_to_compute_is_refused() {
+    let spec: Vec<(usize, u8, bool)> = (0..5_001).map(|_| (0, 0, true)).collect();
+    let t = topology(&spec, false);
+    let why = palisade_netpol::Analyzer::new(&t).check_size().unwrap_err();
+    assert!(why.starts_with("too large to map: 5001 workloads"), "{why}");
+    let small = topology(&spec[..1000], false);
+    assert!(palisade_netpol::Analyzer::new(&small).check_size().is_ok());
+}

@@ -12,7 +12,7 @@
 
 use palisade_netpol::{
     Analyzer, Connections, Endpoint, GenerateOptions, IpRange, MapFormat, Observed, PortSet,
-    Protocol, SourcedObject, Topology, build, generate, render, verify,
+    Protocol, Topology, build, generate, render, sourced, verify,
 };
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
@@ -51,15 +51,7 @@ fn case_objects(case: &Path) -> Vec<(String, Vec<Value>)> {
 }
 
 fn topology_of(files: &[(String, Vec<Value>)]) -> Topology {
-    let objects: Vec<SourcedObject<'_>> = files
-        .iter()
-        .flat_map(|(file, objects)| {
-            objects
-                .iter()
-                .map(move |object| SourcedObject { file, object })
-        })
-        .collect();
-    build(&objects, "default", false).0
+    build(&sourced(files), "default", false).0
 }
 
 fn lines(text: &str) -> BTreeSet<String> {

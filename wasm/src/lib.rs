@@ -1,7 +1,7 @@
 //! wasm-bindgen bindings: thin wrappers over [`palisade_engine::api`]. Every function takes
 //! and returns JSON text; the caller supplies "now" (JS `Date`) so results are reproducible.
 
-use palisade_netpol::{Analyzer, Endpoint, Observed, SourcedObject};
+use palisade_netpol::{Analyzer, Endpoint, Observed};
 use serde_json::{Value, json};
 use wasm_bindgen::prelude::wasm_bindgen;
 
@@ -78,14 +78,7 @@ fn netpol_value(request: &str) -> Result<Value, String> {
             palisade_adapters::manifest_objects(&text).map_err(|e| format!("{name}: {e}"))?;
         files.push((name, objects));
     }
-    let objects: Vec<SourcedObject<'_>> = files
-        .iter()
-        .flat_map(|(file, objects)| {
-            objects
-                .iter()
-                .map(move |object| SourcedObject { file, object })
-        })
-        .collect();
+    let objects = palisade_netpol::sourced(&files);
     let (mut topology, mut diagnostics) = palisade_netpol::build(&objects, "default", false);
     if diagnostics
         .iter()
@@ -118,7 +111,9 @@ fn netpol_value(request: &str) -> Result<Value, String> {
         &flows,
         &mut observed,
     ));
-    let (map, warnings) = Analyzer::new(&topology).map();
+    let analyzer = Analyzer::new(&topology);
+    analyzer.check_size()?;
+    let (map, warnings) = analyzer.map();
     diagnostics.extend(warnings);
     let report = with_flows.then(|| palisade_netpol::unused(&map, &observed));
     let mut nodes = Vec::new();
