@@ -9,7 +9,7 @@ mod runtime;
 mod scanners;
 
 use serde_json::{Value, json};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 pub use scanners::dockerfile_line;
 
@@ -68,7 +68,7 @@ pub struct Converted {
     pub format: Option<Format>,
     /// The NetworkPolicy objects of a Kubernetes manifest (namespace filled in), already
     /// applied to its deployments; a reader of several manifests applies all of them to
-    /// all deployments with [`apply_network_policies`].
+    /// all deployments with [`NetworkIsolation`].
     pub network_policies: Vec<Value>,
 }
 
@@ -624,91 +624,85 @@ fn kubernetes(
         *out.context.entry(kind.to_string()).or_default() += 1;
     }
     k8s::expose(&mut deployments, &services, &routes);
-    check_network_policies(&out.network_policies)?;
-    apply_network_policies(&mut deployments, &out.network_policies);
+    NetworkIsolation::new(&out.network_policies)?.apply(&mut deployments);
     out.lines.resize(out.records.len(), None);
     out.records.extend(deployments);
     out.lines.extend(deployment_lines);
     Ok(())
 }
 
-/// Refuses NetworkPolicies the API server would refuse (an invalid CIDR, protocol, port or
-/// selector), naming the object and the field: a deployment's isolation must not be read
-/// from a policy that cannot exist.
-fn check_network_policies(policies: &[Value]) -> Result<(), AdapterError> {
-    let objects: Vec<_> = policies
-        .iter()
-        .map(|object| palisade_netpol::SourcedObject { file: "", object })
-        .collect();
-    let (_, diagnostics) = palisade_netpol::build(&objects, "default", false);
-    match diagnostics
-        .iter()
-        .find(|d| d.level == palisade_netpol::Level::Error)
-    {
-        Some(d) => Err(AdapterError::Unrecognized(format!(
-            "{}: `{}` {}",
-            d.object, d.field, d.message
-        ))),
-        None => Ok(()),
-    }
+/// NetworkPolicies read once (every field checked), to set the isolation of deployments.
+pub struct NetworkIsolation {
+    policies: Vec<palisade_netpol::Policy>,
 }
 
-/// Sets `network_policies` of every deployment record (records.md JSON) from NetworkPolicy
-/// objects: a deployment is isolated for ingress (egress) when a policy of its namespace
-/// selects its pod labels and applies to ingress (egress), as Kubernetes defines it. The
-/// policies are taken as all there are: with none, both are `false`.
-pub fn apply_network_policies(deployments: &mut [Value], policies: &[Value]) {
-    let objects: Vec<_> = policies
-        .iter()
-        .map(|object| palisade_netpol::SourcedObject { file: "", object })
-        .collect();
-    let (topology, _) = palisade_netpol::build(&objects, "default", false);
-    for d in deployments.iter_mut() {
-        if d.get("kind").and_then(Value::as_str) != Some("deployment") {
-            continue;
-        }
-        let namespace = d
-            .get("namespace")
-            .and_then(Value::as_str)
-            .unwrap_or("default")
-            .to_string();
-        let labels: palisade_netpol::Labels = d
-            .get("pod_labels")
-            .and_then(Value::as_object)
-            .map(|m| {
-                m.iter()
-                    .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
-                    .collect()
-            })
-            .unwrap_or_default();
-        let selecting: Vec<_> = topology
-            .policies
+impl NetworkIsolation {
+    /// Reads NetworkPolicy objects. One the API server would refuse (an invalid CIDR,
+    /// protocol, port or selector) is an error naming the object and the field: a
+    /// deployment's isolation must not be read from a policy that cannot exist.
+    pub fn new(policies: &[Value]) -> Result<NetworkIsolation, AdapterError> {
+        let objects: Vec<_> = policies
             .iter()
-            .filter(|p| p.namespace == namespace && p.pod_selector.matches(&labels))
+            .map(|object| palisade_netpol::SourcedObject { file: "", object })
             .collect();
-        let names = |ingress: bool| -> Vec<String> {
-            let mut names: Vec<String> = selecting
-                .iter()
-                .filter(|p| {
-                    if ingress {
-                        p.ingress.is_some()
-                    } else {
-                        p.egress.is_some()
-                    }
+        let (topology, diagnostics) = palisade_netpol::build(&objects, "default", false);
+        if let Some(d) = diagnostics
+            .iter()
+            .find(|d| d.level == palisade_netpol::Level::Error)
+        {
+            return Err(AdapterError::Unrecognized(format!(
+                "{}: `{}` {}",
+                d.object, d.field, d.message
+            )));
+        }
+        Ok(NetworkIsolation {
+            policies: topology.policies,
+        })
+    }
+
+    /// Sets `network_policies` of every deployment record (records.md JSON): a deployment
+    /// is isolated for ingress (egress) when a policy of its namespace selects its pod
+    /// labels and applies to ingress (egress), as Kubernetes defines it. The policies are
+    /// taken as all there are: with none, both are `false`.
+    pub fn apply(&self, deployments: &mut [Value]) {
+        for d in deployments.iter_mut() {
+            if d.get("kind").and_then(Value::as_str) != Some("deployment") {
+                continue;
+            }
+            let namespace = d
+                .get("namespace")
+                .and_then(Value::as_str)
+                .unwrap_or("default");
+            let labels: palisade_netpol::Labels = d
+                .get("pod_labels")
+                .and_then(Value::as_object)
+                .map(|m| {
+                    m.iter()
+                        .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
+                        .collect()
                 })
-                .map(|p| p.name.clone())
-                .collect();
-            names.sort();
-            names.dedup();
-            names
-        };
-        let (ingress, egress) = (names(true), names(false));
-        d["network_policies"] = json!({
-            "has_ingress": !ingress.is_empty(),
-            "has_egress": !egress.is_empty(),
-            "ingress_policies": ingress,
-            "egress_policies": egress,
-        });
+                .unwrap_or_default();
+            let mut ingress = BTreeSet::new();
+            let mut egress = BTreeSet::new();
+            for p in self
+                .policies
+                .iter()
+                .filter(|p| p.namespace == namespace && p.pod_selector.matches(&labels))
+            {
+                if p.ingress.is_some() {
+                    ingress.insert(p.name.clone());
+                }
+                if p.egress.is_some() {
+                    egress.insert(p.name.clone());
+                }
+            }
+            d["network_policies"] = json!({
+                "has_ingress": !ingress.is_empty(),
+                "has_egress": !egress.is_empty(),
+                "ingress_policies": ingress,
+                "egress_policies": egress,
+            });
+        }
     }
 }
 
@@ -887,7 +881,7 @@ fn admission(v: &Value, out: &mut Converted, options: &ConvertOptions) -> Result
 #[cfg(test)]
 mod tests {
     use super::{
-        ConvertOptions, Converted, apply_network_policies, convert, convert_with, strip_position,
+        ConvertOptions, Converted, NetworkIsolation, convert, convert_with, strip_position,
     };
     use serde_json::{Value, json};
 
@@ -926,11 +920,13 @@ mod tests {
 
     #[test]
     #[allow(clippy::unwrap_used, reason = "tests fail loudly")]
-    fn policies_of_another_file_apply_through_apply_network_policies() {
+    fn policies_of_another_file_apply_through_network_isolation() {
         let mut c = convert(TWO_DEPLOYMENTS).unwrap();
         let other = convert("apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: deny-egress}\nspec: {podSelector: {}, policyTypes: [Egress]}\n").unwrap();
         // Placed in `default`, so it isolates nothing in `shop`...
-        apply_network_policies(&mut c.records, &other.network_policies);
+        NetworkIsolation::new(&other.network_policies)
+            .unwrap()
+            .apply(&mut c.records);
         assert_eq!(isolation(&c, "web")["has_egress"], json!(false));
         // ...but one in `shop` isolates both deployments for egress only.
         let shop = convert_with(
@@ -938,7 +934,9 @@ mod tests {
             &ConvertOptions { namespace: Some("shop".into()) },
         )
         .unwrap();
-        apply_network_policies(&mut c.records, &shop.network_policies);
+        NetworkIsolation::new(&shop.network_policies)
+            .unwrap()
+            .apply(&mut c.records);
         assert_eq!(
             isolation(&c, "web"),
             json!({"has_ingress": false, "has_egress": true,

@@ -172,55 +172,61 @@ pub fn expand_directories(paths: &[PathBuf]) -> Result<Vec<PathBuf>, Fatal> {
 
 /// The text of every input (directories expanded, stdin and pipes read once), each at
 /// most [`MAX_CONVERTED_BYTES`], for commands that read whole documents (`netpol`).
+/// Binary data is refused after its first 64 KiB, as `check` refuses it.
 pub fn read_texts(paths: &[PathBuf]) -> Result<Vec<(String, String)>, Fatal> {
     let mut out = Vec::new();
     for p in &expand_directories(paths)? {
-        let (display, source) = if p.as_os_str() == "-" {
-            let display = "<stdin>".to_string();
-            let file = spool(std::io::stdin().lock(), &display)?;
-            (display, Source::Spool(file))
-        } else {
-            (p.display().to_string(), Source::Path(p.clone()))
-        };
-        let reader = source.open(&display)?;
-        out.push((
-            display.clone(),
-            read_text(reader, MAX_CONVERTED_BYTES, &display)?,
-        ));
+        let (display, source) = source_of(p)?;
+        let mut reader = source.open(&display)?;
+        let prefix = read_prefix(&mut reader, &display)?;
+        let text = read_text(
+            prefix.as_slice().chain(reader),
+            MAX_CONVERTED_BYTES,
+            &display,
+        )?;
+        out.push((display, text));
     }
     Ok(out)
+}
+
+/// The first [`SNIFF`] bytes of an input, refused when they hold binary data.
+fn read_prefix(reader: &mut File, display: &str) -> Result<Vec<u8>, Fatal> {
+    let mut prefix = Vec::with_capacity(SNIFF);
+    reader
+        .take(SNIFF as u64)
+        .read_to_end(&mut prefix)
+        .map_err(|e| Fatal(format!("{display}: cannot read: {e}")))?;
+    refuse_binary(&prefix, display)?;
+    Ok(prefix)
+}
+
+/// Where input `p` is read from: a regular file in place; stdin (`-`), a pipe, FIFO or
+/// device copied once into a temporary file, as they can be read once only.
+fn source_of(p: &PathBuf) -> Result<(String, Source), Fatal> {
+    if p.as_os_str() == "-" {
+        let display = "<stdin>".to_string();
+        let file = spool(std::io::stdin().lock(), &display)?;
+        return Ok((display, Source::Spool(file)));
+    }
+    let display = p.display().to_string();
+    let meta = std::fs::metadata(p).map_err(|e| Fatal(format!("{display}: cannot read: {e}")))?;
+    if meta.is_file() {
+        Ok((display, Source::Path(p.clone())))
+    } else {
+        let reader = File::open(p).map_err(|e| Fatal(format!("{display}: cannot read: {e}")))?;
+        let file = spool(reader, &display)?;
+        Ok((display, Source::Spool(file)))
+    }
 }
 
 /// Opens every input (directories expanded); converts the ones that are not records.md JSON.
 pub fn open_inputs(paths: &[PathBuf], options: &ConvertOptions) -> Result<Vec<InputFile>, Fatal> {
     let mut out = Vec::new();
     for p in &expand_directories(paths)? {
-        let (display, source) = if p.as_os_str() == "-" {
-            let display = "<stdin>".to_string();
-            let file = spool(std::io::stdin().lock(), &display)?;
-            (display, Source::Spool(file))
-        } else {
-            let display = p.display().to_string();
-            let meta =
-                std::fs::metadata(p).map_err(|e| Fatal(format!("{display}: cannot read: {e}")))?;
-            if meta.is_file() {
-                (display, Source::Path(p.clone()))
-            } else {
-                // A pipe (`<(cat x)`), FIFO or device can be read once only.
-                let reader =
-                    File::open(p).map_err(|e| Fatal(format!("{display}: cannot read: {e}")))?;
-                let file = spool(reader, &display)?;
-                (display, Source::Spool(file))
-            }
-        };
+        let (display, source) = source_of(p)?;
         let mut reader = source.open(&display)?;
         let size = reader.metadata().map(|m| m.len()).unwrap_or(0);
-        let mut prefix = Vec::with_capacity(SNIFF);
-        (&mut reader)
-            .take(SNIFF as u64)
-            .read_to_end(&mut prefix)
-            .map_err(|e| Fatal(format!("{display}: cannot read: {e}")))?;
-        refuse_binary(&prefix, &display)?;
+        let prefix = read_prefix(&mut reader, &display)?;
         let prefix_text = String::from_utf8_lossy(&prefix);
         let mut input = InputFile {
             display,
@@ -247,7 +253,7 @@ pub fn open_inputs(paths: &[PathBuf], options: &ConvertOptions) -> Result<Vec<In
         .filter_map(|(_, c)| c.as_mut())
         .filter(|c| c.format == Some(Format::Kubernetes))
         .collect();
-    share_network_policies(&mut manifests);
+    share_network_policies(&mut manifests)?;
     out.into_iter()
         .map(|(mut input, converted)| {
             if let Some(converted) = converted {
@@ -260,17 +266,20 @@ pub fn open_inputs(paths: &[PathBuf], options: &ConvertOptions) -> Result<Vec<In
 
 /// Applies the NetworkPolicies of every manifest to the deployments of every manifest: a
 /// policy and the workloads it selects are often in different files.
-fn share_network_policies(manifests: &mut [&mut Converted]) {
+fn share_network_policies(manifests: &mut [&mut Converted]) -> Result<(), Fatal> {
     if manifests.len() < 2 {
-        return;
+        return Ok(());
     }
     let policies: Vec<Value> = manifests
         .iter()
         .flat_map(|c| c.network_policies.iter().cloned())
         .collect();
+    let isolation = palisade_adapters::NetworkIsolation::new(&policies)
+        .map_err(|e| Fatal(format!("NetworkPolicies: {e}")))?;
     for c in manifests.iter_mut() {
-        palisade_adapters::apply_network_policies(&mut c.records, &policies);
+        isolation.apply(&mut c.records);
     }
+    Ok(())
 }
 
 /// Converts an input that is not records.md JSON in memory; `None` when it is records.md
@@ -414,7 +423,7 @@ pub fn convert(paths: &[PathBuf], options: &ConvertOptions) -> Result<i32, Fatal
         .map(|(_, c)| c)
         .filter(|c| c.format == Some(Format::Kubernetes))
         .collect();
-    share_network_policies(&mut manifests);
+    share_network_policies(&mut manifests)?;
     for (display, converted) in inputs {
         let mut kinds: BTreeMap<String, usize> = BTreeMap::new();
         for (i, v) in converted.records.iter().enumerate() {

@@ -318,6 +318,10 @@ fn hostile_inputs_end_with_exit_2_and_a_reason() {
         "{}",
         text(&o.stderr)
     );
+    // Binary data is refused after its first 64 KiB, not read to the size limit.
+    let o = palisade(&["netpol", "map", "--input", "/dev/zero"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o.stderr));
+    assert!(text(&o.stderr).contains("binary"), "{}", text(&o.stderr));
     // 100,000 nested lists in place of a manifest: the YAML budget refuses it at once.
     let nested = dir.path().join("nested.yaml");
     std::fs::write(&nested, "[".repeat(100_000)).unwrap();
