@@ -77,8 +77,8 @@ fn get_str<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
 
 /// Reads the `network_flow` records among `records` (others are ignored) of `file`.
 /// Flows that cannot be read (no port, an unknown protocol, an end that is neither a
-/// workload nor an address) are reported as warnings naming the record and the field and
-/// counted in `unread` by reason.
+/// workload nor an address) are counted in `unread` by reason; the first of each reason
+/// are warnings naming the record and the field.
 pub fn read_flows(
     file: &str,
     records: &[Value],
@@ -95,8 +95,11 @@ pub fn read_flows(
             .unwrap_or_else(|| format!("#{}", i + 1));
         let at = ObjectRef::new("network_flow", "", &id);
         let mut fail = |field: &str, message: String, reason: &str| {
-            diagnostics.push(Diagnostic::warning(file, at.clone(), field, message));
-            *unread.entry(reason.to_string()).or_default() += 1;
+            let count = unread.entry(reason.to_string()).or_default();
+            if *count < MAX_WARNINGS_PER_REASON {
+                diagnostics.push(Diagnostic::warning(file, at.clone(), field, message));
+            }
+            *count += 1;
         };
         let protocol_text = get_str(r, "protocol").unwrap_or("TCP");
         let Some(protocol) = Protocol::parse(protocol_text) else {
@@ -375,6 +378,21 @@ mod tests {
             });
         }
         t
+    }
+
+    #[test]
+    fn a_hundred_thousand_unreadable_flows_are_counted_and_only_the_first_warned_about() {
+        let bad = json!({"kind": "network_flow", "protocol": "ICMP", "port": 1,
+            "source": {"namespace": "a", "name": "b"}, "destination": {"namespace": "a", "name": "c"}});
+        let records = vec![bad; 100_000];
+        let mut unread = BTreeMap::new();
+        let (flows, diagnostics) = read_flows("f.json", &records, &mut unread);
+        assert!(flows.is_empty());
+        assert_eq!(diagnostics.len(), MAX_WARNINGS_PER_REASON);
+        assert_eq!(
+            unread.get("protocol other than TCP, UDP or SCTP"),
+            Some(&1_000_000)
+        );
     }
 
     #[test]
