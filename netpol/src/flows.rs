@@ -391,7 +391,7 @@ mod tests {
         assert_eq!(diagnostics.len(), MAX_WARNINGS_PER_REASON);
         assert_eq!(
             unread.get("protocol other than TCP, UDP or SCTP"),
-            Some(&1_000_000)
+            Some(&100_000)
         );
     }
 
