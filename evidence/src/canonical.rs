@@ -1,0 +1,98 @@
+//! Canonical JSON: the bytes an entry is hashed and stored as.
+//!
+//! Object keys sorted by their UTF-8 bytes, no whitespace, strings escaped as serde_json
+//! escapes them, integers only (entries carry no floating-point numbers). The same value
+//! always gives the same bytes, whichever order its keys were built in.
+
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+/// The canonical text of a JSON value.
+pub fn to_string(value: &Value) -> String {
+    let mut out = String::new();
+    write(value, &mut out);
+    out
+}
+
+fn write(value: &Value, out: &mut String) {
+    match value {
+        Value::Object(map) => {
+            let mut keys: Vec<&String> = map.keys().collect();
+            keys.sort();
+            out.push('{');
+            for (i, key) in keys.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_str(key, out);
+                out.push(':');
+                if let Some(v) = map.get(key) {
+                    write(v, out);
+                }
+            }
+            out.push('}');
+        }
+        Value::Array(items) => {
+            out.push('[');
+            for (i, v) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write(v, out);
+            }
+            out.push(']');
+        }
+        Value::String(s) => write_str(s, out),
+        // null, booleans and numbers print the same way in any serializer.
+        other => out.push_str(&other.to_string()),
+    }
+}
+
+fn write_str(s: &str, out: &mut String) {
+    out.push_str(&Value::String(s.to_string()).to_string());
+}
+
+/// `sha256:` and the hex SHA-256 of bytes.
+pub fn digest_bytes(bytes: &[u8]) -> String {
+    format!("sha256:{}", hex(&Sha256::digest(bytes)))
+}
+
+/// The digest of a value's canonical text.
+pub fn digest(value: &Value) -> String {
+    digest_bytes(to_string(value).as_bytes())
+}
+
+/// Lower-case hex of bytes.
+pub fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        s.push(DIGITS[(b >> 4) as usize] as char);
+        s.push(DIGITS[(b & 15) as usize] as char);
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn keys_are_sorted_at_every_level_and_nothing_is_spaced() {
+        let a = json!({"b": 1, "a": {"z": [1, {"y": "é\n", "x": null}], "c": true}});
+        assert_eq!(
+            to_string(&a),
+            r#"{"a":{"c":true,"z":[1,{"x":null,"y":"é\n"}]},"b":1}"#
+        );
+    }
+
+    #[test]
+    fn the_digest_does_not_depend_on_key_order() {
+        let a: Value = serde_json::from_str(r#"{"x":1,"y":[2,3]}"#).unwrap_or_default();
+        let b: Value = serde_json::from_str(r#"{ "y": [2, 3], "x": 1 }"#).unwrap_or_default();
+        assert_eq!(digest(&a), digest(&b));
+        assert!(digest(&a).starts_with("sha256:") && digest(&a).len() == 71);
+        assert_ne!(digest(&a), digest(&json!({"x": 2, "y": [2, 3]})));
+    }
+}
