@@ -23,6 +23,7 @@ pub struct CheckArgs {
     pub convert: palisade_adapters::ConvertOptions,
     pub config: load::ConfigFlags,
     pub no_remediation: bool,
+    pub evidence: crate::evidence::EvidenceFlags,
 }
 
 /// Builds the matcher from `--policies`, `--bundle` and the built-in library
@@ -64,6 +65,7 @@ pub fn matcher(
 
 /// Runs `check`; returns the exit code.
 pub fn run(args: CheckArgs) -> Result<i32, Fatal> {
+    args.evidence.validate()?;
     let matcher = match matcher(
         &args.policies,
         args.bundle.as_ref(),
@@ -74,7 +76,8 @@ pub fn run(args: CheckArgs) -> Result<i32, Fatal> {
         Err(code) => return Ok(code),
     };
     let now = load::now()?;
-    let inputs = crate::inputs::open_inputs(&args.input, &args.convert)?;
+    let recording = args.evidence.evidence.is_some();
+    let inputs = crate::inputs::open_inputs(&args.input, &args.convert, recording)?;
     // Pass 1: context records (deployments, images, baselines); validates every record.
     let mut dataset = Dataset::default();
     let mut read: std::collections::BTreeMap<String, usize> = Default::default();
@@ -120,10 +123,16 @@ pub fn run(args: CheckArgs) -> Result<i32, Fatal> {
             *sink.context.entry(kind.clone()).or_default() += n;
         }
     }
+    let mut recorder = crate::evidence::Recorder::start(&args.evidence, program, &inputs, now)?;
+    let mut evaluated = 0u64;
     // Pass 2: every record in input order.
     let (mut next_deployment, mut next_image) = (0usize, 0usize);
-    for input in &inputs {
-        crate::inputs::each_record(input, "checking", |r, line| {
+    let mut check_one = |r: Record,
+                         line: Option<u32>,
+                         display: &str,
+                         json: Option<&serde_json::Value>|
+     -> Result<(), String> {
+        {
             let root = match &r {
                 Record::Deployment(_) => {
                     next_deployment += 1;
@@ -148,18 +157,44 @@ pub fn run(args: CheckArgs) -> Result<i32, Fatal> {
             if args.lifecycle.is_some_and(|s| s != kind.stage()) {
                 return Ok(());
             }
+            let limit = |e: palisade_engine::matcher::LimitError| {
+                let id = palisade_engine::report::record_id(root);
+                format!("{} `{}`: {e}", id.kind, id.id)
+            };
             let (mut violations, not_fired) = matcher
                 .check(&dataset, root, &opts, args.explain)
-                .map_err(|e| {
-                    let id = palisade_engine::report::record_id(root);
-                    format!("{} `{}`: {e}", id.kind, id.id)
-                })?;
-            for v in &mut violations {
-                v.record.locate(&input.display, line);
+                .map_err(limit)?;
+            evaluated += 1;
+            if let (Some(rec), Some(json)) = (recorder.as_mut(), json) {
+                let excepted = matcher.excepted(&dataset, root, &opts).map_err(limit)?;
+                rec.record(&violations, &excepted, json).map_err(|e| e.0)?;
             }
-            sink.record(root, (&input.display, line), violations, not_fired)
+            for v in &mut violations {
+                v.record.locate(display, line);
+            }
+            sink.record(root, (display, line), violations, not_fired)
                 .map_err(|e| e.to_string())
-        })?;
+        }
+    };
+    let mut pass = || -> Result<(), Fatal> {
+        for input in &inputs {
+            if recording {
+                crate::inputs::each_record_with_json(input, |r, line, json| {
+                    check_one(r, line, &input.display, Some(json))
+                })?;
+            } else {
+                crate::inputs::each_record(input, "checking", |r, line| {
+                    check_one(r, line, &input.display, None)
+                })?;
+            }
+        }
+        Ok(())
+    };
+    if let Err(e) = pass() {
+        if let Some(rec) = recorder {
+            rec.abandon();
+        }
+        return Err(e);
     }
     let outcome = sink.finish(policies)?;
     let failing = outcome.iter().any(|o| match args.fail_on {
@@ -171,6 +206,9 @@ pub fn run(args: CheckArgs) -> Result<i32, Fatal> {
             "{}\n",
             crate::output::exit_reason(&outcome, args.fail_on)
         ))?;
+    }
+    if let Some(rec) = recorder {
+        rec.finish(evaluated, failing, load::now()?)?;
     }
     Ok(if failing { 1 } else { 0 })
 }

@@ -5,6 +5,7 @@ use crate::load::Fatal;
 use palisade_adapters::{ConvertOptions, Converted, Format};
 use palisade_engine::input::read_records;
 use palisade_engine::record::Record;
+use serde::Deserialize;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -111,6 +112,8 @@ pub struct InputFile {
     source: Source,
     /// Records converted from another format, with the line each object starts at.
     converted: Option<Vec<(Record, Option<u32>)>>,
+    /// The JSON of each converted record, kept when evidence digests them.
+    converted_values: Option<Vec<Value>>,
     /// The detected format.
     pub format: Format,
     /// Objects the adapter skipped, by kind.
@@ -220,7 +223,12 @@ fn source_of(p: &PathBuf) -> Result<(String, Source), Fatal> {
 }
 
 /// Opens every input (directories expanded); converts the ones that are not records.md JSON.
-pub fn open_inputs(paths: &[PathBuf], options: &ConvertOptions) -> Result<Vec<InputFile>, Fatal> {
+/// With `keep_values`, the JSON of converted records is kept (for [`each_record_with_json`]).
+pub fn open_inputs(
+    paths: &[PathBuf],
+    options: &ConvertOptions,
+    keep_values: bool,
+) -> Result<Vec<InputFile>, Fatal> {
     let mut out = Vec::new();
     for p in &expand_directories(paths)? {
         let (display, source) = source_of(p)?;
@@ -232,6 +240,7 @@ pub fn open_inputs(paths: &[PathBuf], options: &ConvertOptions) -> Result<Vec<In
             display,
             source,
             converted: None,
+            converted_values: None,
             format: Format::Records,
             skipped: BTreeMap::new(),
             context: BTreeMap::new(),
@@ -257,7 +266,7 @@ pub fn open_inputs(paths: &[PathBuf], options: &ConvertOptions) -> Result<Vec<In
     out.into_iter()
         .map(|(mut input, converted)| {
             if let Some(converted) = converted {
-                into_records(&mut input, converted)?;
+                into_records(&mut input, converted, keep_values)?;
             }
             Ok(input)
         })
@@ -296,9 +305,16 @@ fn convert_in_memory(
 }
 
 /// Reads converted records into an input.
-fn into_records(input: &mut InputFile, converted: Converted) -> Result<(), Fatal> {
+fn into_records(
+    input: &mut InputFile,
+    converted: Converted,
+    keep_values: bool,
+) -> Result<(), Fatal> {
     let format = converted.format.unwrap_or(Format::Records);
     let mut records = Vec::with_capacity(converted.records.len());
+    if keep_values {
+        input.converted_values = Some(converted.records.clone());
+    }
     for (i, v) in converted.records.into_iter().enumerate() {
         let r: Record = serde_json::from_value(v)
             .map_err(|e| Fatal(format!("{}: record {}: {e}", input.display, i + 1)))?;
@@ -395,6 +411,50 @@ pub fn each_record(
             Fatal(format!("{}: {}", input.display, e.message))
         }
     })
+}
+
+/// [`each_record`] with each record's JSON as read (converted records: as converted), for
+/// evidence digests. Converted inputs need [`open_inputs`] with `keep_values`.
+pub fn each_record_with_json(
+    input: &InputFile,
+    mut f: impl FnMut(Record, Option<u32>, &Value) -> Result<(), String>,
+) -> Result<usize, Fatal> {
+    if let Some(records) = &input.converted {
+        let Some(values) = &input.converted_values else {
+            return Err(Fatal(format!(
+                "{}: the converted records were not kept",
+                input.display
+            )));
+        };
+        for ((r, line), v) in records.iter().zip(values) {
+            f(r.clone(), *line, v).map_err(|e| Fatal(format!("{}: {e}", input.display)))?;
+        }
+        return Ok(records.len());
+    }
+    let file = input.source.open(&input.display)?;
+    palisade_engine::input::read_items(BufReader::with_capacity(1 << 16, file), |v: Value| {
+        let r = Record::deserialize(&v).map_err(|e| e.to_string())?;
+        f(r, None, &v)
+    })
+    .map_err(|e| {
+        if e.line > 0 {
+            Fatal(format!(
+                "{}:{}:{}: {}",
+                input.display, e.line, e.column, e.message
+            ))
+        } else {
+            Fatal(format!("{}: {}", input.display, e.message))
+        }
+    })
+}
+
+impl InputFile {
+    /// `sha256:` of the input's bytes as read.
+    pub fn digest(&self) -> Result<String, Fatal> {
+        let file = self.source.open(&self.display)?;
+        palisade_evidence::canonical::digest_reader(file)
+            .map_err(|e| Fatal(format!("{}: cannot read: {e}", self.display)))
+    }
 }
 
 /// `palisade convert`: the records of every input as one JSON array on stdout, and a

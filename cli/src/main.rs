@@ -1,6 +1,7 @@
 //! `palisade`: check records against policies, compile, format and test policies.
 
 mod check;
+mod evidence;
 mod inputs;
 mod library;
 mod load;
@@ -106,6 +107,8 @@ enum Command {
         /// Do not show each violated policy's remediation (text output).
         #[arg(long)]
         no_remediation: bool,
+        #[command(flatten)]
+        evidence: evidence::EvidenceFlags,
     },
     /// Parse and type-check policies; optionally write a bundle or print the IR.
     Compile {
@@ -171,6 +174,15 @@ enum Command {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<std::ffi::OsString>,
     },
+    /// SOC 2 evidence logs: create a signing key, verify logs, print a checkpoint, the OSCAL
+    /// component definition of the policies (docs/evidence.md).
+    Evidence {
+        #[command(subcommand)]
+        action: evidence::Action,
+    },
+    /// A SOC 2 report of a period from verified evidence logs: HTML, JSON, OSCAL
+    /// assessment results or OpenReports.
+    Report(evidence::ReportArgs),
     /// Translate policies from other engines.
     Import {
         #[command(subcommand)]
@@ -250,6 +262,7 @@ fn run(cli: Cli) -> Result<i32, Fatal> {
             namespace,
             config,
             no_remediation,
+            evidence,
         } => check::run(check::CheckArgs {
             policies,
             bundle,
@@ -263,6 +276,7 @@ fn run(cli: Cli) -> Result<i32, Fatal> {
             convert: palisade_adapters::ConvertOptions { namespace },
             config,
             no_remediation,
+            evidence,
         }),
         Command::Compile {
             paths,
@@ -302,6 +316,8 @@ fn run(cli: Cli) -> Result<i32, Fatal> {
         }
         Command::Playground { listen, dir } => serve_static::run(&dir, &listen),
         Command::Netpol { action } => netpol::run(action),
+        Command::Evidence { action } => evidence::run(action),
+        Command::Report(args) => evidence::report(args),
         Command::Serve { args } => serve::run(&args),
         Command::Import {
             from: ImportFrom::Stackrox { file },

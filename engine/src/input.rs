@@ -80,8 +80,18 @@ impl<R: std::io::Read> std::io::Read for Limited<R> {
 /// Reads every record of `reader`, calling `each` in input order. Stops at the first
 /// malformed record, or the first error `each` returns.
 pub fn read_records<R: BufRead>(
+    reader: R,
+    each: impl FnMut(Record) -> Result<(), String>,
+) -> Result<usize, InputError> {
+    read_items(reader, each)
+}
+
+/// Reads every item of `reader` as [`read_records`] reads records (an array, a stream of
+/// objects or JSON Lines, with the same limits), as any type: hosts that keep the record's
+/// JSON (to digest it for evidence) read `serde_json::Value`s.
+pub fn read_items<R: BufRead, T: serde::de::DeserializeOwned>(
     mut reader: R,
-    mut each: impl FnMut(Record) -> Result<(), String>,
+    mut each: impl FnMut(T) -> Result<(), String>,
 ) -> Result<usize, InputError> {
     let first = loop {
         let buf = reader.fill_buf().map_err(|e| InputError {
@@ -119,7 +129,7 @@ pub fn read_records<R: BufRead>(
     );
     let mut count = 0usize;
     let mut callback_error: Option<String> = None;
-    let mut handle = |r: Record, count: &mut usize| -> bool {
+    let mut handle = |r: T, count: &mut usize| -> bool {
         *count += 1;
         since_record.set(0);
         match each(r) {
@@ -148,7 +158,7 @@ pub fn read_records<R: BufRead>(
             de.end().map_err(|e| from_json(e, count + 1))?;
         }
         b'{' => {
-            let stream = serde_json::Deserializer::from_reader(reader).into_iter::<Record>();
+            let stream = serde_json::Deserializer::from_reader(reader).into_iter::<T>();
             for item in stream {
                 let r = item.map_err(|e| from_json(e, count + 1))?;
                 if !handle(r, &mut count) {
@@ -187,17 +197,17 @@ pub fn read_all(bytes: &[u8]) -> Result<Vec<Record>, InputError> {
     Ok(out)
 }
 
-struct SeqVisitor<'a> {
-    each: &'a mut dyn FnMut(Record) -> bool,
+struct SeqVisitor<'a, T> {
+    each: &'a mut dyn FnMut(T) -> bool,
 }
 
-impl<'de> serde::de::Visitor<'de> for SeqVisitor<'_> {
+impl<'de, T: serde::de::DeserializeOwned> serde::de::Visitor<'de> for SeqVisitor<'_, T> {
     type Value = ();
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str("an array of records")
     }
     fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        while let Some(r) = seq.next_element::<Record>()? {
+        while let Some(r) = seq.next_element::<T>()? {
             if !(self.each)(r) {
                 // Drain nothing more: the caller reports its own error.
                 return Ok(());

@@ -93,6 +93,18 @@ pub struct NotFired {
     pub failed: Option<ExplainStep>,
 }
 
+/// A violation that an exclusion suppressed: the policy's condition holds on the record,
+/// which is in its scope, but an unexpired exclusion excludes it.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct Excepted {
+    /// The violation the policy would have reported.
+    pub violation: Violation,
+    /// The exclusion's reason.
+    pub reason: String,
+    /// Unix seconds after which the exclusion no longer applies.
+    pub expires: Option<i64>,
+}
+
 /// Identifies a root record for reports.
 pub fn record_id(root: Obj<'_>) -> RecordId {
     let (kind, id, name, namespace) = match root {
@@ -193,6 +205,54 @@ impl Matcher {
             return Err(crate::matcher::LimitError);
         }
         Ok((violations, not_fired))
+    }
+
+    /// The violations that exclusions suppressed on this record, each with the exclusion's
+    /// reason and expiry (evidence of exceptions). Only policies with exclusions are
+    /// evaluated, so most policy sets pay nothing.
+    pub fn excepted<'r>(
+        &self,
+        ds: &'r Dataset,
+        root: Obj<'r>,
+        opts: &EvalOptions,
+    ) -> Result<Vec<Excepted>, crate::matcher::LimitError> {
+        let Some(kind) = root_of(root) else {
+            return Ok(Vec::new());
+        };
+        let ctx = Ctx {
+            dataset: ds,
+            join: join_of(ds, root),
+            now: opts.now,
+        };
+        crate::matcher::reset_budget();
+        let mut out = Vec::new();
+        for (ri, rule) in self.program.rules.iter().enumerate() {
+            let policy = &self.program.policies[rule.policy as usize];
+            if rule.root != kind || policy.exclusions.is_empty() || !self.rule_selected(rule, opts)
+            {
+                continue;
+            }
+            let crate::scope::Standing::Excluded(i) =
+                crate::scope::standing(self, policy, &ctx, root, opts.now)
+            else {
+                continue;
+            };
+            let mut slots = [Obj::None; MAX_SLOTS];
+            slots[0] = root;
+            if self.node(rule.entry, &mut slots, &ctx) == Tri::True
+                && let Some(exclusion) = policy.exclusions.get(i)
+            {
+                out.push(Excepted {
+                    violation: self.violation(ri as u32, root, &ctx, false),
+                    reason: exclusion.reason.clone(),
+                    expires: exclusion.until,
+                });
+            }
+        }
+        if crate::matcher::exhausted() {
+            return Err(crate::matcher::LimitError);
+        }
+        Ok(out)
     }
 
     fn violation<'r>(

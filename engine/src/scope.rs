@@ -186,28 +186,54 @@ pub(crate) fn applies(
     root: Obj<'_>,
     now: i64,
 ) -> bool {
-    if unscoped(policy) {
-        return true;
-    }
+    unscoped(policy) || matches!(standing(m, policy, ctx, root, now), Standing::Applies)
+}
+
+/// How a policy stands towards a record.
+pub(crate) enum Standing {
+    /// Outside every scope of the policy.
+    OutOfScope,
+    /// In scope, but excluded by the unexpired exclusion at this index (of the policy's
+    /// exclusions).
+    Excluded(usize),
+    /// The policy applies.
+    Applies,
+}
+
+/// Whether `policy` applies to the record, and if not, why.
+pub(crate) fn standing(
+    m: &Matcher,
+    policy: &PolicyInfo,
+    ctx: &Ctx<'_>,
+    root: Obj<'_>,
+    now: i64,
+) -> Standing {
     let re = &m.scope_regexes;
-    let active = policy
+    let mut active = policy
         .exclusions
         .iter()
-        .filter(|e| e.until.is_none_or(|u| now < u));
+        .enumerate()
+        .filter(|(_, e)| e.until.is_none_or(|u| now < u));
     if let Obj::Image(img) = root {
         let name = img.full_name().unwrap_or("");
-        return !active.into_iter().any(|e| matches!(&e.target, ExclusionTarget::ImagePrefix(p) if name.starts_with(p.as_str())));
+        return match active.find(|(_, e)| matches!(&e.target, ExclusionTarget::ImagePrefix(p) if name.starts_with(p.as_str()))) {
+            Some((i, _)) => Standing::Excluded(i),
+            None => Standing::Applies,
+        };
     }
     let Some(at) = place(root, ctx) else {
-        return true;
+        return Standing::Applies;
     };
     if !policy.scopes.is_empty() && !policy.scopes.iter().any(|s| scope_matches(re, s, &at)) {
-        return false;
+        return Standing::OutOfScope;
     }
-    !active.into_iter().any(|e| match &e.target {
+    match active.find(|(_, e)| match &e.target {
         ExclusionTarget::Deployment { name, scope } => {
             name.as_ref().is_none_or(|n| re.matches(n, at.name)) && scope_matches(re, scope, &at)
         }
         ExclusionTarget::ImagePrefix(_) => false,
-    })
+    }) {
+        Some((i, _)) => Standing::Excluded(i),
+        None => Standing::Applies,
+    }
 }

@@ -57,6 +57,20 @@ pub fn digest_bytes(bytes: &[u8]) -> String {
     format!("sha256:{}", hex(&Sha256::digest(bytes)))
 }
 
+/// `sha256:` and the hex SHA-256 of everything a reader yields.
+pub fn digest_reader(mut reader: impl std::io::Read) -> std::io::Result<String> {
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 1 << 16];
+    loop {
+        let n = reader.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+    }
+    Ok(format!("sha256:{}", hex(&h.finalize())))
+}
+
 /// The digest of a value's canonical text.
 pub fn digest(value: &Value) -> String {
     digest_bytes(to_string(value).as_bytes())

@@ -37,7 +37,7 @@ th{background:#eef0f4;font-weight:600}td.n{text-align:right;font-variant-numeric
 .sev-low{background:#e3eefc;color:#1f4e8c}.sev-medium{background:#fff1c7;color:#7a5a00}.sev-high{background:#ffdcc7;color:#8a3a00}.sev-critical{background:#f9d9d6;color:#8c1d18}
 .flag{background:#f9d9d6;color:#8c1d18}.ok{background:#d7f0dd;color:#1e6b34}
 svg{background:#fff;border:1px solid #d8dce3;border-radius:6px}
-code{font-size:12px}
+code{font-size:12px;word-break:break-all}
 @media print{body{background:#fff}.card,svg,table{break-inside:avoid}}
 ";
 
@@ -49,7 +49,7 @@ pub fn render(period: &Period) -> String {
     let title = format!(
         "SOC 2 evidence, {} to {}",
         day_of(&period.from),
-        day_of(&period.to)
+        last_day(&period.to)
     );
     let _ = write!(
         h,
@@ -86,6 +86,13 @@ pub fn render(period: &Period) -> String {
 
 fn day_of(time: &str) -> &str {
     time.get(..10).unwrap_or(time)
+}
+
+/// The last day a period ending (exclusively) at `end` includes.
+fn last_day(end: &str) -> String {
+    chrono::DateTime::parse_from_rfc3339(end)
+        .map(|t| (t - chrono::Duration::seconds(1)).date_naive().to_string())
+        .unwrap_or_else(|_| day_of(end).to_string())
 }
 
 fn logs(h: &mut String, period: &Period) {
@@ -157,7 +164,12 @@ fn frame(h: &mut String, days: &[Day], max: u64, label: &str) -> (f64, f64, f64,
         escape(label)
     );
     // Axis with 0, half and max.
-    for (frac, value) in [(0.0, 0), (0.5, max / 2), (1.0, max)] {
+    let ticks: &[(f64, u64)] = if max >= 2 {
+        &[(0.0, 0), (0.5, max / 2), (1.0, max)]
+    } else {
+        &[(0.0, 0), (1.0, max)]
+    };
+    for &(frac, value) in ticks {
         let y = top + plot_h * (1.0 - frac);
         let _ = write!(
             h,

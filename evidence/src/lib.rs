@@ -10,6 +10,7 @@
 pub mod canonical;
 pub mod chain;
 pub mod entry;
+pub mod from_engine;
 pub mod html;
 pub mod note;
 pub mod openreports;

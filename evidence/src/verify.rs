@@ -46,7 +46,7 @@ pub struct Verification {
     pub signers: BTreeSet<String>,
     /// Runs started.
     pub runs: u64,
-    /// Runs without a finish entry.
+    /// Runs without a finish entry (empty when the log does not verify).
     pub unfinished: Vec<Unfinished>,
     /// The first problem, by entry number; None when the log verifies.
     pub problem: Option<Problem>,
@@ -291,7 +291,12 @@ pub fn verify(
     })?;
     scan.finish();
     scan.problems.sort_by_key(|p| p.entry);
-    let mut unfinished: Vec<Unfinished> = scan.started.into_values().collect();
+    // Which runs finished is only known of a log that verifies.
+    let mut unfinished: Vec<Unfinished> = if scan.problems.is_empty() {
+        scan.started.into_values().collect()
+    } else {
+        Vec::new()
+    };
     unfinished.sort_by_key(|u| u.entry);
     Ok(Verification {
         path: path.to_path_buf(),

@@ -317,7 +317,10 @@ fn a_report_of_100000_violations_is_complete() {
     assert_eq!(p.violations.len(), 100_000);
     assert_eq!(p.open_violations.len(), 100_000);
     let html = html::render(&p);
-    assert!(html.matches("<tr><td>").count() >= 100_000, "every open violation is a row");
+    assert!(
+        html.matches("<tr><td>").count() >= 100_000,
+        "every open violation is a row"
+    );
     let ar = oscal::assessment_results(&p);
     assert_eq!(
         ar["assessment-results"]["results"][0]["observations"]

@@ -1,0 +1,90 @@
+//! Entries from what the engine reports: the policy set of a program, violations and the
+//! violations exclusions suppressed.
+
+use crate::canonical;
+use crate::entry::*;
+use chrono::{DateTime, SecondsFormat};
+use palisade_engine::ir::Program;
+use palisade_engine::report::{Excepted, RecordId, Violation};
+
+/// RFC 3339 (UTC, seconds) of Unix seconds.
+pub fn time_of(unix: i64) -> String {
+    DateTime::from_timestamp(unix, 0)
+        .unwrap_or_default()
+        .to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+/// The digest of a compiled program: of its bundle text, conditions included.
+pub fn policy_set_digest(program: &Program) -> String {
+    canonical::digest_bytes(palisade_engine::bundle::write_bundle(program).as_bytes())
+}
+
+/// The policy-set entry of a program.
+pub fn policy_set(program: &Program, run: &str, time: &str) -> PolicySet {
+    PolicySet {
+        run: run.to_string(),
+        time: time.to_string(),
+        digest: policy_set_digest(program),
+        policies: program
+            .policies
+            .iter()
+            .map(|p| PolicySummary {
+                name: p.name.clone(),
+                severity: p.severity.as_str().to_string(),
+                lifecycle: p.stages.iter().map(|s| s.as_str().to_string()).collect(),
+                soc2: p.soc2.clone(),
+                enforcement: p.enforcement.clone(),
+                disabled: p.disabled,
+                exclusions: p
+                    .exclusions
+                    .iter()
+                    .map(|e| ExclusionSummary {
+                        reason: e.reason.clone(),
+                        expires: e.until.map(time_of),
+                    })
+                    .collect(),
+            })
+            .collect(),
+    }
+}
+
+/// The record reference of an engine record id.
+pub fn record_ref(id: &RecordId) -> RecordRef {
+    RecordRef {
+        kind: id.kind.clone(),
+        id: id.id.clone(),
+        name: id.name.clone(),
+        namespace: id.namespace.clone(),
+    }
+}
+
+/// The entry of a violation.
+pub fn violation(v: &Violation, run: &str, time: &str, record_digest: &str) -> ViolationEntry {
+    ViolationEntry {
+        run: run.to_string(),
+        time: time.to_string(),
+        policy: v.policy.clone(),
+        severity: v.severity.as_str().to_string(),
+        lifecycle: v.lifecycle.as_str().to_string(),
+        soc2: v.soc2.clone(),
+        record: record_ref(&v.record),
+        record_digest: record_digest.to_string(),
+        messages: v.messages.clone(),
+        enforcement: v.enforcement.clone(),
+    }
+}
+
+/// The entry of a violation an exclusion suppressed.
+pub fn exception(e: &Excepted, run: &str, time: &str, record_digest: &str) -> ExceptionEntry {
+    ExceptionEntry {
+        run: run.to_string(),
+        time: time.to_string(),
+        policy: e.violation.policy.clone(),
+        severity: e.violation.severity.as_str().to_string(),
+        soc2: e.violation.soc2.clone(),
+        record: record_ref(&e.violation.record),
+        record_digest: record_digest.to_string(),
+        reason: e.reason.clone(),
+        expires: e.expires.map(time_of),
+    }
+}
