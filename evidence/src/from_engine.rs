@@ -88,3 +88,39 @@ pub fn exception(e: &Excepted, run: &str, time: &str, record_digest: &str) -> Ex
         expires: e.expires.map(time_of),
     }
 }
+
+/// The entry of a violation as the JSON report (`check --format json`, the JSON API, the
+/// plugin) writes it; None when it lacks the policy or record.
+pub fn violation_from_json(
+    v: &serde_json::Value,
+    run: &str,
+    time: &str,
+    record_digest: &str,
+) -> Option<ViolationEntry> {
+    let text = |v: &serde_json::Value| v.as_str().map(str::to_string);
+    let list = |v: &serde_json::Value| -> Vec<String> {
+        v.as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|x| x.as_str().map(str::to_string))
+            .collect()
+    };
+    let record = &v["record"];
+    Some(ViolationEntry {
+        run: run.to_string(),
+        time: time.to_string(),
+        policy: text(&v["policy"])?,
+        severity: text(&v["severity"]).unwrap_or_default(),
+        lifecycle: text(&v["lifecycle"]).unwrap_or_default(),
+        soc2: list(&v["soc2"]),
+        record: RecordRef {
+            kind: text(&record["kind"])?,
+            id: text(&record["id"]).unwrap_or_default(),
+            name: text(&record["name"]),
+            namespace: text(&record["namespace"]),
+        },
+        record_digest: record_digest.to_string(),
+        messages: list(&v["messages"]),
+        enforcement: list(&v["enforcement"]),
+    })
+}

@@ -248,6 +248,13 @@ impl Writer {
         Ok(Some(note))
     }
 
+    /// Drops the queued entries (after writes kept failing); returns how many.
+    pub fn discard_pending(&mut self) -> usize {
+        let n = self.pending.len();
+        self.pending.clear();
+        n
+    }
+
     /// Whether the log already holds a policy set with this digest.
     pub fn has_policy_set(&self, digest: &str) -> Result<bool, StoreError> {
         let pattern = format!("%\"digest\":{}%", serde_json::Value::String(digest.into()));

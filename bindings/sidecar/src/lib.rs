@@ -8,6 +8,7 @@
 //! has a deadline and a memory cap, and a trap fails only the request that caused it.
 
 mod admission;
+mod evidence;
 mod fairness;
 mod log;
 mod metrics;
@@ -15,6 +16,7 @@ mod policy_set;
 mod server;
 mod tls;
 
+pub use evidence::EvidenceFiles;
 pub use policy_set::PolicySource;
 pub use server::{Running, start};
 pub use tls::TlsFiles;
@@ -56,6 +58,9 @@ pub struct Config {
     /// for one of its own to finish. `None`: half of `max_concurrent_checks`, rounded up,
     /// so a client sending slow requests cannot take every slot.
     pub max_checks_per_client: Option<usize>,
+    /// Record every admission decision, check request and policy-set change in this
+    /// evidence log, signed with this key (see the `palisade-evidence` crate).
+    pub evidence: Option<EvidenceFiles>,
     /// Open connections at most; one more is closed as soon as it is accepted, so idle
     /// connections cannot use up the process's file descriptors and stall `/healthz`.
     pub max_connections: usize,
@@ -78,6 +83,7 @@ impl Config {
             max_concurrent_checks: 2 * std::thread::available_parallelism().map_or(2, usize::from),
             max_checks_per_client: None,
             max_connections: 1024,
+            evidence: None,
         }
     }
 }
@@ -94,6 +100,9 @@ pub enum ServeError {
     /// The certificate or key could not be used.
     #[error("tls: {0}")]
     Tls(String),
+    /// The evidence log could not be opened.
+    #[error("evidence: {0}")]
+    Evidence(String),
     /// Binding or serving failed.
     #[error("{0}")]
     Io(#[from] std::io::Error),

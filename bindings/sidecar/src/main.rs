@@ -50,6 +50,13 @@ struct Args {
     /// requests sent while Kubernetes removes the pod from its endpoints are answered.
     #[arg(long, default_value_t = 5_000)]
     drain_ms: u64,
+    /// Record every admission decision, check request and policy-set change in this SQLite
+    /// evidence log (created when missing; docs/evidence.md).
+    #[arg(long, value_name = "FILE", requires = "evidence_key")]
+    evidence: Option<PathBuf>,
+    /// The private key that signs the evidence log (from `palisade evidence keygen`).
+    #[arg(long, value_name = "FILE", env = "PALISADE_EVIDENCE_KEY")]
+    evidence_key: Option<PathBuf>,
 }
 
 fn config(args: Args) -> Result<palisade_sidecar::Config, String> {
@@ -83,6 +90,10 @@ fn config(args: Args) -> Result<palisade_sidecar::Config, String> {
         config.max_concurrent_checks = n.max(1);
     }
     config.drain = Duration::from_millis(args.drain_ms);
+    config.evidence = args
+        .evidence
+        .zip(args.evidence_key)
+        .map(|(log, key)| palisade_sidecar::EvidenceFiles { log, key });
     config.now = std::env::var("PALISADE_NOW").ok();
     if let Some(now) = &config.now {
         chrono::DateTime::parse_from_rfc3339(now)

@@ -32,6 +32,8 @@ pub struct LoadedSet {
     pub generation: u64,
     /// Policies in the set that are evaluated (disabled ones are not counted).
     pub policies: usize,
+    /// The set as the evidence log records it (its run and time are set when written).
+    pub evidence: palisade_evidence::entry::PolicySet,
 }
 
 /// Why a set was not loaded.
@@ -164,11 +166,15 @@ impl PolicySource {
         generation: u64,
     ) -> Result<(LoadedSet, Fingerprint), LoadError> {
         let (bundle, enabled, fingerprint) = self.bundle_text()?;
+        let program = palisade_engine::bundle::read_program(&bundle)
+            .map_err(|e| LoadError::Failed(e.to_string()))?;
+        let evidence = palisade_evidence::from_engine::policy_set(&program, "", "");
         let failed = |e: palisade_host::HostError| LoadError::Failed(e.to_string());
         let pool = Pool::new(plugin.clone(), bundle, limits).map_err(failed)?;
         let parallelism = std::thread::available_parallelism().map_or(2, usize::from);
         pool.warm(parallelism).map_err(failed)?;
         let set = LoadedSet {
+            evidence,
             policies: enabled,
             pool,
             generation,

@@ -35,6 +35,8 @@ struct State {
     per_client: Arc<ClientSlots>,
     /// Set at SIGTERM: `/readyz` answers 503 so the pod leaves the Service's endpoints.
     draining: AtomicBool,
+    /// The evidence log, with `--evidence`.
+    evidence: Option<crate::evidence::EvidenceLog>,
 }
 
 /// A started server.
@@ -71,6 +73,9 @@ impl Running {
         for t in self.tasks {
             let _ = t.await;
         }
+        if let Some(e) = &self.state.evidence {
+            e.finish(&now(&self.state)).await;
+        }
     }
 }
 
@@ -105,6 +110,24 @@ pub async fn start(config: Config) -> Result<Running, ServeError> {
         "policies loaded",
         json!({"policies": first.policies, "generation": 1}),
     );
+    let evidence = match config.evidence.clone() {
+        None => None,
+        Some(files) => {
+            let (set, time) = (first.evidence.clone(), now_of(&config));
+            let opened = tokio::task::spawn_blocking(move || {
+                crate::evidence::EvidenceLog::open(&files, &set, &time)
+            })
+            .await
+            .map_err(|e| ServeError::Evidence(e.to_string()))?
+            .map_err(ServeError::Evidence)?;
+            log(
+                "info",
+                "evidence log open",
+                json!({"run": opened.run.clone()}),
+            );
+            Some(opened)
+        }
+    };
     let acceptor = match &config.tls {
         Some(files) => {
             let pair = tls::read_pair(files).map_err(ServeError::Tls)?;
@@ -125,6 +148,7 @@ pub async fn start(config: Config) -> Result<Running, ServeError> {
         checks: Arc::new(tokio::sync::Semaphore::new(slots)),
         per_client: ClientSlots::new(share),
         draining: AtomicBool::new(false),
+        evidence,
         config,
         plugin,
         current: Current::default(),
@@ -323,6 +347,13 @@ async fn reload_policies(
                     json!({"policies": set.policies, "generation": generation}),
                 );
                 state.generation.store(generation, Ordering::SeqCst);
+                if let Some(e) = &state.evidence {
+                    let mut change = set.evidence.clone();
+                    change.run = e.run.clone();
+                    change.time = now_of(&state.config);
+                    e.record(vec![palisade_evidence::entry::Entry::PolicySet(change)], 0)
+                        .await;
+                }
                 state.current.replace(set);
                 state.metrics.reload("ok");
             }
@@ -542,8 +573,11 @@ async fn read_body(
 }
 
 fn now(state: &State) -> String {
-    state
-        .config
+    now_of(&state.config)
+}
+
+fn now_of(config: &Config) -> String {
+    config
         .now
         .clone()
         .unwrap_or_else(|| chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
@@ -672,9 +706,18 @@ async fn check(state: &Arc<State>, client: IpAddr, req: Request<Incoming>) -> An
         Ok(b) => b,
         Err(a) => return a,
     };
+    let digest = state
+        .evidence
+        .as_ref()
+        .map(|_| palisade_evidence::canonical::digest_bytes(body.as_bytes()));
     request["inputs"] = json!([{"name": "body", "text": body}]);
     match evaluate(state, client, &parts, request).await {
-        Ok((text, _)) => Answer::json(StatusCode::OK, text),
+        Ok((text, report)) => {
+            if let (Some(e), Some(digest)) = (&state.evidence, digest) {
+                crate::evidence::record_check(e, &report, &digest, &now(state)).await;
+            }
+            Answer::json(StatusCode::OK, text)
+        }
         Err(a) => a,
     }
 }
@@ -707,6 +750,10 @@ async fn admit(state: &Arc<State>, client: IpAddr, req: Request<Incoming>) -> An
             state
                 .metrics
                 .admission(if allowed { "allowed" } else { "denied" });
+            if let Some(e) = &state.evidence {
+                crate::evidence::record_admission(e, &review, &uid, allowed, &report, &now(state))
+                    .await;
+            }
             Answer::json(StatusCode::OK, response.to_string())
         }
         Err(a) => a,

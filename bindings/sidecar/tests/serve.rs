@@ -1142,3 +1142,107 @@ async fn a_configuration_file_sets_enforcement_and_is_reloaded() {
     assert_eq!(verdict("u-4", true).await["allowed"], true);
     server.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn evidence_records_every_decision_check_and_reload_and_verifies() {
+    use palisade_evidence::entry::Entry;
+    let dir = dir_with(&[("p.pal", &format!("{PRIV}{LATEST}"))]);
+    let keys = tempfile::tempdir().unwrap();
+    let key = palisade_evidence::note::SigningKey::from_seed("serve.test", [3; 32]).unwrap();
+    std::fs::write(keys.path().join("serve.key"), key.encode()).unwrap();
+    let log = keys.path().join("evidence.db");
+    let mut c = config(paths(&dir));
+    c.evidence = Some(palisade_sidecar::EvidenceFiles {
+        log: log.clone(),
+        key: keys.path().join("serve.key"),
+    });
+    let server = start(c.clone()).await.unwrap();
+    let denied = send(&server, "POST", "/v1/admit", review("u-1", true).as_bytes()).await;
+    assert_eq!(denied.json()["response"]["allowed"], false);
+    let allowed = send(
+        &server,
+        "POST",
+        "/v1/admit",
+        review("u-2", false).as_bytes(),
+    )
+    .await;
+    assert_eq!(allowed.json()["response"]["allowed"], true);
+    let body = json!([deployment("d1", true, "nginx:1.27")]).to_string();
+    let checked = send(&server, "POST", "/v1/check", body.as_bytes()).await;
+    assert_eq!(checked.status, 200, "{}", checked.body);
+    // A policy-set change: `latest` removed.
+    replace(&dir.path().join("p.pal"), PRIV);
+    wait_until("the reload", async || {
+        let r = send(
+            &server,
+            "POST",
+            "/v1/admit",
+            review("u-3", false).as_bytes(),
+        )
+        .await;
+        r.json()["response"].get("warnings").is_none()
+    })
+    .await;
+    server.shutdown().await;
+
+    let mut entries = Vec::new();
+    let v = palisade_evidence::verify::verify(&log, &[key.verifier()], &[], |_, e| entries.push(e))
+        .unwrap();
+    assert!(v.ok(), "{:?}", v.problem);
+    assert!(v.unfinished.is_empty(), "the session finished at shutdown");
+    let admissions: Vec<_> = entries
+        .iter()
+        .filter_map(|e| match e {
+            Entry::Admission(a) => Some(a),
+            _ => None,
+        })
+        .collect();
+    assert!(admissions.len() >= 3, "{}", admissions.len());
+    let first = admissions[0];
+    assert_eq!((first.uid.as_str(), first.allowed), ("u-1", false));
+    assert_eq!(first.user.as_deref(), Some("dev"));
+    assert_eq!(first.operation, "CREATE");
+    assert_eq!(first.object.kind, "Deployment");
+    assert_eq!(first.object.namespace.as_deref(), Some("shop"));
+    assert_eq!(first.object.name.as_deref(), Some("web"));
+    assert!(first.object_digest.starts_with("sha256:"));
+    let fired: Vec<&str> = first.violations.iter().map(|v| v.policy.as_str()).collect();
+    assert_eq!(fired, ["priv", "latest"]);
+    assert_eq!(
+        (admissions[1].uid.as_str(), admissions[1].allowed),
+        ("u-2", true)
+    );
+    let evaluation = entries
+        .iter()
+        .find_map(|e| match e {
+            Entry::Evaluation(x) => Some(x),
+            _ => None,
+        })
+        .expect("the check request");
+    assert_eq!((evaluation.records, evaluation.violations), (1, 1));
+    let sets: Vec<usize> = entries
+        .iter()
+        .filter_map(|e| match e {
+            Entry::PolicySet(s) => Some(s.policies.len()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(sets, [2, 1], "the first set and the reload");
+    assert!(matches!(entries.last(), Some(Entry::RunFinished(f)) if f.records >= 4));
+
+    // A second session appends to the same log; a missing key stops the start with a reason.
+    let server = start(c.clone()).await.unwrap();
+    server.shutdown().await;
+    let v = palisade_evidence::verify::verify(&log, &[key.verifier()], &[], |_, _| {}).unwrap();
+    assert!(v.ok() && v.runs == 2, "{v:?}");
+    let mut broken = c;
+    broken.evidence = Some(palisade_sidecar::EvidenceFiles {
+        log,
+        key: keys.path().join("missing.key"),
+    });
+    let e = start(broken).await.err().unwrap().to_string();
+    assert!(
+        e.starts_with("evidence: ") && e.contains("missing.key: cannot read the key"),
+        "{e}"
+    );
+}
