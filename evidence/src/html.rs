@@ -58,21 +58,28 @@ pub fn render(period: &Period) -> String {
 <meta name=\"generator\" content=\"palisade\"><title>{}</title><style>{STYLE}</style></head><body><main>\n",
         escape(&title)
     );
+    let source = match period.logs.len() {
+        0 => "from one evaluation, not from an evidence log".to_string(),
+        1 => "from the evidence log below".to_string(),
+        _ => "from the evidence logs below".to_string(),
+    };
     let _ = writeln!(
         h,
-        "<h1>{}</h1><p class=\"muted\">Period {} to {} (end exclusive). Generated {} by Palisade from the evidence log{} below.</p>",
+        "<h1>{}</h1><p class=\"muted\">Period {} to {} (end exclusive). Generated {} by Palisade {source}.</p>",
         escape(&title),
         escape(&period.from),
         escape(&period.to),
         escape(&period.generated),
-        if period.logs.len() == 1 { "" } else { "s" }
     );
     logs(&mut h, period);
     cards(&mut h, period);
-    h.push_str("<h2>Evaluations per day</h2>\n");
-    evaluations_chart(&mut h, &period.days);
-    h.push_str("<h2>Violations by severity per day</h2>\n");
-    violations_chart(&mut h, &period.days);
+    // Per-day charts of a single day show nothing the cards do not.
+    if period.days.len() > 1 {
+        h.push_str("<h2>Evaluations per day</h2>\n");
+        evaluations_chart(&mut h, &period.days);
+        h.push_str("<h2>Violations by severity per day</h2>\n");
+        violations_chart(&mut h, &period.days);
+    }
     criteria(&mut h, period);
     open_violations(&mut h, &period.open_violations);
     exceptions(&mut h, period);

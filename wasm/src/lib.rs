@@ -49,6 +49,62 @@ pub fn netpol(request: &str) -> String {
         .to_string()
 }
 
+/// The evidence view of a check: the request of [`check`] to `{"html", "criteria"}`, the
+/// HTML report (as `palisade report` renders it) of a period holding this one evaluation,
+/// or the check's `{"diagnostics"}` / `{"error"}`.
+#[wasm_bindgen]
+pub fn evidence(request: &str) -> String {
+    evidence_value(request).unwrap_or_else(|v| v).to_string()
+}
+
+fn evidence_value(request: &str) -> Result<Value, Value> {
+    use palisade_evidence::{from_engine, html, period};
+    let error = |m: String| json!({"error": {"kind": "request", "message": m}});
+    let req: palisade_engine::api::CheckRequest =
+        serde_json::from_str(request).map_err(|e| error(format!("invalid request: {e}")))?;
+    let now = chrono::DateTime::parse_from_rfc3339(&req.now)
+        .map_err(|e| error(format!("now `{}`: {e}", req.now)))?
+        .with_timezone(&chrono::Utc);
+    let compiled = palisade_engine::api::compile_policies(&req.compile)?;
+    let report: Value =
+        serde_json::from_str(&palisade_engine::api::check_with(&compiled.matcher, &req)?)
+            .map_err(|e| error(e.to_string()))?;
+    let time = from_engine::time_of(now.timestamp());
+    let run = "playground";
+    // The records' digest: of the inputs they were read from.
+    let inputs: Vec<&str> = req.inputs.iter().map(|i| i.text.as_str()).collect();
+    let digest = palisade_evidence::canonical::digest_bytes(inputs.concat().as_bytes());
+    let violations = report["violations"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|v| from_engine::violation_from_json(v, run, &time, &digest))
+        .collect();
+    let records = report["summary"]["records"].as_u64().unwrap_or(0);
+    let set = from_engine::policy_set(compiled.matcher.program(), run, &time);
+    let entries = period::single_check(&time, set, violations, Vec::new(), records);
+    let midnight = now
+        .date_naive()
+        .and_hms_opt(0, 0, 0)
+        .unwrap_or_default()
+        .and_utc();
+    let mut builder = period::Builder::new(period::Options {
+        from: midnight,
+        to: now + chrono::Duration::seconds(1),
+        max_gap: chrono::Duration::days(1),
+        generated: now,
+    })
+    .map_err(|e| error(e.to_string()))?;
+    builder.start_log("playground", run);
+    for (i, e) in entries.iter().enumerate() {
+        builder
+            .entry(i as u64 + 1, e)
+            .map_err(|e| error(e.to_string()))?;
+    }
+    let period = builder.finish().map_err(|e| error(e.to_string()))?;
+    Ok(json!({"html": html::render(&period), "criteria": period.criteria}))
+}
+
 fn texts(request: &Value, key: &str) -> Vec<(String, String)> {
     request
         .get(key)
@@ -191,6 +247,36 @@ mod tests {
         let out: Value = serde_json::from_str(&netpol(&bad.to_string())).unwrap_or_default();
         assert!(
             out["error"].as_str().unwrap_or("").contains("protocol"),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn the_evidence_view_renders_the_criteria_of_one_check() {
+        let policy = "policy \"priv\" { severity high lifecycle deploy soc2 CC6.1, CC6.8 when container.privileged }\npolicy \"latest\" { severity low lifecycle deploy soc2 CC8.1 when image.tag == \"latest\" }\n";
+        let records = r#"[{"kind":"deployment","id":"d","name":"web","namespace":"shop","containers":[{"name":"c","security_context":{"privileged":true},"image":{"name":{"full_name":"nginx:1.27","tag":"1.27"}}}]}]"#;
+        let request = json!({"policies": [{"name": "p.pal", "text": policy}], "builtin": false,
+            "inputs": [{"name": "input", "text": records}], "now": "2026-12-05T10:00:00Z"});
+        let out: Value = serde_json::from_str(&evidence(&request.to_string())).unwrap_or_default();
+        let status = |id: &str| {
+            out["criteria"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find(|c| c["id"] == id)
+                .map(|c| c["status"].clone())
+        };
+        assert_eq!(status("CC6.1"), Some(json!("not-satisfied")), "{out}");
+        assert_eq!(status("CC8.1"), Some(json!("satisfied")), "{out}");
+        let html = out["html"].as_str().unwrap_or("");
+        assert!(
+            html.contains("Violations open at the end (1)") && html.contains("deployment shop/web")
+        );
+        // A policy that does not compile gives its diagnostics, not a report.
+        let broken = json!({"policies": [{"name": "p.pal", "text": "policy \"x\" {"}], "inputs": [], "now": "2026-12-05T10:00:00Z"});
+        let out: Value = serde_json::from_str(&evidence(&broken.to_string())).unwrap_or_default();
+        assert!(
+            out.get("diagnostics").is_some() && out.get("html").is_none(),
             "{out}"
         );
     }

@@ -46,7 +46,7 @@ function loadState() {
   return null;
 }
 function saveState() {
-  const state = { policy: policyView.state.doc.toString(), input: inputView.state.doc.toString(), builtin: $("builtin").checked, all: $("all").checked, flows: $("flows").value, tab: networkShown() ? "network" : "results" };
+  const state = { policy: policyView.state.doc.toString(), input: inputView.state.doc.toString(), builtin: $("builtin").checked, all: $("all").checked, flows: $("flows").value, tab: currentTab() };
   const encoded = btoa(unescape(encodeURIComponent(JSON.stringify(state)))).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
   history.replaceState(null, "", "#s=" + encoded);
 }
@@ -92,7 +92,7 @@ function renderDiagnostics(list, error) {
 }
 
 let checkTimer;
-const onChange = EditorView.updateListener.of((u) => { if (u.docChanged) { scheduleCheck(); scheduleNetwork(); } });
+const onChange = EditorView.updateListener.of((u) => { if (u.docChanged) { scheduleCheck(); scheduleNetwork(); scheduleEvidence(); } });
 function editor(parent, doc, extra) {
   return new EditorView({
     parent,
@@ -104,10 +104,10 @@ const initial = loadState();
 const policyView = editor($("policy-editor"), initial?.policy ?? STARTER_POLICY, [palisade, highlight, policyLinter, lintGutter()]);
 const inputView = editor($("input-editor"), initial?.input ?? Object.values(INPUTS)[0], []);
 $("builtin").checked = !!initial?.builtin;
-$("builtin").addEventListener("change", scheduleCheck);
+$("builtin").addEventListener("change", () => { scheduleCheck(); scheduleEvidence(); });
 // As `palisade check`: disabled policies are evaluated only when asked (`--all`).
 $("all").checked = !!initial?.all;
-$("all").addEventListener("change", scheduleCheck);
+$("all").addEventListener("change", () => { scheduleCheck(); scheduleEvidence(); });
 
 // ---- results ----
 let current = [];
@@ -115,17 +115,19 @@ function scheduleCheck() {
   clearTimeout(checkTimer);
   checkTimer = setTimeout(runCheck, 350);
 }
-async function runCheck() {
-  saveState();
-  status("checking…");
-  const request = {
+function checkRequest() {
+  return {
     policies: [{ name: "policy.pal", text: policyView.state.doc.toString() }],
     builtin: $("builtin").checked,
     all: $("all").checked,
     inputs: [{ name: "input", text: inputView.state.doc.toString() }],
     now: new Date().toISOString(),
-    explain: true,
   };
+}
+async function runCheck() {
+  saveState();
+  status("checking…");
+  const request = { ...checkRequest(), explain: true };
   try {
     const r = await call("check", request);
     // Not checked is not clean: say so where the results would be.
@@ -220,18 +222,46 @@ $("share").addEventListener("click", async () => {
   try { await navigator.clipboard.writeText(location.href); status("link copied"); } catch (_) { status("link in the address bar"); }
 });
 
-// ---- the network tab ----
-function networkShown() { return !$("network-pane").hidden; }
-function showTab(network) {
-  $("network-pane").hidden = !network;
-  $("results-pane").hidden = network;
-  $("tab-network").setAttribute("aria-selected", String(network));
-  $("tab-results").setAttribute("aria-selected", String(!network));
-  if (network) runNetwork();
+// ---- tabs ----
+const TABS = ["results", "network", "evidence"];
+function currentTab() { return TABS.find((t) => !$(`${t}-pane`).hidden) || "results"; }
+function networkShown() { return currentTab() === "network"; }
+function showTab(name) {
+  for (const t of TABS) {
+    $(`${t}-pane`).hidden = t !== name;
+    $(`tab-${t}`).setAttribute("aria-selected", String(t === name));
+  }
+  if (name === "network") runNetwork();
+  if (name === "evidence") runEvidence();
   saveState();
 }
-$("tab-results").addEventListener("click", () => showTab(false));
-$("tab-network").addEventListener("click", () => showTab(true));
+for (const t of TABS) $(`tab-${t}`).addEventListener("click", () => showTab(t));
+
+// ---- the evidence tab: the HTML report of this one check, rendered by the engine ----
+let evidenceTimer;
+function scheduleEvidence() {
+  if (currentTab() !== "evidence") return;
+  clearTimeout(evidenceTimer);
+  evidenceTimer = setTimeout(runEvidence, 350);
+}
+async function runEvidence() {
+  saveState();
+  try {
+    const r = await call("evidence", checkRequest());
+    if (r.diagnostics || r.error) {
+      $("evidence-report").srcdoc = "";
+      $("evidence-summary").textContent = r.error ? `no report: ${r.error.message}` : `no report: the policy has ${r.diagnostics.length} error(s)`;
+      return;
+    }
+    const by = (s) => r.criteria.filter((c) => c.status === s).length;
+    $("evidence-summary").textContent = `${r.criteria.length} criteri${r.criteria.length === 1 ? "on" : "a"}: ${by("not-satisfied")} not satisfied, ${by("satisfied")} satisfied, ${by("not-assessed")} not assessed`;
+    $("evidence-report").srcdoc = r.html;
+  } catch (e) {
+    $("evidence-summary").textContent = `no report: ${e.message}`;
+  }
+}
+
+// ---- the network tab ----
 $("flows").value = initial?.flows ?? "";
 $("flows").addEventListener("input", scheduleNetwork);
 let networkTimer;
@@ -271,4 +301,4 @@ async function runNetwork() {
 fillGallery();
 forceLinting(policyView);
 runCheck();
-if (initial?.tab === "network") showTab(true);
+if (TABS.includes(initial?.tab) && initial.tab !== "results") showTab(initial.tab);

@@ -1,5 +1,5 @@
 // Runs the engine off the main thread so a huge paste never freezes the page.
-import init, { check, compile, builtin, netpol } from "../../pkg/web/palisade_wasm.js";
+import init, { check, compile, builtin, netpol, evidence } from "../../pkg/web/palisade_wasm.js";
 
 const ready = init({ module_or_path: new URL("palisade_wasm_bg.wasm", import.meta.url) });
 
@@ -12,6 +12,7 @@ self.onmessage = async (e) => {
     else if (op === "compile") out = compile(JSON.stringify(request));
     else if (op === "builtin") out = builtin();
     else if (op === "netpol") out = netpol(JSON.stringify(request));
+    else if (op === "evidence") out = evidence(JSON.stringify(request));
     else throw new Error(`unknown operation ${op}`);
     self.postMessage({ id, ok: true, result: JSON.parse(out) });
   } catch (err) {

@@ -10,7 +10,14 @@ import path from "node:path";
 const dist = path.resolve(path.dirname(new URL(import.meta.url).pathname), "../dist");
 const artifacts = path.resolve(path.dirname(new URL(import.meta.url).pathname), "../test-artifacts");
 const types = { ".html": "text/html", ".js": "text/javascript", ".css": "text/css", ".wasm": "application/wasm" };
+// The HTML report `palisade report` wrote in the CLI's golden test (cli/tests/evidence.rs).
+const reportFile = path.resolve(path.dirname(new URL(import.meta.url).pathname), "../../../cli/tests/golden/evidence-report.html");
 const server = http.createServer((req, res) => {
+  if (new URL(req.url, "http://x").pathname === "/evidence-report.html") {
+    res.writeHead(200, { "content-type": "text/html" });
+    fs.createReadStream(reportFile).pipe(res);
+    return;
+  }
   const file = path.join(dist, decodeURIComponent(new URL(req.url, "http://x").pathname).replace(/^\/$/, "/index.html"));
   if (!file.startsWith(dist) || !fs.existsSync(file)) { res.writeHead(404); res.end(); return; }
   res.writeHead(200, { "content-type": types[path.extname(file)] || "application/octet-stream" });
@@ -86,6 +93,19 @@ try {
   await page.screenshot({ path: path.join(artifacts, "playground.png"), fullPage: true });
   const sharedUrl = page.url();
 
+  // The SOC 2 evidence tab: the engine renders this check as `palisade report` would.
+  await page.click("#tab-evidence");
+  await page.waitForFunction(() => document.querySelector("#evidence-summary").textContent.includes("criteria"), null, { timeout: 15000 });
+  const evSummary = await page.textContent("#evidence-summary");
+  check(evSummary.includes("1 not satisfied"), `the evidence view summarizes the criteria: ${evSummary}`);
+  const report = page.frameLocator("#evidence-report");
+  await report.locator("h2", { hasText: "Trust Services Criteria" }).waitFor({ timeout: 15000 });
+  const cc61 = report.locator('tr[id="CC6.1"]');
+  check((await cc61.textContent()).includes("not satisfied") && (await cc61.textContent()).includes("No privileged containers"), "CC6.1 is not satisfied, with its control");
+  check((await report.locator("h2", { hasText: "Violations open at the end (1)" }).count()) === 1, "the open violation is listed");
+  await page.locator("#evidence-pane").screenshot({ path: path.join(artifacts, "evidence.png") });
+  await page.click("#tab-results");
+
   // The Network map tab: the segmentation example (examples/segmentation) and its flows.
   await page.selectOption("#gallery", { label: "Network: a shop's manifests and observed flows (see the Network map tab)" });
   await page.click("#tab-network");
@@ -143,6 +163,18 @@ try {
   const widths = await page.$$eval(".pane", (panes) => panes.map((p) => p.getBoundingClientRect().width));
   check(widths.length === 2 && Math.abs(widths[0] - widths[1]) < 2, `a long line does not squeeze the other pane (${widths.map((w) => w.toFixed(0)).join(" / ")} px)`);
   await page.screenshot({ path: path.join(artifacts, "playground-long-line.png") });
+  // The HTML report of `palisade report` opens on its own and loads nothing else.
+  const standalone = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
+  const requests = [];
+  standalone.on("request", (r) => requests.push(r.url()));
+  await standalone.goto(`${url}evidence-report.html`);
+  await standalone.waitForLoadState("networkidle");
+  check(requests.length === 1 && requests[0].endsWith("/evidence-report.html"), `the report loads no script, font or image (${requests.length} request(s): ${requests.join(", ")})`);
+  const charts = await standalone.locator("svg[role=img]").count();
+  check(charts === 2, `both charts are drawn (${charts})`);
+  const heading = await standalone.textContent("h1");
+  check(heading === "SOC 2 evidence, 2026-11-01 to 2026-11-30", `the report covers the period: ${heading}`);
+  await standalone.screenshot({ path: path.join(artifacts, "evidence-report.png"), fullPage: true });
   check(warnings.length === 0, `no console warnings ${warnings.join("; ")}`);
   check(errors.length === 0, `no page errors ${errors.join("; ")}`);
 } catch (e) {
