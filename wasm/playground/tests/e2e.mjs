@@ -95,7 +95,7 @@ try {
 
   // The SOC 2 evidence tab: the engine renders this check as `palisade report` would.
   await page.click("#tab-evidence");
-  await page.waitForFunction(() => document.querySelector("#evidence-summary").textContent.includes("criteria"), null, { timeout: 15000 });
+  await page.waitForFunction(() => /criteri(on|a):/.test(document.querySelector("#evidence-summary").textContent), null, { timeout: 15000 });
   const evSummary = await page.textContent("#evidence-summary");
   check(evSummary.includes("1 not satisfied"), `the evidence view summarizes the criteria: ${evSummary}`);
   const report = page.frameLocator("#evidence-report");
