@@ -149,8 +149,7 @@ fn store(e: StoreError) -> Fatal {
 
 /// Reads a private key file.
 fn signing_key(path: &Path) -> Result<SigningKey, Fatal> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| Fatal(format!("{}: cannot read the key: {e}", path.display())))?;
+    let text = palisade_evidence::store::read_small_text(path, "key").map_err(Fatal)?;
     SigningKey::parse(&text).map_err(|e| Fatal(format!("{}: {e}", path.display())))
 }
 
@@ -160,8 +159,8 @@ fn verifier_keys(keys: &[String]) -> Result<Vec<VerifierKey>, Fatal> {
         .map(|k| {
             let path = Path::new(k);
             let (text, name) = if path.is_file() {
-                let text = std::fs::read_to_string(path)
-                    .map_err(|e| Fatal(format!("{k}: cannot read the key: {e}")))?;
+                let text =
+                    palisade_evidence::store::read_small_text(path, "key").map_err(Fatal)?;
                 (text, k.clone())
             } else {
                 (k.clone(), "--key".to_string())
@@ -179,10 +178,7 @@ fn verifier_keys(keys: &[String]) -> Result<Vec<VerifierKey>, Fatal> {
 fn kept_checkpoints(paths: &[PathBuf]) -> Result<Vec<String>, Fatal> {
     paths
         .iter()
-        .map(|p| {
-            std::fs::read_to_string(p)
-                .map_err(|e| Fatal(format!("{}: cannot read the checkpoint: {e}", p.display())))
-        })
+        .map(|p| palisade_evidence::store::read_small_text(p, "checkpoint").map_err(Fatal))
         .collect()
 }
 

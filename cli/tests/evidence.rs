@@ -379,7 +379,13 @@ fn bad_input_is_a_clear_error_naming_the_file() {
         .unwrap()
         .execute_batch("CREATE TABLE t(x)")
         .unwrap();
-    let cases: [(&[&str], i32, &str); 9] = [
+    std::fs::write(s.path("huge.key"), "A".repeat(1 << 20)).unwrap();
+    let cases: [(&[&str], i32, &str); 10] = [
+        (
+            &["evidence", "verify", "x.db", "--key", "huge.key"],
+            2,
+            "huge.key: larger than 64 KiB: not a key",
+        ),
         (
             &["evidence", "verify", "notes.db", "--key", "ci.example.pub"],
             2,

@@ -462,3 +462,25 @@ pub fn generate_key(name: &str) -> Result<SigningKey, String> {
     getrandom::fill(&mut seed).map_err(|e| format!("no randomness: {e}"))?;
     SigningKey::from_seed(name, seed).map_err(|e| e.to_string())
 }
+
+/// Largest key or checkpoint file read (they are a few hundred bytes).
+pub const MAX_SMALL_FILE: u64 = 64 * 1024;
+
+/// Reads a key or checkpoint file: UTF-8 text of at most [`MAX_SMALL_FILE`] bytes.
+pub fn read_small_text(path: &Path, what: &str) -> Result<String, String> {
+    use std::io::Read;
+    let cannot = |e: std::io::Error| format!("{}: cannot read the {what}: {e}", path.display());
+    let file = std::fs::File::open(path).map_err(cannot)?;
+    let mut bytes = Vec::new();
+    file.take(MAX_SMALL_FILE + 1)
+        .read_to_end(&mut bytes)
+        .map_err(cannot)?;
+    if bytes.len() as u64 > MAX_SMALL_FILE {
+        return Err(format!(
+            "{}: larger than {} KiB: not a {what}",
+            path.display(),
+            MAX_SMALL_FILE / 1024
+        ));
+    }
+    String::from_utf8(bytes).map_err(|_| format!("{}: not UTF-8 text: not a {what}", path.display()))
+}

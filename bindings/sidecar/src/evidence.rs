@@ -50,8 +50,7 @@ impl EvidenceLog {
     /// Opens the log, writes the session's start (and its policy set unless the log has
     /// it) and starts the writer thread.
     pub fn open(files: &EvidenceFiles, set: &PolicySet, time: &str) -> Result<EvidenceLog, String> {
-        let text = std::fs::read_to_string(&files.key)
-            .map_err(|e| format!("{}: cannot read the key: {e}", files.key.display()))?;
+        let text = palisade_evidence::store::read_small_text(&files.key, "key")?;
         let key = SigningKey::parse(&text).map_err(|e| format!("{}: {e}", files.key.display()))?;
         let mut writer = Writer::open(&files.log, key, time)
             .map_err(|e| e.to_string())?
