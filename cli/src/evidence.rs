@@ -159,8 +159,7 @@ fn verifier_keys(keys: &[String]) -> Result<Vec<VerifierKey>, Fatal> {
         .map(|k| {
             let path = Path::new(k);
             let (text, name) = if path.is_file() {
-                let text =
-                    palisade_evidence::store::read_small_text(path, "key").map_err(Fatal)?;
+                let text = palisade_evidence::store::read_small_text(path, "key").map_err(Fatal)?;
                 (text, k.clone())
             } else {
                 (k.clone(), "--key".to_string())
@@ -375,10 +374,19 @@ pub fn report(args: ReportArgs) -> Result<i32, Fatal> {
     .map_err(|e| Fatal(e.to_string()))?;
     for log in &args.logs {
         let name = log.display().to_string();
-        let mut entries = Vec::new();
-        let v =
-            palisade_evidence::verify::verify(log, &keys, &kept, |seq, e| entries.push((seq, e)))
-                .map_err(store)?;
+        // The period is built while the log is verified (no copy of its entries is kept);
+        // it is used only if the whole log verifies.
+        let log_id = Reader::open(log).map_err(store)?.meta().log_id.clone();
+        builder.start_log(&name, &log_id);
+        let mut bad_entry = None;
+        let v = palisade_evidence::verify::verify(log, &keys, &kept, |seq, e| {
+            if bad_entry.is_none()
+                && let Err(e) = builder.entry(seq, &e)
+            {
+                bad_entry = Some(e);
+            }
+        })
+        .map_err(store)?;
         if let Some(p) = &v.problem {
             eprintln!(
                 "palisade: {name} does not verify: entry {}: {}; no report is made from it",
@@ -386,9 +394,8 @@ pub fn report(args: ReportArgs) -> Result<i32, Fatal> {
             );
             return Ok(1);
         }
-        builder.start_log(&name, &v.log_id);
-        for (seq, e) in &entries {
-            builder.entry(*seq, e).map_err(|e| Fatal(e.to_string()))?;
+        if let Some(e) = bad_entry {
+            return Err(Fatal(e.to_string()));
         }
         builder.log_summary(LogSummary {
             file: name,
@@ -400,20 +407,34 @@ pub fn report(args: ReportArgs) -> Result<i32, Fatal> {
         });
     }
     let period = builder.finish().map_err(|e| Fatal(e.to_string()))?;
-    let text = match args.format {
-        ReportFormat::Html => html::render(&period),
-        ReportFormat::Json => serde_json::to_string_pretty(&period)? + "\n",
-        ReportFormat::Oscal => {
-            serde_json::to_string_pretty(&oscal::assessment_results(&period))? + "\n"
+    let write = |out: &mut dyn std::io::Write| -> std::io::Result<()> {
+        match args.format {
+            ReportFormat::Html => out.write_all(html::render(&period).as_bytes())?,
+            ReportFormat::Json => serde_json::to_writer_pretty(&mut *out, &period)?,
+            ReportFormat::Oscal => oscal::write_assessment_results(&period, &mut *out)?,
+            ReportFormat::Openreports => openreports::write_reports(&period, &mut *out)?,
         }
-        ReportFormat::Openreports => {
-            serde_json::to_string_pretty(&openreports::reports(&period))? + "\n"
+        if args.format != ReportFormat::Html {
+            out.write_all(b"\n")?;
         }
+        out.flush()
     };
     match &args.output {
-        Some(path) => std::fs::write(path, text)
-            .map_err(|e| Fatal(format!("{}: cannot write: {e}", path.display())))?,
-        None => crate::output::emit(&text)?,
+        Some(path) => {
+            let cannot =
+                |e: std::io::Error| Fatal(format!("{}: cannot write: {e}", path.display()));
+            let file = std::fs::File::create(path).map_err(cannot)?;
+            write(&mut std::io::BufWriter::new(file)).map_err(cannot)?;
+        }
+        None => {
+            let stdout = std::io::stdout();
+            match write(&mut std::io::BufWriter::new(stdout.lock())) {
+                Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+                    return Err(Fatal(format!("cannot write the output: {e}")));
+                }
+                _ => {}
+            }
+        }
     }
     Ok(0)
 }

@@ -3,14 +3,18 @@
 //! record digest) and the component definition of a policy set (which policy implements
 //! which criterion), so GRC tools import both.
 //!
-//! UUIDs are derived from the content (SHA-256, shaped as version 5 UUIDs): the same input
-//! gives the same document.
+//! The documents are serialized straight from the period (observations are made one at a
+//! time as they are written), so a period of 100,000 violations does not hold a second copy
+//! of itself in memory. UUIDs are derived from the content (SHA-256, shaped as version 5
+//! UUIDs): the same input gives the same document.
 
 use crate::entry::PolicySummary;
-use crate::period::{Finding, Period};
+use crate::period::{Criterion, Finding, Period};
 use crate::soc2;
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde::ser::{SerializeSeq, Serializer};
 use sha2::{Digest, Sha256};
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 /// The OSCAL version the documents conform to (validated against its schema in the tests).
@@ -43,213 +47,446 @@ pub fn uuid(parts: &[&str]) -> String {
     )
 }
 
-fn prop(name: &str, value: &str) -> Value {
-    json!({"name": name, "value": value, "ns": NS})
+/// An OSCAL property in Palisade's namespace.
+#[derive(Serialize)]
+struct Prop<'a> {
+    name: &'static str,
+    value: Cow<'a, str>,
+    ns: &'static str,
 }
 
-/// OSCAL's string properties may not be empty or start/end with space.
-fn text(s: &str) -> String {
+/// OSCAL's string values may not be empty or start or end with white space.
+fn text(s: &str) -> Cow<'_, str> {
     let t = s.trim();
     if t.is_empty() {
-        "-".into()
+        Cow::Borrowed("-")
     } else {
-        t.to_string()
+        Cow::Borrowed(t)
     }
 }
 
-fn observation(period_key: &str, f: &Finding) -> (String, Value) {
-    let id = uuid(&[period_key, "violation", &f.evidence]);
+fn prop<'a>(name: &'static str, value: Cow<'a, str>) -> Prop<'a> {
+    Prop {
+        name,
+        value,
+        ns: NS,
+    }
+}
+
+#[derive(Serialize)]
+struct Metadata {
+    title: String,
+    #[serde(rename = "last-modified")]
+    last_modified: String,
+    version: &'static str,
+    #[serde(rename = "oscal-version")]
+    oscal_version: &'static str,
+}
+
+#[derive(Serialize)]
+struct Evidence {
+    description: String,
+}
+
+#[derive(Serialize)]
+struct Observation<'a> {
+    uuid: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    title: Option<String>,
+    description: String,
+    props: Vec<Prop<'a>>,
+    methods: [&'static str; 1],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    types: Option<[&'static str; 1]>,
+    collected: &'a str,
+    #[serde(rename = "relevant-evidence", skip_serializing_if = "Option::is_none")]
+    relevant_evidence: Option<[Evidence; 1]>,
+}
+
+/// The identity of a period: the base of every UUID of its document.
+fn period_key(period: &Period) -> String {
+    let logs: Vec<&str> = period.logs.iter().map(|l| l.log_id.as_str()).collect();
+    format!("{}|{}|{}", period.from, period.to, logs.join(","))
+}
+
+fn violation_uuid(key: &str, f: &Finding) -> String {
+    uuid(&[key, "violation", &f.evidence])
+}
+
+fn violation_observation<'a>(key: &str, f: &'a Finding) -> Observation<'a> {
     let mut props = vec![
-        prop("policy", &text(&f.policy)),
-        prop("severity", &text(&f.severity)),
-        prop("record-kind", &text(&f.record.kind)),
-        prop("record-id", &text(&f.record.id)),
-        prop("record-digest", &text(&f.record_digest)),
-        prop("evidence-entry", &text(&f.evidence)),
-        prop("source", &text(&f.source)),
+        prop("policy", text(&f.policy)),
+        prop("severity", text(&f.severity)),
+        prop("record-kind", text(&f.record.kind)),
+        prop("record-id", text(&f.record.id)),
+        prop("record-digest", text(&f.record_digest)),
+        prop("evidence-entry", text(&f.evidence)),
+        prop("source", text(&f.source)),
     ];
     if let Some(n) = &f.record.name {
-        props.push(prop("record-name", &text(n)));
+        props.push(prop("record-name", text(n)));
     }
     if let Some(n) = &f.record.namespace {
-        props.push(prop("record-namespace", &text(n)));
+        props.push(prop("record-namespace", text(n)));
     }
     for c in &f.soc2 {
-        props.push(prop("soc2-criterion", &text(c)));
+        props.push(prop("soc2-criterion", text(c)));
     }
     let record = f.record.name.as_deref().unwrap_or(&f.record.id);
-    let description = format!(
-        "{} violated by {} {}{}: {}",
-        f.policy,
-        f.record.kind,
-        f.record
-            .namespace
-            .as_deref()
-            .map(|n| format!("{n}/"))
-            .unwrap_or_default(),
-        record,
-        if f.messages.is_empty() {
-            "-".to_string()
-        } else {
-            f.messages.join("; ")
-        }
-    );
-    (
-        id.clone(),
-        json!({
-            "uuid": id,
-            "title": format!("{}: {}", f.policy, record),
-            "description": description,
-            "props": props,
-            "methods": ["TEST"],
-            "types": ["finding"],
-            "collected": f.time,
-            "relevant-evidence": [{
-                "description": format!("Palisade evidence log entry {} (record {})", f.evidence, f.record_digest)
-            }]
-        }),
-    )
+    Observation {
+        uuid: violation_uuid(key, f),
+        title: Some(format!("{}: {}", f.policy, record)),
+        description: format!(
+            "{} violated by {} {}{}: {}",
+            f.policy,
+            f.record.kind,
+            f.record
+                .namespace
+                .as_deref()
+                .map(|n| format!("{n}/"))
+                .unwrap_or_default(),
+            record,
+            if f.messages.is_empty() {
+                "-".to_string()
+            } else {
+                f.messages.join("; ")
+            }
+        ),
+        props,
+        methods: ["TEST"],
+        types: Some(["finding"]),
+        collected: &f.time,
+        relevant_evidence: Some([Evidence {
+            description: format!(
+                "Palisade evidence log entry {} (record {})",
+                f.evidence, f.record_digest
+            ),
+        }]),
+    }
 }
 
-/// The assessment-results document of a period.
-pub fn assessment_results(period: &Period) -> Value {
-    let logs: Vec<&str> = period.logs.iter().map(|l| l.log_id.as_str()).collect();
-    let period_key = format!("{}|{}|{}", period.from, period.to, logs.join(","));
-    let mut observations = Vec::new();
-    let mut by_evidence: BTreeMap<&str, String> = BTreeMap::new();
-    for f in &period.violations {
-        let (id, obs) = observation(&period_key, f);
-        by_evidence.insert(f.evidence.as_str(), id);
-        observations.push(obs);
+fn criterion_observation<'a>(key: &str, period: &'a Period, c: &'a Criterion) -> Observation<'a> {
+    Observation {
+        uuid: uuid(&[key, "criterion", &c.id]),
+        title: Some(format!("{} evaluations", c.id)),
+        description: format!(
+            "{} evaluation(s) between {} and {} with {} in force: {} violation(s), {} open at the end, {} suppressed by exclusions.",
+            c.evaluations,
+            period.from,
+            period.to,
+            if c.controls.is_empty() {
+                "no policy citing it".to_string()
+            } else {
+                c.controls.join(", ")
+            },
+            c.violations,
+            c.open,
+            c.exceptions
+        ),
+        props: vec![
+            prop("soc2-criterion", text(&c.id)),
+            prop("evaluations", Cow::Owned(c.evaluations.to_string())),
+        ],
+        methods: ["TEST"],
+        types: None,
+        collected: &period.generated,
+        relevant_evidence: None,
     }
-    let mut findings = Vec::new();
-    for c in &period.criteria {
-        let summary_id = uuid(&[&period_key, "criterion", &c.id]);
-        observations.push(json!({
-            "uuid": summary_id,
-            "title": format!("{} evaluations", c.id),
-            "description": format!(
-                "{} evaluation(s) between {} and {} with {} in force: {} violation(s), {} open at the end, {} suppressed by exclusions.",
-                c.evaluations,
-                period.from,
-                period.to,
-                if c.controls.is_empty() { "no policy citing it".to_string() } else { c.controls.join(", ") },
-                c.violations,
-                c.open,
-                c.exceptions
-            ),
-            "props": [prop("soc2-criterion", &c.id), prop("evaluations", &c.evaluations.to_string())],
-            "methods": ["TEST"],
-            "collected": period.generated,
-        }));
-        let mut related = vec![json!({"observation-uuid": summary_id})];
-        for f in period
+}
+
+/// Every observation: one per violation of the period, then one per criterion.
+struct Observations<'a> {
+    key: &'a str,
+    period: &'a Period,
+}
+
+impl Serialize for Observations<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let p = self.period;
+        let mut seq = s.serialize_seq(Some(p.violations.len() + p.criteria.len()))?;
+        for f in &p.violations {
+            seq.serialize_element(&violation_observation(self.key, f))?;
+        }
+        for c in &p.criteria {
+            seq.serialize_element(&criterion_observation(self.key, p, c))?;
+        }
+        seq.end()
+    }
+}
+
+#[derive(Serialize)]
+struct Status {
+    state: &'static str,
+    remarks: &'static str,
+}
+
+#[derive(Serialize)]
+struct Target {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    #[serde(rename = "target-id")]
+    target_id: String,
+    status: Status,
+}
+
+#[derive(Serialize)]
+struct Related {
+    #[serde(rename = "observation-uuid")]
+    observation_uuid: String,
+}
+
+/// A criterion's related observations: its summary, then its violations open at the end.
+struct RelatedObservations<'a> {
+    key: &'a str,
+    period: &'a Period,
+    criterion: &'a Criterion,
+}
+
+impl Serialize for RelatedObservations<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut seq = s.serialize_seq(None)?;
+        seq.serialize_element(&Related {
+            observation_uuid: uuid(&[self.key, "criterion", &self.criterion.id]),
+        })?;
+        for f in self
+            .period
             .open_violations
             .iter()
-            .filter(|f| f.soc2.contains(&c.id))
+            .filter(|f| f.soc2.contains(&self.criterion.id))
         {
-            if let Some(id) = by_evidence.get(f.evidence.as_str()) {
-                related.push(json!({"observation-uuid": id}));
-            }
+            seq.serialize_element(&Related {
+                observation_uuid: violation_uuid(self.key, f),
+            })?;
         }
-        let (state, remarks) = match c.status.as_str() {
-            "satisfied" => (
-                "satisfied",
-                "Evaluated in the period; no violation open at its end.",
-            ),
-            "not-satisfied" => (
-                "not-satisfied",
-                "Violations of policies citing it are open at the end of the period.",
-            ),
-            _ => (
-                "not-satisfied",
-                "Not assessed: no policy citing it was evaluated in the period.",
-            ),
-        };
-        findings.push(json!({
-            "uuid": uuid(&[&period_key, "finding", &c.id]),
-            "title": format!("{} {}", c.id, c.title),
-            "description": format!("{} ({}): {}", c.id, c.principle, remarks),
-            "props": [prop("status", &c.status)],
-            "target": {
-                "type": "objective-id",
-                "target-id": c.id,
-                "status": {"state": state, "remarks": remarks}
-            },
-            "related-observations": related
-        }));
+        seq.end()
     }
-    let logs_resource = uuid(&[&period_key, "logs"]);
-    let mut result = json!({
-        "uuid": uuid(&[&period_key, "result"]),
-        "title": format!("SOC 2 evidence, {} to {}", period.from, period.to),
-        "description": format!(
-            "Policies evaluated by Palisade between {} and {}: {} evaluation(s) of {} record(s), {} violation(s), {} open at the end, {} exception(s), {} gap(s) longer than {} hours without an evaluation.",
-            period.from, period.to, period.totals.evaluations, period.totals.records,
-            period.totals.violations, period.totals.open, period.totals.exceptions,
-            period.gaps.len(), period.max_gap_hours
+}
+
+#[derive(Serialize)]
+struct OscalFinding<'a> {
+    uuid: String,
+    title: String,
+    description: String,
+    props: [Prop<'a>; 1],
+    target: Target,
+    #[serde(rename = "related-observations")]
+    related_observations: RelatedObservations<'a>,
+}
+
+fn finding<'a>(key: &'a str, period: &'a Period, c: &'a Criterion) -> OscalFinding<'a> {
+    let (state, remarks) = match c.status.as_str() {
+        "satisfied" => (
+            "satisfied",
+            "Evaluated in the period; no violation open at its end.",
         ),
-        "start": period.from,
-        "end": period.to,
-        "reviewed-controls": {
-            "description": "The SOC 2 Trust Services Criteria cited by the policies in force.",
-            "control-selections": [{
-                "include-controls": period.criteria.iter().map(|c| json!({"control-id": c.id})).collect::<Vec<_>>()
-            }]
+        "not-satisfied" => (
+            "not-satisfied",
+            "Violations of policies citing it are open at the end of the period.",
+        ),
+        _ => (
+            "not-satisfied",
+            "Not assessed: no policy citing it was evaluated in the period.",
+        ),
+    };
+    OscalFinding {
+        uuid: uuid(&[key, "finding", &c.id]),
+        title: format!("{} {}", c.id, c.title),
+        description: format!("{} ({}): {}", c.id, c.principle, remarks),
+        props: [prop("status", text(&c.status))],
+        target: Target {
+            kind: "objective-id",
+            target_id: c.id.clone(),
+            status: Status { state, remarks },
         },
-    });
-    if let Some(obj) = result.as_object_mut() {
-        if !observations.is_empty() {
-            obj.insert("observations".into(), Value::Array(observations));
-        }
-        if !findings.is_empty() {
-            obj.insert("findings".into(), Value::Array(findings));
-        }
-        if period.criteria.is_empty() {
-            obj.insert(
-                "reviewed-controls".into(),
-                json!({"control-selections": [{"include-all": {}}]}),
-            );
-        }
+        related_observations: RelatedObservations {
+            key,
+            period,
+            criterion: c,
+        },
     }
-    let log_props: Vec<Value> = period
+}
+
+#[derive(Serialize)]
+struct ControlId<'a> {
+    #[serde(rename = "control-id")]
+    control_id: &'a str,
+}
+
+#[derive(Serialize)]
+#[serde(untagged)]
+enum Selection<'a> {
+    Include {
+        #[serde(rename = "include-controls")]
+        include_controls: Vec<ControlId<'a>>,
+    },
+    All {
+        #[serde(rename = "include-all")]
+        include_all: BTreeMap<(), ()>,
+    },
+}
+
+#[derive(Serialize)]
+struct Reviewed<'a> {
+    description: &'static str,
+    #[serde(rename = "control-selections")]
+    control_selections: [Selection<'a>; 1],
+}
+
+#[derive(Serialize)]
+struct AssessmentResult<'a> {
+    uuid: String,
+    title: String,
+    description: String,
+    start: &'a str,
+    end: &'a str,
+    #[serde(rename = "reviewed-controls")]
+    reviewed_controls: Reviewed<'a>,
+    observations: Observations<'a>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    findings: Vec<OscalFinding<'a>>,
+}
+
+#[derive(Serialize)]
+struct Href {
+    href: String,
+}
+
+#[derive(Serialize)]
+struct Resource<'a> {
+    uuid: String,
+    title: &'static str,
+    description: &'static str,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    props: Vec<Prop<'a>>,
+}
+
+#[derive(Serialize)]
+struct BackMatter<'a> {
+    resources: [Resource<'a>; 1],
+}
+
+#[derive(Serialize)]
+struct AssessmentResultsBody<'a> {
+    uuid: String,
+    metadata: Metadata,
+    #[serde(rename = "import-ap")]
+    import_ap: Href,
+    results: [AssessmentResult<'a>; 1],
+    #[serde(rename = "back-matter")]
+    back_matter: BackMatter<'a>,
+}
+
+/// An OSCAL `assessment-results` document.
+#[derive(Serialize)]
+struct AssessmentResults<'a> {
+    #[serde(rename = "assessment-results")]
+    body: AssessmentResultsBody<'a>,
+}
+
+/// The assessment-results document of a period, its UUIDs derived from `key`.
+fn document<'a>(period: &'a Period, key: &'a str) -> AssessmentResults<'a> {
+    let logs_resource = uuid(&[key, "logs"]);
+    let selection = if period.criteria.is_empty() {
+        Selection::All {
+            include_all: BTreeMap::new(),
+        }
+    } else {
+        Selection::Include {
+            include_controls: period
+                .criteria
+                .iter()
+                .map(|c| ControlId { control_id: &c.id })
+                .collect(),
+        }
+    };
+    let result = AssessmentResult {
+        uuid: uuid(&[key, "result"]),
+        title: format!("SOC 2 evidence, {} to {}", period.from, period.to),
+        description: format!(
+            "Policies evaluated by Palisade between {} and {}: {} evaluation(s) of {} record(s), {} violation(s), {} open at the end, {} exception(s), {} gap(s) longer than {} hours without an evaluation.",
+            period.from,
+            period.to,
+            period.totals.evaluations,
+            period.totals.records,
+            period.totals.violations,
+            period.totals.open,
+            period.totals.exceptions,
+            period.gaps.len(),
+            period.max_gap_hours
+        ),
+        start: &period.from,
+        end: &period.to,
+        reviewed_controls: Reviewed {
+            description: "The SOC 2 Trust Services Criteria cited by the policies in force.",
+            control_selections: [selection],
+        },
+        observations: Observations { key, period },
+        findings: period
+            .criteria
+            .iter()
+            .map(|c| finding(key, period, c))
+            .collect(),
+    };
+    let log_props = period
         .logs
         .iter()
         .flat_map(|l| {
             [
-                prop("evidence-log", &text(&l.log_id)),
-                prop("evidence-log-entries", &l.entries.to_string()),
+                prop("evidence-log", text(&l.log_id)),
+                prop("evidence-log-entries", Cow::Owned(l.entries.to_string())),
             ]
         })
         .collect();
-    let mut resource = json!({
-        "uuid": logs_resource,
-        "title": "Palisade evidence logs",
-        "description": "The signed, hash-chained evidence logs this assessment was read from; `palisade evidence verify` checks them with the public key.",
-    });
-    if !log_props.is_empty()
-        && let Some(obj) = resource.as_object_mut()
-    {
-        obj.insert("props".into(), Value::Array(log_props));
-    }
-    json!({
-        "assessment-results": {
-            "uuid": uuid(&[&period_key, "assessment-results"]),
-            "metadata": {
-                "title": format!("Palisade SOC 2 assessment results, {} to {}", period.from, period.to),
-                "last-modified": period.generated,
-                "version": "1",
-                "oscal-version": OSCAL_VERSION,
+    AssessmentResults {
+        body: AssessmentResultsBody {
+            uuid: uuid(&[key, "assessment-results"]),
+            metadata: Metadata {
+                title: format!(
+                    "Palisade SOC 2 assessment results, {} to {}",
+                    period.from, period.to
+                ),
+                last_modified: period.generated.clone(),
+                version: "1",
+                oscal_version: OSCAL_VERSION,
             },
-            "import-ap": {"href": format!("#{logs_resource}")},
-            "results": [result],
-            "back-matter": {"resources": [resource]}
-        }
-    })
+            import_ap: Href {
+                href: format!("#{logs_resource}"),
+            },
+            results: [result],
+            back_matter: BackMatter {
+                resources: [Resource {
+                    uuid: logs_resource,
+                    title: "Palisade evidence logs",
+                    description: "The signed, hash-chained evidence logs this assessment was read from; `palisade evidence verify` checks them with the public key.",
+                    props: log_props,
+                }],
+            },
+        },
+    }
+}
+
+/// Writes the assessment-results document of a period as pretty JSON.
+pub fn write_assessment_results(
+    period: &Period,
+    out: impl std::io::Write,
+) -> serde_json::Result<()> {
+    let key = period_key(period);
+    serde_json::to_writer_pretty(out, &document(period, &key))
+}
+
+/// The assessment-results document of a period as a JSON value (for hosts that post-process
+/// it; [`write_assessment_results`] streams it instead).
+pub fn assessment_results(period: &Period) -> serde_json::Result<serde_json::Value> {
+    let key = period_key(period);
+    serde_json::to_value(document(period, &key))
 }
 
 /// The component-definition document of a policy set.
-pub fn component_definition(policies: &[PolicySummary], digest: &str, generated: &str) -> Value {
+pub fn component_definition(
+    policies: &[PolicySummary],
+    digest: &str,
+    generated: &str,
+) -> serde_json::Value {
     let mut by_criterion: BTreeMap<String, Vec<&PolicySummary>> = BTreeMap::new();
     for p in policies {
         for c in &p.soc2 {
@@ -258,32 +495,32 @@ pub fn component_definition(policies: &[PolicySummary], digest: &str, generated:
     }
     let mut ids: Vec<&String> = by_criterion.keys().collect();
     ids.sort_by_key(|id| soc2::order(id));
-    let requirements: Vec<Value> = ids
+    let requirements: Vec<serde_json::Value> = ids
         .into_iter()
         .map(|id| {
             let ps = &by_criterion[id];
             let names: Vec<&str> = ps.iter().map(|p| p.name.as_str()).collect();
-            json!({
+            serde_json::json!({
                 "uuid": uuid(&[digest, "requirement", id]),
                 "control-id": id,
                 "description": format!("{} ({}) is evidenced by {} Palisade polic{}: {}.", id, soc2::title(id), ps.len(), if ps.len() == 1 { "y" } else { "ies" }, names.join(", ")),
-                "props": ps.iter().map(|p| prop("policy", &text(&p.name))).collect::<Vec<_>>(),
+                "props": ps.iter().map(|p| prop("policy", text(&p.name))).collect::<Vec<_>>(),
             })
         })
         .collect();
-    let mut component = json!({
+    let mut component = serde_json::json!({
         "uuid": uuid(&[digest, "component"]),
         "type": "validation",
         "title": "Palisade policies",
         "description": format!("{} Palisade policies (set {digest}) evaluated over Kubernetes workloads, images and runtime events; each cites the SOC 2 criteria it evidences.", policies.len()),
-        "props": [prop("policy-set", digest)],
+        "props": [prop("policy-set", text(digest))],
     });
     if !requirements.is_empty()
         && let Some(obj) = component.as_object_mut()
     {
         obj.insert(
             "control-implementations".into(),
-            json!([{
+            serde_json::json!([{
                 "uuid": uuid(&[digest, "implementation"]),
                 "source": SOC2_SOURCE,
                 "description": "SOC 2 Trust Services Criteria (2017, points of focus revised 2022).",
@@ -291,7 +528,7 @@ pub fn component_definition(policies: &[PolicySummary], digest: &str, generated:
             }]),
         );
     }
-    json!({
+    serde_json::json!({
         "component-definition": {
             "uuid": uuid(&[digest, "component-definition"]),
             "metadata": {

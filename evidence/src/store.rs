@@ -482,5 +482,6 @@ pub fn read_small_text(path: &Path, what: &str) -> Result<String, String> {
             MAX_SMALL_FILE / 1024
         ));
     }
-    String::from_utf8(bytes).map_err(|_| format!("{}: not UTF-8 text: not a {what}", path.display()))
+    String::from_utf8(bytes)
+        .map_err(|_| format!("{}: not UTF-8 text: not a {what}", path.display()))
 }
