@@ -130,7 +130,7 @@ pub fn run(args: CheckArgs) -> Result<i32, Fatal> {
     let mut check_one = |r: Record,
                          line: Option<u32>,
                          display: &str,
-                         json: Option<&serde_json::Value>|
+                         json: Option<crate::inputs::RecordJson<'_>>|
      -> Result<(), String> {
         {
             let root = match &r {
@@ -167,7 +167,8 @@ pub fn run(args: CheckArgs) -> Result<i32, Fatal> {
             evaluated += 1;
             if let (Some(rec), Some(json)) = (recorder.as_mut(), json) {
                 let excepted = matcher.excepted(&dataset, root, &opts).map_err(limit)?;
-                rec.record(&violations, &excepted, json).map_err(|e| e.0)?;
+                rec.record(&violations, &excepted, || json.digest())
+                    .map_err(|e| e.0)?;
             }
             for v in &mut violations {
                 v.record.locate(display, line);

@@ -9,8 +9,7 @@ use palisade_evidence::entry::{Entry, InputDigest, RunFinished, RunStarted};
 use palisade_evidence::note::{SigningKey, VerifierKey};
 use palisade_evidence::period::{Builder, LogSummary, Options};
 use palisade_evidence::store::{Reader, StoreError, Writer};
-use palisade_evidence::{canonical, from_engine, html, openreports, oscal};
-use serde_json::Value;
+use palisade_evidence::{from_engine, html, openreports, oscal};
 use std::path::{Path, PathBuf};
 
 /// `--evidence` and its key, for `check`.
@@ -507,12 +506,12 @@ impl Recorder {
         &mut self,
         violations: &[Violation],
         excepted: &[Excepted],
-        json: &Value,
+        digest: impl FnOnce() -> String,
     ) -> Result<(), Fatal> {
         if violations.is_empty() && excepted.is_empty() {
             return Ok(());
         }
-        let digest = canonical::digest(json);
+        let digest = digest();
         for v in violations {
             self.violations += 1;
             self.writer

@@ -5,7 +5,6 @@ use crate::load::Fatal;
 use palisade_adapters::{ConvertOptions, Converted, Format};
 use palisade_engine::input::read_records;
 use palisade_engine::record::Record;
-use serde::Deserialize;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -413,11 +412,34 @@ pub fn each_record(
     })
 }
 
+/// A record's JSON as read, for its evidence digest (computed only when asked).
+pub enum RecordJson<'a> {
+    /// A converted record.
+    Value(&'a Value),
+    /// A record read from a records.md input, as its text.
+    Raw(&'a serde_json::value::RawValue),
+}
+
+impl RecordJson<'_> {
+    /// `sha256:` of the record's canonical JSON.
+    pub fn digest(&self) -> String {
+        match self {
+            RecordJson::Value(v) => palisade_evidence::canonical::digest(v),
+            // The text was read as valid JSON a moment ago; it parses again.
+            RecordJson::Raw(raw) => serde_json::from_str::<Value>(raw.get())
+                .map(|v| palisade_evidence::canonical::digest(&v))
+                .unwrap_or_else(|_| {
+                    palisade_evidence::canonical::digest_bytes(raw.get().as_bytes())
+                }),
+        }
+    }
+}
+
 /// [`each_record`] with each record's JSON as read (converted records: as converted), for
 /// evidence digests. Converted inputs need [`open_inputs`] with `keep_values`.
 pub fn each_record_with_json(
     input: &InputFile,
-    mut f: impl FnMut(Record, Option<u32>, &Value) -> Result<(), String>,
+    mut f: impl FnMut(Record, Option<u32>, RecordJson<'_>) -> Result<(), String>,
 ) -> Result<usize, Fatal> {
     if let Some(records) = &input.converted {
         let Some(values) = &input.converted_values else {
@@ -427,15 +449,19 @@ pub fn each_record_with_json(
             )));
         };
         for ((r, line), v) in records.iter().zip(values) {
-            f(r.clone(), *line, v).map_err(|e| Fatal(format!("{}: {e}", input.display)))?;
+            f(r.clone(), *line, RecordJson::Value(v))
+                .map_err(|e| Fatal(format!("{}: {e}", input.display)))?;
         }
         return Ok(records.len());
     }
     let file = input.source.open(&input.display)?;
-    palisade_engine::input::read_items(BufReader::with_capacity(1 << 16, file), |v: Value| {
-        let r = Record::deserialize(&v).map_err(|e| e.to_string())?;
-        f(r, None, &v)
-    })
+    palisade_engine::input::read_items(
+        BufReader::with_capacity(1 << 16, file),
+        |raw: Box<serde_json::value::RawValue>| {
+            let r: Record = serde_json::from_str(raw.get()).map_err(|e| e.to_string())?;
+            f(r, None, RecordJson::Raw(&raw))
+        },
+    )
     .map_err(|e| {
         if e.line > 0 {
             Fatal(format!(

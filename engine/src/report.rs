@@ -232,16 +232,18 @@ impl Matcher {
             {
                 continue;
             }
+            // The condition first: most records fire nothing, and scopes cost regex matches.
+            let mut slots = [Obj::None; MAX_SLOTS];
+            slots[0] = root;
+            if self.node(rule.entry, &mut slots, &ctx) != Tri::True {
+                continue;
+            }
             let crate::scope::Standing::Excluded(i) =
                 crate::scope::standing(self, policy, &ctx, root, opts.now)
             else {
                 continue;
             };
-            let mut slots = [Obj::None; MAX_SLOTS];
-            slots[0] = root;
-            if self.node(rule.entry, &mut slots, &ctx) == Tri::True
-                && let Some(exclusion) = policy.exclusions.get(i)
-            {
+            if let Some(exclusion) = policy.exclusions.get(i) {
                 out.push(Excepted {
                     violation: self.violation(ri as u32, root, &ctx, false),
                     reason: exclusion.reason.clone(),
