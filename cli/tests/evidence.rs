@@ -497,6 +497,12 @@ fn bad_input_is_a_clear_error_naming_the_file() {
     assert!(text(&o.stderr).contains(
         "no evaluation between 2025-01-01T00:00:00Z and 2025-02-01T00:00:00Z in evidence.db"
     ));
+    // A log cut short (its first 4 KiB page only): an error naming the file, not a pass.
+    let bytes = std::fs::read(s.path("evidence.db")).unwrap();
+    std::fs::write(s.path("cut.db"), &bytes[..4096]).unwrap();
+    let o = s.verify("cut.db", &[]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o.stdout));
+    assert!(text(&o.stderr).contains("cut.db: "), "{}", text(&o.stderr));
     rusqlite::Connection::open(s.path("evidence.db"))
         .unwrap()
         .pragma_update(None, "user_version", 9)

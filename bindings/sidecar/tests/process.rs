@@ -217,3 +217,64 @@ fn serve_reads_palisade_toml_from_its_working_directory() {
         assert_eq!(child.wait().unwrap().code(), Some(0));
     }
 }
+
+/// `--evidence`: the binary writes every admission decision to the log, and SIGTERM
+/// finishes the session; the log verifies with the public key. `--evidence` without a key
+/// is refused.
+#[test]
+fn serve_writes_the_evidence_log_and_finishes_it_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = palisade_evidence::note::SigningKey::from_seed("serve.process", [4; 32]).unwrap();
+    std::fs::write(dir.path().join("serve.key"), key.encode()).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_palisade-serve"))
+        .args(["--listen", "127.0.0.1:0", "--drain-ms", "0", "--evidence", "evidence.db"])
+        .current_dir(dir.path())
+        .env("PALISADE_NOW", "2026-11-26T12:00:00Z")
+        .env("PALISADE_EVIDENCE_KEY", dir.path().join("serve.key"))
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let addr = loop {
+        let line = lines
+            .next()
+            .expect("serve exited before listening")
+            .unwrap();
+        let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+        if v["msg"] == "listening" {
+            break v["addr"].as_str().unwrap().to_string();
+        }
+    };
+    let response = admit_privileged_pod(&addr);
+    assert_eq!(response["uid"], "u-1");
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    assert_eq!(child.wait().unwrap().code(), Some(0), "{rest:?}");
+    let mut kinds = Vec::new();
+    let v = palisade_evidence::verify::verify(
+        &dir.path().join("evidence.db"),
+        &[key.verifier()],
+        &[],
+        |_, e| kinds.push(e.kind()),
+    )
+    .unwrap();
+    assert!(v.ok(), "{:?}", v.problem);
+    assert_eq!(
+        kinds,
+        ["log", "run_started", "policy_set", "admission", "run_finished"]
+    );
+
+    let out = Command::new(env!("CARGO_BIN_EXE_palisade-serve"))
+        .args(["--listen", "127.0.0.1:0", "--evidence", "x.db"])
+        .current_dir(dir.path())
+        .env_remove("PALISADE_EVIDENCE_KEY")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--evidence-key"));
+    assert!(!dir.path().join("x.db").exists());
+}
