@@ -476,6 +476,12 @@ impl Recorder {
                 digest: input.digest()?,
             });
         }
+        // The set first, so a reader knows it when the run that uses it starts.
+        if !writer.has_policy_set(&set.digest).map_err(store)? {
+            writer
+                .append(Entry::PolicySet(set.clone()))
+                .map_err(store)?;
+        }
         writer
             .append(Entry::RunStarted(RunStarted {
                 run: run.clone(),
@@ -487,9 +493,6 @@ impl Recorder {
                 actor: flags.evidence_actor.clone(),
             }))
             .map_err(store)?;
-        if !writer.has_policy_set(&set.digest).map_err(store)? {
-            writer.append(Entry::PolicySet(set)).map_err(store)?;
-        }
         // The start is durable before anything is evaluated.
         writer.flush().map_err(store)?;
         Ok(Some(Recorder {

@@ -295,8 +295,8 @@ pub struct Builder {
     runs: HashMap<String, RunState>,
     /// The current set of each `serve` session (reloads change it).
     session_set: HashMap<String, String>,
-    /// The last set seen in the current log (for change diffs).
-    last_set: Option<String>,
+    /// The set the last run of each target used (for change diffs).
+    last_set_by_target: HashMap<String, String>,
     totals: Totals,
     days: BTreeMap<NaiveDate, Day>,
     evaluation_times: Vec<DateTime<Utc>>,
@@ -330,7 +330,7 @@ impl Builder {
             in_force: BTreeMap::new(),
             runs: HashMap::new(),
             session_set: HashMap::new(),
-            last_set: None,
+            last_set_by_target: HashMap::new(),
             totals: Totals::default(),
             days: BTreeMap::new(),
             evaluation_times: Vec::new(),
@@ -352,7 +352,7 @@ impl Builder {
         self.close_runs();
         self.log_name = name.to_string();
         self.log_id = log_id.to_string();
-        self.last_set = None;
+        self.last_set_by_target.clear();
     }
 
     /// Records what verification said of the current log.
@@ -411,6 +411,29 @@ impl Builder {
         self.findings.len() - 1
     }
 
+    /// Records a change from `previous` (None: the first set of a target) to `digest`, at
+    /// `time` in `run`, when inside the period.
+    fn changed(
+        &mut self,
+        inside: bool,
+        previous: Option<&str>,
+        digest: &str,
+        time: &str,
+        run: &str,
+    ) {
+        if !inside || previous == Some(digest) {
+            return;
+        }
+        let Some(set) = self.policy_sets.get(digest) else {
+            return;
+        };
+        let before = previous.and_then(|d| self.policy_sets.get(d));
+        let mut change = diff(before, set);
+        change.time = time.to_string();
+        change.run = run.to_string();
+        self.changes.push(change);
+    }
+
     /// Reads the next entry of the current log.
     pub fn entry(&mut self, seq: u64, entry: &Entry) -> Result<(), PeriodError> {
         let t = DateTime::parse_from_rfc3339(entry.time())
@@ -422,31 +445,38 @@ impl Builder {
         match entry {
             Entry::Log(_) => {}
             Entry::PolicySet(set) => {
-                if inside {
-                    let previous = self
-                        .session_set
-                        .get(&set.run)
-                        .or(self.last_set.as_ref())
-                        .and_then(|d| self.policy_sets.get(d));
-                    if previous.is_none_or(|p| p.digest != set.digest) {
-                        self.changes.push(diff(previous, set));
-                    }
-                }
-                self.session_set.insert(set.run.clone(), set.digest.clone());
-                self.last_set = Some(set.digest.clone());
                 self.policy_sets
                     .entry(set.digest.clone())
                     .or_insert_with(|| set.clone());
+                // A set written inside a running `serve` session is a reload.
+                if self.runs.contains_key(&set.run) {
+                    let previous = self.session_set.get(&set.run).cloned();
+                    self.changed(
+                        inside,
+                        previous.as_deref(),
+                        &set.digest,
+                        &set.time,
+                        &set.run,
+                    );
+                    self.session_set.insert(set.run.clone(), set.digest.clone());
+                }
             }
             Entry::RunStarted(r) => {
                 let mut inputs: Vec<&str> = r.inputs.iter().map(|i| i.name.as_str()).collect();
                 inputs.sort_unstable();
+                let target = format!("{}:{}", r.source, inputs.join(","));
+                // A change: the set differs from the one the previous run of this target
+                // (the same check inputs, or the server) used.
+                let previous = self.last_set_by_target.get(&target).cloned();
+                self.changed(inside, previous.as_deref(), &r.policy_set, &r.time, &r.run);
+                self.last_set_by_target
+                    .insert(target.clone(), r.policy_set.clone());
                 self.session_set.insert(r.run.clone(), r.policy_set.clone());
                 self.runs.insert(
                     r.run.clone(),
                     RunState {
                         source: r.source.clone(),
-                        target: format!("{}:{}", r.source, inputs.join(",")),
+                        target,
                         policy_set: r.policy_set.clone(),
                         started: t,
                         started_text: r.time.clone(),
@@ -766,17 +796,18 @@ pub fn single_check(
     records: u64,
 ) -> Vec<Entry> {
     let run = policy_set.run.clone();
+    let digest = policy_set.digest.clone();
     let mut out = vec![
+        Entry::PolicySet(policy_set),
         Entry::RunStarted(RunStarted {
             run: run.clone(),
             time: time.to_string(),
             source: "check".into(),
             tool: format!("palisade {}", env!("CARGO_PKG_VERSION")),
-            policy_set: policy_set.digest.clone(),
+            policy_set: digest,
             inputs: Vec::new(),
             actor: None,
         }),
-        Entry::PolicySet(policy_set),
     ];
     let (n, e) = (violations.len() as u64, exceptions.len() as u64);
     out.extend(violations.into_iter().map(Entry::Violation));

@@ -146,8 +146,11 @@ fn the_period_counts_evaluations_open_violations_gaps_and_exceptions() {
     assert_eq!(p.exceptions[0].count, 21);
     assert!(!p.exceptions[0].expired);
     assert_eq!(p.controls.len(), 3);
-    assert_eq!(p.policy_changes.len(), 1);
-    assert_eq!(p.policy_changes[0].added.len(), 3);
+    // The first set of each target (the check inputs, the server) is in force from its
+    // first run.
+    assert_eq!(p.policy_changes.len(), 2);
+    assert!(p.policy_changes.iter().all(|c| c.added.len() == 3));
+    assert_eq!(p.policy_changes[1].time, "2026-11-25T00:00:00Z");
 }
 
 #[test]
@@ -294,7 +297,7 @@ fn the_html_report_is_self_contained_and_shows_every_section() {
         "Violations open at the end (2)",
         "Exceptions (1)",
         "Gaps in evaluation (1)",
-        "Policy-set changes (1)",
+        "Policy-set changes (2)",
         "Controls in force (3)",
         "vendor image, pinned upstream",
         "every entry verified",
@@ -337,4 +340,73 @@ fn a_report_of_100000_violations_is_complete() {
         .map(|i| i["summary"]["fail"].as_u64().unwrap())
         .sum();
     assert_eq!(fails, 100_000);
+}
+
+#[test]
+fn a_policy_set_change_and_its_reversal_are_both_listed() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("evidence.db");
+    let mut w = Writer::open(&path, key("ci", 1), "2026-11-01T00:00:00Z").unwrap();
+    let all = policies();
+    let fewer: Vec<PolicySummary> = all[..2].to_vec();
+    for (day, set) in [(1, &all), (2, &fewer), (3, &all)] {
+        let run = format!("run-{day}");
+        let time = format!("2026-11-0{day}T00:00:00Z");
+        let digest = format!("sha256:set{}", set.len());
+        if !w.has_policy_set(&digest).unwrap() {
+            w.append(Entry::PolicySet(PolicySet {
+                run: run.clone(),
+                time: time.clone(),
+                digest: digest.clone(),
+                policies: set.clone(),
+            }))
+            .unwrap();
+        }
+        w.append(Entry::RunStarted(RunStarted {
+            run: run.clone(),
+            time: time.clone(),
+            source: "check".into(),
+            tool: "t".into(),
+            policy_set: digest,
+            inputs: vec![],
+            actor: None,
+        }))
+        .unwrap();
+        w.append(Entry::RunFinished(RunFinished {
+            run,
+            time,
+            records: 1,
+            violations: 0,
+            exceptions: 0,
+            failed: false,
+        }))
+        .unwrap();
+    }
+    w.flush().unwrap();
+    drop(w);
+    let p = period_of(
+        &path,
+        options("2026-11-01T00:00:00Z", "2026-11-04T00:00:00Z"),
+    );
+    let changes: Vec<(&str, Vec<String>, Vec<String>)> = p
+        .policy_changes
+        .iter()
+        .map(|c| (c.time.as_str(), c.added.clone(), c.removed.clone()))
+        .collect();
+    assert_eq!(
+        changes,
+        [
+            (
+                "2026-11-01T00:00:00Z",
+                vec![
+                    "Latest Tag".into(),
+                    "Privileged Container".into(),
+                    "Root User".into()
+                ],
+                vec![]
+            ),
+            ("2026-11-02T00:00:00Z", vec![], vec!["Root User".into()]),
+            ("2026-11-03T00:00:00Z", vec!["Root User".into()], vec![]),
+        ]
+    );
 }

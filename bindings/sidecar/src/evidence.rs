@@ -59,6 +59,15 @@ impl EvidenceLog {
         let mut set = set.clone();
         set.run = run.clone();
         set.time = time.to_string();
+        // The set first, so a reader knows it when the session that uses it starts.
+        if !writer
+            .has_policy_set(&set.digest)
+            .map_err(|e| e.to_string())?
+        {
+            writer
+                .append(Entry::PolicySet(set.clone()))
+                .map_err(|e| e.to_string())?;
+        }
         writer
             .append(Entry::RunStarted(RunStarted {
                 run: run.clone(),
@@ -70,14 +79,6 @@ impl EvidenceLog {
                 actor: None,
             }))
             .map_err(|e| e.to_string())?;
-        if !writer
-            .has_policy_set(&set.digest)
-            .map_err(|e| e.to_string())?
-        {
-            writer
-                .append(Entry::PolicySet(set))
-                .map_err(|e| e.to_string())?;
-        }
         writer.flush().map_err(|e| e.to_string())?;
         let (tx, rx) = mpsc::channel(QUEUE);
         let thread = std::thread::Builder::new()

@@ -227,7 +227,14 @@ fn serve_writes_the_evidence_log_and_finishes_it_on_sigterm() {
     let key = palisade_evidence::note::SigningKey::from_seed("serve.process", [4; 32]).unwrap();
     std::fs::write(dir.path().join("serve.key"), key.encode()).unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_palisade-serve"))
-        .args(["--listen", "127.0.0.1:0", "--drain-ms", "0", "--evidence", "evidence.db"])
+        .args([
+            "--listen",
+            "127.0.0.1:0",
+            "--drain-ms",
+            "0",
+            "--evidence",
+            "evidence.db",
+        ])
         .current_dir(dir.path())
         .env("PALISADE_NOW", "2026-11-26T12:00:00Z")
         .env("PALISADE_EVIDENCE_KEY", dir.path().join("serve.key"))
@@ -265,7 +272,13 @@ fn serve_writes_the_evidence_log_and_finishes_it_on_sigterm() {
     assert!(v.ok(), "{:?}", v.problem);
     assert_eq!(
         kinds,
-        ["log", "run_started", "policy_set", "admission", "run_finished"]
+        [
+            "log",
+            "policy_set",
+            "run_started",
+            "admission",
+            "run_finished"
+        ]
     );
 
     let out = Command::new(env!("CARGO_BIN_EXE_palisade-serve"))

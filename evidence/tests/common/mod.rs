@@ -81,26 +81,26 @@ pub fn write_run(
     finish: bool,
 ) -> Result<(), palisade_evidence::store::StoreError> {
     let digest = "sha256:policies".to_string();
+    if !writer.has_policy_set(&digest)? {
+        writer.append(Entry::PolicySet(PolicySet {
+            run: run.into(),
+            time: time.into(),
+            digest: digest.clone(),
+            policies: policies(),
+        }))?;
+    }
     writer.append(Entry::RunStarted(RunStarted {
         run: run.into(),
         time: time.into(),
         source: "check".into(),
         tool: "palisade test".into(),
-        policy_set: digest.clone(),
+        policy_set: digest,
         inputs: vec![InputDigest {
             name: "deployments.json".into(),
             digest: "sha256:input".into(),
         }],
         actor: None,
     }))?;
-    if !writer.has_policy_set(&digest)? {
-        writer.append(Entry::PolicySet(PolicySet {
-            run: run.into(),
-            time: time.into(),
-            digest,
-            policies: policies(),
-        }))?;
-    }
     for i in 0..violations {
         let policy = ["Privileged Container", "Latest Tag", "Root User"][(i % 3) as usize];
         writer.append(Entry::Violation(violation(run, time, policy, i)))?;
