@@ -53,7 +53,7 @@ fn normalized(s: &str) -> String {
         regex::Regex::new(r"[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
             .unwrap();
     let id = regex::Regex::new(r"\b[0-9a-f]{32}\b").unwrap();
-    id.replace_all(&uuid.replace_all(s, "<uuid>"), "<id>")
+    id.replace_all(&uuid.replace_all(s, "{uuid}"), "{id}")
         .into_owned()
 }
 
