@@ -476,25 +476,21 @@ impl Recorder {
                 digest: input.digest()?,
             });
         }
-        // The set first, so a reader knows it when the run that uses it starts.
-        if !writer.has_policy_set(&set.digest).map_err(store)? {
-            writer
-                .append(Entry::PolicySet(set.clone()))
-                .map_err(store)?;
-        }
+        let digest = set.digest.clone();
         writer
-            .append(Entry::RunStarted(RunStarted {
-                run: run.clone(),
-                time: time.clone(),
-                source: "check".into(),
-                tool: format!("palisade {}", env!("CARGO_PKG_VERSION")),
-                policy_set: set.digest.clone(),
-                inputs: digests,
-                actor: flags.evidence_actor.clone(),
-            }))
+            .start_run(
+                set,
+                RunStarted {
+                    run: run.clone(),
+                    time: time.clone(),
+                    source: "check".into(),
+                    tool: format!("palisade {}", env!("CARGO_PKG_VERSION")),
+                    policy_set: digest,
+                    inputs: digests,
+                    actor: flags.evidence_actor.clone(),
+                },
+            )
             .map_err(store)?;
-        // The start is durable before anything is evaluated.
-        writer.flush().map_err(store)?;
         Ok(Some(Recorder {
             writer,
             run,

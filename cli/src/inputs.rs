@@ -400,16 +400,20 @@ pub fn each_record(
     } else {
         Box::new(file)
     };
-    read_records(BufReader::with_capacity(1 << 16, reader), |r| f(r, None)).map_err(|e| {
-        if e.line > 0 {
-            Fatal(format!(
-                "{}:{}:{}: {}",
-                input.display, e.line, e.column, e.message
-            ))
-        } else {
-            Fatal(format!("{}: {}", input.display, e.message))
-        }
-    })
+    read_records(BufReader::with_capacity(1 << 16, reader), |r| f(r, None))
+        .map_err(|e| located(input, e))
+}
+
+/// A read error as `file:line:column: message` (`file: message` without a position).
+fn located(input: &InputFile, e: palisade_engine::input::InputError) -> Fatal {
+    if e.line > 0 {
+        Fatal(format!(
+            "{}:{}:{}: {}",
+            input.display, e.line, e.column, e.message
+        ))
+    } else {
+        Fatal(format!("{}: {}", input.display, e.message))
+    }
 }
 
 /// A record's JSON as read, for its evidence digest (computed only when asked).
@@ -462,16 +466,7 @@ pub fn each_record_with_json(
             f(r, None, RecordJson::Raw(&raw))
         },
     )
-    .map_err(|e| {
-        if e.line > 0 {
-            Fatal(format!(
-                "{}:{}:{}: {}",
-                input.display, e.line, e.column, e.message
-            ))
-        } else {
-            Fatal(format!("{}: {}", input.display, e.message))
-        }
-    })
+    .map_err(|e| located(input, e))
 }
 
 impl InputFile {

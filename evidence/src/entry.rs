@@ -178,6 +178,21 @@ pub struct RecordRef {
     pub namespace: Option<String>,
 }
 
+impl RecordRef {
+    /// `kind namespace/name` (the id when it has no name), as reports show it.
+    pub fn label(&self) -> String {
+        format!(
+            "{} {}{}",
+            self.kind,
+            self.namespace
+                .as_deref()
+                .map(|n| format!("{n}/"))
+                .unwrap_or_default(),
+            self.name.as_deref().unwrap_or(&self.id)
+        )
+    }
+}
+
 /// A violation.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

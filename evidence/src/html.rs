@@ -315,16 +315,7 @@ fn open_violations(h: &mut String, open: &[Finding]) {
     }
     h.push_str("<table><tr><th>Policy</th><th>Severity</th><th>Criteria</th><th>Record</th><th>Found</th><th>Messages</th><th>Evidence</th></tr>\n");
     for f in open {
-        let record = format!(
-            "{} {}{}",
-            f.record.kind,
-            f.record
-                .namespace
-                .as_deref()
-                .map(|n| format!("{n}/"))
-                .unwrap_or_default(),
-            f.record.name.as_deref().unwrap_or(&f.record.id)
-        );
+        let record = f.record.label();
         let _ = writeln!(
             h,
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}<br><code>{}</code></td><td>{} ({})</td><td>{}</td><td><code>{}</code></td></tr>",

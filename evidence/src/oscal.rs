@@ -137,15 +137,9 @@ fn violation_observation<'a>(key: &str, f: &'a Finding) -> Observation<'a> {
         uuid: violation_uuid(key, f),
         title: Some(format!("{}: {}", f.policy, record)),
         description: format!(
-            "{} violated by {} {}{}: {}",
+            "{} violated by {}: {}",
             f.policy,
-            f.record.kind,
-            f.record
-                .namespace
-                .as_deref()
-                .map(|n| format!("{n}/"))
-                .unwrap_or_default(),
-            record,
+            f.record.label(),
             if f.messages.is_empty() {
                 "-".to_string()
             } else {

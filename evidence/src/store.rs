@@ -9,7 +9,7 @@
 //! one file: their batches interleave on one chain.
 
 use crate::chain;
-use crate::entry::{Entry, FORMAT, LogCreated, VERSION};
+use crate::entry::{Entry, FORMAT, LogCreated, PolicySet, RunStarted, VERSION};
 use crate::note::{Checkpoint, SigningKey};
 use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, TransactionBehavior};
 use std::path::{Path, PathBuf};
@@ -248,6 +248,16 @@ impl Writer {
         Ok(Some(note))
     }
 
+    /// Starts a run: its policy set (unless the log has it; before the run, so a reader
+    /// knows the set when the run starts), then the start, written and signed at once.
+    pub fn start_run(&mut self, set: PolicySet, started: RunStarted) -> Result<(), StoreError> {
+        if !self.has_policy_set(&set.digest)? {
+            self.append(Entry::PolicySet(set))?;
+        }
+        self.append(Entry::RunStarted(started))?;
+        self.flush().map(|_| ())
+    }
+
     /// Drops the queued entries (after writes kept failing); returns how many.
     pub fn discard_pending(&mut self) -> usize {
         let n = self.pending.len();
@@ -358,8 +368,15 @@ pub struct StoredEntry {
 impl Reader {
     /// Opens an existing log read-only.
     pub fn open(path: &Path) -> Result<Reader, StoreError> {
-        if !path.exists() {
-            return Err(StoreError::Missing(path.to_path_buf()));
+        match std::fs::metadata(path) {
+            Err(_) => return Err(StoreError::Missing(path.to_path_buf())),
+            Ok(m) if m.len() == 0 => {
+                return Err(StoreError::NotALog(
+                    path.to_path_buf(),
+                    "an empty file".into(),
+                ));
+            }
+            Ok(_) => {}
         }
         let conn = Connection::open_with_flags(
             path,

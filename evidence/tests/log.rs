@@ -144,6 +144,17 @@ fn files_that_are_not_logs_are_refused_by_name() {
         "{e}"
     );
 
+    let empty = dir.path().join("empty.db");
+    std::fs::write(&empty, "").unwrap();
+    let e = Reader::open(&empty).err().unwrap();
+    assert_eq!(
+        e.to_string(),
+        format!(
+            "{}: not a Palisade evidence log (an empty file)",
+            empty.display()
+        )
+    );
+
     let missing = dir.path().join("missing.db");
     assert!(matches!(
         Reader::open(&missing),

@@ -59,27 +59,21 @@ impl EvidenceLog {
         let mut set = set.clone();
         set.run = run.clone();
         set.time = time.to_string();
-        // The set first, so a reader knows it when the session that uses it starts.
-        if !writer
-            .has_policy_set(&set.digest)
-            .map_err(|e| e.to_string())?
-        {
-            writer
-                .append(Entry::PolicySet(set.clone()))
-                .map_err(|e| e.to_string())?;
-        }
+        let digest = set.digest.clone();
         writer
-            .append(Entry::RunStarted(RunStarted {
-                run: run.clone(),
-                time: time.to_string(),
-                source: "serve".into(),
-                tool: format!("palisade-serve {}", env!("CARGO_PKG_VERSION")),
-                policy_set: set.digest.clone(),
-                inputs: Vec::new(),
-                actor: None,
-            }))
+            .start_run(
+                set,
+                RunStarted {
+                    run: run.clone(),
+                    time: time.to_string(),
+                    source: "serve".into(),
+                    tool: format!("palisade-serve {}", env!("CARGO_PKG_VERSION")),
+                    policy_set: digest,
+                    inputs: Vec::new(),
+                    actor: None,
+                },
+            )
             .map_err(|e| e.to_string())?;
-        writer.flush().map_err(|e| e.to_string())?;
         let (tx, rx) = mpsc::channel(QUEUE);
         let thread = std::thread::Builder::new()
             .name("palisade-evidence".into())
