@@ -380,7 +380,21 @@ fn bad_input_is_a_clear_error_naming_the_file() {
         .execute_batch("CREATE TABLE t(x)")
         .unwrap();
     std::fs::write(s.path("huge.key"), "A".repeat(1 << 20)).unwrap();
-    let cases: [(&[&str], i32, &str); 10] = [
+    let cases: [(&[&str], i32, &str); 11] = [
+        (
+            &[
+                "report",
+                "x.db",
+                "--key",
+                "ci.example.pub",
+                "--from",
+                "0001-01-01",
+                "--to",
+                "9999-12-31",
+            ],
+            2,
+            "is longer than 3660 days: report it in parts",
+        ),
         (
             &["evidence", "verify", "x.db", "--key", "huge.key"],
             2,

@@ -18,6 +18,9 @@ use chrono::{DateTime, Duration, NaiveDate, SecondsFormat, Utc};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
+/// The longest period reported at once, in days (ten years).
+pub const MAX_DAYS: i64 = 3660;
+
 /// Severities, lowest first, as entries spell them.
 pub const SEVERITIES: [&str; 4] = ["low", "medium", "high", "critical"];
 
@@ -263,6 +266,9 @@ pub enum PeriodError {
     /// The period is empty or reversed.
     #[error("the period is empty: --from {0} is not before --to {1}")]
     Empty(String, String),
+    /// The period is longer than [`MAX_DAYS`].
+    #[error("the period from {0} to {1} is longer than {MAX_DAYS} days: report it in parts")]
+    TooLong(String, String),
     /// An entry's time is not RFC 3339.
     #[error("{0} entry {1}: time `{2}` is not an RFC 3339 time")]
     BadTime(String, u64, String),
@@ -319,6 +325,13 @@ impl Builder {
     pub fn new(options: Options) -> Result<Builder, PeriodError> {
         if options.from >= options.to {
             return Err(PeriodError::Empty(
+                rfc3339(options.from),
+                rfc3339(options.to),
+            ));
+        }
+        // A day is a row of the report and a bar of its charts: bound them.
+        if options.to - options.from > Duration::days(MAX_DAYS) {
+            return Err(PeriodError::TooLong(
                 rfc3339(options.from),
                 rfc3339(options.to),
             ));
@@ -542,21 +555,13 @@ impl Builder {
                         .map(|v| self.finding(t, seq, "admission", v))
                         .collect();
                     let closes = a.operation == "DELETE";
-                    let slot = self.last_by_object.entry(a.object.clone());
-                    let newer = match &slot {
-                        std::collections::btree_map::Entry::Occupied(o) => o.get().0 <= t,
-                        std::collections::btree_map::Entry::Vacant(_) => true,
-                    };
+                    let newer = self
+                        .last_by_object
+                        .get(&a.object)
+                        .is_none_or(|(at, _, _)| *at <= t);
                     if newer {
-                        let value = (t, a.allowed && !closes, found);
-                        match slot {
-                            std::collections::btree_map::Entry::Occupied(mut o) => {
-                                o.insert(value);
-                            }
-                            std::collections::btree_map::Entry::Vacant(v) => {
-                                v.insert(value);
-                            }
-                        }
+                        self.last_by_object
+                            .insert(a.object.clone(), (t, a.allowed && !closes, found));
                     }
                 }
             }
