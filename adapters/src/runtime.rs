@@ -23,6 +23,21 @@ fn rfc3339(t: Option<&str>) -> Option<Value> {
         .map(|_| json!(t))
 }
 
+/// Nanoseconds since the epoch (a number or a decimal string, as Falco prints them) as
+/// RFC 3339; zero (Falco's "unknown") and times past year 9999 are dropped.
+fn epoch_nanos(v: &Value) -> Option<Value> {
+    let nanos: i64 = match v {
+        Value::Number(n) => n.as_i64()?,
+        Value::String(t) => t.trim().parse().ok()?,
+        _ => return None,
+    };
+    if nanos <= 0 {
+        return None;
+    }
+    chrono::DateTime::from_timestamp(nanos / 1_000_000_000, (nanos % 1_000_000_000) as u32)
+        .map(|t| json!(t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)))
+}
+
 fn basename(path: &str) -> &str {
     path.rsplit('/').next().unwrap_or(path)
 }
@@ -77,6 +92,16 @@ pub fn falco(alert: &Value, line: usize) -> Option<Value> {
     set("namespace", field("k8s.ns.name").map(Value::String));
     set("pod", field("k8s.pod.name").map(Value::String));
     set("container", field("container.name").map(Value::String));
+    set(
+        "deployment",
+        field("k8smeta.deployment.name")
+            .or_else(|| field("k8s.deployment.name"))
+            .map(Value::String),
+    );
+    set(
+        "container_start",
+        f.get("container.start_ts").and_then(epoch_nanos),
+    );
     set("time", rfc3339(s(alert, "time")));
     Some(p)
 }
@@ -132,6 +157,20 @@ pub fn tetragon(event: &Value, index: usize) -> Result<Value, String> {
         }
         if let Some(c) = pod.get("container").and_then(|c| s(c, "name")) {
             p["container"] = json!(c);
+        }
+        if let Some(t) = pod
+            .get("container")
+            .and_then(|c| rfc3339(s(c, "start_time")))
+        {
+            p["container_start"] = t;
+        }
+        if let Some(labels) = pod.get("pod_labels").and_then(Value::as_object) {
+            let text: serde_json::Map<String, Value> = labels
+                .iter()
+                .filter(|(_, v)| v.is_string())
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
+            p["pod_labels"] = Value::Object(text);
         }
         if let Some(w) = s(pod, "workload") {
             p["deployment"] = json!(w);

@@ -24,6 +24,7 @@ pub struct CheckArgs {
     pub config: load::ConfigFlags,
     pub no_remediation: bool,
     pub evidence: crate::evidence::EvidenceFlags,
+    pub baselines: Vec<PathBuf>,
 }
 
 /// Builds the matcher from `--policies`, `--bundle` and the built-in library
@@ -81,6 +82,13 @@ pub fn run(args: CheckArgs) -> Result<i32, Fatal> {
     // Pass 1: context records (deployments, images, baselines); validates every record.
     let mut dataset = Dataset::default();
     let mut read: std::collections::BTreeMap<String, usize> = Default::default();
+    for path in &args.baselines {
+        for b in crate::baseline::read_file(path)? {
+            dataset
+                .add(Record::Baseline(b))
+                .map_err(|e| Fatal(format!("{}: {e}", path.display())))?;
+        }
+    }
     for input in &inputs {
         let mut err = None;
         crate::inputs::each_record(input, "reading", |r, _| {
@@ -123,7 +131,8 @@ pub fn run(args: CheckArgs) -> Result<i32, Fatal> {
             *sink.context.entry(kind.clone()).or_default() += n;
         }
     }
-    let mut recorder = crate::evidence::Recorder::start(&args.evidence, program, &inputs, now)?;
+    let mut recorder =
+        crate::evidence::Recorder::start(&args.evidence, program, &inputs, &args.baselines, now)?;
     let mut evaluated = 0u64;
     // Pass 2: every record in input order.
     let (mut next_deployment, mut next_image) = (0usize, 0usize);

@@ -454,6 +454,7 @@ impl Recorder {
         flags: &EvidenceFlags,
         program: &Program,
         inputs: &[crate::inputs::InputFile],
+        baselines: &[PathBuf],
         now: i64,
     ) -> Result<Option<Recorder>, Fatal> {
         let Some(path) = &flags.evidence else {
@@ -474,6 +475,15 @@ impl Recorder {
             digests.push(InputDigest {
                 name: input.display.clone(),
                 digest: input.digest()?,
+            });
+        }
+        for path in baselines {
+            let file = std::fs::File::open(path)
+                .map_err(|e| Fatal(format!("{}: cannot read: {e}", path.display())))?;
+            digests.push(InputDigest {
+                name: format!("{} (baselines)", path.display()),
+                digest: palisade_evidence::canonical::digest_reader(file)
+                    .map_err(|e| Fatal(format!("{}: cannot read: {e}", path.display())))?,
             });
         }
         let digest = set.digest.clone();

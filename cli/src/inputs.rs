@@ -404,6 +404,37 @@ pub fn each_record(
         .map_err(|e| located(input, e))
 }
 
+/// Calls `f` with every record of `input`, or why an item is not a readable record (the
+/// reading goes on), and its place (`file:line` or `file: record N`). Broken JSON still
+/// ends the reading with an error.
+pub fn each_record_lenient(
+    input: &InputFile,
+    mut f: impl FnMut(Result<Record, String>, String),
+) -> Result<usize, Fatal> {
+    if let Some(records) = &input.converted {
+        for (i, (r, line)) in records.iter().enumerate() {
+            let place = match line {
+                Some(l) => format!("{}:{l}", input.display),
+                None => format!("{}: record {}", input.display, i + 1),
+            };
+            f(Ok(r.clone()), place);
+        }
+        return Ok(records.len());
+    }
+    let file = input.source.open(&input.display)?;
+    let mut index = 0usize;
+    palisade_engine::input::read_items(
+        BufReader::with_capacity(1 << 16, file),
+        |raw: Box<serde_json::value::RawValue>| {
+            index += 1;
+            let record = serde_json::from_str::<Record>(raw.get()).map_err(|e| e.to_string());
+            f(record, format!("{}: record {index}", input.display));
+            Ok(())
+        },
+    )
+    .map_err(|e| located(input, e))
+}
+
 /// A read error as `file:line:column: message` (`file: message` without a position).
 fn located(input: &InputFile, e: palisade_engine::input::InputError) -> Fatal {
     if e.line > 0 {

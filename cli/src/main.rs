@@ -1,5 +1,6 @@
 //! `palisade`: check records against policies, compile, format and test policies.
 
+mod baseline;
 mod check;
 mod evidence;
 mod inputs;
@@ -109,6 +110,11 @@ enum Command {
         no_remediation: bool,
         #[command(flatten)]
         evidence: evidence::EvidenceFlags,
+        /// Process baselines (a file of baseline records, from `palisade baseline learn`):
+        /// a process outside a locked one violates "Unauthorized Process Execution".
+        /// Repeatable; a malformed file is an error naming the record.
+        #[arg(long = "baselines", value_name = "FILE")]
+        baselines: Vec<PathBuf>,
     },
     /// Parse and type-check policies; optionally write a bundle or print the IR.
     Compile {
@@ -179,6 +185,12 @@ enum Command {
     Evidence {
         #[command(subcommand)]
         action: evidence::Action,
+    },
+    /// Process allow lists: learn baselines from process events, lock and edit them,
+    /// export them to Tetragon and Falco (docs/baselines.md).
+    Baseline {
+        #[command(subcommand)]
+        action: baseline::Action,
     },
     /// A SOC 2 report of a period from verified evidence logs: HTML, JSON, OSCAL
     /// assessment results or OpenReports.
@@ -263,6 +275,7 @@ fn run(cli: Cli) -> Result<i32, Fatal> {
             config,
             no_remediation,
             evidence,
+            baselines,
         } => check::run(check::CheckArgs {
             policies,
             bundle,
@@ -277,6 +290,7 @@ fn run(cli: Cli) -> Result<i32, Fatal> {
             config,
             no_remediation,
             evidence,
+            baselines,
         }),
         Command::Compile {
             paths,
@@ -317,6 +331,7 @@ fn run(cli: Cli) -> Result<i32, Fatal> {
         Command::Playground { listen, dir } => serve_static::run(&dir, &listen),
         Command::Netpol { action } => netpol::run(action),
         Command::Evidence { action } => evidence::run(action),
+        Command::Baseline { action } => baseline::run(action),
         Command::Report(args) => evidence::report(args),
         Command::Serve { args } => serve::run(&args),
         Command::Import {

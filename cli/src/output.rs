@@ -307,10 +307,11 @@ impl<'p> Sink<'p> {
                 {
                     writeln!(
                         self.out,
-                        "             matched: {}{} -> {}",
+                        "             matched: {}{} -> {}{}",
                         shown(&s.condition),
                         shown(&value_note(&s.value)),
-                        s.result
+                        s.result,
+                        shown(&step_note(s.note.as_deref()))
                     )?;
                 }
             }
@@ -329,11 +330,12 @@ impl<'p> Sink<'p> {
             match &n.failed {
                 Some(s) => writeln!(
                     self.out,
-                    "  not fired: {} - first failing condition: {}{} -> {}",
+                    "  not fired: {} - first failing condition: {}{} -> {}{}",
                     shown(&n.policy),
                     shown(&s.condition),
                     shown(&value_note(&s.value)),
-                    s.result
+                    s.result,
+                    shown(&step_note(s.note.as_deref()))
                 )?,
                 None => writeln!(self.out, "  not fired: {}", shown(&n.policy))?,
             }
@@ -399,6 +401,11 @@ pub fn value_note(value: &str) -> String {
     } else {
         format!("  (value: {value})")
     }
+}
+
+/// " [note]" after an explanation step, or nothing.
+fn step_note(note: Option<&str>) -> String {
+    note.map(|n| format!(" [{n}]")).unwrap_or_default()
 }
 
 /// Writes `text` to stdout. A reader that went away (`palisade policies list | head -1`)

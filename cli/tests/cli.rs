@@ -8,14 +8,11 @@
 //! and bad input that must end with exit 2, a position, and nothing on stdout.
 //! Set `BLESS=1` to rewrite the golden files.
 
-use std::path::{Path, PathBuf};
+mod common;
+use common::{golden, root};
 use std::process::{Command, Output};
 
 const NOW: &str = "2026-11-26T12:00:00Z";
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
 
 fn palisade(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_palisade"))
@@ -25,21 +22,6 @@ fn palisade(args: &[&str]) -> Output {
         .env("NO_COLOR", "1")
         .output()
         .expect("run palisade")
-}
-
-fn golden(name: &str, actual: &str) {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/golden")
-        .join(name);
-    if std::env::var_os("BLESS").is_some() {
-        std::fs::write(&path, actual).expect("write golden");
-        return;
-    }
-    let expected = std::fs::read_to_string(&path).unwrap_or_default();
-    assert_eq!(
-        expected, actual,
-        "golden file {name} differs (BLESS=1 to update)"
-    );
 }
 
 fn stdout(o: &Output) -> String {

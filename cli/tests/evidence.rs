@@ -9,12 +9,10 @@
 //! tampering, a run killed in the middle, two writers on one log, and bad input.
 //! `BLESS=1` rewrites the golden files.
 
+mod common;
+use common::{golden, root, text};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
 
 fn palisade_at(now: &str, dir: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_palisade"))
@@ -25,25 +23,6 @@ fn palisade_at(now: &str, dir: &Path, args: &[&str]) -> Output {
         .env_remove("PALISADE_EVIDENCE_KEY")
         .output()
         .expect("run palisade")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-fn golden(name: &str, actual: &str) {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/golden")
-        .join(name);
-    if std::env::var_os("BLESS").is_some() {
-        std::fs::write(&path, actual).expect("write golden");
-        return;
-    }
-    let expected = std::fs::read_to_string(&path).unwrap_or_default();
-    assert_eq!(
-        expected, actual,
-        "golden file {name} differs (BLESS=1 to update)"
-    );
 }
 
 /// Log ids, run ids and the UUIDs derived from them are random: the goldens show them as

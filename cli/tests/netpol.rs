@@ -9,12 +9,10 @@
 //! policies, which fire on the manifests alone and stop once the generated policies are
 //! added. `BLESS=1` rewrites the golden files.
 
+mod common;
+use common::{golden, root, text};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
 
 fn palisade(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_palisade"))
@@ -24,25 +22,6 @@ fn palisade(args: &[&str]) -> Output {
         .env("NO_COLOR", "1")
         .output()
         .expect("run palisade")
-}
-
-fn golden(name: &str, actual: &str) {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/golden")
-        .join(name);
-    if std::env::var_os("BLESS").is_some() {
-        std::fs::write(&path, actual).expect("write golden");
-        return;
-    }
-    let expected = std::fs::read_to_string(&path).unwrap_or_default();
-    assert_eq!(
-        expected, actual,
-        "golden file {name} differs (BLESS=1 to update)"
-    );
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
 }
 
 const MANIFESTS: &str = "examples/segmentation/manifests.yaml";

@@ -59,6 +59,36 @@ pub struct CheckRequest {
     /// Include explanations and the first failing condition of policies that did not fire.
     #[serde(default)]
     pub explain: bool,
+    /// Baseline files (JSON Lines of baseline records, docs/baselines.md), read strictly.
+    #[serde(default)]
+    pub baselines: Vec<SourceText>,
+}
+
+/// Adds the baselines of baseline files to a dataset; an error names the file and record.
+pub fn add_baseline_files(dataset: &mut Dataset, files: &[SourceText]) -> Result<(), String> {
+    for file in files {
+        let mut index = 0usize;
+        let mut failure = None;
+        let read = crate::input::read_items(file.text.as_bytes(), |v: Value| {
+            index += 1;
+            let added = crate::record::parse_baseline(v)
+                .map_err(|e| format!("record {index}: {e}"))
+                .and_then(|b| {
+                    dataset
+                        .add(Record::Baseline(b))
+                        .map(|_| ())
+                        .map_err(|e| format!("record {index}: {e}"))
+                });
+            added.inspect_err(|e| failure = Some(e.clone()))
+        });
+        match (read, failure) {
+            (_, Some(e)) => return Err(format!("{}: {e}", file.name)),
+            (Err(e), None) if file.text.trim().is_empty() && e.line > 0 => {}
+            (Err(e), None) => return Err(format!("{}:{e}", file.name)),
+            (Ok(_), None) => {}
+        }
+    }
+    Ok(())
 }
 
 /// A compiled policy set with the sources its diagnostics refer to.
@@ -178,6 +208,7 @@ pub fn check_with(matcher: &Matcher, req: &CheckRequest) -> Result<String, Value
         })?
         .timestamp();
     let mut dataset = Dataset::default();
+    add_baseline_files(&mut dataset, &req.baselines).map_err(|m| error("baselines", m))?;
     // Every record in input order, with the input it came from and its line there.
     let mut ordered: Vec<(Record, &str, Option<u32>)> = Vec::new();
     let mut summary = Summary::default();
@@ -341,6 +372,56 @@ mod tests {
         assert_eq!(out["summary"]["records"], 1);
         let out: Value = serde_json::from_str(&check_json("{not json")).expect("json");
         assert_eq!(out["error"]["kind"], "request");
+    }
+
+    /// Baseline files in a request: processes outside a locked one violate; a malformed
+    /// file is an error naming the file and the record.
+    #[test]
+    fn baseline_files_decide_outside_baseline() {
+        let request = |baselines: &str| {
+            json!({
+                "policies": [{"name": "p.pal", "text": "policy \"outside\" { severity high lifecycle runtime soc2 PI1.3 message \"{process.exec_path} outside {process.baseline}\" when process.outside_baseline }"}],
+                "inputs": [{"name": "e.jsonl", "text": "{\"kind\":\"process\",\"id\":\"p\",\"namespace\":\"shop\",\"pod\":\"api-x2x9z\",\"container\":\"main\",\"exec_path\":\"/bin/sh\"}"}],
+                "baselines": [{"name": "b.jsonl", "text": baselines}],
+                "now": "2030-01-01T00:00:00Z"
+            })
+            .to_string()
+        };
+        let locked = "{\"kind\":\"baseline\",\"namespace\":\"shop\",\"workload\":\"api\",\"container\":\"main\",\"processes\":[\"/app/server\"],\"locked\":true}\n";
+        let out: Value = serde_json::from_str(&check_json(&request(locked))).expect("json");
+        assert_eq!(
+            out["violations"][0]["messages"][0], "/bin/sh outside shop/api/main",
+            "{out}"
+        );
+        let out: Value =
+            serde_json::from_str(&check_json(&request(&locked.replace("true", "false"))))
+                .expect("json");
+        assert_eq!(out["summary"]["violations"], 0, "{out}");
+        let out: Value = serde_json::from_str(&check_json(&request(""))).expect("json");
+        assert_eq!(
+            out["summary"]["violations"], 0,
+            "an empty file has no baselines: {out}"
+        );
+        for (text, message) in [
+            (
+                locked.replace("locked", "lockd"),
+                "b.jsonl: record 1: unknown field `lockd`",
+            ),
+            (
+                "{\"kind\":\"process\",\"id\":\"p\"}".to_string(),
+                "b.jsonl: record 1: a `process` record, not a baseline",
+            ),
+            (
+                format!("{locked}{locked}"),
+                "b.jsonl: record 2: two baselines for `shop/api/main`",
+            ),
+            ("{\"kind\":".to_string(), "b.jsonl:1:"),
+        ] {
+            let out: Value = serde_json::from_str(&check_json(&request(&text))).expect("json");
+            assert_eq!(out["error"]["kind"], "baselines", "{out}");
+            let got = out["error"]["message"].as_str().unwrap_or_default();
+            assert!(got.starts_with(message), "{got}");
+        }
     }
 
     /// The JSON API (the WASM build's and the plugin's) takes a palisade.toml: enforcement

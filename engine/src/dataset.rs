@@ -14,6 +14,18 @@ pub enum DatasetError {
     /// An image record has neither an id nor a full name.
     #[error("an image record needs an `id` or a `name.full_name`")]
     AnonymousImage,
+    /// A baseline cannot be used.
+    #[error("baseline `{0}`: {1}")]
+    InvalidBaseline(String, String),
+    /// Two baselines for one container of one workload.
+    #[error("two baselines for `{0}`")]
+    DuplicateBaseline(String),
+}
+
+/// Where a baseline is found: by deployment id, or by cluster, namespace and workload name;
+/// both with the container name.
+fn baseline_key(parts: &[&str]) -> String {
+    parts.join("\u{0}")
 }
 
 /// Context records of one input with their joins resolved.
@@ -27,7 +39,9 @@ pub struct Dataset {
     image_by_name: HashMap<String, usize>,
     image_by_reference: HashMap<String, usize>,
     deployment_by_id: HashMap<String, usize>,
-    baselines: HashMap<String, HashMap<String, Baseline>>,
+    baselines: Vec<Baseline>,
+    baseline_names: Vec<String>,
+    baseline_by_key: HashMap<String, usize>,
     /// A process-unique id, renewed by [`Dataset::finish`]: caches keyed by object
     /// addresses include it, so a later dataset at the same addresses never hits them.
     pub(crate) generation: u64,
@@ -44,6 +58,12 @@ pub struct EventJoin<'r> {
     pub container: Option<&'r Container>,
     /// A locked baseline exists for the container and lacks the process's exec path.
     pub outside_baseline: bool,
+    /// The process's baseline, if its container has one.
+    pub baseline: Option<&'r Baseline>,
+    /// That baseline's name ([`Baseline::name`]).
+    pub baseline_name: Option<&'r str>,
+    /// The process started within the baseline's startup window of its container's start.
+    pub startup: bool,
 }
 
 impl Dataset {
@@ -78,15 +98,69 @@ impl Dataset {
                 }
                 self.images.push(fill_name(i));
             }
-            Record::Baseline(b) => {
-                self.baselines
-                    .entry(b.deployment_id.clone())
-                    .or_default()
-                    .insert(b.container.clone(), b);
-            }
+            Record::Baseline(b) => self.add_baseline(b)?,
             other => return Ok(Some(other)),
         }
         Ok(None)
+    }
+
+    /// Adds a baseline, found by its deployment id and by its workload's name.
+    fn add_baseline(&mut self, b: Baseline) -> Result<(), DatasetError> {
+        if let Some(problem) = b.problem() {
+            return Err(DatasetError::InvalidBaseline(b.name(), problem));
+        }
+        let index = self.baselines.len();
+        let mut keys = Vec::new();
+        if let Some(id) = b.deployment_id.as_deref().filter(|i| !i.is_empty()) {
+            keys.push(baseline_key(&["id", id, &b.container]));
+        }
+        if let Some(w) = b.workload.as_deref().filter(|w| !w.is_empty()) {
+            keys.push(baseline_key(&[
+                "name",
+                b.cluster.as_deref().unwrap_or(""),
+                b.namespace.as_deref().unwrap_or(""),
+                w,
+                &b.container,
+            ]));
+        }
+        for key in keys {
+            if self.baseline_by_key.insert(key, index).is_some() {
+                return Err(DatasetError::DuplicateBaseline(b.name()));
+            }
+        }
+        self.baseline_names.push(b.name());
+        self.baselines.push(b);
+        Ok(())
+    }
+
+    /// The baseline of a process's container: by deployment id, else by the cluster,
+    /// namespace and workload name ([`Process::workload`]).
+    pub fn baseline_of(&self, p: &Process) -> Option<&Baseline> {
+        self.baseline_index(p).and_then(|i| self.baselines.get(i))
+    }
+
+    fn baseline_index(&self, p: &Process) -> Option<usize> {
+        let container = p.container.as_deref()?;
+        let by_id = p.deployment_id.as_deref().and_then(|id| {
+            self.baseline_by_key
+                .get(&baseline_key(&["id", id, container]))
+        });
+        let index = by_id.or_else(|| {
+            let workload = p.workload()?;
+            self.baseline_by_key.get(&baseline_key(&[
+                "name",
+                p.cluster.as_deref().unwrap_or(""),
+                p.namespace.as_deref().unwrap_or(""),
+                workload,
+                container,
+            ]))
+        })?;
+        Some(*index)
+    }
+
+    /// Every baseline, in input order.
+    pub fn baselines(&self) -> &[Baseline] {
+        &self.baselines
     }
 
     /// Joins containers to image records (by digest, then by full name) and fills the
@@ -155,24 +229,21 @@ impl Dataset {
             (Some(d), Some(name)) => d.containers.iter().find(|c| c.name == name),
             _ => None,
         };
-        let outside_baseline = match (p.deployment_id.as_deref(), p.container.as_deref()) {
-            (Some(d), Some(c)) => self
-                .baselines
-                .get(d)
-                .and_then(|m| m.get(c))
-                .is_some_and(|b| {
-                    b.locked
-                        && !b
-                            .processes
-                            .iter()
-                            .any(|x| Some(x.as_str()) == p.exec_path.as_deref())
-                }),
-            _ => false,
+        let index = if self.baselines.is_empty() {
+            None
+        } else {
+            self.baseline_index(p)
         };
+        let baseline = index.and_then(|i| self.baselines.get(i));
         EventJoin {
             deployment,
             container,
-            outside_baseline,
+            outside_baseline: baseline.is_some_and(|b| b.excludes(p)),
+            baseline,
+            baseline_name: index
+                .and_then(|i| self.baseline_names.get(i))
+                .map(String::as_str),
+            startup: baseline.is_some_and(|b| b.is_startup(p)),
         }
     }
 

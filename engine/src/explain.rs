@@ -57,12 +57,40 @@ impl Matcher {
         ctx: &Ctx<'r>,
     ) -> ExplainStep {
         let v = self.test_value(t, slots, ctx);
+        let test = &self.program.tests[t as usize];
         ExplainStep {
-            condition: self.program.tests[t as usize].label.clone(),
+            condition: test.label.clone(),
             value: value::display(v),
             result: tri(self.node(id, slots, ctx)),
             message: None,
+            note: self.baseline_note(test, ctx),
         }
+    }
+
+    /// For a test of `process.outside_baseline`: the baseline that decided, or that the
+    /// container has none.
+    fn baseline_note(&self, test: &crate::ir::TestInstr, ctx: &Ctx<'_>) -> Option<String> {
+        let crate::ir::OperandIr::Field(_, field) = test.operand else {
+            return None;
+        };
+        if field != palisade_lang::schema::FieldId::ProcessOutsideBaseline {
+            return None;
+        }
+        Some(match (ctx.join.baseline, ctx.join.baseline_name) {
+            (Some(b), Some(name)) => format!(
+                "baseline {name}: {}, {} process{}{}",
+                if b.locked { "locked" } else { "not locked" },
+                b.processes.len(),
+                if b.processes.len() == 1 { "" } else { "es" },
+                match (b.startup_seconds, ctx.join.startup) {
+                    (Some(s), true) => format!(
+                        "; this process started within {s} s of its container: a startup process, exempt"
+                    ),
+                    _ => String::new(),
+                }
+            ),
+            _ => "no baseline for this container".into(),
+        })
     }
 
     /// The value a condition looked at: a test's (also under `not`); compound conditions
@@ -147,6 +175,7 @@ impl Matcher {
                     value: self.condition_value(id, slots, ctx),
                     result: tri(r),
                     message: None,
+                    note: None,
                 });
             }
         }
@@ -177,6 +206,7 @@ impl Matcher {
                         value: "<missing>".into(),
                         result: "unknown".into(),
                         message: None,
+                        note: None,
                     });
                 };
                 match children.next() {
@@ -185,6 +215,7 @@ impl Matcher {
                         value: "none".into(),
                         result: "false".into(),
                         message: None,
+                        note: None,
                     }),
                     Some(child) => {
                         slots[slot as usize] = child;
@@ -208,6 +239,7 @@ impl Matcher {
                     value: self.condition_value(id, slots, ctx),
                     result: tri(r),
                     message: None,
+                    note: None,
                 })
             }
         }

@@ -1,7 +1,7 @@
 //! Serde types for the records of `records.md` (v1). Unknown keys are ignored; absent
 //! optional fields stay `None`, which the matcher treats as unknown.
 
-use serde::{Deserialize, Deserializer};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::collections::BTreeMap;
 
 /// A string-to-string map (labels, annotations).
@@ -21,6 +21,34 @@ impl<'de> Deserialize<'de> for Timestamp {
                     "invalid timestamp `{s}`: expected RFC 3339 such as 2024-03-01T12:00:00Z"
                 ))
             })
+    }
+}
+
+impl Timestamp {
+    /// RFC 3339 in UTC with seconds (`2024-03-01T12:00:00Z`); `None` past year 9999.
+    pub fn rfc3339(self) -> Option<String> {
+        chrono::DateTime::from_timestamp(self.0, 0)
+            .filter(|t| chrono::Datelike::year(t) <= 9999 && chrono::Datelike::year(t) >= 0)
+            .map(|t| t.format("%Y-%m-%dT%H:%M:%SZ").to_string())
+    }
+
+    /// Parses RFC 3339 (any offset), as records do.
+    pub fn parse(text: &str) -> Option<Timestamp> {
+        chrono::DateTime::parse_from_rfc3339(text)
+            .ok()
+            .map(|t| Timestamp(t.timestamp()))
+    }
+}
+
+impl Serialize for Timestamp {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self.rfc3339() {
+            Some(text) => s.serialize_str(&text),
+            None => Err(serde::ser::Error::custom(format!(
+                "time {} is outside the years 0 to 9999",
+                self.0
+            ))),
+        }
     }
 }
 
@@ -422,6 +450,50 @@ pub struct Process {
     pub gid: Option<f64>,
     /// Ancestor exec paths.
     pub lineage: Option<Vec<String>>,
+    /// When the process's container started (startup processes are exempt from baselines).
+    pub container_start: Option<Timestamp>,
+    /// The labels of the process's pod.
+    pub pod_labels: Option<StrMap>,
+}
+
+impl Process {
+    /// The owning workload's name: `deployment`, else derived from the pod's name
+    /// ([`workload_of_pod`]), so replicas and restarts share one name.
+    pub fn workload(&self) -> Option<&str> {
+        self.deployment
+            .as_deref()
+            .filter(|d| !d.is_empty())
+            .or_else(|| self.pod.as_deref().map(workload_of_pod))
+            .filter(|w| !w.is_empty())
+    }
+}
+
+/// Characters of the random suffixes Kubernetes gives pod names (`k8s.io/apimachinery`
+/// `rand.SafeEncodeString`: no vowels, no 0, 1, 3).
+fn is_safe_encoded(part: &str, lengths: std::ops::RangeInclusive<usize>) -> bool {
+    lengths.contains(&part.len())
+        && part
+            .bytes()
+            .all(|b| b"bcdfghjklmnpqrstvwxz2456789".contains(&b))
+}
+
+/// The workload a pod belongs to, from its name: `api-7d4b9c5f6-x2x9z` (Deployment:
+/// ReplicaSet hash and pod suffix) and `agent-x2x9z` (DaemonSet, Job) give `api` and
+/// `agent`; `db-0` (StatefulSet) gives `db`; other names are their own workload.
+pub fn workload_of_pod(pod: &str) -> &str {
+    let Some((rest, last)) = pod.rsplit_once('-') else {
+        return pod;
+    };
+    if !rest.is_empty() && !last.is_empty() && last.bytes().all(|b| b.is_ascii_digit()) {
+        return rest;
+    }
+    if rest.is_empty() || !is_safe_encoded(last, 5..=5) {
+        return pod;
+    }
+    match rest.rsplit_once('-') {
+        Some((owner, hash)) if !owner.is_empty() && is_safe_encoded(hash, 6..=10) => owner,
+        _ => rest,
+    }
 }
 
 /// A Kubernetes user.
@@ -505,19 +577,177 @@ pub struct NetworkFlow {
     pub not_in_baseline: Option<bool>,
 }
 
-/// A process baseline.
-#[derive(Clone, Debug, Deserialize)]
+/// A process baseline: the executables expected in one container of one workload
+/// (docs/records.md). `palisade baseline learn` writes all fields; hand-written ones need
+/// only the workload, the container and the processes.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
 pub struct Baseline {
-    /// Deployment id.
-    pub deployment_id: String,
+    /// Cluster.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<String>,
+    /// Namespace.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    /// The deployment's id (StackRox records); processes with this id match.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deployment_id: Option<String>,
+    /// The workload's name; processes of the same cluster, namespace and workload match.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workload: Option<String>,
     /// Container name.
     pub container: String,
     /// Expected exec paths.
     #[serde(default)]
     pub processes: Vec<String>,
+    /// Exec paths seen only within `startup_seconds` of a container's start.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub startup: Vec<String>,
+    /// Exec paths a user removed: never learned again.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub removed: Vec<String>,
+    /// When each learned path (processes and startup) was first seen.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub first_seen: BTreeMap<String, Timestamp>,
+    /// Processes this soon after their container started are exempt (none when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub startup_seconds: Option<u64>,
+    /// Pod labels every observed pod of the workload had (to scope exported rules).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub pod_labels: StrMap,
+    /// The first observed event.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observation_start: Option<Timestamp>,
+    /// The end of the observation window, in event time (absent: learning without end).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observation_end: Option<Timestamp>,
     /// Locked baselines make other processes violations.
     #[serde(default)]
     pub locked: bool,
+    /// When it was locked (event time for the window's end, wall time for a user's lock).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub locked_at: Option<Timestamp>,
+    /// Who locked it: `window` (the observation window ended) or `user`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub locked_by: Option<String>,
+}
+
+impl Baseline {
+    /// How messages name it: `namespace/workload/container` (cluster first when known;
+    /// the deployment id stands in for an unknown workload name).
+    pub fn name(&self) -> String {
+        let workload = self
+            .workload
+            .as_deref()
+            .or(self.deployment_id.as_deref())
+            .unwrap_or("");
+        let mut out = String::new();
+        if let Some(c) = self.cluster.as_deref().filter(|c| !c.is_empty()) {
+            out.push_str(c);
+            out.push('/');
+        }
+        out.push_str(self.namespace.as_deref().unwrap_or(""));
+        out.push('/');
+        out.push_str(workload);
+        out.push('/');
+        out.push_str(&self.container);
+        out
+    }
+
+    /// What makes it unusable: no container, no workload or deployment id, an empty path.
+    pub fn problem(&self) -> Option<String> {
+        if self.container.is_empty() {
+            return Some("`container` is empty".into());
+        }
+        if self.deployment_id.as_deref().is_none_or(str::is_empty)
+            && self.workload.as_deref().is_none_or(str::is_empty)
+        {
+            return Some("a baseline needs a `workload` or a `deployment_id`".into());
+        }
+        if let Some(list) = [
+            ("processes", &self.processes),
+            ("startup", &self.startup),
+            ("removed", &self.removed),
+        ]
+        .into_iter()
+        .find(|(_, l)| l.iter().any(String::is_empty))
+        {
+            return Some(format!("`{}` holds an empty path", list.0));
+        }
+        if self.locked
+            && self
+                .locked_by
+                .as_deref()
+                .is_some_and(|b| b != "window" && b != "user")
+        {
+            return Some("`locked_by` is `window` or `user`".into());
+        }
+        None
+    }
+
+    /// Whether `p` ran within the startup window of its container.
+    pub fn is_startup(&self, p: &Process) -> bool {
+        match (self.startup_seconds, p.time, p.container_start) {
+            (Some(window), Some(t), Some(start)) => t >= start && ((t.0 - start.0) as u64) < window,
+            _ => false,
+        }
+    }
+
+    /// Whether a process with this exec path is outside the baseline: the baseline is
+    /// locked, the process did not start within the startup window, and the path is not
+    /// listed (a process without a path is outside a locked baseline too).
+    pub fn excludes(&self, p: &Process) -> bool {
+        self.locked
+            && !self.is_startup(p)
+            && !p
+                .exec_path
+                .as_deref()
+                .is_some_and(|path| self.processes.iter().any(|x| x == path))
+    }
+}
+
+/// The fields of a baseline record.
+pub const BASELINE_FIELDS: &[&str] = &[
+    "kind",
+    "cluster",
+    "namespace",
+    "deployment_id",
+    "workload",
+    "container",
+    "processes",
+    "startup",
+    "removed",
+    "first_seen",
+    "startup_seconds",
+    "pod_labels",
+    "observation_start",
+    "observation_end",
+    "locked",
+    "locked_at",
+    "locked_by",
+];
+
+/// One baseline record from its JSON, strictly: a field a baseline does not have
+/// (`lockd`) is an error, not a silently unlocked baseline.
+pub fn parse_baseline(v: serde_json::Value) -> Result<Baseline, String> {
+    let serde_json::Value::Object(map) = &v else {
+        return Err("not a JSON object".into());
+    };
+    match map.get("kind").and_then(serde_json::Value::as_str) {
+        Some("baseline") => {}
+        Some(other) => return Err(format!("a `{other}` record, not a baseline")),
+        None => return Err("no `\"kind\": \"baseline\"`".into()),
+    }
+    if let Some(unknown) = map.keys().find(|k| !BASELINE_FIELDS.contains(&k.as_str())) {
+        return Err(format!(
+            "unknown field `{unknown}` (a baseline has {})",
+            BASELINE_FIELDS.join(", ")
+        ));
+    }
+    let b: Baseline = serde_json::from_value(v).map_err(|e| e.to_string())?;
+    if let Some(problem) = b.problem() {
+        return Err(format!("{}: {problem}", b.name()));
+    }
+    Ok(b)
 }
 
 /// Splits an image reference into registry, remote and tag (Docker's rules: no registry

@@ -58,6 +58,9 @@ pub struct ExplainStep {
     /// Which of the violation's messages (the matching objects) the step explains.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub message: Option<usize>,
+    /// What else decided the value (for `process.outside_baseline`: the baseline).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 /// One (policy, record) pair that violates.

@@ -299,6 +299,13 @@ macro_rules! read_field {
             F::ProcessOutsideBaseline => {
                 of!(obj, Process, |_p| Val::Bool(ctx.join.outside_baseline))
             }
+            F::ProcessBaseline => of!(obj, Process, |_p| ctx
+                .join
+                .baseline_name
+                .map_or(Val::Missing, Val::Str)),
+            F::ProcessWorkload => of!(obj, Process, |p| p
+                .workload()
+                .map_or(Val::Missing, Val::Str)),
             F::EventId => of!(obj, Event, |e| Val::Str(&e.id)),
             F::EventResource => of!(obj, Event, |e| s(&e.resource)),
             F::EventVerb => of!(obj, Event, |e| s(&e.verb)),

@@ -187,6 +187,81 @@ fn process_joins_its_container_and_locked_baselines() {
 }
 
 #[test]
+fn baselines_are_found_by_workload_across_replicas_and_restarts() {
+    let m = matcher(&policy(
+        "outside",
+        "runtime",
+        "process.outside_baseline",
+        "",
+    ));
+    let records = r#"
+{"kind":"baseline","cluster":"c1","namespace":"shop","workload":"api","container":"main","processes":["/app/server"],"locked":true}
+{"kind":"baseline","namespace":"shop","workload":"db","container":"pg","processes":["/postgres"],"locked":true,"startup_seconds":60}
+{"kind":"process","id":"replica","cluster":"c1","namespace":"shop","pod":"api-7d4b9c5f6-x2x9z","container":"main","exec_path":"/bin/sh"}
+{"kind":"process","id":"restart","cluster":"c1","namespace":"shop","pod":"api-5c8d7f9b4-q7w2k","container":"main","exec_path":"/bin/sh"}
+{"kind":"process","id":"named","cluster":"c1","namespace":"shop","deployment":"api","pod":"whatever","container":"main","exec_path":"/bin/sh"}
+{"kind":"process","id":"allowed","cluster":"c1","namespace":"shop","pod":"api-7d4b9c5f6-x2x9z","container":"main","exec_path":"/app/server"}
+{"kind":"process","id":"other-cluster","cluster":"c2","namespace":"shop","pod":"api-7d4b9c5f6-x2x9z","container":"main","exec_path":"/bin/sh"}
+{"kind":"process","id":"other-container","cluster":"c1","namespace":"shop","pod":"api-7d4b9c5f6-x2x9z","container":"side","exec_path":"/bin/sh"}
+{"kind":"process","id":"statefulset","namespace":"shop","pod":"db-0","container":"pg","exec_path":"/bin/sh","time":"2026-01-01T00:10:00Z","container_start":"2026-01-01T00:00:00Z"}
+{"kind":"process","id":"startup","namespace":"shop","pod":"db-1","container":"pg","exec_path":"/bin/sh","time":"2026-01-01T00:00:59Z","container_start":"2026-01-01T00:00:00Z"}
+{"kind":"process","id":"no-path","namespace":"shop","pod":"db-1","container":"pg","time":"2026-01-01T00:10:00Z"}
+"#;
+    let mut got: Vec<String> = run(&m, records).into_iter().map(|(id, _, _)| id).collect();
+    got.sort();
+    assert_eq!(
+        got,
+        ["named", "no-path", "replica", "restart", "statefulset"]
+    );
+}
+
+#[test]
+fn unusable_or_duplicate_baselines_are_errors() {
+    for (records, expected) in [
+        (
+            r#"{"kind":"baseline","container":"main","locked":true}"#,
+            "a baseline needs a `workload` or a `deployment_id`",
+        ),
+        (
+            r#"{"kind":"baseline","workload":"api","container":"main","processes":[""],"locked":true}"#,
+            "`processes` holds an empty path",
+        ),
+        (
+            "{\"kind\":\"baseline\",\"workload\":\"api\",\"container\":\"main\"}\n{\"kind\":\"baseline\",\"workload\":\"api\",\"container\":\"main\",\"locked\":true}",
+            "two baselines for `/api/main`",
+        ),
+    ] {
+        let mut dataset = palisade_engine::Dataset::default();
+        let error = palisade_engine::input::read_all(records.as_bytes())
+            .unwrap()
+            .into_iter()
+            .try_for_each(|r| dataset.add(r).map(|_| ()))
+            .unwrap_err();
+        assert!(error.to_string().contains(expected), "{error}");
+    }
+}
+
+#[test]
+fn pod_names_give_their_workload() {
+    use palisade_engine::record::workload_of_pod;
+    for (pod, workload) in [
+        ("payments-api-7d4b9c5f6-x2x9z", "payments-api"),
+        ("payments-api-5c8d7f9b4-q7w2k", "payments-api"),
+        ("node-exporter-x2x9z", "node-exporter"),
+        ("orders-db-0", "orders-db"),
+        ("orders-db-12", "orders-db"),
+        ("xwing", "xwing"),
+        ("my-pod", "my-pod"),
+        // `aeiou` has vowels: not a generated suffix.
+        ("web-aeiou", "web-aeiou"),
+        ("-x2x9z", "-x2x9z"),
+        ("", ""),
+    ] {
+        assert_eq!(workload_of_pod(pod), workload, "{pod}");
+    }
+}
+
+#[test]
 fn scopes_and_exclusions() {
     let m = matcher(
         &(policy(

@@ -605,7 +605,9 @@ fields! {
     ProcessPod => Process, "pod", Ty::Str, "`pod`";
     ProcessNamespace => Process, "namespace", Ty::Str, "`namespace`";
     ProcessTime => Process, "time", Ty::Time, "`time`";
-    ProcessOutsideBaseline => Process, "outside_baseline", Ty::Bool, "a locked baseline exists for the container and lacks `exec_path`";
+    ProcessOutsideBaseline => Process, "outside_baseline", Ty::Bool, "a locked baseline exists for the container and lacks `exec_path` (processes within the baseline's startup window of their container's start are exempt)";
+    ProcessBaseline => Process, "baseline", Ty::Str, "the name of the container's baseline (`namespace/workload/container`)";
+    ProcessWorkload => Process, "workload", Ty::Str, "`deployment`, else the workload derived from `pod` (`api-7d4b9c5f6-x2x9z` gives `api`)";
 
     EventId => Event, "id", Ty::Str, "`id`";
     EventResource => Event, "resource", Ty::Enum(E::KubeResource), "`resource`";

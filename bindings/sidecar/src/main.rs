@@ -28,6 +28,10 @@ struct Args {
     /// Ignore ./palisade.toml.
     #[arg(long, conflicts_with = "config")]
     no_config: bool,
+    /// A baseline file (from `palisade baseline learn`): /v1/check evaluates processes
+    /// against it ("Unauthorized Process Execution"). Watched and reloaded with the policies.
+    #[arg(long, value_name = "FILE")]
+    baselines: Option<PathBuf>,
     /// PEM certificate chain: serve HTTPS (reloaded when the file changes).
     #[arg(long, requires = "tls_key")]
     tls_cert: Option<PathBuf>,
@@ -68,6 +72,7 @@ fn config(args: Args) -> Result<palisade_sidecar::Config, String> {
         builtin: args.builtin || (args.policies.is_empty() && args.bundle.is_none()),
         paths: args.policies,
         bundle: args.bundle,
+        baselines: args.baselines,
         config: match args.config {
             Some(path) => Some(path),
             None if args.no_config => None,

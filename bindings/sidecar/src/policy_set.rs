@@ -22,7 +22,13 @@ pub struct PolicySource {
     /// A `palisade.toml` applied to the policies (enabled, enforcement, severity,
     /// exclusions); watched and reloaded with them.
     pub config: Option<PathBuf>,
+    /// A baseline file (`palisade baseline learn`) that `/v1/check` evaluates processes
+    /// against; watched and reloaded with the policies.
+    pub baselines: Option<PathBuf>,
 }
+
+/// Largest baseline file served (it goes with every `/v1/check` request).
+pub const MAX_BASELINE_BYTES: usize = 64 << 20;
 
 /// One loaded policy set.
 pub struct LoadedSet {
@@ -34,6 +40,8 @@ pub struct LoadedSet {
     pub policies: usize,
     /// The set as the evidence log records it (its run and time are set when written).
     pub evidence: palisade_evidence::entry::PolicySet,
+    /// The baseline file, checked, as `/v1/check` requests carry it to the plugin.
+    pub baselines: Option<SourceText>,
 }
 
 /// Why a set was not loaded.
@@ -63,6 +71,7 @@ impl PolicySource {
         let mut out = palisade_lang::files::policy_files(&self.paths)?;
         out.extend(self.bundle.iter().cloned());
         out.extend(self.config.iter().cloned());
+        out.extend(self.baselines.iter().cloned());
         Ok(out)
     }
 
@@ -86,14 +95,38 @@ impl PolicySource {
     /// position of every error. Files that change while being read are an error too (the
     /// caller retries), so a file caught mid-write is never compiled.
     pub fn bundle_text(&self) -> Result<(String, usize, Fingerprint), LoadError> {
+        self.read_all()
+            .map(|(bundle, enabled, _, fingerprint)| (bundle, enabled, fingerprint))
+    }
+
+    /// [`PolicySource::bundle_text`] with the checked baseline file.
+    #[allow(clippy::type_complexity, reason = "one private tuple")]
+    fn read_all(&self) -> Result<(String, usize, Option<SourceText>, Fingerprint), LoadError> {
         let before = self.fingerprint();
-        let compiled = self.read_and_compile();
+        let compiled = self
+            .read_and_compile()
+            .and_then(|c| self.baselines_text().map(|b| (c, b)));
         let after = self.fingerprint();
         if before != after {
             return Err(LoadError::Changed);
         }
-        let (bundle, enabled) = compiled.map_err(LoadError::Failed)?;
-        Ok((bundle, enabled, after))
+        let ((bundle, enabled), baselines) = compiled.map_err(LoadError::Failed)?;
+        Ok((bundle, enabled, baselines, after))
+    }
+
+    /// The baseline file's name and text, checked as the plugin will read it.
+    fn baselines_text(&self) -> Result<Option<SourceText>, String> {
+        let Some(path) = &self.baselines else {
+            return Ok(None);
+        };
+        let text = palisade_lang::files::read_text(path, MAX_BASELINE_BYTES)?;
+        let file = SourceText {
+            name: path.display().to_string(),
+            text,
+        };
+        let mut scratch = palisade_engine::Dataset::default();
+        palisade_engine::api::add_baseline_files(&mut scratch, std::slice::from_ref(&file))?;
+        Ok(Some(file))
     }
 
     /// The configuration file's name and text.
@@ -165,7 +198,7 @@ impl PolicySource {
         limits: Limits,
         generation: u64,
     ) -> Result<(LoadedSet, Fingerprint), LoadError> {
-        let (bundle, enabled, fingerprint) = self.bundle_text()?;
+        let (bundle, enabled, baselines, fingerprint) = self.read_all()?;
         let program = palisade_engine::bundle::read_program(&bundle)
             .map_err(|e| LoadError::Failed(e.to_string()))?;
         let evidence = palisade_evidence::from_engine::policy_set(&program, "", "");
@@ -174,6 +207,7 @@ impl PolicySource {
         let parallelism = std::thread::available_parallelism().map_or(2, usize::from);
         pool.warm(parallelism).map_err(failed)?;
         let set = LoadedSet {
+            baselines,
             evidence,
             policies: enabled,
             pool,

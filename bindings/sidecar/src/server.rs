@@ -299,7 +299,11 @@ async fn reload_policies(
 ) {
     let mut settling: Option<Fingerprint> = None;
     let policies = &state.config.policies;
-    if policies.paths.is_empty() && policies.bundle.is_none() && policies.config.is_none() {
+    if policies.paths.is_empty()
+        && policies.bundle.is_none()
+        && policies.config.is_none()
+        && policies.baselines.is_none()
+    {
         return;
     }
     loop {
@@ -588,7 +592,7 @@ async fn evaluate(
     state: &Arc<State>,
     client: IpAddr,
     parts: &hyper::http::request::Parts,
-    request: Value,
+    mut request: Value,
 ) -> Result<(String, Value), Answer> {
     let Some(set) = state.current.get() else {
         return Err(Answer::error(
@@ -597,6 +601,15 @@ async fn evaluate(
             "no policy set loaded",
         ));
     };
+    // Processes are checked against the baselines of the same set (admission requests hold
+    // no processes).
+    if let Some(b) = set
+        .baselines
+        .as_ref()
+        .filter(|_| parts.uri.path() == "/v1/check")
+    {
+        request["baselines"] = json!([{"name": b.name, "text": b.text}]);
+    }
     // The slots move into the blocking task, so a client that goes away does not free them
     // while its evaluation still runs. The client's share first: a client at its share
     // waits for its own requests, not for everybody's.

@@ -46,12 +46,26 @@ fn replace(path: &Path, text: &str) {
     std::fs::rename(&tmp, path).unwrap();
 }
 
+/// Replaces `path` with `text`, waits for the reload to fail, and returns its error.
+async fn failed_reload(server: &Running, path: &Path, text: &str) -> String {
+    replace(path, text);
+    wait_until("the failed reload", async || {
+        send(server, "GET", "/readyz", b"").await.json()["last_reload_error"].is_string()
+    })
+    .await;
+    send(server, "GET", "/readyz", b"").await.json()["last_reload_error"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}
+
 fn paths(dir: &tempfile::TempDir) -> PolicySource {
     PolicySource {
         paths: vec![dir.path().to_path_buf()],
         builtin: false,
         config: None,
         bundle: None,
+        baselines: None,
     }
 }
 
@@ -790,6 +804,7 @@ async fn a_compiled_bundle_is_served_and_a_broken_one_refused() {
         builtin: false,
         config: None,
         bundle: Some(dir.path().join("bundle.json")),
+        baselines: None,
     };
     let server = start(config(source.clone())).await.unwrap();
     let records = json!([deployment("a", true, "nginx:1")]).to_string();
@@ -1123,20 +1138,14 @@ async fn a_configuration_file_sets_enforcement_and_is_reloaded() {
             .contains("Privileged Container")
     );
     // A broken configuration is refused like a broken policy: the last good set serves.
-    replace(
+    let error = failed_reload(
+        &server,
         &dir.path().join("palisade.toml"),
         "[policy.\"Privileged Containr\"]\nenforce = true\n",
-    );
-    wait_until("the failed reload", async || {
-        send(&server, "GET", "/readyz", b"").await.json()["last_reload_error"].is_string()
-    })
+    )
     .await;
-    let error = send(&server, "GET", "/readyz", b"").await.json()["last_reload_error"].clone();
     assert!(
-        error
-            .as_str()
-            .unwrap()
-            .contains("did you mean `Privileged Container`"),
+        error.contains("did you mean `Privileged Container`"),
         "{error}"
     );
     assert_eq!(verdict("u-4", true).await["allowed"], true);
@@ -1244,5 +1253,80 @@ async fn evidence_records_every_decision_check_and_reload_and_verifies() {
     assert!(
         e.starts_with("evidence: ") && e.contains("missing.key: cannot read the key"),
         "{e}"
+    );
+}
+
+const UNAUTHORIZED: &str = "policy \"outside\" { severity high lifecycle runtime soc2 PI1.3 message \"'{process.exec_path}' is outside baseline '{process.baseline}'\" when process.outside_baseline }\n";
+
+fn baseline_line(processes: &[&str], locked: bool) -> String {
+    json!({"kind": "baseline", "namespace": "shop", "workload": "api", "container": "main",
+        "processes": processes, "locked": locked})
+    .to_string()
+        + "\n"
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn baselines_are_served_to_check_and_reloaded() {
+    let dir = dir_with(&[
+        ("p.pal", UNAUTHORIZED),
+        ("baselines.jsonl", &baseline_line(&["/app/server"], true)),
+    ]);
+    let mut source = paths(&dir);
+    source.baselines = Some(dir.path().join("baselines.jsonl"));
+    let server = start(config(source)).await.unwrap();
+    let shell =
+        json!({"kind": "process", "id": "p1", "namespace": "shop", "pod": "api-7d4b9c5f6-x2x9z",
+        "container": "main", "exec_path": "/bin/sh", "time": NOW})
+        .to_string();
+    let server_process = shell.replace("/bin/sh", "/app/server");
+    let r = send(&server, "POST", "/v1/check", shell.as_bytes())
+        .await
+        .json();
+    assert_eq!(
+        r["violations"][0]["messages"][0], "'/bin/sh' is outside baseline 'shop/api/main'",
+        "{r}"
+    );
+    let r = send(&server, "POST", "/v1/check", server_process.as_bytes())
+        .await
+        .json();
+    assert_eq!(r["summary"]["violations"], 0, "{r}");
+    // Unlocked in the file: reloaded, and nothing fires.
+    replace(
+        &dir.path().join("baselines.jsonl"),
+        &baseline_line(&["/app/server"], false),
+    );
+    wait_until("the unlocked baseline", async || {
+        send(&server, "POST", "/v1/check", shell.as_bytes())
+            .await
+            .json()["summary"]["violations"]
+            == 0
+    })
+    .await;
+    // A malformed file is refused with its record named; the last good set keeps serving.
+    let error = failed_reload(
+        &server,
+        &dir.path().join("baselines.jsonl"),
+        "{\"kind\":\"baseline\",\"workload\":\"api\",\"container\":\"main\",\"lockd\":true}\n",
+    )
+    .await;
+    assert!(
+        error.contains("baselines.jsonl: record 1: unknown field `lockd`"),
+        "{error}"
+    );
+    let r = send(&server, "POST", "/v1/check", shell.as_bytes())
+        .await
+        .json();
+    assert_eq!(
+        r["summary"]["violations"], 0,
+        "the unlocked set still serves: {r}"
+    );
+    server.shutdown().await;
+    // At start, a malformed file is an error, not a server without baselines.
+    let mut source = paths(&dir);
+    source.baselines = Some(dir.path().join("baselines.jsonl"));
+    let refused = start(config(source)).await.err().expect("refused");
+    assert!(
+        refused.to_string().contains("unknown field `lockd`"),
+        "{refused}"
     );
 }
