@@ -12,8 +12,10 @@
 //! is never learned again.
 
 use crate::file::Identity;
-use palisade_engine::record::{Baseline, Process, StrMap, Timestamp};
-use serde::Serialize;
+use palisade_engine::record::{Baseline, Process, StrMap, Timestamp, workload_name};
+use rustc_hash::FxHashMap;
+use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// Most examples of bad events kept for the report.
@@ -139,11 +141,98 @@ struct Seen {
 #[derive(Debug, Default)]
 struct Group {
     first: i64,
-    paths: HashMap<String, Seen>,
+    /// Paths seen (by their number in [`Learner::paths`]), with when.
+    paths: FxHashMap<u32, Seen>,
     /// Up to two distinct deployment ids (two mean the workload has several).
     ids: BTreeSet<String>,
     /// Labels every event that had labels agreed on.
     labels: Option<StrMap>,
+}
+
+/// A JSON string, borrowed from the input unless it holds escapes.
+#[derive(Debug, Default)]
+pub struct Text<'a>(pub Cow<'a, str>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for Text<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visit;
+        impl<'de> serde::de::Visitor<'de> for Visit {
+            type Value = Text<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Text<'de>, E> {
+                Ok(Text(Cow::Borrowed(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Text<'de>, E> {
+                Ok(Text(Cow::Owned(v.to_string())))
+            }
+        }
+        d.deserialize_str(Visit)
+    }
+}
+
+/// The fields of a records.md process event that learning reads, borrowed from its JSON
+/// (the others are skipped unread: this is the fast path for JSON Lines).
+#[derive(Debug, Default, Deserialize)]
+pub struct Event<'a> {
+    /// `process` for a process event.
+    #[serde(borrow, default)]
+    pub kind: Option<Text<'a>>,
+    /// RFC 3339.
+    #[serde(borrow, default)]
+    pub time: Option<Text<'a>>,
+    /// Cluster.
+    #[serde(borrow, default)]
+    pub cluster: Option<Text<'a>>,
+    /// Namespace.
+    #[serde(borrow, default)]
+    pub namespace: Option<Text<'a>>,
+    /// Deployment id.
+    #[serde(borrow, default)]
+    pub deployment_id: Option<Text<'a>>,
+    /// Deployment (workload) name.
+    #[serde(borrow, default)]
+    pub deployment: Option<Text<'a>>,
+    /// Pod name.
+    #[serde(borrow, default)]
+    pub pod: Option<Text<'a>>,
+    /// Container name.
+    #[serde(borrow, default)]
+    pub container: Option<Text<'a>>,
+    /// Executable path.
+    #[serde(borrow, default)]
+    pub exec_path: Option<Text<'a>>,
+    /// RFC 3339: when the container started.
+    #[serde(borrow, default)]
+    pub container_start: Option<Text<'a>>,
+    /// Pod labels.
+    #[serde(default)]
+    pub pod_labels: Option<StrMap>,
+}
+
+impl Event<'_> {
+    /// The record's kind, if it names one.
+    pub fn kind(&self) -> Option<&str> {
+        self.kind.as_ref().map(|t| t.0.as_ref())
+    }
+}
+
+fn text<'a>(t: &'a Option<Text<'_>>) -> Option<&'a str> {
+    t.as_ref().map(|t| t.0.as_ref())
+}
+
+/// A process event's fields, times parsed.
+struct Fields<'a> {
+    time: Option<i64>,
+    container_start: Option<i64>,
+    cluster: Option<&'a str>,
+    namespace: Option<&'a str>,
+    deployment_id: Option<&'a str>,
+    workload: Option<&'a str>,
+    container: Option<&'a str>,
+    exec_path: Option<&'a str>,
+    pod_labels: Option<&'a StrMap>,
 }
 
 /// Learns baselines from process events (see the module documentation).
@@ -151,8 +240,18 @@ struct Group {
 pub struct Learner {
     options: Options,
     existing: BTreeMap<Identity, Baseline>,
-    existing_by_id: HashMap<(String, String), Identity>,
-    groups: HashMap<Identity, Group>,
+    /// Existing baselines' identities by `deployment id \0 container`.
+    existing_by_id: HashMap<String, Identity>,
+    /// What was observed, by [`Learner::key`] of the identity (a fast hash: the keys are
+    /// ours, and a hostile input can only make its own lookups slower).
+    groups: FxHashMap<String, (Identity, Group)>,
+    /// A reused buffer for keys.
+    key: String,
+    /// Every distinct path, numbered: workloads share most of their paths, so the table
+    /// stays small and in cache, and groups hold numbers.
+    paths: FxHashMap<String, u32>,
+    /// The paths by number.
+    path_names: Vec<String>,
     clock: Option<i64>,
     report: Report,
 }
@@ -169,8 +268,8 @@ impl Learner {
         let mut by_identity = BTreeMap::new();
         for b in existing {
             let identity = Identity::of(&b);
-            if let Some(id) = b.deployment_id.clone().filter(|i| !i.is_empty()) {
-                existing_by_id.insert((id, b.container.clone()), identity.clone());
+            if let Some(id) = b.deployment_id.as_deref().filter(|i| !i.is_empty()) {
+                existing_by_id.insert(format!("{id}\0{}", b.container), identity.clone());
             }
             by_identity.insert(identity, b);
         }
@@ -178,7 +277,10 @@ impl Learner {
             options,
             existing: by_identity,
             existing_by_id,
-            groups: HashMap::new(),
+            groups: FxHashMap::default(),
+            key: String::new(),
+            paths: FxHashMap::default(),
+            path_names: Vec::new(),
             clock: None,
             report: Report::default(),
         })
@@ -204,70 +306,147 @@ impl Learner {
         }
     }
 
-    /// The identity of a process's baseline: an existing baseline with its deployment id,
-    /// else its workload's name, else its deployment id.
-    fn identity(&self, p: &Process, container: &str) -> Option<Identity> {
-        let id = p.deployment_id.as_deref().filter(|i| !i.is_empty());
-        if let Some(found) = id.and_then(|id| {
-            self.existing_by_id
-                .get(&(id.to_string(), container.to_string()))
-        }) {
-            return Some(found.clone());
-        }
-        let cluster = p.cluster.clone().unwrap_or_default();
-        let namespace = p.namespace.clone().unwrap_or_default();
-        match (p.workload(), id) {
-            (Some(w), _) => Some(Identity {
-                cluster,
-                namespace,
-                workload: w.to_string(),
-                deployment_id: String::new(),
-                container: container.to_string(),
-            }),
-            (None, Some(id)) => Some(Identity {
-                cluster,
-                namespace,
-                workload: String::new(),
-                deployment_id: id.to_string(),
-                container: container.to_string(),
-            }),
-            (None, None) => None,
+    /// Observes one process event; `place` says where it is, for the report (called only
+    /// for a bad event).
+    pub fn observe(&mut self, p: &Process, place: impl FnOnce() -> String) {
+        self.observe_fields(
+            &Fields {
+                time: p.time.map(|t| t.0),
+                container_start: p.container_start.map(|t| t.0),
+                cluster: p.cluster.as_deref(),
+                namespace: p.namespace.as_deref(),
+                deployment_id: p.deployment_id.as_deref(),
+                workload: p.workload(),
+                container: p.container.as_deref(),
+                exec_path: p.exec_path.as_deref(),
+                pod_labels: p.pod_labels.as_ref(),
+            },
+            place,
+        );
+    }
+
+    /// Observes one records.md event read as an [`Event`]; events of other kinds are not
+    /// read (the caller counts them). A time that is not RFC 3339 is a bad event.
+    pub fn observe_event(&mut self, e: &Event<'_>, place: impl FnOnce() -> String) {
+        let parse = |t: &Option<Text<'_>>| match text(t) {
+            None => Ok(None),
+            Some(text) => Timestamp::parse(text)
+                .map(|t| Some(t.0))
+                .ok_or_else(|| format!("invalid timestamp `{text}`")),
+        };
+        let (time, container_start) = match (parse(&e.time), parse(&e.container_start)) {
+            (Ok(t), Ok(s)) => (t, s),
+            (Err(why), _) | (_, Err(why)) => {
+                return self.reject_with(BadEvent::NoTime, &place(), &why);
+            }
+        };
+        self.observe_fields(
+            &Fields {
+                time,
+                container_start,
+                cluster: text(&e.cluster),
+                namespace: text(&e.namespace),
+                deployment_id: text(&e.deployment_id),
+                workload: workload_name(text(&e.deployment), text(&e.pod)),
+                container: text(&e.container),
+                exec_path: text(&e.exec_path),
+                pod_labels: e.pod_labels.as_ref(),
+            },
+            place,
+        );
+    }
+
+    /// Writes the key of an identity's parts into `out`.
+    fn key(out: &mut String, parts: [&str; 5]) {
+        out.clear();
+        for (i, part) in parts.iter().enumerate() {
+            if i > 0 {
+                out.push('\0');
+            }
+            out.push_str(part);
         }
     }
 
-    /// Observes one process event; `place` says where it is, for the report.
-    pub fn observe(&mut self, p: &Process, place: &str) {
-        let Some(container) = p.container.as_deref().filter(|c| !c.is_empty()) else {
-            return self.reject(BadEvent::NoContainer, place);
+    fn observe_fields(&mut self, p: &Fields<'_>, place: impl FnOnce() -> String) {
+        let Some(container) = p.container.filter(|c| !c.is_empty()) else {
+            return self.reject(BadEvent::NoContainer, &place());
         };
-        let Some(path) = p.exec_path.as_deref().filter(|x| !x.is_empty()) else {
-            return self.reject(BadEvent::NoExecPath, place);
+        let Some(path) = p.exec_path.filter(|x| !x.is_empty()) else {
+            return self.reject(BadEvent::NoExecPath, &place());
         };
-        let Some(Timestamp(time)) = p.time else {
-            return self.reject(BadEvent::NoTime, place);
+        let Some(time) = p.time else {
+            return self.reject(BadEvent::NoTime, &place());
         };
-        let Some(identity) = self.identity(p, container) else {
-            return self.reject(BadEvent::NoWorkload, place);
+        let id = p.deployment_id.filter(|i| !i.is_empty());
+        // An existing baseline with the deployment id, else the workload's name, else the id.
+        let mut key = std::mem::take(&mut self.key);
+        let existing = id.and_then(|id| {
+            Self::key(&mut key, [id, container, "", "", ""]);
+            self.existing_by_id.get(key.as_str()).cloned()
+        });
+        let identity_parts = match (&existing, p.workload, id) {
+            (Some(found), _, _) => Some([
+                found.cluster.as_str(),
+                found.namespace.as_str(),
+                found.workload.as_str(),
+                found.deployment_id.as_str(),
+                found.container.as_str(),
+            ]),
+            (None, Some(w), _) => Some([
+                p.cluster.unwrap_or(""),
+                p.namespace.unwrap_or(""),
+                w,
+                "",
+                container,
+            ]),
+            (None, None, Some(id)) => Some([
+                p.cluster.unwrap_or(""),
+                p.namespace.unwrap_or(""),
+                "",
+                id,
+                container,
+            ]),
+            (None, None, None) => None,
         };
+        let Some(parts) = identity_parts else {
+            self.key = key;
+            return self.reject(BadEvent::NoWorkload, &place());
+        };
+        Self::key(&mut key, parts);
         self.report.events += 1;
         self.clock = Some(self.clock.map_or(time, |c| c.max(time)));
-        let startup = p.container_start.is_some_and(|Timestamp(start)| {
+        let startup = p.container_start.is_some_and(|start| {
             time >= start && time.abs_diff(start) < self.options.startup_seconds
         });
         if startup {
             self.report.startup_events += 1;
         }
-        let group = self.groups.entry(identity).or_insert_with(|| Group {
-            first: time,
-            ..Group::default()
-        });
+        let (_, group) = match self.groups.get_mut(key.as_str()) {
+            Some(entry) => entry,
+            None => {
+                let identity = Identity {
+                    cluster: parts[0].to_string(),
+                    namespace: parts[1].to_string(),
+                    workload: parts[2].to_string(),
+                    deployment_id: parts[3].to_string(),
+                    container: parts[4].to_string(),
+                };
+                let group = Group {
+                    first: time,
+                    ..Group::default()
+                };
+                self.groups.entry(key.clone()).or_insert((identity, group))
+            }
+        };
+        self.key = key;
         group.first = group.first.min(time);
-        if let Some(id) = p.deployment_id.as_deref().filter(|i| !i.is_empty())
+        if let Some(id) = id
             && group.ids.len() < 2
+            && !group.ids.contains(id)
         {
             group.ids.insert(id.to_string());
         }
-        if let Some(labels) = &p.pod_labels {
+        if let Some(labels) = p.pod_labels {
             let stable = labels
                 .iter()
                 .filter(|(k, _)| !POD_SPECIFIC_LABELS.contains(&k.as_str()));
@@ -276,10 +455,16 @@ impl Learner {
                 Some(agreed) => agreed.retain(|k, v| labels.get(k) == Some(v)),
             }
         }
-        let seen = match group.paths.get_mut(path) {
-            Some(s) => s,
-            None => group.paths.entry(path.to_string()).or_default(),
+        let number = match self.paths.get(path) {
+            Some(n) => *n,
+            None => {
+                let n = u32::try_from(self.path_names.len()).unwrap_or(u32::MAX);
+                self.paths.insert(path.to_string(), n);
+                self.path_names.push(path.to_string());
+                n
+            }
         };
+        let seen = group.paths.entry(number).or_default();
         if startup {
             min_into(&mut seen.startup, time);
         } else {
@@ -293,11 +478,12 @@ impl Learner {
     pub fn finish(mut self) -> Result<Learned, String> {
         let mut report = std::mem::take(&mut self.report);
         report.clock = self.clock.map(Timestamp);
+        let mut groups: HashMap<Identity, Group> = self.groups.drain().map(|(_, g)| g).collect();
         let mut identities: BTreeSet<Identity> = self.existing.keys().cloned().collect();
-        identities.extend(self.groups.keys().cloned());
+        identities.extend(groups.keys().cloned());
         let mut out = Vec::with_capacity(identities.len());
         for identity in identities {
-            let group = self.groups.remove(&identity);
+            let group = groups.remove(&identity);
             let (mut b, created) = match self.existing.remove(&identity) {
                 Some(b) => (b, false),
                 None => (self.new_baseline(&identity, group.as_ref()), true),
@@ -320,7 +506,8 @@ impl Learner {
                 && let Some(group) = &group
             {
                 let name = b.name();
-                for (path, seen) in &group.paths {
+                for (number, seen) in &group.paths {
+                    let path = self.path_name(*number);
                     if let Some(first) = seen.run
                         && !b.processes.iter().any(|p| p == path)
                     {
@@ -346,6 +533,12 @@ impl Learner {
             baselines: out,
             report,
         })
+    }
+
+    /// The path with this number.
+    fn path_name(&self, number: u32) -> &String {
+        static NONE: String = String::new();
+        self.path_names.get(number as usize).unwrap_or(&NONE)
     }
 
     /// A baseline for a container seen for the first time.
@@ -389,7 +582,8 @@ impl Learner {
         let mut processes: BTreeSet<String> = b.processes.iter().cloned().collect();
         let mut startup: BTreeSet<String> = b.startup.iter().cloned().collect();
         let mut first_seen = std::mem::take(&mut b.first_seen);
-        for (path, seen) in &group.paths {
+        for (number, seen) in &group.paths {
+            let path = self.path_name(*number);
             if b.removed.iter().any(|r| r == path) {
                 continue;
             }

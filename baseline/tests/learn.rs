@@ -130,7 +130,7 @@ fn learn(events: &[Process], existing: Vec<Baseline>) -> palisade_baseline::Lear
     )
     .unwrap();
     for (i, p) in events.iter().enumerate() {
-        learner.observe(p, &format!("event {i}"));
+        learner.observe(p, || format!("event {i}"));
     }
     learner.finish().unwrap()
 }
@@ -370,10 +370,10 @@ fn bad_events_are_counted_with_their_place_and_never_learned() {
         v.as_object_mut().unwrap().remove(key);
         bad(v)
     };
-    learner.observe(&without("container"), "e.jsonl: record 1");
-    learner.observe(&without("exec_path"), "e.jsonl: record 2");
-    learner.observe(&without("time"), "e.jsonl: record 3");
-    learner.observe(&without("pod"), "e.jsonl: record 4");
+    learner.observe(&without("container"), || "e.jsonl: record 1".into());
+    learner.observe(&without("exec_path"), || "e.jsonl: record 2".into());
+    learner.observe(&without("time"), || "e.jsonl: record 3".into());
+    learner.observe(&without("pod"), || "e.jsonl: record 4".into());
     learner.reject_with(
         BadEvent::Unreadable,
         "e.jsonl: record 5",

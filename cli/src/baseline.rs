@@ -1,13 +1,17 @@
 //! `palisade baseline learn|lock|unlock|add|remove|export` and the baseline files of
 //! `check --baselines` (docs/baselines.md).
 
+use crate::inputs::Item;
 use crate::load::Fatal;
 use palisade_baseline::edit::{self, Edit, Selector};
 use palisade_baseline::export::{self, ExportOptions, Target};
-use palisade_baseline::learn::{BadEvent, Learner, Options};
+use palisade_baseline::learn::{BadEvent, Event, Learner, Options};
 use palisade_engine::record::{Baseline, Record, Timestamp};
 use std::io::Write;
 use std::path::{Path, PathBuf};
+
+/// Paths outside locked baselines listed on stderr (the JSON report has all).
+const MAX_LISTED: usize = 20;
 
 /// Longest observation window and startup window accepted (ten years).
 const MAX_WINDOW_SECONDS: u64 = 10 * 366 * 24 * 3600;
@@ -237,15 +241,26 @@ fn learn(
     let files = crate::inputs::open_inputs(inputs, &Default::default(), false)?;
     let mut other = std::collections::BTreeMap::<&'static str, u64>::new();
     for input in &files {
-        crate::inputs::each_record_lenient(input, |record, place| match record {
-            Ok(Record::Process(p)) => learner.observe(&p, &place),
-            Ok(r) => *other.entry(r.kind()).or_default() += 1,
-            // A time that is not RFC 3339 fails the record's parse (records.md); it is
-            // counted as what it is.
-            Err(e) if e.contains("invalid timestamp") => {
-                learner.reject_with(BadEvent::NoTime, &place, &e)
-            }
-            Err(e) => learner.reject_with(BadEvent::Unreadable, &place, &e),
+        crate::inputs::each_item(input, |item, place| match item {
+            Item::Record(Record::Process(p)) => learner.observe(p, || place.describe()),
+            Item::Record(r) => *other.entry(r.kind()).or_default() += 1,
+            Item::Json(raw) => match serde_json::from_str::<Event<'_>>(raw.get()) {
+                Ok(e) if e.kind() == Some("process") => {
+                    learner.observe_event(&e, || place.describe())
+                }
+                // Other records are not read; an unknown kind is not a record.
+                Ok(e) => match Record::KINDS.iter().find(|k| Some(**k) == e.kind()) {
+                    Some(kind) => *other.entry(kind).or_default() += 1,
+                    None => learner.reject_with(
+                        BadEvent::Unreadable,
+                        &place.describe(),
+                        &format!("`kind` is {:?}", e.kind().unwrap_or("missing")),
+                    ),
+                },
+                Err(e) => {
+                    learner.reject_with(BadEvent::Unreadable, &place.describe(), &e.to_string())
+                }
+            },
         })?;
     }
     let learned = learner.finish().map_err(Fatal)?;
@@ -286,13 +301,24 @@ fn learn(
             text.push_str(&format!("  {example}\n"));
         }
     }
-    for o in &r.outside {
+    for o in r.outside.iter().take(MAX_LISTED) {
         text.push_str(&format!(
             "outside locked baseline {}: {} ({} events, first {})\n",
             o.baseline,
             o.path,
             o.events,
             o.first.rfc3339().unwrap_or_default()
+        ));
+    }
+    if r.outside.len() > MAX_LISTED {
+        text.push_str(&format!(
+            "... and {} more paths outside locked baselines{}\n",
+            r.outside.len() - MAX_LISTED,
+            if report_path.is_some() {
+                " (all in the report)"
+            } else {
+                " (--report FILE lists all)"
+            }
         ));
     }
     eprint!("{text}");

@@ -404,34 +404,61 @@ pub fn each_record(
         .map_err(|e| located(input, e))
 }
 
-/// Calls `f` with every record of `input`, or why an item is not a readable record (the
-/// reading goes on), and its place (`file:line` or `file: record N`). Broken JSON still
-/// ends the reading with an error.
-pub fn each_record_lenient(
+/// Where an item of an input is.
+pub struct Place<'a> {
+    display: &'a str,
+    index: usize,
+    line: Option<u32>,
+}
+
+impl Place<'_> {
+    /// `file:line`, or `file: record N`.
+    pub fn describe(&self) -> String {
+        match self.line {
+            Some(l) => format!("{}:{l}", self.display),
+            None => format!("{}: record {}", self.display, self.index),
+        }
+    }
+}
+
+/// One item of an input: a converted record, or a records.md item as its JSON text (for
+/// readers that parse only what they need, and go on past a record that does not parse).
+pub enum Item<'a> {
+    /// A record converted from another format.
+    Record(&'a Record),
+    /// A records.md item.
+    Json(&'a serde_json::value::RawValue),
+}
+
+/// Calls `f` with every item of `input` and its place. Broken JSON ends the reading with an
+/// error; what an item holds is `f`'s to judge.
+pub fn each_item(
     input: &InputFile,
-    mut f: impl FnMut(Result<Record, String>, String),
+    mut f: impl FnMut(Item<'_>, Place<'_>),
 ) -> Result<usize, Fatal> {
     if let Some(records) = &input.converted {
         for (i, (r, line)) in records.iter().enumerate() {
-            let place = match line {
-                Some(l) => format!("{}:{l}", input.display),
-                None => format!("{}: record {}", input.display, i + 1),
+            let place = Place {
+                display: &input.display,
+                index: i + 1,
+                line: *line,
             };
-            f(Ok(r.clone()), place);
+            f(Item::Record(r), place);
         }
         return Ok(records.len());
     }
     let file = input.source.open(&input.display)?;
     let mut index = 0usize;
-    palisade_engine::input::read_items(
-        BufReader::with_capacity(1 << 16, file),
-        |raw: Box<serde_json::value::RawValue>| {
-            index += 1;
-            let record = serde_json::from_str::<Record>(raw.get()).map_err(|e| e.to_string());
-            f(record, format!("{}: record {index}", input.display));
-            Ok(())
-        },
-    )
+    palisade_engine::input::read_raw_items(BufReader::with_capacity(1 << 16, file), |raw| {
+        index += 1;
+        let place = Place {
+            display: &input.display,
+            index,
+            line: None,
+        };
+        f(Item::Json(raw), place);
+        Ok(())
+    })
     .map_err(|e| located(input, e))
 }
 

@@ -345,7 +345,8 @@ fn bad_events_are_counted_and_reported_not_learned() {
         r#"{"kind":"process","id":"no-path","time":"2026-11-02T08:00:00Z","namespace":"shop","pod":"api-x2x9z","container":"main","name":"sh"}"#,
         r#"{"kind":"process","id":"bad-time","time":"yesterday","namespace":"shop","pod":"api-x2x9z","container":"main","exec_path":"/bin/bash"}"#,
         r#"{"kind":"process","id":"no-time","namespace":"shop","pod":"api-x2x9z","container":"main","exec_path":"/bin/dash"}"#,
-        r#"{"kind":"process","id":"bad-uid","time":"2026-11-02T08:00:00Z","pod":"api-x2x9z","container":"main","exec_path":"/bin/ash","uid":"root"}"#,
+        r#"{"kind":"process","id":"bad-path","time":"2026-11-02T08:00:00Z","pod":"api-x2x9z","container":"main","exec_path":["/bin/ash"]}"#,
+        r#"{"kind":"proces","id":"typo","time":"2026-11-02T08:00:00Z","pod":"api-x2x9z","container":"main","exec_path":"/bin/zsh"}"#,
         r#"{"kind":"deployment","id":"d1","name":"api","namespace":"shop"}"#,
     ];
     let path = dir.path().join("events.jsonl");
@@ -366,7 +367,7 @@ fn bad_events_are_counted_and_reported_not_learned() {
         baselines.contains("\"processes\":[\"/app/server\"]"),
         "{baselines}"
     );
-    for never in ["/bin/sh", "/bin/bash", "/bin/dash", "/bin/ash"] {
+    for never in ["/bin/sh", "/bin/bash", "/bin/dash", "/bin/ash", "/bin/zsh"] {
         assert!(!baselines.contains(never), "{never} learned: {baselines}");
     }
     let report: serde_json::Value =
@@ -380,7 +381,7 @@ fn bad_events_are_counted_and_reported_not_learned() {
             .values()
             .map(|v| v.as_u64().unwrap())
             .sum::<u64>(),
-        5
+        6
     );
 }
 

@@ -22,12 +22,6 @@ pub enum DatasetError {
     DuplicateBaseline(String),
 }
 
-/// Where a baseline is found: by deployment id, or by cluster, namespace and workload name;
-/// both with the container name.
-fn baseline_key(parts: &[&str]) -> String {
-    parts.join("\u{0}")
-}
-
 /// Context records of one input with their joins resolved.
 #[derive(Debug, Default)]
 pub struct Dataset {
@@ -41,7 +35,11 @@ pub struct Dataset {
     deployment_by_id: HashMap<String, usize>,
     baselines: Vec<Baseline>,
     baseline_names: Vec<String>,
-    baseline_by_key: HashMap<String, usize>,
+    /// Baselines by deployment id (then container, in the short list).
+    baselines_by_id: HashMap<String, Vec<usize>>,
+    /// Baselines by workload name, then namespace (then cluster and container, in the short
+    /// list): looked up with the event's own strings, nothing allocated per event.
+    baselines_by_workload: HashMap<String, HashMap<String, Vec<usize>>>,
     /// A process-unique id, renewed by [`Dataset::finish`]: caches keyed by object
     /// addresses include it, so a later dataset at the same addresses never hits them.
     pub(crate) generation: u64,
@@ -110,23 +108,41 @@ impl Dataset {
             return Err(DatasetError::InvalidBaseline(b.name(), problem));
         }
         let index = self.baselines.len();
-        let mut keys = Vec::new();
+        let text = |o: &Option<String>| o.as_deref().unwrap_or("").to_string();
+        let duplicate = |list: &Vec<usize>, same: &dyn Fn(&Baseline) -> bool| {
+            list.iter()
+                .any(|i| self.baselines.get(*i).is_some_and(same))
+        };
+        if let Some(id) = b.deployment_id.as_deref().filter(|i| !i.is_empty())
+            && let Some(list) = self.baselines_by_id.get(id)
+            && duplicate(list, &|o| o.container == b.container)
+        {
+            return Err(DatasetError::DuplicateBaseline(b.name()));
+        }
+        if let Some(w) = b.workload.as_deref().filter(|w| !w.is_empty())
+            && let Some(list) = self
+                .baselines_by_workload
+                .get(w)
+                .and_then(|m| m.get(b.namespace.as_deref().unwrap_or("")))
+            && duplicate(list, &|o| {
+                o.container == b.container && text(&o.cluster) == text(&b.cluster)
+            })
+        {
+            return Err(DatasetError::DuplicateBaseline(b.name()));
+        }
         if let Some(id) = b.deployment_id.as_deref().filter(|i| !i.is_empty()) {
-            keys.push(baseline_key(&["id", id, &b.container]));
+            self.baselines_by_id
+                .entry(id.to_string())
+                .or_default()
+                .push(index);
         }
         if let Some(w) = b.workload.as_deref().filter(|w| !w.is_empty()) {
-            keys.push(baseline_key(&[
-                "name",
-                b.cluster.as_deref().unwrap_or(""),
-                b.namespace.as_deref().unwrap_or(""),
-                w,
-                &b.container,
-            ]));
-        }
-        for key in keys {
-            if self.baseline_by_key.insert(key, index).is_some() {
-                return Err(DatasetError::DuplicateBaseline(b.name()));
-            }
+            self.baselines_by_workload
+                .entry(w.to_string())
+                .or_default()
+                .entry(text(&b.namespace))
+                .or_default()
+                .push(index);
         }
         self.baseline_names.push(b.name());
         self.baselines.push(b);
@@ -141,21 +157,26 @@ impl Dataset {
 
     fn baseline_index(&self, p: &Process) -> Option<usize> {
         let container = p.container.as_deref()?;
-        let by_id = p.deployment_id.as_deref().and_then(|id| {
-            self.baseline_by_key
-                .get(&baseline_key(&["id", id, container]))
-        });
-        let index = by_id.or_else(|| {
-            let workload = p.workload()?;
-            self.baseline_by_key.get(&baseline_key(&[
-                "name",
-                p.cluster.as_deref().unwrap_or(""),
-                p.namespace.as_deref().unwrap_or(""),
-                workload,
-                container,
-            ]))
-        })?;
-        Some(*index)
+        let find = |list: &Vec<usize>, same: &dyn Fn(&Baseline) -> bool| {
+            list.iter()
+                .copied()
+                .find(|i| self.baselines.get(*i).is_some_and(same))
+        };
+        let by_id = p
+            .deployment_id
+            .as_deref()
+            .and_then(|id| self.baselines_by_id.get(id))
+            .and_then(|list| find(list, &|b| b.container == container));
+        by_id.or_else(|| {
+            let list = self
+                .baselines_by_workload
+                .get(p.workload()?)?
+                .get(p.namespace.as_deref().unwrap_or(""))?;
+            let cluster = p.cluster.as_deref().unwrap_or("");
+            find(list, &|b| {
+                b.container == container && b.cluster.as_deref().unwrap_or("") == cluster
+            })
+        })
     }
 
     /// Every baseline, in input order.

@@ -158,13 +158,7 @@ pub fn read_items<R: BufRead, T: serde::de::DeserializeOwned>(
             de.end().map_err(|e| from_json(e, count + 1))?;
         }
         b'{' => {
-            let stream = serde_json::Deserializer::from_reader(reader).into_iter::<T>();
-            for item in stream {
-                let r = item.map_err(|e| from_json(e, count + 1))?;
-                if !handle(r, &mut count) {
-                    break;
-                }
-            }
+            let outcome = read_object_stream(reader, |r| handle(r, &mut count));
             if let Some(e) = callback_error {
                 return Err(InputError {
                     line: 0,
@@ -172,6 +166,7 @@ pub fn read_items<R: BufRead, T: serde::de::DeserializeOwned>(
                     message: e,
                 });
             }
+            outcome?;
         }
         other => {
             return Err(InputError {
@@ -185,6 +180,185 @@ pub fn read_items<R: BufRead, T: serde::de::DeserializeOwned>(
         }
     }
     Ok(count)
+}
+
+/// Bytes read at a time by [`read_object_stream`].
+const BLOCK_BYTES: usize = 1 << 20;
+
+/// A buffer over a reader, refilled a block at a time, that knows where its first byte is
+/// in the whole input (for error positions).
+struct Blocks<R> {
+    reader: R,
+    buf: Vec<u8>,
+    /// Lines before `buf` starts, and bytes of its first line that came before it.
+    lines_before: usize,
+    column_before: usize,
+    at_end: bool,
+}
+
+impl<R: Read> Blocks<R> {
+    fn new(reader: R) -> Self {
+        Blocks {
+            reader,
+            buf: Vec::with_capacity(BLOCK_BYTES),
+            lines_before: 0,
+            column_before: 0,
+            at_end: false,
+        }
+    }
+
+    /// Reads one more block (or to the end).
+    fn fill(&mut self) -> Result<(), InputError> {
+        let wanted = self.buf.len() + BLOCK_BYTES;
+        while !self.at_end && self.buf.len() < wanted {
+            let old = self.buf.len();
+            self.buf.resize(wanted, 0);
+            match self.reader.read(&mut self.buf[old..]) {
+                Ok(0) => {
+                    self.buf.truncate(old);
+                    self.at_end = true;
+                }
+                Ok(n) => self.buf.truncate(old + n),
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => self.buf.truncate(old),
+                Err(e) => {
+                    return Err(InputError {
+                        line: 0,
+                        column: 0,
+                        message: e.to_string(),
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Drops the first `consumed` bytes; refuses a record that outgrew the limit.
+    fn advance(&mut self, consumed: usize, records: usize) -> Result<(), InputError> {
+        let done = self.buf.get(..consumed).unwrap_or_default();
+        match done.iter().rposition(|b| *b == b'\n') {
+            Some(last) => {
+                self.lines_before += done.iter().filter(|b| **b == b'\n').count();
+                self.column_before = consumed - last - 1;
+            }
+            None => self.column_before += consumed,
+        }
+        self.buf.drain(..consumed);
+        if self.buf.len() as u64 > MAX_RECORD_BYTES {
+            return Err(InputError {
+                line: self.lines_before + 1,
+                column: self.column_before + 1,
+                message: format!(
+                    "record {}: a record is larger than {} MiB",
+                    records + 1,
+                    MAX_RECORD_BYTES >> 20
+                ),
+            });
+        }
+        Ok(())
+    }
+
+    /// A parse error at its place in the whole input.
+    fn error(&self, e: serde_json::Error, record: usize) -> InputError {
+        let mut error = from_json(e, record);
+        if error.line == 1 {
+            error.column += self.column_before;
+        }
+        if error.line > 0 {
+            error.line += self.lines_before;
+        }
+        error
+    }
+}
+
+/// What one pass over a block's complete objects ended with.
+enum Pass {
+    /// The block ends inside an object (or is used up): read more.
+    More(usize),
+    /// The caller stopped, or the input ended.
+    Done,
+}
+
+/// Objects one after another (JSON Lines, or objects separated by any whitespace), parsed
+/// from a buffer refilled a block at a time: serde_json parses slices several times faster
+/// than readers. An object cut by a block's end is parsed again with the next block; error
+/// positions are those in the whole input. `handle` returns false to stop.
+fn read_object_stream<R: Read, T: serde::de::DeserializeOwned>(
+    reader: R,
+    mut handle: impl FnMut(T) -> bool,
+) -> Result<(), InputError> {
+    let mut blocks = Blocks::new(reader);
+    let mut records = 0usize;
+    loop {
+        blocks.fill()?;
+        let mut stream = serde_json::Deserializer::from_slice(&blocks.buf).into_iter::<T>();
+        let pass = loop {
+            match stream.next() {
+                Some(Ok(item)) => {
+                    records += 1;
+                    if !handle(item) {
+                        break Pass::Done;
+                    }
+                }
+                Some(Err(e)) if e.is_eof() && !blocks.at_end => {
+                    break Pass::More(stream.byte_offset());
+                }
+                Some(Err(e)) => return Err(blocks.error(e, records + 1)),
+                None if blocks.at_end => break Pass::Done,
+                None => break Pass::More(blocks.buf.len()),
+            }
+        };
+        match pass {
+            Pass::Done => return Ok(()),
+            Pass::More(consumed) => blocks.advance(consumed, records)?,
+        }
+    }
+}
+
+/// Calls `each` with the JSON text of every item of `reader` (read as [`read_records`]
+/// reads records), borrowed from the reading buffer where it can be: for hosts that parse
+/// only some fields of each item, and go on past an item they cannot use.
+pub fn read_raw_items<R: BufRead>(
+    mut reader: R,
+    mut each: impl FnMut(&serde_json::value::RawValue) -> Result<(), String>,
+) -> Result<usize, InputError> {
+    let first = reader.fill_buf().map_err(|e| InputError {
+        line: 0,
+        column: 0,
+        message: e.to_string(),
+    })?;
+    let first = first.iter().find(|b| !b.is_ascii_whitespace()).copied();
+    if first != Some(b'{') {
+        return read_items(reader, |raw: Box<serde_json::value::RawValue>| each(&raw));
+    }
+    let mut blocks = Blocks::new(reader);
+    let mut records = 0usize;
+    loop {
+        blocks.fill()?;
+        let mut stream = serde_json::Deserializer::from_slice(&blocks.buf)
+            .into_iter::<&serde_json::value::RawValue>();
+        let pass = loop {
+            match stream.next() {
+                Some(Ok(item)) => {
+                    records += 1;
+                    each(item).map_err(|message| InputError {
+                        line: 0,
+                        column: 0,
+                        message,
+                    })?;
+                }
+                Some(Err(e)) if e.is_eof() && !blocks.at_end => {
+                    break Pass::More(stream.byte_offset());
+                }
+                Some(Err(e)) => return Err(blocks.error(e, records + 1)),
+                None if blocks.at_end => break Pass::Done,
+                None => break Pass::More(blocks.buf.len()),
+            }
+        };
+        match pass {
+            Pass::Done => return Ok(records),
+            Pass::More(consumed) => blocks.advance(consumed, records)?,
+        }
+    }
 }
 
 /// Reads records from a byte slice (convenience for hosts and tests).
@@ -234,6 +408,49 @@ pub fn is_blank(mut r: impl Read) -> std::io::Result<bool> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Errors past the first block keep their place in the whole input, and records cut by
+    /// a block's end are read whole, with objects on one line or spread over lines.
+    #[test]
+    fn positions_hold_across_blocks() {
+        let record = |i: usize| {
+            format!(
+                "{{\"kind\":\"process\",\"id\":\"p{i}\",\"exec_path\":\"/bin/{}\"}}",
+                "x".repeat(i % 97)
+            )
+        };
+        for (separator, per_line) in [("\n", 1usize), (" ", 7), ("\n  ", 1)] {
+            let mut text = String::new();
+            let mut n = 0;
+            while text.len() < 3 * BLOCK_BYTES {
+                text.push_str(&record(n));
+                n += 1;
+                text.push_str(if n % per_line == 0 { "\n" } else { separator });
+            }
+            assert_eq!(read_records(text.as_bytes(), |_| Ok(())).expect("reads"), n);
+            // A bad value in the last record: the same place serde_json gives for the text.
+            let bad = format!("{text}{{\"kind\":\"process\",\"id\":\"bad\",\"uid\":\"root\"}}\n");
+            let got = read_records(bad.as_bytes(), |_| Ok(())).expect_err("bad");
+            let whole = serde_json::Deserializer::from_str(&bad)
+                .into_iter::<Record>()
+                .find_map(Result::err)
+                .expect("serde_json finds it");
+            assert_eq!(
+                (got.line, got.column),
+                (whole.line(), whole.column()),
+                "{separator:?}: {got}"
+            );
+            assert!(
+                got.message
+                    .starts_with(&format!("record {}: invalid type", n + 1)),
+                "{got}"
+            );
+            // Truncated in the middle of the last record.
+            let cut = &bad[..bad.len() - 10];
+            let got = read_records(cut.as_bytes(), |_| Ok(())).expect_err("cut");
+            assert!(got.message.starts_with("truncated input"), "{got}");
+        }
+    }
 
     fn kinds(text: &str) -> Result<Vec<&'static str>, InputError> {
         Ok(read_all(text.as_bytes())?

@@ -247,6 +247,9 @@ fn pod_names_give_their_workload() {
     for (pod, workload) in [
         ("payments-api-7d4b9c5f6-x2x9z", "payments-api"),
         ("payments-api-5c8d7f9b4-q7w2k", "payments-api"),
+        // A suffix of digits only (found by the baseline bench: one pod in 2,000).
+        ("app100-7d4b9c5f6-24562", "app100"),
+        ("web-24567", "web"),
         ("node-exporter-x2x9z", "node-exporter"),
         ("orders-db-0", "orders-db"),
         ("orders-db-12", "orders-db"),
