@@ -355,9 +355,17 @@ fn every_mutation_is_detected_and_every_untouched_log_verifies() {
                 "trial {trial} ({}) went undetected (seed {seed})",
                 KINDS[kind]
             );
+            let now = logical_dump(&path).unwrap_or_default();
+            let changed: Vec<String> = original
+                .lines()
+                .zip(now.lines())
+                .filter(|(a, b)| a != b)
+                .map(|(a, b)| format!("- {a}\n+ {b}"))
+                .collect();
             assert!(
-                logical_dump(&path).as_deref() == Some(original.as_str()),
-                "trial {trial}: a flipped byte changed the log and verified (seed {seed})"
+                now == original,
+                "trial {trial}: a flipped byte changed the log and verified (seed {seed}; run ids are random, so a failure may not repeat):\n{}",
+                changed.join("\n")
             );
             harmless_flips += 1;
         } else {
