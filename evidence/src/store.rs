@@ -110,6 +110,14 @@ fn check_identity(conn: &Connection, path: &Path) -> Result<LogMeta, StoreError>
     if version > i64::from(VERSION) {
         return Err(StoreError::Newer(path.to_path_buf(), version));
     }
+    // Every version this build knows is also in `meta`: the two must agree (a flipped
+    // header or meta byte is not a readable log).
+    if version < 1 {
+        return Err(StoreError::NotALog(
+            path.to_path_buf(),
+            format!("log format version {version}"),
+        ));
+    }
     let get = |key: &str| -> Result<String, StoreError> {
         conn.query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
             .optional()
@@ -120,6 +128,13 @@ fn check_identity(conn: &Connection, path: &Path) -> Result<LogMeta, StoreError>
         return Err(StoreError::NotALog(
             path.to_path_buf(),
             "wrong format".into(),
+        ));
+    }
+    let stored = get("version")?;
+    if stored != version.to_string() {
+        return Err(StoreError::NotALog(
+            path.to_path_buf(),
+            format!("`version` {stored:?} in meta, but {version} in the header"),
         ));
     }
     let log_id = get("log_id")?;

@@ -144,6 +144,28 @@ fn files_that_are_not_logs_are_refused_by_name() {
         "{e}"
     );
 
+    // The header's version and meta's must agree: a flipped byte in either (or an edit
+    // with the triggers dropped) is refused, not read as another version.
+    for (name, sql) in [
+        ("zero.db", "PRAGMA user_version = 0"),
+        (
+            "meta.db",
+            "DROP TRIGGER meta_no_update; UPDATE meta SET value = '3' WHERE key = 'version'",
+        ),
+    ] {
+        let path = dir.path().join(name);
+        write_log(&path, &key("ci", 1), 1, 10, &mut Rng(1));
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch(sql).unwrap();
+        drop(conn);
+        let e = Reader::open(&path).err().unwrap();
+        assert!(matches!(e, StoreError::NotALog(..)), "{name}: {e}");
+        assert!(
+            verify(&path, &[key("ci", 1).verifier()], &[], |_, _| {}).map_or(true, |v| !v.ok()),
+            "{name} verified"
+        );
+    }
+
     let empty = dir.path().join("empty.db");
     std::fs::write(&empty, "").unwrap();
     let e = Reader::open(&empty).err().unwrap();
