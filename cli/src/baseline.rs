@@ -241,26 +241,31 @@ fn learn(
     let files = crate::inputs::open_inputs(inputs, &Default::default(), false)?;
     let mut other = std::collections::BTreeMap::<&'static str, u64>::new();
     for input in &files {
-        crate::inputs::each_item(input, |item, place| match item {
-            Item::Record(Record::Process(p)) => learner.observe(p, || place.describe()),
-            Item::Record(r) => *other.entry(r.kind()).or_default() += 1,
-            Item::Json(raw) => match serde_json::from_str::<Event<'_>>(raw.get()) {
-                Ok(e) if e.kind() == Some("process") => {
-                    learner.observe_event(&e, || place.describe())
-                }
-                // Other records are not read; an unknown kind is not a record.
-                Ok(e) => match Record::KINDS.iter().find(|k| Some(**k) == e.kind()) {
-                    Some(kind) => *other.entry(kind).or_default() += 1,
-                    None => learner.reject_with(
-                        BadEvent::Unreadable,
-                        &place.describe(),
-                        &format!("`kind` is {:?}", e.kind().unwrap_or("missing")),
-                    ),
+        crate::inputs::each_item(input, |item, place| {
+            match item {
+                Item::Record(Record::Process(p)) => learner.observe(p, || place.describe()),
+                Item::Record(r) => *other.entry(r.kind()).or_default() += 1,
+                Item::Json(json) => match serde_json::from_slice::<Event<'_>>(json) {
+                    Ok(e) if e.kind() == Some("process") => {
+                        learner.observe_event(&e, || place.describe())
+                    }
+                    // Other records are not read; an unknown kind is not a record.
+                    Ok(e) => match Record::KINDS.iter().find(|k| Some(**k) == e.kind()) {
+                        Some(kind) => *other.entry(kind).or_default() += 1,
+                        None => learner.reject_with(
+                            BadEvent::Unreadable,
+                            &place.describe(),
+                            &format!("`kind` is {:?}", e.kind().unwrap_or("missing")),
+                        ),
+                    },
+                    // Not one whole JSON value: the reader takes it as a stream from here.
+                    Err(e) if !e.is_data() => return false,
+                    Err(e) => {
+                        learner.reject_with(BadEvent::Unreadable, &place.describe(), &e.to_string())
+                    }
                 },
-                Err(e) => {
-                    learner.reject_with(BadEvent::Unreadable, &place.describe(), &e.to_string())
-                }
-            },
+            }
+            true
         })?;
     }
     let learned = learner.finish().map_err(Fatal)?;

@@ -426,15 +426,21 @@ impl Place<'_> {
 pub enum Item<'a> {
     /// A record converted from another format.
     Record(&'a Record),
-    /// A records.md item.
-    Json(&'a serde_json::value::RawValue),
+    /// A records.md item: one JSON value, or (JSON Lines) one line that should be one.
+    Json(&'a [u8]),
 }
 
-/// Calls `f` with every item of `input` and its place. Broken JSON ends the reading with an
+/// Bytes read at a time from JSON Lines.
+const LINE_BLOCK: usize = 1 << 20;
+
+/// Calls `f` with every item of `input` and its place. JSON Lines are handed over a line
+/// at a time, as read (one scan of the JSON, by `f`); `f` returns false for a line that is
+/// not one whole JSON value, and the rest of the input, from that line, is read as a stream
+/// of JSON values (pretty-printed objects, arrays). Broken JSON ends the reading with an
 /// error; what an item holds is `f`'s to judge.
 pub fn each_item(
     input: &InputFile,
-    mut f: impl FnMut(Item<'_>, Place<'_>),
+    mut f: impl FnMut(Item<'_>, Place<'_>) -> bool,
 ) -> Result<usize, Fatal> {
     if let Some(records) = &input.converted {
         for (i, (r, line)) in records.iter().enumerate() {
@@ -447,19 +453,107 @@ pub fn each_item(
         }
         return Ok(records.len());
     }
-    let file = input.source.open(&input.display)?;
-    let mut index = 0usize;
-    palisade_engine::input::read_raw_items(BufReader::with_capacity(1 << 16, file), |raw| {
-        index += 1;
-        let place = Place {
-            display: &input.display,
-            index,
-            line: None,
-        };
-        f(Item::Json(raw), place);
-        Ok(())
-    })
-    .map_err(|e| located(input, e))
+    let mut file = input.source.open(&input.display)?;
+    let cannot = |e: std::io::Error| Fatal(format!("{}: cannot read: {e}", input.display));
+    let mut buf: Vec<u8> = Vec::with_capacity(LINE_BLOCK);
+    let (mut lines, mut items) = (0usize, 0usize);
+    let mut at_end = false;
+    loop {
+        if !at_end {
+            let old = buf.len();
+            buf.resize(old + LINE_BLOCK, 0);
+            let n = loop {
+                match file.read(&mut buf[old..]) {
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                    other => break other.map_err(cannot)?,
+                }
+            };
+            buf.truncate(old + n);
+            at_end = n == 0;
+        }
+        let mut start = 0usize;
+        loop {
+            let rest = &buf[start..];
+            let (line, next) = match memchr::memchr(b'\n', rest) {
+                Some(i) => (&rest[..i], start + i + 1),
+                None if at_end && !rest.is_empty() => (rest, buf.len()),
+                None => break,
+            };
+            if line.len() as u64 > palisade_engine::input::MAX_RECORD_BYTES {
+                return Err(too_large(input, lines + 1));
+            }
+            let trimmed = line.trim_ascii();
+            if trimmed.is_empty() {
+                lines += 1;
+                start = next;
+                continue;
+            }
+            let place = Place {
+                display: &input.display,
+                index: items + 1,
+                line: u32::try_from(lines + 1).ok(),
+            };
+            if !trimmed.starts_with(b"{") || !f(Item::Json(trimmed), place) {
+                // Not JSON Lines from here: a stream of values, with positions in the file.
+                let from = std::io::Cursor::new(buf.split_off(start)).chain(file);
+                let before = items;
+                let read = palisade_engine::input::read_raw_items(BufReader::new(from), |raw| {
+                    items += 1;
+                    let place = Place {
+                        display: &input.display,
+                        index: items,
+                        line: None,
+                    };
+                    f(Item::Json(raw.get().as_bytes()), place);
+                    Ok(())
+                })
+                .map_err(|mut e| {
+                    if e.line > 0 {
+                        e.line += lines;
+                    }
+                    e.message = renumber(&e.message, before);
+                    located(input, e)
+                })?;
+                return Ok(before + read);
+            }
+            lines += 1;
+            items += 1;
+            start = next;
+        }
+        if at_end && start >= buf.len() {
+            if items == 0 {
+                // Nothing but blanks: the error every reader of records gives.
+                palisade_engine::input::read_raw_items(&b""[..], |_| Ok(()))
+                    .map_err(|e| located(input, e))?;
+            }
+            return Ok(items);
+        }
+        buf.drain(..start);
+        if buf.len() as u64 > palisade_engine::input::MAX_RECORD_BYTES {
+            return Err(too_large(input, lines + 1));
+        }
+    }
+}
+
+/// A line longer than a record may be.
+fn too_large(input: &InputFile, line: usize) -> Fatal {
+    Fatal(format!(
+        "{}:{line}: a record is larger than {} MiB",
+        input.display,
+        palisade_engine::input::MAX_RECORD_BYTES >> 20
+    ))
+}
+
+/// `record N: ...` with N counted from `before` more records.
+fn renumber(message: &str, before: usize) -> String {
+    match message
+        .strip_prefix("record ")
+        .and_then(|m| m.split_once(':'))
+        .and_then(|(n, rest)| n.parse::<usize>().ok().map(|n| (n, rest)))
+    {
+        Some((n, rest)) => format!("record {}:{rest}", n + before),
+        None => message.to_string(),
+    }
 }
 
 /// A read error as `file:line:column: message` (`file: message` without a position).

@@ -31,6 +31,15 @@ const LEARN: &str = "examples/baselines/learn.jsonl";
 const RUNTIME: &str = "examples/baselines/runtime.jsonl";
 const POLICY: &str = "policies/baselining_policy.pal";
 
+/// The sample trace's lines.
+fn learn_lines() -> Vec<String> {
+    std::fs::read_to_string(root().join(LEARN))
+        .unwrap()
+        .lines()
+        .map(String::from)
+        .collect()
+}
+
 /// Learns the sample trace into `dir/baselines.jsonl`.
 fn learned(dir: &Path) -> PathBuf {
     let out = dir.join("baselines.jsonl");
@@ -112,11 +121,7 @@ fn the_sample_trace_is_learned_locked_and_checked() {
 #[test]
 fn learning_is_byte_identical_for_any_order_of_the_events() {
     let dir = tempfile::tempdir().unwrap();
-    let lines: Vec<String> = std::fs::read_to_string(root().join(LEARN))
-        .unwrap()
-        .lines()
-        .map(String::from)
-        .collect();
+    let lines = learn_lines();
     let reversed: Vec<&str> = lines.iter().rev().map(String::as_str).collect();
     let interleaved: Vec<&str> = lines
         .iter()
@@ -137,6 +142,58 @@ fn learning_is_byte_identical_for_any_order_of_the_events() {
     }
     let straight = palisade(&["baseline", "learn", "--input", LEARN]).stdout;
     assert!(outputs.iter().all(|o| *o == straight));
+}
+
+/// JSON Lines are read a line at a time; any other layout (an array, pretty-printed
+/// objects, JSON Lines that turn into them) learns the same, and broken JSON is an error at
+/// its line in the file.
+#[test]
+fn every_layout_of_the_records_learns_the_same() {
+    let dir = tempfile::tempdir().unwrap();
+    let lines = learn_lines();
+    let pretty = |l: &String| {
+        serde_json::to_string_pretty(&serde_json::from_str::<serde_json::Value>(l).unwrap())
+            .unwrap()
+    };
+    let array = format!("[{}]", lines.join(",\n"));
+    let all_pretty: Vec<String> = lines.iter().map(pretty).collect();
+    let mut mixed: Vec<String> = lines[..10].to_vec();
+    mixed.push(String::new());
+    mixed.extend(lines[10..].iter().map(pretty));
+    let straight = palisade(&["baseline", "learn", "--input", LEARN]).stdout;
+    for (name, content) in [
+        ("array.json", array),
+        ("pretty.json", all_pretty.join("\n")),
+        ("mixed.jsonl", mixed.join("\n")),
+        ("crlf.jsonl", lines.join("\r\n")),
+    ] {
+        let path = dir.path().join(name);
+        std::fs::write(&path, content).unwrap();
+        let run = palisade(&["baseline", "learn", "--input", path.to_str().unwrap()]);
+        assert_eq!(run.status.code(), Some(0), "{name}: {}", text(&run.stderr));
+        assert!(run.stdout == straight, "{name} learns differently");
+    }
+    let mut broken = lines.clone();
+    broken[4] = broken[4].replace("\"container\":", "\"container\"");
+    let path = dir.path().join("broken.jsonl");
+    std::fs::write(&path, broken.join("\n")).unwrap();
+    let run = palisade(&["baseline", "learn", "--input", path.to_str().unwrap()]);
+    assert_eq!(run.status.code(), Some(2));
+    assert!(
+        text(&run.stderr).contains(&format!("{}:5:", path.display())),
+        "{}",
+        text(&run.stderr)
+    );
+    assert!(run.stdout.is_empty());
+    let empty = dir.path().join("empty.jsonl");
+    std::fs::write(&empty, "\n  \n").unwrap();
+    let run = palisade(&["baseline", "learn", "--input", empty.to_str().unwrap()]);
+    assert_eq!(run.status.code(), Some(2));
+    assert!(
+        text(&run.stderr).contains("empty input"),
+        "{}",
+        text(&run.stderr)
+    );
 }
 
 #[test]
