@@ -473,6 +473,73 @@ impl Learner {
         }
     }
 
+    /// Takes in what `other` observed, as if its events had come after this learner's: the
+    /// same baselines as one learner given all the events (learning does not depend on
+    /// order), with bad examples in the order of the two. Both continue from the same
+    /// existing baselines; threads each learn from a piece of the input, then merge.
+    pub fn merge(&mut self, other: Learner) {
+        let numbers: Vec<u32> = other
+            .path_names
+            .into_iter()
+            .map(|path| match self.paths.get(&path) {
+                Some(n) => *n,
+                None => {
+                    let n = u32::try_from(self.path_names.len()).unwrap_or(u32::MAX);
+                    self.paths.insert(path.clone(), n);
+                    self.path_names.push(path);
+                    n
+                }
+            })
+            .collect();
+        for (key, (identity, theirs)) in other.groups {
+            let (_, ours) = self.groups.entry(key).or_insert_with(|| {
+                let group = Group {
+                    first: theirs.first,
+                    ..Group::default()
+                };
+                (identity, group)
+            });
+            ours.first = ours.first.min(theirs.first);
+            for id in theirs.ids {
+                if ours.ids.len() < 2 {
+                    ours.ids.insert(id);
+                }
+            }
+            ours.labels = match (ours.labels.take(), theirs.labels) {
+                (Some(mut agreed), Some(labels)) => {
+                    agreed.retain(|k, v| labels.get(k) == Some(v));
+                    Some(agreed)
+                }
+                (agreed, labels) => agreed.or(labels),
+            };
+            for (number, seen) in theirs.paths {
+                let number = numbers.get(number as usize).copied().unwrap_or(u32::MAX);
+                let slot = ours.paths.entry(number).or_default();
+                if let Some(t) = seen.run {
+                    min_into(&mut slot.run, t);
+                }
+                if let Some(t) = seen.startup {
+                    min_into(&mut slot.startup, t);
+                }
+                slot.runs += seen.runs;
+            }
+        }
+        self.clock = match (self.clock, other.clock) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        };
+        let report = &mut self.report;
+        report.events += other.report.events;
+        report.startup_events += other.report.startup_events;
+        for (why, n) in other.report.bad {
+            *report.bad.entry(why).or_default() += n;
+        }
+        let room = MAX_EXAMPLES.saturating_sub(report.bad_examples.len());
+        report
+            .bad_examples
+            .extend(other.report.bad_examples.into_iter().take(room));
+    }
+
     /// The baselines: existing ones (locked ones unchanged) with what was learned, new ones,
     /// each locked when the clock has passed its window.
     pub fn finish(mut self) -> Result<Learned, String> {

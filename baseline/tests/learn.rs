@@ -221,6 +221,55 @@ proptest! {
         let whole = learn(&events, Vec::new());
         prop_assert_eq!(file::write(&second.baselines).unwrap(), file::write(&whole.baselines).unwrap());
     }
+
+    /// Learners given consecutive pieces of a trace and merged in order learn what one
+    /// learner given the whole trace learns, report included (bad examples in order,
+    /// truncated as one learner truncates them), over existing baselines too.
+    #[test]
+    fn merged_pieces_learn_what_the_whole_learns(
+        trace in prop::collection::vec(event(), 1..60),
+        bad in prop::collection::vec(any::<prop::sample::Index>(), 0..14),
+        cuts in prop::collection::vec(any::<prop::sample::Index>(), 1..4),
+        known in any::<prop::sample::Index>(),
+        with_clock in any::<bool>(),
+    ) {
+        let mut events: Vec<Process> = trace.iter().enumerate().map(|(i, e)| to_process(i, e)).collect();
+        for (n, at) in bad.iter().enumerate() {
+            let mut p = to_process(1000 + n, &trace[at.index(trace.len())]);
+            p.container = None;
+            events.insert(at.index(events.len() + 1), p);
+        }
+        if with_clock {
+            events.push(clock());
+        }
+        // Existing baselines from a prefix, locked when the clock runs.
+        let mut prefix = events[..known.index(events.len())].to_vec();
+        if with_clock {
+            prefix.push(clock());
+        }
+        let existing = learn(&prefix, Vec::new()).baselines;
+        let options = Options { window_seconds: WINDOW, startup_seconds: 60 };
+        let mut whole = Learner::new(options, existing.clone()).unwrap();
+        for (i, p) in events.iter().enumerate() {
+            whole.observe(p, || format!("event {i}"));
+        }
+        let mut bounds: Vec<usize> = cuts.iter().map(|c| c.index(events.len() + 1)).collect();
+        bounds.push(0);
+        bounds.push(events.len());
+        bounds.sort_unstable();
+        let mut pieces = bounds.windows(2).map(|w| {
+            let mut piece = Learner::new(options, existing.clone()).unwrap();
+            for (i, p) in events.iter().enumerate().take(w[1]).skip(w[0]) {
+                piece.observe(p, || format!("event {i}"));
+            }
+            piece
+        });
+        let mut merged = pieces.next().unwrap();
+        for piece in pieces {
+            merged.merge(piece);
+        }
+        prop_assert_eq!(merged.finish().unwrap(), whole.finish().unwrap());
+    }
 }
 
 #[test]

@@ -137,8 +137,11 @@ fn main() {
         );
         return;
     }
+    // PALISADE_BENCH_DIR keeps the generated files there (to profile a run by hand).
     let dir = tempfile::tempdir().unwrap_or_else(|e| unreachable!("{e}"));
-    let d = |name: &str| dir.path().join(name).display().to_string();
+    let kept = std::env::var_os("PALISADE_BENCH_DIR").map(PathBuf::from);
+    let root = kept.as_deref().unwrap_or(dir.path()).to_path_buf();
+    let d = |name: &str| root.join(name).display().to_string();
     let (learn1m, learn100k, later, baselines) = (
         d("learn-1m.jsonl"),
         d("learn-100k.jsonl"),

@@ -1,7 +1,7 @@
 //! `palisade baseline learn|lock|unlock|add|remove|export` and the baseline files of
 //! `check --baselines` (docs/baselines.md).
 
-use crate::inputs::Item;
+use crate::inputs::{Item, Place};
 use crate::load::Fatal;
 use palisade_baseline::edit::{self, Edit, Selector};
 use palisade_baseline::export::{self, ExportOptions, Target};
@@ -237,36 +237,35 @@ fn learn(
         window_seconds: window,
         startup_seconds: startup,
     };
-    let mut learner = Learner::new(options, existing).map_err(Fatal)?;
+    let mut learner = Learner::new(options, existing.clone()).map_err(Fatal)?;
     let files = crate::inputs::open_inputs(inputs, &Default::default(), false)?;
-    let mut other = std::collections::BTreeMap::<&'static str, u64>::new();
+    let mut other = Ignored::new();
+    let threads = crate::inputs::threads()?;
     for input in &files {
-        crate::inputs::each_item(input, |item, place| {
-            match item {
-                Item::Record(Record::Process(p)) => learner.observe(p, || place.describe()),
-                Item::Record(r) => *other.entry(r.kind()).or_default() += 1,
-                Item::Json(json) => match serde_json::from_slice::<Event<'_>>(json) {
-                    Ok(e) if e.kind() == Some("process") => {
-                        learner.observe_event(&e, || place.describe())
+        let pieces = crate::inputs::each_item_in_pieces(
+            input,
+            threads,
+            || {
+                let learner = Learner::new(options, existing.clone()).map_err(Fatal)?;
+                Ok((learner, Ignored::new()))
+            },
+            |(learner, other), item, place| learn_item(learner, other, item, place),
+        )?;
+        match pieces {
+            Some(pieces) => {
+                for (piece, ignored) in pieces {
+                    learner.merge(piece);
+                    for (kind, n) in ignored {
+                        *other.entry(kind).or_default() += n;
                     }
-                    // Other records are not read; an unknown kind is not a record.
-                    Ok(e) => match Record::KINDS.iter().find(|k| Some(**k) == e.kind()) {
-                        Some(kind) => *other.entry(kind).or_default() += 1,
-                        None => learner.reject_with(
-                            BadEvent::Unreadable,
-                            &place.describe(),
-                            &format!("`kind` is {:?}", e.kind().unwrap_or("missing")),
-                        ),
-                    },
-                    // Not one whole JSON value: the reader takes it as a stream from here.
-                    Err(e) if !e.is_data() => return false,
-                    Err(e) => {
-                        learner.reject_with(BadEvent::Unreadable, &place.describe(), &e.to_string())
-                    }
-                },
+                }
             }
-            true
-        })?;
+            None => {
+                crate::inputs::each_item(input, |item, place| {
+                    learn_item(&mut learner, &mut other, item, place)
+                })?;
+            }
+        }
     }
     let learned = learner.finish().map_err(Fatal)?;
     write_baselines(&learned.baselines, output)?;
@@ -328,6 +327,39 @@ fn learn(
     }
     eprint!("{text}");
     Ok(if r.outside.is_empty() { 0 } else { 1 })
+}
+
+/// Records of other kinds than process, counted by kind.
+type Ignored = std::collections::BTreeMap<&'static str, u64>;
+
+/// Learns from one item of an input; false when it is not one JSON value (the reader then
+/// reads the input as a stream of values from there).
+fn learn_item(
+    learner: &mut Learner,
+    other: &mut Ignored,
+    item: Item<'_>,
+    place: Place<'_>,
+) -> bool {
+    match item {
+        Item::Record(Record::Process(p)) => learner.observe(p, || place.describe()),
+        Item::Record(r) => *other.entry(r.kind()).or_default() += 1,
+        Item::Json(json) => match serde_json::from_slice::<Event<'_>>(json) {
+            Ok(e) if e.kind() == Some("process") => learner.observe_event(&e, || place.describe()),
+            // Other records are not read; an unknown kind is not a record.
+            Ok(e) => match Record::KINDS.iter().find(|k| Some(**k) == e.kind()) {
+                Some(kind) => *other.entry(kind).or_default() += 1,
+                None => learner.reject_with(
+                    BadEvent::Unreadable,
+                    &place.describe(),
+                    &format!("`kind` is {:?}", e.kind().unwrap_or("missing")),
+                ),
+            },
+            // Not one whole JSON value: the reader takes it as a stream from here.
+            Err(e) if !e.is_data() => return false,
+            Err(e) => learner.reject_with(BadEvent::Unreadable, &place.describe(), &e.to_string()),
+        },
+    }
+    true
 }
 
 fn edit_file(path: &Path, select: &SelectorFlags, edit: &Edit, verb: &str) -> Result<i32, Fatal> {

@@ -64,6 +64,36 @@ pub fn matcher(
     Ok(Ok(Matcher::new(program)?))
 }
 
+/// What the first pass keeps of a piece of an input.
+#[derive(Default)]
+struct ContextPiece {
+    /// Deployments, images and baselines, in input order.
+    context: Vec<Record>,
+    /// Records by kind.
+    read: std::collections::BTreeMap<&'static str, usize>,
+}
+
+impl ContextPiece {
+    /// Reads one line; false (the input is read again by one reader, which reports the
+    /// error in place) when it is not one record.
+    fn read(&mut self, item: crate::inputs::Item<'_>, _: crate::inputs::Place<'_>) -> bool {
+        let crate::inputs::Item::Json(json) = item else {
+            return false;
+        };
+        let Ok(r) = serde_json::from_slice::<Record>(json) else {
+            return false;
+        };
+        *self.read.entry(r.kind()).or_default() += 1;
+        if matches!(
+            r,
+            Record::Deployment(_) | Record::Image(_) | Record::Baseline(_)
+        ) {
+            self.context.push(r);
+        }
+        true
+    }
+}
+
 /// Runs `check`; returns the exit code.
 pub fn run(args: CheckArgs) -> Result<i32, Fatal> {
     args.evidence.validate()?;
@@ -89,7 +119,27 @@ pub fn run(args: CheckArgs) -> Result<i32, Fatal> {
                 .map_err(|e| Fatal(format!("{}: {e}", path.display())))?;
         }
     }
+    let threads = crate::inputs::threads()?;
     for input in &inputs {
+        // Large JSON Lines are parsed by every core; the context records join in order.
+        if let Some(pieces) = crate::inputs::each_item_in_pieces(
+            input,
+            threads,
+            || Ok(ContextPiece::default()),
+            ContextPiece::read,
+        )? {
+            for piece in pieces {
+                for (kind, n) in piece.read {
+                    *read.entry(kind.to_string()).or_default() += n;
+                }
+                for r in piece.context {
+                    dataset
+                        .add(r)
+                        .map_err(|e| Fatal(format!("{}: {e}", input.display)))?;
+                }
+            }
+            continue;
+        }
         let mut err = None;
         crate::inputs::each_record(input, "reading", |r, _| {
             *read.entry(r.kind().to_string()).or_default() += 1;

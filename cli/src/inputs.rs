@@ -454,16 +454,75 @@ pub fn each_item(
         return Ok(records.len());
     }
     let mut file = input.source.open(&input.display)?;
+    match each_line(input, &mut file, 0, &mut f)? {
+        Lines::Done { items: 0 } => {
+            // Nothing but blanks: the error every reader of records gives.
+            palisade_engine::input::read_raw_items(&b""[..], |_| Ok(()))
+                .map_err(|e| located(input, e))?;
+            Ok(0)
+        }
+        Lines::Done { items } => Ok(items),
+        Lines::NotLines {
+            rest,
+            lines,
+            items: before,
+        } => {
+            // Not JSON Lines from here: a stream of values, with positions in the file.
+            let mut items = before;
+            let from = std::io::Cursor::new(rest).chain(file);
+            let read = palisade_engine::input::read_raw_items(BufReader::new(from), |raw| {
+                items += 1;
+                let place = Place {
+                    display: &input.display,
+                    index: items,
+                    line: None,
+                };
+                f(Item::Json(raw.get().as_bytes()), place);
+                Ok(())
+            })
+            .map_err(|mut e| {
+                if e.line > 0 {
+                    e.line += lines;
+                }
+                e.message = renumber(&e.message, before);
+                located(input, e)
+            })?;
+            Ok(before + read)
+        }
+    }
+}
+
+/// How reading JSON Lines ended.
+enum Lines {
+    /// At the end of the input, with this many items.
+    Done { items: usize },
+    /// At a line that is not one JSON value: the input from there (the rest to be read
+    /// from the reader), with the lines and items before it.
+    NotLines {
+        rest: Vec<u8>,
+        lines: usize,
+        items: usize,
+    },
+}
+
+/// Calls `f` with each non-blank line of `reader` while they are JSON values, lines
+/// numbered from `first_line` + 1.
+fn each_line(
+    input: &InputFile,
+    reader: &mut impl Read,
+    first_line: usize,
+    f: &mut impl FnMut(Item<'_>, Place<'_>) -> bool,
+) -> Result<Lines, Fatal> {
     let cannot = |e: std::io::Error| Fatal(format!("{}: cannot read: {e}", input.display));
     let mut buf: Vec<u8> = Vec::with_capacity(LINE_BLOCK);
-    let (mut lines, mut items) = (0usize, 0usize);
+    let (mut lines, mut items) = (first_line, 0usize);
     let mut at_end = false;
     loop {
         if !at_end {
             let old = buf.len();
             buf.resize(old + LINE_BLOCK, 0);
             let n = loop {
-                match file.read(&mut buf[old..]) {
+                match reader.read(&mut buf[old..]) {
                     Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
                     other => break other.map_err(cannot)?,
                 }
@@ -494,45 +553,143 @@ pub fn each_item(
                 line: u32::try_from(lines + 1).ok(),
             };
             if !trimmed.starts_with(b"{") || !f(Item::Json(trimmed), place) {
-                // Not JSON Lines from here: a stream of values, with positions in the file.
-                let from = std::io::Cursor::new(buf.split_off(start)).chain(file);
-                let before = items;
-                let read = palisade_engine::input::read_raw_items(BufReader::new(from), |raw| {
-                    items += 1;
-                    let place = Place {
-                        display: &input.display,
-                        index: items,
-                        line: None,
-                    };
-                    f(Item::Json(raw.get().as_bytes()), place);
-                    Ok(())
-                })
-                .map_err(|mut e| {
-                    if e.line > 0 {
-                        e.line += lines;
-                    }
-                    e.message = renumber(&e.message, before);
-                    located(input, e)
-                })?;
-                return Ok(before + read);
+                return Ok(Lines::NotLines {
+                    rest: buf.split_off(start),
+                    lines,
+                    items,
+                });
             }
             lines += 1;
             items += 1;
             start = next;
         }
         if at_end && start >= buf.len() {
-            if items == 0 {
-                // Nothing but blanks: the error every reader of records gives.
-                palisade_engine::input::read_raw_items(&b""[..], |_| Ok(()))
-                    .map_err(|e| located(input, e))?;
-            }
-            return Ok(items);
+            return Ok(Lines::Done { items });
         }
         buf.drain(..start);
         if buf.len() as u64 > palisade_engine::input::MAX_RECORD_BYTES {
             return Err(too_large(input, lines + 1));
         }
     }
+}
+
+/// Threads to read with: `PALISADE_THREADS` (at least 1), else one per core.
+pub fn threads() -> Result<usize, Fatal> {
+    match std::env::var("PALISADE_THREADS") {
+        Ok(text) => match text.trim().parse::<usize>() {
+            Ok(n) if n > 0 => Ok(n),
+            _ => Err(Fatal(format!(
+                "PALISADE_THREADS must be a number of threads (1 or more), not `{text}`"
+            ))),
+        },
+        Err(_) => Ok(std::thread::available_parallelism().map_or(1, |n| n.get())),
+    }
+}
+
+/// Inputs smaller than this are read by one thread.
+const PIECES_FROM: u64 = 8 << 20;
+
+/// [`each_item`] by several threads at once, for JSON Lines: the input is cut at line
+/// ends into up to `pieces` pieces, each with a new `state()`, and thread `k` calls `f`
+/// with its state for the items of piece `k` (their places name their lines, as with
+/// [`each_item`]). The states come back in input order. `None` (the caller reads again
+/// with [`each_item`]) when the input is small, converted, or not JSON Lines throughout;
+/// an error is that of the first piece that fails, so the first in the input.
+pub fn each_item_in_pieces<S: Send>(
+    input: &InputFile,
+    pieces: usize,
+    state: impl Fn() -> Result<S, Fatal>,
+    f: impl Fn(&mut S, Item<'_>, Place<'_>) -> bool + Sync,
+) -> Result<Option<Vec<S>>, Fatal> {
+    if input.converted.is_some() || pieces < 2 || input.size < PIECES_FROM {
+        return Ok(None);
+    }
+    let cannot = |e: std::io::Error| Fatal(format!("{}: cannot read: {e}", input.display));
+    // Where each piece starts (after a line end), and the lines before it.
+    let mut starts = vec![(0u64, 0usize)];
+    let mut file = input.source.open(&input.display)?;
+    let (mut at, mut lines) = (0u64, 0usize);
+    let mut block = vec![0u8; LINE_BLOCK];
+    let pieces = pieces as u64;
+    for k in 1..pieces {
+        let cut = input.size * k / pieces;
+        let mut found = None;
+        while found.is_none() {
+            let n = file.read(&mut block).map_err(cannot)?;
+            if n == 0 {
+                break;
+            }
+            let read = &block[..n];
+            let wanted = usize::try_from(cut.saturating_sub(at)).unwrap_or(usize::MAX);
+            match read
+                .get(wanted.min(n)..)
+                .and_then(|tail| memchr::memchr(b'\n', tail))
+            {
+                Some(i) => {
+                    let end = wanted.min(n) + i + 1;
+                    lines += memchr::memchr_iter(b'\n', &read[..end]).count();
+                    found = Some(at + end as u64);
+                    file.seek(SeekFrom::Start(at + end as u64))
+                        .map_err(cannot)?;
+                    at += end as u64;
+                }
+                None => {
+                    lines += memchr::memchr_iter(b'\n', read).count();
+                    at += n as u64;
+                }
+            }
+        }
+        match found {
+            Some(start) if start < input.size => starts.push((start, lines)),
+            _ => break,
+        }
+    }
+    if starts.len() < 2 {
+        return Ok(None);
+    }
+    let states = (0..starts.len())
+        .map(|_| state())
+        .collect::<Result<Vec<S>, Fatal>>()?;
+    // The last piece reads to the end, wherever it is by then (as one reader would).
+    let ends: Vec<u64> = starts
+        .iter()
+        .skip(1)
+        .map(|(start, _)| *start)
+        .chain([u64::MAX])
+        .collect();
+    let results: Vec<Result<(S, Lines), Fatal>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = states
+            .into_iter()
+            .zip(starts.iter().zip(&ends))
+            .map(|(mut state, (&(start, first_line), &end))| {
+                let f = &f;
+                scope.spawn(move || {
+                    let mut file = input.source.open(&input.display)?;
+                    file.seek(SeekFrom::Start(start)).map_err(cannot)?;
+                    let mut piece = file.take(end.saturating_sub(start));
+                    let lines = each_line(input, &mut piece, first_line, &mut |item, place| {
+                        f(&mut state, item, place)
+                    })?;
+                    Ok((state, lines))
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err(Fatal(format!("{}: a reader failed", input.display))))
+            })
+            .collect()
+    });
+    let mut done = Vec::with_capacity(results.len());
+    for result in results {
+        match result? {
+            (state, Lines::Done { .. }) => done.push(state),
+            (_, Lines::NotLines { .. }) => return Ok(None),
+        }
+    }
+    Ok(Some(done))
 }
 
 /// A line longer than a record may be.

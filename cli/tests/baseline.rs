@@ -528,3 +528,200 @@ fn the_corpus_runtime_events_learn_into_baselines() {
     golden("baseline-corpus.jsonl", &text(&run.stdout));
     golden("baseline-corpus.txt", &text(&run.stderr));
 }
+
+/// `baseline learn` with `PALISADE_THREADS` threads (and a report file).
+fn learn_with_threads(
+    input: &Path,
+    threads: &str,
+    dir: &Path,
+) -> (Option<i32>, String, String, String) {
+    let report = dir.join(format!("report-{threads}.json"));
+    let run = Command::new(env!("CARGO_BIN_EXE_palisade"))
+        .args(["baseline", "learn", "--input"])
+        .arg(input)
+        .arg("--report")
+        .arg(&report)
+        .env("PALISADE_THREADS", threads)
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("run palisade");
+    (
+        run.status.code(),
+        text(&run.stdout),
+        text(&run.stderr),
+        std::fs::read_to_string(&report).unwrap_or_default(),
+    )
+}
+
+/// A large input is learned by several threads, each from a piece of it; the baselines,
+/// the summary (bad events with their lines, paths outside locked baselines) and the
+/// report are byte for byte those of one thread, also when the input stops being JSON
+/// Lines half way (then it is read again by one thread).
+#[test]
+fn learning_in_pieces_gives_what_one_thread_gives() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut lines = Vec::new();
+    let total = 60_000;
+    for i in 0..total {
+        let w = i % 300;
+        let time = palisade_engine::record::Timestamp(1_790_000_000 + i as i64)
+            .rfc3339()
+            .unwrap();
+        let path = if i % 997 == 0 {
+            format!("/tmp/new{}", i % 7)
+        } else {
+            format!("/usr/bin/tool{}", (w * 7 + i % 5) % 40)
+        };
+        lines.push(match i {
+            // Bad events in the second half only: their lines in the summary come from
+            // the second piece's numbering.
+            _ if i > total / 2 && i % 4_001 == 0 => format!(
+                r#"{{"kind":"process","id":"e{i}","time":"{time}","namespace":"ns","pod":"app{w}-x2x9z","exec_path":"{path}"}}"#
+            ),
+            _ if i % 10_007 == 0 => format!(r#"{{"kind":"deployment","id":"d{i}","name":"app{w}"}}"#),
+            _ if i % 5_003 == 0 => String::new(),
+            _ => format!(
+                r#"{{"kind":"process","id":"e{i}","time":"{time}","namespace":"ns","pod":"app{w}-7d4b9c5f6-x2x9z","container":"c{}","exec_path":"{path}"}}"#,
+                i % 2
+            ),
+        });
+    }
+    let lines_file = dir.path().join("events.jsonl");
+    std::fs::write(&lines_file, lines.join("\n") + "\n").unwrap();
+    assert!(
+        std::fs::metadata(&lines_file).unwrap().len() > 8 << 20,
+        "large enough to cut"
+    );
+    let one = learn_with_threads(&lines_file, "1", dir.path());
+    assert_eq!(one.0, Some(1), "{}", one.2);
+    assert!(
+        one.2.contains("events not learned from: 7 no container"),
+        "{}",
+        one.2
+    );
+    assert!(
+        one.2
+            .contains(&format!("events.jsonl:{}: no container", 32_009)),
+        "{}",
+        one.2
+    );
+    assert!(one.2.contains("outside locked baseline"), "{}", one.2);
+    assert!(
+        one.2.contains("not process events, ignored: 6 deployment"),
+        "{}",
+        one.2
+    );
+    for threads in ["2", "3"] {
+        assert_eq!(
+            learn_with_threads(&lines_file, threads, dir.path()),
+            one,
+            "{threads} threads"
+        );
+    }
+    // Half way, an object over several lines: not JSON Lines from there.
+    let middle = lines.len() / 2;
+    let pretty = serde_json::to_string_pretty(
+        &serde_json::from_str::<serde_json::Value>(&lines[middle + 1]).unwrap(),
+    )
+    .unwrap();
+    lines[middle + 1] = pretty;
+    let mixed_file = dir.path().join("mixed.jsonl");
+    std::fs::write(&mixed_file, lines.join("\n") + "\n").unwrap();
+    let one = learn_with_threads(&mixed_file, "1", dir.path());
+    assert_eq!(one.0, Some(1), "{}", one.2);
+    assert_eq!(learn_with_threads(&mixed_file, "2", dir.path()), one);
+    let refused = learn_with_threads(&lines_file, "0", dir.path());
+    assert_eq!(refused.0, Some(2));
+    assert!(
+        refused
+            .2
+            .contains("PALISADE_THREADS must be a number of threads"),
+        "{}",
+        refused.2
+    );
+}
+
+/// `check --baselines` with `PALISADE_THREADS` threads: exit code, stdout, stderr.
+fn check_with_threads(
+    input: &Path,
+    baselines: &Path,
+    threads: &str,
+) -> (Option<i32>, String, String) {
+    let run = Command::new(env!("CARGO_BIN_EXE_palisade"))
+        .current_dir(root())
+        .args([
+            "check",
+            "--policies",
+            POLICY,
+            "--format",
+            "json",
+            "--baselines",
+        ])
+        .arg(baselines)
+        .arg("--input")
+        .arg(input)
+        .env("PALISADE_THREADS", threads)
+        .env("PALISADE_NOW", "2026-11-04T12:00:00Z")
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("run palisade");
+    (run.status.code(), text(&run.stdout), text(&run.stderr))
+}
+
+/// `check` reads the context of a large input (deployments, baselines) with several
+/// threads: the output is byte for byte that of one thread, and so are the errors of a
+/// duplicate deployment and of a malformed record in the second half.
+#[test]
+fn checking_in_pieces_gives_what_one_thread_gives() {
+    let dir = tempfile::tempdir().unwrap();
+    let baselines = dir.path().join("baselines.jsonl");
+    let mut lines = Vec::new();
+    for w in 0..300 {
+        lines.push(format!(
+            r#"{{"kind":"baseline","namespace":"ns","workload":"app{w}","container":"c0","processes":["/usr/bin/tool{}"],"locked":true}}"#,
+            w % 40
+        ));
+    }
+    std::fs::write(&baselines, lines.join("\n") + "\n").unwrap();
+    lines.clear();
+    let total = 60_000;
+    for i in 0..total {
+        let w = i % 330;
+        lines.push(if i % 9_001 == 0 {
+            // Deployments in both halves: processes of app{w} join them.
+            format!(r#"{{"kind":"deployment","id":"d{w}","name":"app{w}","namespace":"ns","containers":[{{"name":"c0","image":{{"name":{{"full_name":"nginx:1"}}}}}}]}}"#)
+        } else {
+            format!(
+                r#"{{"kind":"process","id":"e{i}","time":"2026-11-04T10:00:00Z","namespace":"ns","deployment_id":"d{w}","pod":"app{w}-7d4b9c5f6-x2x9z","container":"c0","name":"tool","exec_path":"/usr/bin/tool{}"}}"#,
+                (w + i) % 41
+            )
+        });
+    }
+    let input = dir.path().join("events.jsonl");
+    std::fs::write(&input, lines.join("\n") + "\n").unwrap();
+    assert!(
+        std::fs::metadata(&input).unwrap().len() > 8 << 20,
+        "large enough to cut"
+    );
+    let one = check_with_threads(&input, &baselines, "1");
+    assert_eq!(one.0, Some(0), "{}", one.2);
+    let report: serde_json::Value = serde_json::from_str(&one.1).unwrap();
+    let violations = report["violations"].as_array().unwrap().len();
+    assert!(violations > 1000, "{violations} violations");
+    assert_eq!(report["summary"]["records_by_kind"]["deployment"], 7);
+    assert_eq!(check_with_threads(&input, &baselines, "2"), one);
+    // A deployment again in the second half; then a malformed record there.
+    let again = lines[9_001].clone();
+    lines[50_000] = again;
+    std::fs::write(&input, lines.join("\n") + "\n").unwrap();
+    let one = check_with_threads(&input, &baselines, "1");
+    assert_eq!(one.0, Some(2));
+    assert!(one.2.contains("duplicate deployment id `d91`"), "{}", one.2);
+    assert_eq!(check_with_threads(&input, &baselines, "2"), one);
+    lines[40_000] = r#"{"kind":"process","id":"bad","time":"noon"}"#.into();
+    std::fs::write(&input, lines.join("\n") + "\n").unwrap();
+    let one = check_with_threads(&input, &baselines, "1");
+    assert_eq!(one.0, Some(2));
+    assert!(one.2.contains("invalid timestamp `noon`"), "{}", one.2);
+    assert_eq!(check_with_threads(&input, &baselines, "2"), one);
+}

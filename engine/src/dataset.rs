@@ -35,11 +35,8 @@ pub struct Dataset {
     deployment_by_id: HashMap<String, usize>,
     baselines: Vec<Baseline>,
     baseline_names: Vec<String>,
-    /// Baselines by deployment id (then container, in the short list).
-    baselines_by_id: HashMap<String, Vec<usize>>,
-    /// Baselines by workload name, then namespace (then cluster and container, in the short
-    /// list): looked up with the event's own strings, nothing allocated per event.
-    baselines_by_workload: HashMap<String, HashMap<String, Vec<usize>>>,
+    /// How processes find their baseline.
+    baseline_index: crate::baseline_index::BaselineIndex,
     /// A process-unique id, renewed by [`Dataset::finish`]: caches keyed by object
     /// addresses include it, so a later dataset at the same addresses never hits them.
     pub(crate) generation: u64,
@@ -107,42 +104,8 @@ impl Dataset {
         if let Some(problem) = b.problem() {
             return Err(DatasetError::InvalidBaseline(b.name(), problem));
         }
-        let index = self.baselines.len();
-        let text = |o: &Option<String>| o.as_deref().unwrap_or("").to_string();
-        let duplicate = |list: &Vec<usize>, same: &dyn Fn(&Baseline) -> bool| {
-            list.iter()
-                .any(|i| self.baselines.get(*i).is_some_and(same))
-        };
-        if let Some(id) = b.deployment_id.as_deref().filter(|i| !i.is_empty())
-            && let Some(list) = self.baselines_by_id.get(id)
-            && duplicate(list, &|o| o.container == b.container)
-        {
+        if !self.baseline_index.add(&b) {
             return Err(DatasetError::DuplicateBaseline(b.name()));
-        }
-        if let Some(w) = b.workload.as_deref().filter(|w| !w.is_empty())
-            && let Some(list) = self
-                .baselines_by_workload
-                .get(w)
-                .and_then(|m| m.get(b.namespace.as_deref().unwrap_or("")))
-            && duplicate(list, &|o| {
-                o.container == b.container && text(&o.cluster) == text(&b.cluster)
-            })
-        {
-            return Err(DatasetError::DuplicateBaseline(b.name()));
-        }
-        if let Some(id) = b.deployment_id.as_deref().filter(|i| !i.is_empty()) {
-            self.baselines_by_id
-                .entry(id.to_string())
-                .or_default()
-                .push(index);
-        }
-        if let Some(w) = b.workload.as_deref().filter(|w| !w.is_empty()) {
-            self.baselines_by_workload
-                .entry(w.to_string())
-                .or_default()
-                .entry(text(&b.namespace))
-                .or_default()
-                .push(index);
         }
         self.baseline_names.push(b.name());
         self.baselines.push(b);
@@ -152,31 +115,9 @@ impl Dataset {
     /// The baseline of a process's container: by deployment id, else by the cluster,
     /// namespace and workload name ([`Process::workload`]).
     pub fn baseline_of(&self, p: &Process) -> Option<&Baseline> {
-        self.baseline_index(p).and_then(|i| self.baselines.get(i))
-    }
-
-    fn baseline_index(&self, p: &Process) -> Option<usize> {
-        let container = p.container.as_deref()?;
-        let find = |list: &Vec<usize>, same: &dyn Fn(&Baseline) -> bool| {
-            list.iter()
-                .copied()
-                .find(|i| self.baselines.get(*i).is_some_and(same))
-        };
-        let by_id = p
-            .deployment_id
-            .as_deref()
-            .and_then(|id| self.baselines_by_id.get(id))
-            .and_then(|list| find(list, &|b| b.container == container));
-        by_id.or_else(|| {
-            let list = self
-                .baselines_by_workload
-                .get(p.workload()?)?
-                .get(p.namespace.as_deref().unwrap_or(""))?;
-            let cluster = p.cluster.as_deref().unwrap_or("");
-            find(list, &|b| {
-                b.container == container && b.cluster.as_deref().unwrap_or("") == cluster
-            })
-        })
+        self.baseline_index
+            .find(p)
+            .and_then(|i| self.baselines.get(i))
     }
 
     /// Every baseline, in input order.
@@ -250,16 +191,18 @@ impl Dataset {
             (Some(d), Some(name)) => d.containers.iter().find(|c| c.name == name),
             _ => None,
         };
-        let index = if self.baselines.is_empty() {
+        let index = if self.baseline_index.is_empty() {
             None
         } else {
-            self.baseline_index(p)
+            self.baseline_index.find(p)
         };
         let baseline = index.and_then(|i| self.baselines.get(i));
         EventJoin {
             deployment,
             container,
-            outside_baseline: baseline.is_some_and(|b| b.excludes(p)),
+            outside_baseline: index.zip(baseline).is_some_and(|(i, b)| {
+                b.excludes_where(p, |path| self.baseline_index.lists(i, path))
+            }),
             baseline,
             baseline_name: index
                 .and_then(|i| self.baseline_names.get(i))

@@ -235,9 +235,9 @@ impl<R: Read> Blocks<R> {
     /// Drops the first `consumed` bytes; refuses a record that outgrew the limit.
     fn advance(&mut self, consumed: usize, records: usize) -> Result<(), InputError> {
         let done = self.buf.get(..consumed).unwrap_or_default();
-        match done.iter().rposition(|b| *b == b'\n') {
+        match memchr::memrchr(b'\n', done) {
             Some(last) => {
-                self.lines_before += done.iter().filter(|b| **b == b'\n').count();
+                self.lines_before += memchr::memchr_iter(b'\n', done).count();
                 self.column_before = consumed - last - 1;
             }
             None => self.column_before += consumed,

@@ -6,6 +6,7 @@
 //! over the records of a [`Dataset`].
 
 pub mod api;
+mod baseline_index;
 pub mod bundle;
 mod closures;
 pub mod codegen;

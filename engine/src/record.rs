@@ -118,9 +118,10 @@ impl Serialize for Timestamp {
     }
 }
 
-/// One record of any kind.
-#[derive(Clone, Debug, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+/// One record of any kind: a JSON object whose `"kind"` names the variant. Read without
+/// buffering when `"kind"` is the first key (as every writer of records puts it), else
+/// through a buffered object.
+#[derive(Clone, Debug)]
 pub enum Record {
     /// A workload.
     Deployment(Deployment),
@@ -157,6 +158,153 @@ impl Record {
             Record::NetworkFlow(_) => "network_flow",
             Record::Baseline(_) => "baseline",
         }
+    }
+}
+
+/// The `"kind"` of a record.
+#[derive(Clone, Copy, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum Kind {
+    Deployment,
+    Image,
+    Process,
+    KubeEvent,
+    NetworkFlow,
+    Baseline,
+}
+
+impl Kind {
+    /// The record of this kind, read from `d`.
+    fn read<'de, D: Deserializer<'de>>(self, d: D) -> Result<Record, D::Error> {
+        Ok(match self {
+            Kind::Deployment => Record::Deployment(Deployment::deserialize(d)?),
+            Kind::Image => Record::Image(Image::deserialize(d)?),
+            Kind::Process => Record::Process(Process::deserialize(d)?),
+            Kind::KubeEvent => Record::KubeEvent(KubeEvent::deserialize(d)?),
+            Kind::NetworkFlow => Record::NetworkFlow(NetworkFlow::deserialize(d)?),
+            Kind::Baseline => Record::Baseline(Baseline::deserialize(d)?),
+        })
+    }
+}
+
+/// A key of a record object, borrowed from the input where it can be.
+enum Key<'de> {
+    Borrowed(&'de str),
+    Owned(String),
+}
+
+impl Key<'_> {
+    fn as_str(&self) -> &str {
+        match self {
+            Key::Borrowed(s) => s,
+            Key::Owned(s) => s,
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Key<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct KeyVisitor;
+        impl<'de> serde::de::Visitor<'de> for KeyVisitor {
+            type Value = Key<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a field name")
+            }
+            fn visit_borrowed_str<E: serde::de::Error>(self, v: &'de str) -> Result<Key<'de>, E> {
+                Ok(Key::Borrowed(v))
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Key<'de>, E> {
+                Ok(Key::Owned(v.to_string()))
+            }
+            fn visit_string<E: serde::de::Error>(self, v: String) -> Result<Key<'de>, E> {
+                Ok(Key::Owned(v))
+            }
+        }
+        d.deserialize_identifier(KeyVisitor)
+    }
+}
+
+/// The entries of a record object after its leading `"kind"`: a second `"kind"` is an
+/// error (readers that take the last one would see another record).
+struct AfterKind<A>(A);
+
+impl<'de, A: serde::de::MapAccess<'de>> serde::de::MapAccess<'de> for AfterKind<A> {
+    type Error = A::Error;
+
+    fn next_key_seed<K: serde::de::DeserializeSeed<'de>>(
+        &mut self,
+        seed: K,
+    ) -> Result<Option<K::Value>, A::Error> {
+        use serde::de::{Error, IntoDeserializer, value::BorrowedStrDeserializer};
+        match self.0.next_key::<Key<'de>>()? {
+            None => Ok(None),
+            Some(key) if key.as_str() == "kind" => Err(A::Error::duplicate_field("kind")),
+            Some(Key::Borrowed(key)) => seed
+                .deserialize(BorrowedStrDeserializer::new(key))
+                .map(Some),
+            Some(Key::Owned(key)) => seed.deserialize(key.into_deserializer()).map(Some),
+        }
+    }
+
+    fn next_value_seed<V: serde::de::DeserializeSeed<'de>>(
+        &mut self,
+        seed: V,
+    ) -> Result<V::Value, A::Error> {
+        self.0.next_value_seed(seed)
+    }
+
+    fn size_hint(&self) -> Option<usize> {
+        self.0.size_hint()
+    }
+}
+
+impl<'de> Deserialize<'de> for Record {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct RecordVisitor;
+        impl<'de> serde::de::Visitor<'de> for RecordVisitor {
+            type Value = Record;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a record: an object with a `kind`")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Record, A::Error> {
+                use serde::de::Error;
+                use serde::de::value::MapAccessDeserializer;
+                let Some(first) = map.next_key::<Key<'de>>()? else {
+                    return Err(A::Error::missing_field("kind"));
+                };
+                if first.as_str() == "kind" {
+                    let kind: Kind = map.next_value()?;
+                    return kind.read(MapAccessDeserializer::new(AfterKind(map)));
+                }
+                // `kind` later on: the object is buffered until it is found.
+                let mut rest = serde_json::Map::new();
+                rest.insert(first.as_str().to_string(), map.next_value()?);
+                let mut kind = None;
+                while let Some(key) = map.next_key::<Key<'de>>()? {
+                    if key.as_str() == "kind" {
+                        if kind.is_some() {
+                            return Err(A::Error::duplicate_field("kind"));
+                        }
+                        kind = Some(map.next_value::<Kind>()?);
+                    } else if rest
+                        .insert(key.as_str().to_string(), map.next_value()?)
+                        .is_some()
+                    {
+                        return Err(A::Error::custom(format!(
+                            "duplicate field `{}`",
+                            key.as_str()
+                        )));
+                    }
+                }
+                let kind = kind.ok_or_else(|| A::Error::missing_field("kind"))?;
+                kind.read(serde_json::Value::Object(rest))
+                    .map_err(A::Error::custom)
+            }
+        }
+        d.deserialize_map(RecordVisitor)
     }
 }
 
@@ -496,7 +644,7 @@ impl Image {
 }
 
 /// A process event.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize)]
 pub struct Process {
     /// Event id.
     pub id: String,
@@ -548,13 +696,22 @@ pub fn workload_name<'a>(deployment: Option<&'a str>, pod: Option<&'a str>) -> O
         .filter(|w| !w.is_empty())
 }
 
-/// Characters of the random suffixes Kubernetes gives pod names (`k8s.io/apimachinery`
-/// `rand.SafeEncodeString`: no vowels, no 0, 1, 3).
+/// The characters of the random suffixes Kubernetes gives pod names and ReplicaSet
+/// hashes (`k8s.io/apimachinery` `rand.SafeEncodeString`: no vowels, no 0, 1, 3).
+const SAFE_ENCODED: [bool; 256] = {
+    let mut table = [false; 256];
+    let alphabet = b"bcdfghjklmnpqrstvwxz2456789";
+    let mut i = 0;
+    while i < alphabet.len() {
+        table[alphabet[i] as usize] = true;
+        i += 1;
+    }
+    table
+};
+
+/// Whether `part` is a random suffix of one of `lengths`.
 fn is_safe_encoded(part: &str, lengths: std::ops::RangeInclusive<usize>) -> bool {
-    lengths.contains(&part.len())
-        && part
-            .bytes()
-            .all(|b| b"bcdfghjklmnpqrstvwxz2456789".contains(&b))
+    lengths.contains(&part.len()) && part.bytes().all(|b| SAFE_ENCODED[usize::from(b)])
 }
 
 /// The workload a pod belongs to, from its name: `api-7d4b9c5f6-x2x9z` (Deployment:
@@ -783,12 +940,13 @@ impl Baseline {
     /// locked, the process did not start within the startup window, and the path is not
     /// listed (a process without a path is outside a locked baseline too).
     pub fn excludes(&self, p: &Process) -> bool {
-        self.locked
-            && !self.is_startup(p)
-            && !p
-                .exec_path
-                .as_deref()
-                .is_some_and(|path| self.processes.iter().any(|x| x == path))
+        self.excludes_where(p, |path| self.processes.iter().any(|x| x == path))
+    }
+
+    /// [`Baseline::excludes`], with `listed` telling whether a path is in `processes`
+    /// (a binary search where they are known to be sorted).
+    pub fn excludes_where(&self, p: &Process, listed: impl Fn(&str) -> bool) -> bool {
+        self.locked && !self.is_startup(p) && !p.exec_path.as_deref().is_some_and(listed)
     }
 }
 
@@ -869,6 +1027,75 @@ pub fn parse_image_name(full: &str) -> ImageName {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn read(json: &str) -> Result<Record, String> {
+        serde_json::from_str::<Record>(json).map_err(|e| e.to_string())
+    }
+
+    /// `kind` anywhere gives the same record; a second `kind`, a duplicate field, an
+    /// unknown or missing kind are errors on both paths.
+    #[test]
+    fn records_read_with_kind_first_or_later() {
+        let first = r#"{"kind":"process","id":"p","pod":"api-7d4b9c5f6-x2x9z","exec_path":"/bin/sh","time":"2024-03-01T12:00:00Z"}"#;
+        let later = r#"{"id":"p","pod":"api-7d4b9c5f6-x2x9z","kind":"process","exec_path":"/bin/sh","time":"2024-03-01T12:00:00Z"}"#;
+        for json in [first, later] {
+            let Ok(Record::Process(p)) = read(json) else {
+                unreachable!("{json}: {:?}", read(json))
+            };
+            assert_eq!(p.id, "p");
+            assert_eq!(p.exec_path.as_deref(), Some("/bin/sh"));
+            assert_eq!(p.time, Some(Timestamp(1_709_294_400)));
+        }
+        for (json, error) in [
+            (
+                r#"{"kind":"process","id":"p","kind":"image"}"#,
+                "duplicate field `kind`",
+            ),
+            (
+                r#"{"id":"p","kind":"process","kind":"image"}"#,
+                "duplicate field `kind`",
+            ),
+            (
+                r#"{"kind":"process","id":"p","id":"q"}"#,
+                "duplicate field `id`",
+            ),
+            (
+                r#"{"id":"p","kind":"process","id":"q"}"#,
+                "duplicate field `id`",
+            ),
+            (
+                r#"{"kind":"bogus","id":"p"}"#,
+                "unknown variant `bogus`, expected one of",
+            ),
+            (
+                r#"{"id":"p","kind":"bogus"}"#,
+                "unknown variant `bogus`, expected one of",
+            ),
+            (r#"{"id":"p"}"#, "missing field `kind`"),
+            (r#"{}"#, "missing field `kind`"),
+            (r#"{"kind":"deployment","id":"d"}"#, "missing field `name`"),
+            (r#"{"id":"d","kind":"deployment"}"#, "missing field `name`"),
+            (
+                r#"{"kind":"deployment","id":3}"#,
+                "invalid type: integer `3`, expected a string",
+            ),
+            (
+                r#"{"id":3,"kind":"deployment"}"#,
+                "invalid type: integer `3`, expected a string",
+            ),
+            (r#"["process"]"#, "expected a record"),
+            (
+                r#"{"kind":"process","id":"p","time":"yesterday"}"#,
+                "invalid timestamp",
+            ),
+        ] {
+            let got = read(json).map(|r| r.kind());
+            assert!(
+                got.as_ref().is_err_and(|e| e.contains(error)),
+                "{json}: {got:?}, expected {error}"
+            );
+        }
+    }
 
     /// The fast path agrees with chrono on every date it reads, and with it, parsing agrees
     /// with chrono everywhere (dates spread over the years 0 to 9999, invalid ones too;
