@@ -2,10 +2,18 @@
 # Builds the npm package wasm/pkg (ES module for browsers in web/, CommonJS for Node.js in
 # node/, TypeScript declarations, README). Uses a rustup wasm32 target when one is installed,
 # else Debian's rustc-web with -Zbuild-std (../shared/notes/wasm-toolchain.md). Installs the
-# wasm-bindgen CLI matching the crate when missing; runs wasm-opt when available.
+# wasm-bindgen CLI matching the crate when missing; needs binaryen's wasm-opt.
 # Usage: wasm/build.sh            (PROFILE=release for opt-level 3 instead of "s")
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# The package is never shipped unoptimised: no wasm-opt (WASM_OPT names another binary),
+# or a failing one, is an error, found before the build.
+WASM_OPT="${WASM_OPT:-wasm-opt}"
+if ! command -v "$WASM_OPT" >/dev/null; then
+  echo "wasm/build.sh: $WASM_OPT not found: install binaryen (Debian: apt-get install binaryen;" >&2
+  echo "  elsewhere: https://github.com/WebAssembly/binaryen/releases)" >&2
+  exit 1
+fi
 PROFILE="${PROFILE:-wasm-release}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-target/wasm}"
 if rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown; then
@@ -30,16 +38,12 @@ OPT_DIR="$CARGO_TARGET_DIR/wasm-opt"
 mkdir -p "$OPT_DIR"
 INPUT="$OPT_DIR/palisade_wasm.wasm"
 cp "$WASM" "$INPUT"
-if command -v wasm-opt >/dev/null; then
-  if wasm-opt -Os --enable-bulk-memory --enable-sign-ext --enable-mutable-globals \
-       --enable-nontrapping-float-to-int --enable-reference-types --enable-multivalue "$WASM" -o "$INPUT" 2>"$OPT_DIR/log"; then
-    echo "wasm-opt: $(stat -c %s "$WASM") -> $(stat -c %s "$INPUT") bytes"
-  else
-    cp "$WASM" "$INPUT"; echo "wasm-opt failed (kept unoptimised): $(tail -1 "$OPT_DIR/log")"
-  fi
-else
-  echo "wasm-opt not found: package left unoptimised"
+if ! "$WASM_OPT" -Os --enable-bulk-memory --enable-sign-ext --enable-mutable-globals \
+     --enable-nontrapping-float-to-int --enable-reference-types --enable-multivalue "$WASM" -o "$INPUT" 2>"$OPT_DIR/log"; then
+  echo "wasm/build.sh: wasm-opt failed: $(tail -1 "$OPT_DIR/log")" >&2
+  exit 1
 fi
+echo "wasm-opt: $(stat -c %s "$WASM") -> $(stat -c %s "$INPUT") bytes"
 
 rm -rf wasm/pkg
 mkdir -p wasm/pkg/web wasm/pkg/node
