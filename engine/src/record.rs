@@ -1032,6 +1032,32 @@ mod tests {
         serde_json::from_str::<Record>(json).map_err(|e| e.to_string())
     }
 
+    /// Deep nesting never overflows the stack. With `kind` first, an unknown field is
+    /// skipped by serde_json without recursion (its size is bounded by the readers' record
+    /// limit); buffered, it meets serde_json's depth limit. A known field nested too deep is
+    /// an error either way.
+    #[test]
+    fn deeply_nested_records_never_overflow() {
+        let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+        let skipped = read(&format!(r#"{{"kind":"process","id":"p","extra":{deep}}}"#));
+        assert_eq!(skipped.map(|r| r.kind()), Ok("process"));
+        let buffered = read(&format!(r#"{{"id":"p","extra":{deep},"kind":"process"}}"#));
+        assert!(
+            buffered
+                .as_ref()
+                .is_err_and(|e| e.contains("recursion limit")),
+            "{:?}",
+            buffered.map(|r| r.kind())
+        );
+        let deep_objects = format!("{}{}", "{\"a\":".repeat(100_000), "}".repeat(100_000));
+        for json in [
+            format!(r#"{{"kind":"deployment","id":"d","name":"n","labels":{deep_objects}}}"#),
+            format!(r#"{{"id":"d","name":"n","labels":{deep_objects},"kind":"deployment"}}"#),
+        ] {
+            assert!(read(&json).is_err(), "{json:.60}");
+        }
+    }
+
     /// `kind` anywhere gives the same record; a second `kind`, a duplicate field, an
     /// unknown or missing kind are errors on both paths.
     #[test]
