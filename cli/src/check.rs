@@ -1,12 +1,14 @@
 //! `palisade check`: evaluate policies over records.
 
 use crate::load::{self, Fatal};
-use crate::output::{Format, Sink};
+use crate::output::{Checked, Format, Sink};
 use palisade_engine::record::Record;
+use palisade_engine::report::Excepted;
 use palisade_engine::value::Obj;
 use palisade_engine::{Dataset, EvalOptions, Matcher};
 use palisade_lang::hir::Severity;
 use palisade_lang::schema::Stage;
+use serde_json::value::RawValue;
 use std::path::PathBuf;
 
 /// Options of `check`.
@@ -67,8 +69,8 @@ pub fn matcher(
 /// What the first pass keeps of a piece of an input.
 #[derive(Default)]
 struct ContextPiece {
-    /// Deployments, images and baselines, in input order.
-    context: Vec<Record>,
+    /// Deployments, images and baselines, in input order, with their lines.
+    context: Vec<(Option<u32>, Record)>,
     /// Records by kind.
     read: std::collections::BTreeMap<&'static str, usize>,
 }
@@ -76,7 +78,7 @@ struct ContextPiece {
 impl ContextPiece {
     /// Reads one line; false (the input is read again by one reader, which reports the
     /// error in place) when it is not one record.
-    fn read(&mut self, item: crate::inputs::Item<'_>, _: crate::inputs::Place<'_>) -> bool {
+    fn read(&mut self, item: crate::inputs::Item<'_>, place: crate::inputs::Place<'_>) -> bool {
         let crate::inputs::Item::Json(json) = item else {
             return false;
         };
@@ -88,9 +90,137 @@ impl ContextPiece {
             r,
             Record::Deployment(_) | Record::Image(_) | Record::Baseline(_)
         ) {
-            self.context.push(r);
+            self.context.push((place.line(), r));
         }
         true
+    }
+}
+
+/// Where an input's deployments and images are in the dataset.
+struct Placed {
+    /// The dataset's index of its first deployment, and of its first image.
+    first_deployment: usize,
+    first_image: usize,
+    /// For an input read in pieces (JSON Lines of records throughout): its deployments
+    /// and images by line, so that pass 2 reads it on every core too.
+    by_line: Option<Vec<(u32, Context)>>,
+}
+
+/// What pass 2 evaluates with, shared by its threads.
+struct Evaluation<'a> {
+    matcher: &'a Matcher,
+    dataset: &'a Dataset,
+    opts: &'a EvalOptions,
+    lifecycle: Option<Stage>,
+    explain: bool,
+    format: Format,
+}
+
+/// One record's results, ready for the report.
+struct Evaluated {
+    checked: Checked,
+    /// With evidence: the exceptions that applied, and the record's digest (computed
+    /// only when something of the record is recorded).
+    evidence: Option<(Vec<Excepted>, String)>,
+}
+
+/// A deployment or an image of an input read in pieces: evaluated as the dataset holds it
+/// (joined), found by its line.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Context {
+    Deployment(usize),
+    Image(usize),
+}
+
+impl Evaluation<'_> {
+    /// Evaluates one record; `None` when no policy is (a baseline, a record of another
+    /// stage than `--lifecycle`). With its JSON (evidence), the exceptions that applied
+    /// come along.
+    fn evaluate(
+        &self,
+        root: Obj<'_>,
+        json: Option<crate::inputs::RecordJson<'_>>,
+    ) -> Result<Option<Evaluated>, String> {
+        let Some(kind) = palisade_engine::matcher::root_of(root) else {
+            return Ok(None);
+        };
+        if self.lifecycle.is_some_and(|s| s != kind.stage()) {
+            return Ok(None);
+        }
+        let limit = |e: palisade_engine::matcher::LimitError| {
+            let id = palisade_engine::report::record_id(root);
+            format!("{} `{}`: {e}", id.kind, id.id)
+        };
+        let (violations, not_fired) = self
+            .matcher
+            .check(self.dataset, root, self.opts, self.explain)
+            .map_err(limit)?;
+        let evidence = match json {
+            Some(json) => {
+                let excepted = self
+                    .matcher
+                    .excepted(self.dataset, root, self.opts)
+                    .map_err(limit)?;
+                let digest = if violations.is_empty() && excepted.is_empty() {
+                    String::new()
+                } else {
+                    json.digest()
+                };
+                Some((excepted, digest))
+            }
+            None => None,
+        };
+        Ok(Checked::new(self.format, root, violations, not_fired)
+            .map(|checked| Evaluated { checked, evidence }))
+    }
+
+    /// Reads and evaluates one line of an input read in pieces (on any thread): its
+    /// deployments and images are those of the dataset at `context` (by line).
+    fn line(
+        &self,
+        json: &[u8],
+        place: crate::inputs::Place<'_>,
+        context: &[(u32, Context)],
+        recording: bool,
+        display: &str,
+    ) -> Result<Option<Evaluated>, Fatal> {
+        let changed = || {
+            Fatal(format!(
+                "{}: the input changed while it was read",
+                place.describe()
+            ))
+        };
+        let record = serde_json::from_slice::<Record>(json)
+            .map_err(|e| Fatal(format!("{}: {e}", place.describe())))?;
+        let at = || {
+            let line = place.line()?;
+            let i = context.binary_search_by_key(&line, |(l, _)| *l).ok()?;
+            context.get(i).map(|(_, c)| *c)
+        };
+        let root = match (&record, at()) {
+            (Record::Process(p), None) => Obj::Process(p),
+            (Record::KubeEvent(e), None) => Obj::Event(e),
+            (Record::NetworkFlow(f), None) => Obj::Flow(f),
+            (Record::Deployment(_), Some(Context::Deployment(i))) => {
+                Obj::Deployment(self.dataset.deployments.get(i).ok_or_else(changed)?)
+            }
+            (Record::Image(_), Some(Context::Image(i))) => {
+                Obj::Image(self.dataset.images.get(i).ok_or_else(changed)?)
+            }
+            (Record::Baseline(_), None) => return Ok(None),
+            _ => return Err(changed()),
+        };
+        let raw = if recording {
+            Some(
+                serde_json::from_slice::<Box<RawValue>>(json)
+                    .map_err(|e| Fatal(format!("{}: {e}", place.describe())))?,
+            )
+        } else {
+            None
+        };
+        let json = raw.as_deref().map(crate::inputs::RecordJson::Raw);
+        self.evaluate(root, json)
+            .map_err(|e| Fatal(format!("{display}: {e}")))
     }
 }
 
@@ -120,7 +250,14 @@ pub fn run(args: CheckArgs) -> Result<i32, Fatal> {
         }
     }
     let threads = crate::inputs::threads()?;
+    // Where each input's deployments and images are in the dataset.
+    let mut placed: Vec<Placed> = Vec::with_capacity(inputs.len());
     for input in &inputs {
+        placed.push(Placed {
+            first_deployment: dataset.deployments.len(),
+            first_image: dataset.images.len(),
+            by_line: None,
+        });
         // Large JSON Lines are parsed by every core; the context records join in order.
         if let Some(pieces) = crate::inputs::each_item_in_pieces(
             input,
@@ -128,15 +265,34 @@ pub fn run(args: CheckArgs) -> Result<i32, Fatal> {
             || Ok(ContextPiece::default()),
             ContextPiece::read,
         )? {
+            let mut by_line = Some(Vec::new());
             for piece in pieces {
                 for (kind, n) in piece.read {
                     *read.entry(kind.to_string()).or_default() += n;
                 }
-                for r in piece.context {
+                for (line, r) in piece.context {
+                    let at = match &r {
+                        Record::Deployment(_) => {
+                            Some(Context::Deployment(dataset.deployments.len()))
+                        }
+                        Record::Image(_) => Some(Context::Image(dataset.images.len())),
+                        _ => None,
+                    };
                     dataset
                         .add(r)
                         .map_err(|e| Fatal(format!("{}: {e}", input.display)))?;
+                    match (at, line) {
+                        (Some(at), Some(line)) => {
+                            by_line.iter_mut().for_each(|b| b.push((line, at)))
+                        }
+                        // Past 2^32 lines: pass 2 reads it on one thread.
+                        (Some(_), None) => by_line = None,
+                        (None, _) => {}
+                    }
                 }
+            }
+            if let Some(last) = placed.last_mut() {
+                last.by_line = by_line;
             }
             continue;
         }
@@ -183,69 +339,84 @@ pub fn run(args: CheckArgs) -> Result<i32, Fatal> {
     }
     let mut recorder =
         crate::evidence::Recorder::start(&args.evidence, program, &inputs, &args.baselines, now)?;
+    let evaluation = Evaluation {
+        matcher: &matcher,
+        dataset: &dataset,
+        opts: &opts,
+        lifecycle: args.lifecycle,
+        explain: args.explain,
+        format: args.format,
+    };
     let mut evaluated = 0u64;
-    // Pass 2: every record in input order.
-    let (mut next_deployment, mut next_image) = (0usize, 0usize);
-    let mut check_one = |r: Record,
-                         line: Option<u32>,
-                         display: &str,
-                         json: Option<crate::inputs::RecordJson<'_>>|
-     -> Result<(), String> {
-        {
-            let root = match &r {
-                Record::Deployment(_) => {
-                    next_deployment += 1;
-                    dataset
-                        .deployments
-                        .get(next_deployment - 1)
-                        .map(Obj::Deployment)
-                }
-                Record::Image(_) => {
-                    next_image += 1;
-                    dataset.images.get(next_image - 1).map(Obj::Image)
-                }
-                Record::Process(p) => Some(Obj::Process(p)),
-                Record::KubeEvent(e) => Some(Obj::Event(e)),
-                Record::NetworkFlow(f) => Some(Obj::Flow(f)),
-                Record::Baseline(_) => None,
-            };
-            let Some(root) = root else { return Ok(()) };
-            let Some(kind) = palisade_engine::matcher::root_of(root) else {
-                return Ok(());
-            };
-            if args.lifecycle.is_some_and(|s| s != kind.stage()) {
-                return Ok(());
-            }
-            let limit = |e: palisade_engine::matcher::LimitError| {
-                let id = palisade_engine::report::record_id(root);
-                format!("{} `{}`: {e}", id.kind, id.id)
-            };
-            let (mut violations, not_fired) = matcher
-                .check(&dataset, root, &opts, args.explain)
-                .map_err(limit)?;
-            evaluated += 1;
-            if let (Some(rec), Some(json)) = (recorder.as_mut(), json) {
-                let excepted = matcher.excepted(&dataset, root, &opts).map_err(limit)?;
-                rec.record(&violations, &excepted, || json.digest())
-                    .map_err(|e| e.0)?;
-            }
-            for v in &mut violations {
-                v.record.locate(display, line);
-            }
-            sink.record(root, (display, line), violations, not_fired)
-                .map_err(|e| e.to_string())
+    // Pass 2: every record, reported in input order.
+    let mut deliver = |result: Evaluated, display: &str, line: Option<u32>| -> Result<(), String> {
+        let Evaluated {
+            mut checked,
+            evidence,
+        } = result;
+        evaluated += 1;
+        if let (Some(rec), Some((excepted, digest))) = (recorder.as_mut(), evidence) {
+            rec.record(checked.violations_mut(), &excepted, || digest)
+                .map_err(|e| e.0)?;
         }
+        for v in checked.violations_mut() {
+            v.record.locate(display, line);
+        }
+        sink.record(checked, (display, line))
+            .map_err(|e| e.to_string())
     };
     let mut pass = || -> Result<(), Fatal> {
-        for input in &inputs {
+        for (input, placed) in inputs.iter().zip(&placed) {
+            if let Some(by_line) = &placed.by_line {
+                // Every line is one record (pass 1 read it so): evaluated on every core.
+                crate::inputs::each_line_in_order(
+                    input,
+                    "checking",
+                    threads,
+                    |json, place| evaluation.line(json, place, by_line, recording, &input.display),
+                    |result| match result {
+                        Some(result) => deliver(result, &input.display, None),
+                        None => Ok(()),
+                    },
+                )?;
+                continue;
+            }
+            // Deployments and images are evaluated as the dataset holds them (joined).
+            let (mut next_deployment, mut next_image) =
+                (placed.first_deployment, placed.first_image);
+            let mut check_one = |r: Record,
+                                 line: Option<u32>,
+                                 json: Option<crate::inputs::RecordJson<'_>>|
+             -> Result<(), String> {
+                let root = match &r {
+                    Record::Process(p) => Some(Obj::Process(p)),
+                    Record::KubeEvent(e) => Some(Obj::Event(e)),
+                    Record::NetworkFlow(f) => Some(Obj::Flow(f)),
+                    Record::Deployment(_) => {
+                        next_deployment += 1;
+                        dataset
+                            .deployments
+                            .get(next_deployment - 1)
+                            .map(Obj::Deployment)
+                    }
+                    Record::Image(_) => {
+                        next_image += 1;
+                        dataset.images.get(next_image - 1).map(Obj::Image)
+                    }
+                    Record::Baseline(_) => None,
+                };
+                let Some(root) = root else { return Ok(()) };
+                match evaluation.evaluate(root, json)? {
+                    Some(result) => deliver(result, &input.display, line),
+                    None => Ok(()),
+                }
+            };
             if recording {
                 crate::inputs::each_record_with_json(input, |r, line, json| {
-                    check_one(r, line, &input.display, Some(json))
+                    check_one(r, line, Some(json))
                 })?;
             } else {
-                crate::inputs::each_record(input, "checking", |r, line| {
-                    check_one(r, line, &input.display, None)
-                })?;
+                crate::inputs::each_record(input, "checking", |r, line| check_one(r, line, None))?;
             }
         }
         Ok(())

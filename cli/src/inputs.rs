@@ -385,11 +385,18 @@ pub fn each_record(
         }
         return Ok(records.len());
     }
+    let reader = with_progress(input, label)?;
+    read_records(BufReader::with_capacity(1 << 16, reader), |r| f(r, None))
+        .map_err(|e| located(input, e))
+}
+
+/// The input's file, opened, showing the reading's progress on a terminal when large.
+fn with_progress(input: &InputFile, label: &str) -> Result<Box<dyn Read>, Fatal> {
     let file = input.source.open(&input.display)?;
     let show = input.size >= PROGRESS_FROM
         && std::io::stderr().is_terminal()
         && std::env::var_os("NO_COLOR").is_none();
-    let reader: Box<dyn Read> = if show {
+    Ok(if show {
         Box::new(Progress {
             inner: file,
             read: 0,
@@ -399,9 +406,7 @@ pub fn each_record(
         })
     } else {
         Box::new(file)
-    };
-    read_records(BufReader::with_capacity(1 << 16, reader), |r| f(r, None))
-        .map_err(|e| located(input, e))
+    })
 }
 
 /// Where an item of an input is.
@@ -412,6 +417,11 @@ pub struct Place<'a> {
 }
 
 impl Place<'_> {
+    /// The line the item is on (JSON Lines, Kubernetes manifests).
+    pub fn line(&self) -> Option<u32> {
+        self.line
+    }
+
     /// `file:line`, or `file: record N`.
     pub fn describe(&self) -> String {
         match self.line {
@@ -692,6 +702,181 @@ pub fn each_item_in_pieces<S: Send>(
     Ok(Some(done))
 }
 
+/// Bytes of JSON Lines handed to a thread at a time by [`each_line_in_order`].
+const CHUNK_BYTES: usize = 1 << 20;
+
+/// Reads JSON Lines a chunk of whole lines at a time.
+struct Chunks<R> {
+    reader: R,
+    /// Read past the last chunk's final line end.
+    carry: Vec<u8>,
+    /// Lines before the next chunk.
+    lines: usize,
+    at_end: bool,
+}
+
+impl<R: Read> Chunks<R> {
+    /// The next chunk (about [`CHUNK_BYTES`], ending at a line end or the input's end) and
+    /// the lines before it; `None` at the end. A line longer than a record may be comes
+    /// whole or cut after the limit, for [`each_line`] to report.
+    fn next_chunk(&mut self) -> std::io::Result<Option<(Vec<u8>, usize)>> {
+        let limit = CHUNK_BYTES as u64 + palisade_engine::input::MAX_RECORD_BYTES;
+        let mut buf = std::mem::take(&mut self.carry);
+        let mut searched = 0usize;
+        let end = loop {
+            if buf.len() >= CHUNK_BYTES || self.at_end {
+                match memchr::memrchr(b'\n', &buf[searched..]) {
+                    Some(i) => break searched + i + 1,
+                    None if self.at_end || buf.len() as u64 > limit => break buf.len(),
+                    None => searched = buf.len(),
+                }
+            }
+            let old = buf.len();
+            buf.resize(old + CHUNK_BYTES, 0);
+            let n = loop {
+                match self.reader.read(&mut buf[old..]) {
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                    other => break other?,
+                }
+            };
+            buf.truncate(old + n);
+            self.at_end = n == 0;
+        };
+        self.carry = buf.split_off(end);
+        if buf.is_empty() {
+            return Ok(None);
+        }
+        let first_line = self.lines;
+        self.lines += memchr::memchr_iter(b'\n', &buf).count();
+        Ok(Some((buf, first_line)))
+    }
+}
+
+/// Reads JSON Lines of records on `threads` threads with results taken in input order:
+/// `work` turns each line into a result on any thread, `consume` takes the results on the
+/// calling thread in the order of the lines, so what it does is what one thread would do.
+/// `work` words its own errors (it has the line's place); those of `consume` follow the
+/// input's name.
+/// At most two chunks a thread are read ahead: memory is bounded by the chunks, not by
+/// the input. For inputs known to be JSON Lines throughout (a line that is not one object
+/// is an error here); an error of `work` or `consume` is that of the first line in the
+/// input, as with [`each_record`].
+pub fn each_line_in_order<R: Send>(
+    input: &InputFile,
+    label: &str,
+    threads: usize,
+    work: impl Fn(&[u8], Place<'_>) -> Result<R, Fatal> + Sync,
+    mut consume: impl FnMut(R) -> Result<(), String>,
+) -> Result<(), Fatal> {
+    use std::sync::mpsc;
+    type Done<R> = (usize, Result<Vec<R>, Fatal>);
+    let window = threads.max(1) * 2;
+    let failed = |e: String| Fatal(format!("{}: {e}", input.display));
+    // One chunk, on a worker: its lines' results, or the first error.
+    let run_chunk = |bytes: &[u8], first_line: usize| -> Result<Vec<R>, Fatal> {
+        let mut results = Vec::new();
+        let mut error = None;
+        let lines = each_line(input, &mut &bytes[..], first_line, &mut |item, place| {
+            let Item::Json(json) = item else { return false };
+            match work(json, place) {
+                Ok(r) => {
+                    results.push(r);
+                    true
+                }
+                Err(e) => {
+                    error = Some(e);
+                    false
+                }
+            }
+        })?;
+        match (error, lines) {
+            (Some(e), _) => Err(e),
+            (None, Lines::Done { .. }) => Ok(results),
+            (None, Lines::NotLines { lines, .. }) => Err(Fatal(format!(
+                "{}:{}: not one record on the line (the input changed while it was read?)",
+                input.display,
+                lines + 1
+            ))),
+        }
+    };
+    let mut chunks = Chunks {
+        reader: with_progress(input, label)?,
+        carry: Vec::new(),
+        lines: 0,
+        at_end: false,
+    };
+    let (job_tx, job_rx) = mpsc::sync_channel::<(usize, Vec<u8>, usize)>(window);
+    let job_rx = std::sync::Mutex::new(job_rx);
+    let (done_tx, done_rx) = mpsc::channel::<Done<R>>();
+    std::thread::scope(|scope| {
+        for _ in 0..threads.max(1) {
+            let (job_rx, done_tx, run_chunk) = (&job_rx, done_tx.clone(), &run_chunk);
+            scope.spawn(move || {
+                loop {
+                    let job = match job_rx.lock() {
+                        Ok(rx) => rx.recv(),
+                        Err(_) => return,
+                    };
+                    let Ok((k, bytes, first_line)) = job else {
+                        return;
+                    };
+                    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        run_chunk(&bytes, first_line)
+                    }))
+                    .unwrap_or_else(|_| Err(Fatal(format!("{}: a reader failed", input.display))));
+                    if done_tx.send((k, result)).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+        drop(done_tx);
+        let (mut sent, mut next, mut exhausted) = (0usize, 0usize, false);
+        let mut ready: BTreeMap<usize, Result<Vec<R>, Fatal>> = BTreeMap::new();
+        let outcome = 'reading: loop {
+            while !exhausted && sent < next + window {
+                match chunks.next_chunk() {
+                    Ok(Some((bytes, first_line))) => {
+                        if job_tx.send((sent, bytes, first_line)).is_err() {
+                            break 'reading Err(Fatal(format!(
+                                "{}: a reader failed",
+                                input.display
+                            )));
+                        }
+                        sent += 1;
+                    }
+                    Ok(None) => exhausted = true,
+                    Err(e) => {
+                        break 'reading Err(Fatal(format!("{}: cannot read: {e}", input.display)));
+                    }
+                }
+            }
+            if next == sent {
+                break Ok(());
+            }
+            let Ok((k, result)) = done_rx.recv() else {
+                break Err(Fatal(format!("{}: a reader failed", input.display)));
+            };
+            ready.insert(k, result);
+            while let Some(result) = ready.remove(&next) {
+                next += 1;
+                let results = match result {
+                    Ok(results) => results,
+                    Err(e) => break 'reading Err(e),
+                };
+                for r in results {
+                    if let Err(e) = consume(r) {
+                        break 'reading Err(failed(e));
+                    }
+                }
+            }
+        };
+        // Ends the workers (after the jobs already sent, when stopping early).
+        drop(job_tx);
+        outcome
+    })
+}
+
 /// A line longer than a record may be.
 fn too_large(input: &InputFile, line: usize) -> Fatal {
     Fatal(format!(
@@ -869,4 +1054,84 @@ pub fn summary(
         s.push_str(&format!("; skipped: {}", sk.join(", ")));
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{CHUNK_BYTES, Chunks};
+
+    /// Cuts `input` into chunks: each ends at a line end (or the input's end), they add
+    /// up to the input, and each knows the lines before it.
+    fn cut(input: &[u8]) -> Vec<(Vec<u8>, usize)> {
+        let mut chunks = Chunks {
+            reader: input,
+            carry: Vec::new(),
+            lines: 0,
+            at_end: false,
+        };
+        let mut out = Vec::new();
+        while let Some(chunk) = chunks.next_chunk().expect("a slice reads") {
+            out.push(chunk);
+        }
+        assert_eq!(
+            out.iter()
+                .flat_map(|(c, _)| c.iter().copied())
+                .collect::<Vec<u8>>(),
+            input,
+            "the chunks add up to the input"
+        );
+        let mut lines = 0;
+        for (i, (chunk, first_line)) in out.iter().enumerate() {
+            assert!(!chunk.is_empty());
+            assert_eq!(*first_line, lines, "chunk {i}: lines before it");
+            lines += chunk.iter().filter(|b| **b == b'\n').count();
+            if i + 1 < out.len() {
+                assert_eq!(chunk.last(), Some(&b'\n'), "chunk {i} ends a line");
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn chunks_end_at_line_ends_and_count_lines() {
+        assert!(cut(b"").is_empty());
+        assert_eq!(cut(b"{}").len(), 1, "no line end at all");
+        // Short lines: chunks of about CHUNK_BYTES.
+        let line = b"{\"kind\":\"process\",\"id\":\"e\"}\r\n";
+        let short: Vec<u8> = line.repeat(3 * CHUNK_BYTES / line.len());
+        let chunks = cut(&short);
+        assert!((3..=4).contains(&chunks.len()), "{} chunks", chunks.len());
+        assert!(
+            chunks
+                .iter()
+                .all(|(c, _)| c.len() <= CHUNK_BYTES + line.len())
+        );
+        // A line longer than a chunk comes whole, then the short ones go on.
+        let mut long = b"{\"a\":\"".to_vec();
+        long.extend(std::iter::repeat_n(b'x', 5 * CHUNK_BYTES / 2));
+        long.extend(b"\"}\n");
+        let mixed = [&line[..], &long, &short[..1000 * line.len()], &long, b"{}"].concat();
+        let chunks = cut(&mixed);
+        assert!(chunks.iter().any(|(c, _)| c.ends_with(&long)));
+        assert_eq!(chunks.last().map(|(c, _)| c.ends_with(b"{}")), Some(true));
+        // Blank lines only.
+        assert_eq!(cut(&b"\n".repeat(2 * CHUNK_BYTES + 3)).len(), 3);
+    }
+
+    #[test]
+    fn a_line_past_the_record_limit_is_cut_for_the_reader_to_refuse() {
+        let limit = usize::try_from(palisade_engine::input::MAX_RECORD_BYTES).unwrap_or(0);
+        let huge = vec![b'x'; limit + 3 * CHUNK_BYTES];
+        let mut chunks = Chunks {
+            reader: &huge[..],
+            carry: Vec::new(),
+            lines: 0,
+            at_end: false,
+        };
+        let first = chunks.next_chunk().ok().flatten().map(|(c, _)| c.len());
+        assert!(
+            first.is_some_and(|n| n > limit && n <= limit + 2 * CHUNK_BYTES),
+            "{first:?}: the line is cut just past the limit, not read whole"
+        );
+    }
 }

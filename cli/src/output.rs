@@ -2,9 +2,10 @@
 
 use palisade_engine::ir::Program;
 use palisade_engine::json_report::{JsonReport, Summary};
-use palisade_engine::report::{NotFired, Violation, record_id};
+use palisade_engine::report::{NotFired, RecordId, Violation, record_id};
 use palisade_engine::value::Obj;
 use palisade_lang::hir::Severity;
+use palisade_lang::schema::Root;
 use std::io::{self, IsTerminal, Write};
 
 /// Output formats of `check`.
@@ -18,6 +19,46 @@ pub enum Format {
     Sarif,
     /// JUnit XML.
     Junit,
+}
+
+/// One evaluated record's results as the sink takes them, with what the output shows of
+/// the record read when it was evaluated: records evaluated on other threads never reach
+/// the sink.
+pub struct Checked {
+    root: Root,
+    /// The record, when the output names it (JUnit cases, text with something to show).
+    id: Option<RecordId>,
+    violations: Vec<Violation>,
+    not_fired: Vec<NotFired>,
+}
+
+impl Checked {
+    /// The results of `record`, for output in `format`; `None` for a record no policy
+    /// evaluates (a baseline).
+    pub fn new(
+        format: Format,
+        record: Obj<'_>,
+        violations: Vec<Violation>,
+        not_fired: Vec<NotFired>,
+    ) -> Option<Checked> {
+        let root = palisade_engine::matcher::root_of(record)?;
+        let named = match format {
+            Format::Junit => true,
+            Format::Text => !violations.is_empty() || !not_fired.is_empty(),
+            Format::Json | Format::Sarif => false,
+        };
+        Some(Checked {
+            root,
+            id: named.then(|| record_id(record)),
+            violations,
+            not_fired,
+        })
+    }
+
+    /// The violations, for the caller to locate or record.
+    pub fn violations_mut(&mut self) -> &mut [Violation] {
+        &mut self.violations
+    }
 }
 
 /// What of a violation decides the exit code.
@@ -153,16 +194,21 @@ impl<'p> Sink<'p> {
         }
     }
 
-    /// Takes the result of one record.
-    pub fn record(
-        &mut self,
-        root: Obj<'_>,
-        location: (&str, Option<u32>),
-        violations: Vec<Violation>,
-        not_fired: Vec<NotFired>,
-    ) -> io::Result<()> {
+    /// Takes the results of one record, in input order.
+    pub fn record(&mut self, checked: Checked, location: (&str, Option<u32>)) -> io::Result<()> {
+        let Checked {
+            root,
+            id,
+            violations,
+            not_fired,
+        } = checked;
         self.records += 1;
-        *self.kinds.entry(record_id(root).kind).or_default() += 1;
+        match self.kinds.get_mut(root.record_kind()) {
+            Some(n) => *n += 1,
+            None => {
+                self.kinds.insert(root.record_kind().to_string(), 1);
+            }
+        }
         self.not_fired.extend(not_fired.iter().cloned());
         for v in &violations {
             self.outcome.push(Outcome {
@@ -181,9 +227,17 @@ impl<'p> Sink<'p> {
                     }
                 }
             }
-            Format::Text => self.text_record(root, location, &violations, &not_fired)?,
+            Format::Text => {
+                if let Some(id) = &id {
+                    self.text_record(id, location, &violations, &not_fired)?;
+                }
+            }
             Format::Sarif => self.kept.extend(violations),
-            Format::Junit => self.junit_cases(root, location, violations),
+            Format::Junit => {
+                if let Some(id) = id {
+                    self.junit_cases(root, id, location, violations);
+                }
+            }
         }
         Ok(())
     }
@@ -192,14 +246,11 @@ impl<'p> Sink<'p> {
     /// with `--all`) of the `--lifecycle` stage that has a rule for the record's kind.
     fn junit_cases(
         &mut self,
-        root: Obj<'_>,
+        kind: Root,
+        mut record: RecordId,
         (file, line): (&str, Option<u32>),
         violations: Vec<Violation>,
     ) {
-        let Some(kind) = palisade_engine::matcher::root_of(root) else {
-            return;
-        };
-        let mut record = record_id(root);
         record.locate(file, line);
         let mut evaluated: Vec<usize> = self
             .program
@@ -255,7 +306,7 @@ impl<'p> Sink<'p> {
 
     fn text_record(
         &mut self,
-        root: Obj<'_>,
+        id: &RecordId,
         (file, line): (&str, Option<u32>),
         violations: &[Violation],
         not_fired: &[NotFired],
@@ -263,7 +314,6 @@ impl<'p> Sink<'p> {
         if violations.is_empty() && not_fired.is_empty() {
             return Ok(());
         }
-        let id = record_id(root);
         let ns = id
             .namespace
             .as_deref()

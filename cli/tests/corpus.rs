@@ -8,22 +8,9 @@
 //! every file is read; the deliberately broken ones fail with a clear message; every other
 //! one converts into records the engine accepts, and `palisade check` runs on it.
 
-use std::path::{Path, PathBuf};
-
-fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(rd) = std::fs::read_dir(dir) else {
-        return;
-    };
-    let mut entries: Vec<PathBuf> = rd.filter_map(|e| e.ok().map(|e| e.path())).collect();
-    entries.sort();
-    for p in entries {
-        if p.is_dir() {
-            walk(&p, out);
-        } else if p.extension().is_none_or(|e| e != "md") {
-            out.push(p);
-        }
-    }
-}
+mod common;
+use common::walk;
+use std::path::Path;
 
 /// Files the corpus marks as deliberately broken, and what the error must say.
 const BROKEN: [(&str, &str); 2] = [

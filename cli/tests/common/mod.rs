@@ -29,3 +29,19 @@ pub fn golden(name: &str, actual: &str) {
         "golden file {name} differs (BLESS=1 to update)"
     );
 }
+
+/// Every file under `dir` but Markdown (READMEs, provenance), sorted by path.
+pub fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let mut entries: Vec<PathBuf> = rd.filter_map(|e| e.ok().map(|e| e.path())).collect();
+    entries.sort();
+    for p in entries {
+        if p.is_dir() {
+            walk(&p, out);
+        } else if p.extension().is_none_or(|e| e != "md") {
+            out.push(p);
+        }
+    }
+}
