@@ -343,7 +343,7 @@ fn learn_item(
     match item {
         Item::Record(Record::Process(p)) => learner.observe(p, || place.describe()),
         Item::Record(r) => *other.entry(r.kind()).or_default() += 1,
-        Item::Json(json) => match serde_json::from_slice::<Event<'_>>(json) {
+        Item::Json(json) => match palisade_engine::input::from_line::<Event<'_>>(json) {
             Ok(e) if e.kind() == Some("process") => learner.observe_event(&e, || place.describe()),
             // Other records are not read; an unknown kind is not a record.
             Ok(e) => match Record::KINDS.iter().find(|k| Some(**k) == e.kind()) {

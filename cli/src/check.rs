@@ -82,7 +82,7 @@ impl ContextPiece {
         let crate::inputs::Item::Json(json) = item else {
             return false;
         };
-        let Ok(r) = serde_json::from_slice::<Record>(json) else {
+        let Ok(r) = palisade_engine::input::from_line::<Record>(json) else {
             return false;
         };
         *self.read.entry(r.kind()).or_default() += 1;
@@ -190,7 +190,7 @@ impl Evaluation<'_> {
                 place.describe()
             ))
         };
-        let record = serde_json::from_slice::<Record>(json)
+        let record = palisade_engine::input::from_line::<Record>(json)
             .map_err(|e| Fatal(format!("{}: {e}", place.describe())))?;
         let at = || {
             let line = place.line()?;
