@@ -4,6 +4,7 @@
 
 use crate::record::{Baseline, Process};
 use rustc_hash::{FxHashMap, FxHasher};
+use smallvec::SmallVec;
 use std::hash::{Hash, Hasher};
 
 /// A (cluster, namespace, workload, container) in one allocation.
@@ -39,16 +40,19 @@ fn hash(parts: [&str; 4]) -> u64 {
     hasher.finish()
 }
 
-/// What a join needs of one baseline.
+/// What a join needs of one baseline, so that it reads nothing else: the baseline's
+/// record is not touched, and most baselines' paths are inline.
 #[derive(Debug)]
 struct Entry {
     /// Set when the baseline names its workload.
     identity: Option<Identity>,
     container: Box<str>,
     /// The numbers of its processes, sorted.
-    paths: Box<[u32]>,
+    paths: SmallVec<[u32; 6]>,
     /// The next baseline whose identity has the same hash.
     same_hash: Option<usize>,
+    locked: bool,
+    startup_seconds: Option<u64>,
 }
 
 /// The baselines of a dataset, by deployment id and by identity. Fx hashes: the keys come
@@ -107,7 +111,7 @@ impl BaselineIndex {
             self.by_id.entry(id.into()).or_default().push(index);
         }
         let same_hash = identity.and_then(|parts| self.by_identity.insert(hash(parts), index));
-        let mut paths: Vec<u32> = b
+        let mut paths: SmallVec<[u32; 6]> = b
             .processes
             .iter()
             .map(|path| {
@@ -123,8 +127,10 @@ impl BaselineIndex {
         self.entries.push(Entry {
             identity: identity.map(Identity::new),
             container: b.container.as_str().into(),
-            paths: paths.into(),
+            paths,
             same_hash,
+            locked: b.locked,
+            startup_seconds: b.startup_seconds,
         });
         true
     }
@@ -171,11 +177,31 @@ impl BaselineIndex {
     }
 
     /// Whether baseline number `index` lists `path`.
-    pub(crate) fn lists(&self, index: usize, path: &str) -> bool {
-        match (self.path_numbers.get(path), self.entries.get(index)) {
-            (Some(number), Some(entry)) => entry.paths.binary_search(number).is_ok(),
-            _ => false,
-        }
+    #[cfg(test)]
+    fn lists(&self, index: usize, path: &str) -> bool {
+        self.entries
+            .get(index)
+            .is_some_and(|entry| self.entry_lists(entry, path))
+    }
+
+    fn entry_lists(&self, entry: &Entry, path: &str) -> bool {
+        self.path_numbers
+            .get(path)
+            .is_some_and(|number| entry.paths.binary_search(number).is_ok())
+    }
+
+    /// Whether `p` is outside baseline number `index` ([`Baseline::excludes`]), and whether
+    /// it started within the baseline's startup window.
+    pub(crate) fn judge(&self, index: usize, p: &Process) -> (bool, bool) {
+        let Some(entry) = self.entries.get(index) else {
+            return (false, false);
+        };
+        (
+            crate::record::excluded(entry.locked, entry.startup_seconds, p, |path| {
+                self.entry_lists(entry, path)
+            }),
+            crate::record::started_within(entry.startup_seconds, p),
+        )
     }
 }
 
@@ -256,5 +282,50 @@ mod tests {
         assert!(index.lists(0, "/bin/a") && index.lists(0, "/bin/b"));
         assert!(!index.lists(0, "/bin/c") && index.lists(1, "/bin/c"));
         assert!(!index.lists(0, "/bin/d") && !index.lists(7, "/bin/a"));
+    }
+
+    /// The judgement is the baseline record's own ([`Baseline::excludes`]), from what the
+    /// index keeps of it.
+    #[test]
+    fn judgements_are_the_records() {
+        let mut index = BaselineIndex::default();
+        let many: Vec<String> = (0..20).map(|i| format!("/bin/p{i}")).collect();
+        let many: Vec<&str> = many.iter().map(String::as_str).collect();
+        let mut baselines = vec![
+            baseline("shop", "api", "web", &["/bin/a"]),
+            baseline("shop", "api", "sidecar", &many),
+            baseline("shop", "db", "web", &["/bin/a", "/bin/b"]),
+        ];
+        baselines[0].locked = true;
+        baselines[1].locked = true;
+        baselines[1].startup_seconds = Some(60);
+        for b in &baselines {
+            assert!(index.add(b));
+        }
+        let t = |s: i64| Some(crate::record::Timestamp(1_790_000_000 + s));
+        for (i, b) in baselines.iter().enumerate() {
+            for path in [
+                None,
+                Some("/bin/a"),
+                Some("/bin/b"),
+                Some("/bin/p19"),
+                Some("/x"),
+            ] {
+                for (time, start) in [(t(30), t(0)), (t(90), t(0)), (t(0), t(30)), (t(5), None)] {
+                    let p = Process {
+                        exec_path: path.map(str::to_string),
+                        time,
+                        container_start: start,
+                        ..Process::default()
+                    };
+                    assert_eq!(
+                        index.judge(i, &p),
+                        (b.excludes(&p), b.is_startup(&p)),
+                        "baseline {i}, {path:?}, {time:?} from {start:?}"
+                    );
+                }
+            }
+        }
+        assert_eq!(index.judge(9, &Process::default()), (false, false));
     }
 }

@@ -196,18 +196,17 @@ impl Dataset {
         } else {
             self.baseline_index.find(p)
         };
-        let baseline = index.and_then(|i| self.baselines.get(i));
+        let (outside_baseline, startup) =
+            index.map_or((false, false), |i| self.baseline_index.judge(i, p));
         EventJoin {
             deployment,
             container,
-            outside_baseline: index.zip(baseline).is_some_and(|(i, b)| {
-                b.excludes_where(p, |path| self.baseline_index.lists(i, path))
-            }),
-            baseline,
+            outside_baseline,
+            baseline: index.and_then(|i| self.baselines.get(i)),
             baseline_name: index
                 .and_then(|i| self.baseline_names.get(i))
                 .map(String::as_str),
-            startup: baseline.is_some_and(|b| b.is_startup(p)),
+            startup,
         }
     }
 

@@ -930,24 +930,36 @@ impl Baseline {
 
     /// Whether `p` ran within the startup window of its container.
     pub fn is_startup(&self, p: &Process) -> bool {
-        match (self.startup_seconds, p.time, p.container_start) {
-            (Some(window), Some(t), Some(start)) => t >= start && ((t.0 - start.0) as u64) < window,
-            _ => false,
-        }
+        started_within(self.startup_seconds, p)
     }
 
     /// Whether a process with this exec path is outside the baseline: the baseline is
     /// locked, the process did not start within the startup window, and the path is not
     /// listed (a process without a path is outside a locked baseline too).
     pub fn excludes(&self, p: &Process) -> bool {
-        self.excludes_where(p, |path| self.processes.iter().any(|x| x == path))
+        excluded(self.locked, self.startup_seconds, p, |path| {
+            self.processes.iter().any(|x| x == path)
+        })
     }
+}
 
-    /// [`Baseline::excludes`], with `listed` telling whether a path is in `processes`
-    /// (a binary search where they are known to be sorted).
-    pub fn excludes_where(&self, p: &Process, listed: impl Fn(&str) -> bool) -> bool {
-        self.locked && !self.is_startup(p) && !p.exec_path.as_deref().is_some_and(listed)
+/// Whether `p` started within `window` seconds of its container's start.
+pub(crate) fn started_within(window: Option<u64>, p: &Process) -> bool {
+    match (window, p.time, p.container_start) {
+        (Some(window), Some(t), Some(start)) => t >= start && ((t.0 - start.0) as u64) < window,
+        _ => false,
     }
+}
+
+/// [`Baseline::excludes`] of a baseline that is `locked` (or not), with a startup window,
+/// and `listed` telling whether it lists a path.
+pub(crate) fn excluded(
+    locked: bool,
+    window: Option<u64>,
+    p: &Process,
+    listed: impl Fn(&str) -> bool,
+) -> bool {
+    locked && !started_within(window, p) && !p.exec_path.as_deref().is_some_and(listed)
 }
 
 /// The fields of a baseline record.
