@@ -2,7 +2,7 @@
 # Rebuilds the committed prebuilt plugin (bindings/host/plugin/palisade_plugin.wasm) from the
 # current sources and records their digest in bindings/host/plugin/SOURCES. Builds without a
 # wasm32 toolchain embed that plugin when the digest matches, so `palisade serve` works from
-# every build. Run it after changing what the plugin is built from (lang, engine, adapters, netpol,
+# every build. Run it after changing what the plugin is built from (lang, engine, api, adapters, netpol,
 # stackrox, library, policies, wasm/plugin, Cargo.toml, Cargo.lock): the host's test
 # `the_committed_plugin_is_built_from_these_sources` fails until you do. Needs a wasm32
 # toolchain (a rustup wasm32-unknown-unknown target, or Debian's rustc-web cargo-web

@@ -294,7 +294,7 @@ fn grype(c: &mut Criterion) {
             || text.clone(),
             |t| {
                 let req = serde_json::json!({"inputs": [{"name": "many_vulns.json", "text": t}], "now": "2026-11-18T00:00:00Z"}).to_string();
-                black_box(palisade_engine::api::check_json(&req).len())
+                black_box(palisade_api::check_json(&req).len())
             },
             BatchSize::LargeInput,
         )

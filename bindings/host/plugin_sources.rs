@@ -6,9 +6,10 @@ use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 
 /// Directories (relative to the workspace root) whose files the plugin is built from.
-pub const PLUGIN_SOURCE_DIRS: [&str; 9] = [
+pub const PLUGIN_SOURCE_DIRS: [&str; 10] = [
     "lang",
     "engine",
+    "api",
     "config",
     "adapters",
     "netpol",

@@ -5,7 +5,6 @@
 //! compiled by [`compile`] into a [`ir::Program`], loaded into a [`Matcher`], and evaluated
 //! over the records of a [`Dataset`].
 
-pub mod api;
 mod baseline_index;
 pub mod bundle;
 mod closures;

@@ -138,6 +138,13 @@ pub enum Record {
 }
 
 impl Record {
+    /// A record from JSON already parsed (converted inputs). One instance of the reading
+    /// code, here: crates that call `serde_json::from_value::<Record>` themselves compile
+    /// another copy of every record type's reader (in WASM, a quarter of a megabyte).
+    pub fn from_value(value: serde_json::Value) -> Result<Record, serde_json::Error> {
+        serde_json::from_value(value)
+    }
+
     /// Every kind, as written in `"kind"`.
     pub const KINDS: [&'static str; 6] = [
         "deployment",

@@ -1,4 +1,4 @@
-//! wasm-bindgen bindings: thin wrappers over [`palisade_engine::api`]. Every function takes
+//! wasm-bindgen bindings: thin wrappers over [`palisade_api`]. Every function takes
 //! and returns JSON text; the caller supplies "now" (JS `Date`) so results are reproducible.
 
 use palisade_netpol::{Analyzer, Endpoint, Observed};
@@ -9,26 +9,26 @@ use wasm_bindgen::prelude::wasm_bindgen;
 /// `{"ok", "policies", "diagnostics": [...]}`.
 #[wasm_bindgen]
 pub fn compile(request: &str) -> String {
-    palisade_engine::api::compile_json(request)
+    palisade_api::compile_json(request)
 }
 
 /// Checks inputs: `{"policies", "builtin", "inputs": [{"name", "text"}], "all", "lifecycle",
 /// "now", "explain"}` to the CLI's JSON report (or `{"diagnostics"}` / `{"error"}`).
 #[wasm_bindgen]
 pub fn check(request: &str) -> String {
-    palisade_engine::api::check_json(request)
+    palisade_api::check_json(request)
 }
 
 /// Formats policy source: `{"ok", "formatted"}` or `{"ok": false, "diagnostics"}`.
 #[wasm_bindgen]
 pub fn format(name: &str, text: &str) -> String {
-    palisade_engine::api::format_json(name, text)
+    palisade_api::format_json(name, text)
 }
 
 /// The built-in library: `{"policies": [...], "files": [{"name", "text"}]}`.
 #[wasm_bindgen]
 pub fn builtin() -> String {
-    palisade_engine::api::builtin_json()
+    palisade_api::builtin_json()
 }
 
 /// The version of the engine.
@@ -60,15 +60,14 @@ pub fn evidence(request: &str) -> String {
 fn evidence_value(request: &str) -> Result<Value, Value> {
     use palisade_evidence::{from_engine, html, period};
     let error = |m: String| json!({"error": {"kind": "request", "message": m}});
-    let req: palisade_engine::api::CheckRequest =
+    let req: palisade_api::CheckRequest =
         serde_json::from_str(request).map_err(|e| error(format!("invalid request: {e}")))?;
     let now = chrono::DateTime::parse_from_rfc3339(&req.now)
         .map_err(|e| error(format!("now `{}`: {e}", req.now)))?
         .with_timezone(&chrono::Utc);
-    let compiled = palisade_engine::api::compile_policies(&req.compile)?;
-    let report: Value =
-        serde_json::from_str(&palisade_engine::api::check_with(&compiled.matcher, &req)?)
-            .map_err(|e| error(e.to_string()))?;
+    let compiled = palisade_api::compile_policies(&req.compile)?;
+    let report: Value = serde_json::from_str(&palisade_api::check_with(&compiled.matcher, &req)?)
+        .map_err(|e| error(e.to_string()))?;
     let time = from_engine::time_of(now.timestamp());
     let run = "playground";
     // The records' digest: of the inputs they were read from.

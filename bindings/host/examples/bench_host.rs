@@ -4,7 +4,7 @@
 //! and through `Pool::check` (copy in, parse, evaluate, report, copy out), medians of
 //! interleaved rounds. Run: `cargo run --release -p palisade-host --example bench_host`.
 
-use palisade_engine::api::{CheckRequest, CompileRequest, check_with, compile_policies};
+use palisade_api::{CheckRequest, CompileRequest, check_with, compile_policies};
 use palisade_host::{Limits, Plugin, Pool};
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};

@@ -12,7 +12,7 @@
 #[path = "../plugin_sources.rs"]
 mod plugin_sources;
 
-use palisade_engine::api::{CompileRequest, compile_policies};
+use palisade_api::{CompileRequest, compile_policies};
 use palisade_host::{Limits, Plugin, Pool};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

@@ -4,9 +4,7 @@
 
 #![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)] // test helpers fail loudly
 
-use palisade_engine::api::{
-    CheckRequest, CompileRequest, SourceText, check_with, compile_policies,
-};
+use palisade_api::{CheckRequest, CompileRequest, SourceText, check_with, compile_policies};
 use palisade_host::{HostError, Limits, Plugin, Pool};
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};

@@ -3,7 +3,7 @@
 //! it throughout, so it never sees a half-loaded set; a set that fails to compile is never
 //! swapped in.
 
-use palisade_engine::api::{CompileRequest, SourceText, compile_policies};
+use palisade_api::{CompileRequest, SourceText, compile_policies};
 use palisade_host::{Limits, Plugin, Pool};
 use serde_json::Value;
 use std::path::PathBuf;
@@ -125,7 +125,7 @@ impl PolicySource {
             text,
         };
         let mut scratch = palisade_engine::Dataset::default();
-        palisade_engine::api::add_baseline_files(&mut scratch, std::slice::from_ref(&file))?;
+        palisade_api::add_baseline_files(&mut scratch, std::slice::from_ref(&file))?;
         Ok(Some(file))
     }
 
@@ -152,7 +152,7 @@ impl PolicySource {
             let mut program = palisade_engine::bundle::read_program(&text)
                 .map_err(|e| format!("{}: {e}", path.display()))?;
             if let Some(config) = self.config_text()? {
-                palisade_engine::api::configure(&mut program, &config)?;
+                palisade_api::configure(&mut program, &config)?;
             }
             // Loaded natively first: a configuration that breaks the set fails here, with
             // the message, rather than in every plugin instance.

@@ -65,7 +65,7 @@ fn the_built_in_library_finds_only_the_missing_scan() {
     let request = json!({"builtin": true, "all": true, "now": "2026-11-26T12:00:00Z",
         "inputs": [{"name": "deploy/palisade.yaml", "text": manifest()}]});
     let report: Value =
-        serde_json::from_str(&palisade_engine::api::check_json(&request.to_string())).unwrap();
+        serde_json::from_str(&palisade_api::check_json(&request.to_string())).unwrap();
     let fired: Vec<&str> = report["violations"]
         .as_array()
         .unwrap()
@@ -160,7 +160,7 @@ fn webhook_service_deployment_and_policies_agree() {
         .iter()
         .map(|(n, t)| json!({"name": n, "text": t}))
         .collect();
-    let compiled: Value = serde_json::from_str(&palisade_engine::api::compile_json(
+    let compiled: Value = serde_json::from_str(&palisade_api::compile_json(
         &json!({"policies": policies}).to_string(),
     ))
     .unwrap();

@@ -786,8 +786,8 @@ async fn with_one_evaluation_slot_concurrent_requests_queue_and_all_succeed() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_compiled_bundle_is_served_and_a_broken_one_refused() {
-    let compiled = palisade_engine::api::compile_policies(&palisade_engine::api::CompileRequest {
-        policies: vec![palisade_engine::api::SourceText {
+    let compiled = palisade_api::compile_policies(&palisade_api::CompileRequest {
+        policies: vec![palisade_api::SourceText {
             name: "p.pal".into(),
             text: PRIV.into(),
         }],
@@ -1103,7 +1103,7 @@ async fn a_configuration_file_sets_enforcement_and_is_reloaded() {
     };
     let server = start(config(source)).await.unwrap();
     let ready = send(&server, "GET", "/readyz", b"").await.json();
-    let enabled = palisade_engine::api::compile_policies(&palisade_engine::api::CompileRequest {
+    let enabled = palisade_api::compile_policies(&palisade_api::CompileRequest {
         builtin: true,
         ..Default::default()
     })

@@ -10,8 +10,8 @@
 #[cfg(target_arch = "wasm32")]
 mod abi;
 
+use palisade_api::{CheckRequest, check_with};
 use palisade_engine::Matcher;
-use palisade_engine::api::{CheckRequest, check_with};
 use serde_json::{Value, json};
 
 /// The ABI version reported by `palisade_abi_version`; bumped on any incompatible change.

@@ -2,12 +2,17 @@
 //! policies to structured diagnostics, check inputs of any supported format producing
 //! exactly the CLI's JSON report, format source, list the built-in library. Time comes
 //! from the caller, so results are reproducible.
+//!
+//! It sits above the engine, with the readers of other formats (the adapters), the
+//! StackRox importer and the built-in library: a Rust program that embeds the matcher
+//! depends on `palisade-engine` alone, which needs only `palisade-lang` and what
+//! evaluation needs.
 
-use crate::input::read_all;
-use crate::json_report::{JsonReport, Summary};
-use crate::matcher::root_of;
-use crate::record::Record;
-use crate::{Dataset, EvalOptions, Matcher};
+use palisade_engine::input::read_all;
+use palisade_engine::json_report::{JsonReport, Summary};
+use palisade_engine::matcher::root_of;
+use palisade_engine::record::Record;
+use palisade_engine::{Dataset, EvalOptions, Matcher};
 use palisade_lang::schema::Stage;
 use palisade_lang::syntax::Items;
 use palisade_lang::{SourceFile, Sources};
@@ -69,9 +74,9 @@ pub fn add_baseline_files(dataset: &mut Dataset, files: &[SourceText]) -> Result
     for file in files {
         let mut index = 0usize;
         let mut failure = None;
-        let read = crate::input::read_items(file.text.as_bytes(), |v: Value| {
+        let read = palisade_engine::input::read_items(file.text.as_bytes(), |v: Value| {
             index += 1;
-            let added = crate::record::parse_baseline(v)
+            let added = palisade_engine::record::parse_baseline(v)
                 .map_err(|e| format!("record {index}: {e}"))
                 .and_then(|b| {
                     dataset
@@ -133,7 +138,8 @@ fn compile_items(req: &CompileRequest, items: Items) -> Result<Compiled, Value> 
     let set = checked.map_err(
         |ds| json!({"diagnostics": ds.iter().map(|d| sources.to_json(d)).collect::<Vec<_>>()}),
     )?;
-    let mut program = crate::compile(&set).map_err(|e| error("compile", e.to_string()))?;
+    let mut program =
+        palisade_engine::compile(&set).map_err(|e| error("compile", e.to_string()))?;
     if let Some(config) = &req.config {
         configure(&mut program, config).map_err(|e| error("config", e))?;
     }
@@ -143,7 +149,10 @@ fn compile_items(req: &CompileRequest, items: Items) -> Result<Compiled, Value> 
 
 /// Applies a `palisade.toml` to a compiled program's policies (before it is loaded into a
 /// [`Matcher`], which verifies what the configuration added).
-pub fn configure(program: &mut crate::ir::Program, config: &SourceText) -> Result<(), String> {
+pub fn configure(
+    program: &mut palisade_engine::ir::Program,
+    config: &SourceText,
+) -> Result<(), String> {
     palisade_config::parse(&config.name, &config.text)
         .and_then(|c| c.apply(&config.name, &mut program.policies))
         .map_err(|e| e.to_string())
@@ -190,8 +199,8 @@ pub fn read_input(input: &SourceText) -> Result<InputRecords, String> {
     }
     let mut records = Vec::new();
     for (i, v) in converted.records.into_iter().enumerate() {
-        let record = serde_json::from_value(v)
-            .map_err(|e| format!("{}: record {}: {e}", input.name, i + 1))?;
+        let record =
+            Record::from_value(v).map_err(|e| format!("{}: record {}: {e}", input.name, i + 1))?;
         records.push((record, converted.lines.get(i).copied().flatten()));
     }
     Ok((records, converted.skipped))
@@ -252,18 +261,18 @@ pub fn check_with(matcher: &Matcher, req: &CheckRequest) -> Result<String, Value
                 dataset
                     .deployments
                     .get(next_deployment - 1)
-                    .map(crate::value::Obj::Deployment)
+                    .map(palisade_engine::value::Obj::Deployment)
             }
             Record::Image(_) => {
                 next_image += 1;
                 dataset
                     .images
                     .get(next_image - 1)
-                    .map(crate::value::Obj::Image)
+                    .map(palisade_engine::value::Obj::Image)
             }
-            Record::Process(p) => Some(crate::value::Obj::Process(p)),
-            Record::KubeEvent(e) => Some(crate::value::Obj::Event(e)),
-            Record::NetworkFlow(f) => Some(crate::value::Obj::Flow(f)),
+            Record::Process(p) => Some(palisade_engine::value::Obj::Process(p)),
+            Record::KubeEvent(e) => Some(palisade_engine::value::Obj::Event(e)),
+            Record::NetworkFlow(f) => Some(palisade_engine::value::Obj::Flow(f)),
             Record::Baseline(_) => None,
         };
         let Some(root) = root else { continue };
@@ -280,7 +289,7 @@ pub fn check_with(matcher: &Matcher, req: &CheckRequest) -> Result<String, Value
             matcher
                 .check(&dataset, root, &opts, req.explain)
                 .map_err(|e| {
-                    let id = crate::report::record_id(root);
+                    let id = palisade_engine::report::record_id(root);
                     error("limit", format!("{} `{}`: {e}", id.kind, id.id))
                 })?;
         summary.violations += violations.len();

@@ -9,11 +9,11 @@ fn main() {
         std::process::exit(2);
     };
     let runs: usize = args.get(2).and_then(|r| r.parse().ok()).unwrap_or(200);
-    let first = palisade_engine::api::check_json(&text);
+    let first = palisade_api::check_json(&text);
     let mut samples = Vec::with_capacity(runs);
     for _ in 0..runs {
         let t = std::time::Instant::now();
-        let out = palisade_engine::api::check_json(&text);
+        let out = palisade_api::check_json(&text);
         samples.push(t.elapsed().as_secs_f64() * 1e3);
         assert_eq!(out, first);
     }
