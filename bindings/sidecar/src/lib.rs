@@ -121,6 +121,8 @@ pub fn run(config: Config) -> Result<(), ServeError> {
             serde_json::json!({"addr": running.local_addr().to_string()}),
         );
         wait_for_signal().await;
+        // Not ready before it says so: whoever reads the line sees a draining server.
+        running.start_draining();
         log::log(
             "info",
             "shutting down",

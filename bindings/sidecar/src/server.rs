@@ -61,9 +61,15 @@ impl Running {
     /// Answers `/readyz` with 503 while still serving everything for the drain period,
     /// then shuts down as [`Running::shutdown`] does.
     pub async fn drain_and_shutdown(self) {
-        self.state.draining.store(true, Ordering::SeqCst);
+        self.start_draining();
         tokio::time::sleep(self.state.config.drain).await;
         self.shutdown().await;
+    }
+
+    /// No longer ready (`/readyz` answers 503), still serving: what the drain period
+    /// begins with.
+    pub fn start_draining(&self) {
+        self.state.draining.store(true, Ordering::SeqCst);
     }
 
     /// Stops accepting, lets in-flight requests finish (up to the grace period), stops the
