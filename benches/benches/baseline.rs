@@ -78,20 +78,13 @@ fn write_events(path: &Path, n: u64, start: i64, outside_per_mille: u64, seed: u
     );
 }
 
-fn bin() -> PathBuf {
-    std::env::var_os("PALISADE_BIN").map_or_else(
-        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/release/palisade"),
-        PathBuf::from,
-    )
-}
-
 /// Runs the CLI; returns the wall time.
 fn run(args: &[&str]) -> Duration {
     let start = Instant::now();
-    let out = Command::new(bin())
+    let out = Command::new(palisade_benches::release_cli())
         .args(args)
         .output()
-        .unwrap_or_else(|e| unreachable!("{}: {e}", bin().display()));
+        .unwrap_or_else(|e| unreachable!("{}: {e}", palisade_benches::release_cli().display()));
     let took = start.elapsed();
     assert!(
         out.status.code().is_some_and(|c| c <= 1),
@@ -105,18 +98,13 @@ fn run(args: &[&str]) -> Duration {
 fn peak_mb(args: &[&str]) -> Option<f64> {
     let out = Command::new("/usr/bin/time")
         .args(["-f", "%M"])
-        .arg(bin())
+        .arg(palisade_benches::release_cli())
         .args(args)
         .output()
         .ok()?;
     let stderr = String::from_utf8_lossy(&out.stderr);
     let kb: f64 = stderr.lines().last()?.trim().parse().ok()?;
     Some(kb / 1024.0)
-}
-
-fn median(mut runs: Vec<Duration>) -> Duration {
-    runs.sort();
-    runs[runs.len() / 2]
 }
 
 /// Medians of 3 interleaved runs of `a` and `b`.
@@ -126,14 +114,14 @@ fn compare(a: &[&str], b: &[&str]) -> (Duration, Duration) {
         ta.push(run(a));
         tb.push(run(b));
     }
-    (median(ta), median(tb))
+    (palisade_benches::median(ta), palisade_benches::median(tb))
 }
 
 fn main() {
-    if !bin().is_file() {
+    if !palisade_benches::release_cli().is_file() {
         eprintln!(
             "baseline bench: {} is missing: cargo build --release -p palisade-cli",
-            bin().display()
+            palisade_benches::release_cli().display()
         );
         return;
     }

@@ -13,16 +13,9 @@
 //! `cargo build --release -p palisade-cli && cargo bench -p palisade-benches --bench threads`.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
-
-fn bin() -> PathBuf {
-    std::env::var_os("PALISADE_BIN").map_or_else(
-        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/release/palisade"),
-        PathBuf::from,
-    )
-}
 
 /// Writes records as JSON Lines; returns how many.
 fn write_lines(path: &Path, records: impl Iterator<Item = serde_json::Value>) -> usize {
@@ -39,13 +32,13 @@ fn write_lines(path: &Path, records: impl Iterator<Item = serde_json::Value>) ->
 /// One run of `check`: its wall time and stdout.
 fn run(input: &Path, threads: usize) -> (Duration, Vec<u8>) {
     let start = Instant::now();
-    let out = Command::new(bin())
+    let out = Command::new(palisade_benches::release_cli())
         .args(["check", "--builtin", "--format", "json", "--input"])
         .arg(input)
         .env("PALISADE_THREADS", threads.to_string())
         .env("PALISADE_NOW", "2026-11-04T12:00:00Z")
         .output()
-        .unwrap_or_else(|e| unreachable!("{}: {e}", bin().display()));
+        .unwrap_or_else(|e| unreachable!("{}: {e}", palisade_benches::release_cli().display()));
     let took = start.elapsed();
     assert!(
         out.status.code().is_some_and(|c| c <= 1),
@@ -53,11 +46,6 @@ fn run(input: &Path, threads: usize) -> (Duration, Vec<u8>) {
         String::from_utf8_lossy(&out.stderr)
     );
     (took, out.stdout)
-}
-
-fn median(mut runs: Vec<Duration>) -> Duration {
-    runs.sort();
-    runs[runs.len() / 2]
 }
 
 /// Prints records per second for each number of threads, against one thread.
@@ -78,9 +66,9 @@ fn measure(what: &str, input: &Path, records: usize) {
             times[i].push(took);
         }
     }
-    let one = median(times[0].clone()).as_secs_f64();
+    let one = palisade_benches::median(times[0].clone()).as_secs_f64();
     for (i, &threads) in counts.iter().enumerate() {
-        let t = median(times[i].clone()).as_secs_f64();
+        let t = palisade_benches::median(times[i].clone()).as_secs_f64();
         println!(
             "{what}, {threads} thread{}: {:.2} s, {:.0} records/s, {:.2}x one thread",
             if threads == 1 { "" } else { "s" },
@@ -92,10 +80,10 @@ fn measure(what: &str, input: &Path, records: usize) {
 }
 
 fn main() {
-    if !bin().is_file() {
+    if !palisade_benches::release_cli().is_file() {
         eprintln!(
             "threads bench: {} is missing: cargo build --release -p palisade-cli",
-            bin().display()
+            palisade_benches::release_cli().display()
         );
         return;
     }

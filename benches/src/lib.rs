@@ -57,6 +57,20 @@ pub fn library() -> Matcher {
     compile(&files)
 }
 
+/// The release CLI the CLI benches run: `PALISADE_BIN`, else target/release/palisade.
+pub fn release_cli() -> std::path::PathBuf {
+    std::env::var_os("PALISADE_BIN").map_or_else(
+        || std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/release/palisade"),
+        std::path::PathBuf::from,
+    )
+}
+
+/// The median of some runs (the middle one, of an odd number); zero for none.
+pub fn median(mut runs: Vec<std::time::Duration>) -> std::time::Duration {
+    runs.sort();
+    runs.get(runs.len() / 2).copied().unwrap_or_default()
+}
+
 /// A small deterministic PRNG (xorshift) so every run generates the same workload.
 pub struct Rng(u64);
 

@@ -190,35 +190,41 @@ impl Evaluation<'_> {
                 place.describe()
             ))
         };
-        let record = palisade_engine::input::from_line::<Record>(json)
-            .map_err(|e| Fatal(format!("{}: {e}", place.describe())))?;
-        let at = || {
-            let line = place.line()?;
+        // A deployment or an image (pass 1 noted its line) is evaluated as the dataset
+        // holds it: its line is not read again.
+        let at = place.line().and_then(|line| {
             let i = context.binary_search_by_key(&line, |(l, _)| *l).ok()?;
             context.get(i).map(|(_, c)| *c)
-        };
-        let root = match (&record, at()) {
-            (Record::Process(p), None) => Obj::Process(p),
-            (Record::KubeEvent(e), None) => Obj::Event(e),
-            (Record::NetworkFlow(f), None) => Obj::Flow(f),
-            (Record::Deployment(_), Some(Context::Deployment(i))) => {
+        });
+        let record;
+        let root = match at {
+            Some(Context::Deployment(i)) => {
                 Obj::Deployment(self.dataset.deployments.get(i).ok_or_else(changed)?)
             }
-            (Record::Image(_), Some(Context::Image(i))) => {
-                Obj::Image(self.dataset.images.get(i).ok_or_else(changed)?)
+            Some(Context::Image(i)) => Obj::Image(self.dataset.images.get(i).ok_or_else(changed)?),
+            None => {
+                record = palisade_engine::input::from_line::<Record>(json)
+                    .map_err(|e| Fatal(format!("{}: {e}", place.describe())))?;
+                match &record {
+                    Record::Process(p) => Obj::Process(p),
+                    Record::KubeEvent(e) => Obj::Event(e),
+                    Record::NetworkFlow(f) => Obj::Flow(f),
+                    Record::Baseline(_) => return Ok(None),
+                    Record::Deployment(_) | Record::Image(_) => return Err(changed()),
+                }
             }
-            (Record::Baseline(_), None) => return Ok(None),
-            _ => return Err(changed()),
         };
+        // Evidence digests the record's JSON: borrowed from the line, parsed only when
+        // something of the record is recorded.
         let raw = if recording {
             Some(
-                serde_json::from_slice::<Box<RawValue>>(json)
+                palisade_engine::input::from_line::<&RawValue>(json)
                     .map_err(|e| Fatal(format!("{}: {e}", place.describe())))?,
             )
         } else {
             None
         };
-        let json = raw.as_deref().map(crate::inputs::RecordJson::Raw);
+        let json = raw.map(crate::inputs::RecordJson::Raw);
         self.evaluate(root, json)
             .map_err(|e| Fatal(format!("{display}: {e}")))
     }
@@ -265,6 +271,8 @@ pub fn run(args: CheckArgs) -> Result<i32, Fatal> {
             || Ok(ContextPiece::default()),
             ContextPiece::read,
         )? {
+            // `None` past 2^32 lines (no line number to find them by): pass 2 then reads
+            // the input on one thread.
             let mut by_line = Some(Vec::new());
             for piece in pieces {
                 for (kind, n) in piece.read {
@@ -281,13 +289,11 @@ pub fn run(args: CheckArgs) -> Result<i32, Fatal> {
                     dataset
                         .add(r)
                         .map_err(|e| Fatal(format!("{}: {e}", input.display)))?;
-                    match (at, line) {
-                        (Some(at), Some(line)) => {
-                            by_line.iter_mut().for_each(|b| b.push((line, at)))
-                        }
-                        // Past 2^32 lines: pass 2 reads it on one thread.
-                        (Some(_), None) => by_line = None,
-                        (None, _) => {}
+                    if let Some(at) = at {
+                        by_line = by_line.zip(line).map(|(mut b, line)| {
+                            b.push((line, at));
+                            b
+                        });
                     }
                 }
             }

@@ -772,6 +772,7 @@ pub fn each_line_in_order<R: Send>(
     type Done<R> = (usize, Result<Vec<R>, Fatal>);
     let window = threads.max(1) * 2;
     let failed = |e: String| Fatal(format!("{}: {e}", input.display));
+    let reader_failed = || failed("a reader failed".into());
     // One chunk, on a worker: its lines' results, or the first error.
     let run_chunk = |bytes: &[u8], first_line: usize| -> Result<Vec<R>, Fatal> {
         let mut results = Vec::new();
@@ -823,7 +824,7 @@ pub fn each_line_in_order<R: Send>(
                     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                         run_chunk(&bytes, first_line)
                     }))
-                    .unwrap_or_else(|_| Err(Fatal(format!("{}: a reader failed", input.display))));
+                    .unwrap_or_else(|_| Err(reader_failed()));
                     if done_tx.send((k, result)).is_err() {
                         return;
                     }
@@ -838,16 +839,13 @@ pub fn each_line_in_order<R: Send>(
                 match chunks.next_chunk() {
                     Ok(Some((bytes, first_line))) => {
                         if job_tx.send((sent, bytes, first_line)).is_err() {
-                            break 'reading Err(Fatal(format!(
-                                "{}: a reader failed",
-                                input.display
-                            )));
+                            break 'reading Err(reader_failed());
                         }
                         sent += 1;
                     }
                     Ok(None) => exhausted = true,
                     Err(e) => {
-                        break 'reading Err(Fatal(format!("{}: cannot read: {e}", input.display)));
+                        break 'reading Err(failed(format!("cannot read: {e}")));
                     }
                 }
             }
@@ -855,7 +853,7 @@ pub fn each_line_in_order<R: Send>(
                 break Ok(());
             }
             let Ok((k, result)) = done_rx.recv() else {
-                break Err(Fatal(format!("{}: a reader failed", input.display)));
+                break Err(reader_failed());
             };
             ready.insert(k, result);
             while let Some(result) = ready.remove(&next) {

@@ -419,6 +419,35 @@ pub fn is_blank(mut r: impl Read) -> std::io::Result<bool> {
 mod tests {
     use super::*;
 
+    #[test]
+    fn a_line_reads_as_from_slice_reads_it() {
+        let lines: [&[u8]; 8] = [
+            br#"{"kind":"process","id":"e1","exec_path":"/bin/sh"}"#,
+            br#"{"kind":"process","id":"caf\u00e9 \"q\""}"#,
+            "{\"kind\":\"process\",\"id\":\"caf\u{e9}\"}".as_bytes(),
+            b"{\"kind\":\"process\",\"id\":\"caf\xe9\"}",
+            b"{\"kind\":\"process\",\"id\":1}",
+            br#"{"kind":"process","id":"e1"} {"#,
+            br#"{"kind":"process","id":"e1","time":"noon"}"#,
+            b"\xff{}",
+        ];
+        for line in lines {
+            let fast = from_line::<crate::record::Record>(line).map_err(|e| e.to_string());
+            let slow =
+                serde_json::from_slice::<crate::record::Record>(line).map_err(|e| e.to_string());
+            assert_eq!(
+                format!("{fast:?}"),
+                format!("{slow:?}"),
+                "{}",
+                String::from_utf8_lossy(line)
+            );
+            let fast = from_line::<serde_json::Value>(line).map_err(|e| e.to_string());
+            let slow = serde_json::from_slice::<serde_json::Value>(line).map_err(|e| e.to_string());
+            assert_eq!(fast, slow, "{}", String::from_utf8_lossy(line));
+        }
+        assert!(from_line::<serde_json::Value>(b"{\"a\":\"\xe9\"}").is_err());
+    }
+
     /// Errors past the first block keep their place in the whole input, and records cut by
     /// a block's end are read whole, with objects on one line or spread over lines.
     #[test]
@@ -496,39 +525,5 @@ mod tests {
         assert!(e.message.contains("expected `{` or `[`"));
         let e = kinds(r#"[{"kind":"deployment","id":"x"}]"#).unwrap_err();
         assert!(e.message.contains("missing field `name`"), "{e}");
-    }
-}
-
-#[cfg(test)]
-mod line_tests {
-    use super::from_line;
-
-    #[test]
-    fn a_line_reads_as_from_slice_reads_it() {
-        let lines: [&[u8]; 8] = [
-            br#"{"kind":"process","id":"e1","exec_path":"/bin/sh"}"#,
-            br#"{"kind":"process","id":"caf\u00e9 \"q\""}"#,
-            "{\"kind\":\"process\",\"id\":\"caf\u{e9}\"}".as_bytes(),
-            b"{\"kind\":\"process\",\"id\":\"caf\xe9\"}",
-            b"{\"kind\":\"process\",\"id\":1}",
-            br#"{"kind":"process","id":"e1"} {"#,
-            br#"{"kind":"process","id":"e1","time":"noon"}"#,
-            b"\xff{}",
-        ];
-        for line in lines {
-            let fast = from_line::<crate::record::Record>(line).map_err(|e| e.to_string());
-            let slow =
-                serde_json::from_slice::<crate::record::Record>(line).map_err(|e| e.to_string());
-            assert_eq!(
-                format!("{fast:?}"),
-                format!("{slow:?}"),
-                "{}",
-                String::from_utf8_lossy(line)
-            );
-            let fast = from_line::<serde_json::Value>(line).map_err(|e| e.to_string());
-            let slow = serde_json::from_slice::<serde_json::Value>(line).map_err(|e| e.to_string());
-            assert_eq!(fast, slow, "{}", String::from_utf8_lossy(line));
-        }
-        assert!(from_line::<serde_json::Value>(b"{\"a\":\"\xe9\"}").is_err());
     }
 }
