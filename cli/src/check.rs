@@ -10,6 +10,7 @@ use palisade_lang::hir::Severity;
 use palisade_lang::schema::Stage;
 use serde_json::value::RawValue;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 /// Options of `check`.
 pub struct CheckArgs {
@@ -73,12 +74,22 @@ struct ContextPiece {
     context: Vec<(Option<u32>, Record)>,
     /// Records by kind.
     read: std::collections::BTreeMap<&'static str, usize>,
+    /// The results of the piece's events when pass 1 evaluates them ([`Ahead`]).
+    held: Vec<Held>,
+    /// Set when an evaluation failed: the records after it are not evaluated.
+    failed: bool,
 }
 
 impl ContextPiece {
-    /// Reads one line; false (the input is read again by one reader, which reports the
-    /// error in place) when it is not one record.
-    fn read(&mut self, item: crate::inputs::Item<'_>, place: crate::inputs::Place<'_>) -> bool {
+    /// Reads one line, and evaluates it `ahead` when it is an event; false (the input is
+    /// read again by one reader, which reports the error in place) when it is not one
+    /// record.
+    fn read(
+        &mut self,
+        item: crate::inputs::Item<'_>,
+        place: crate::inputs::Place<'_>,
+        ahead: Option<&Ahead<'_>>,
+    ) -> bool {
         let crate::inputs::Item::Json(json) = item else {
             return false;
         };
@@ -86,14 +97,110 @@ impl ContextPiece {
             return false;
         };
         *self.read.entry(r.kind()).or_default() += 1;
-        if matches!(
-            r,
-            Record::Deployment(_) | Record::Image(_) | Record::Baseline(_)
-        ) {
-            self.context.push((place.line(), r));
+        let root = match &r {
+            Record::Process(p) => Obj::Process(p),
+            Record::KubeEvent(e) => Obj::Event(e),
+            Record::NetworkFlow(f) => Obj::Flow(f),
+            Record::Deployment(_) | Record::Image(_) | Record::Baseline(_) => {
+                if let Some(ahead) = ahead {
+                    ahead.abandon();
+                }
+                self.held = Vec::new();
+                self.context.push((place.line(), r));
+                return true;
+            }
+        };
+        if let Some(ahead) = ahead {
+            self.hold(ahead, root, json, place);
         }
         true
     }
+
+    /// Evaluates an event and holds its results, unless evaluation was left to pass 2.
+    fn hold(
+        &mut self,
+        ahead: &Ahead<'_>,
+        root: Obj<'_>,
+        json: &[u8],
+        place: crate::inputs::Place<'_>,
+    ) {
+        if ahead.abandoned.load(Ordering::Relaxed) {
+            self.held = Vec::new();
+            return;
+        }
+        if self.failed {
+            return;
+        }
+        let evaluated =
+            match ahead
+                .evaluation
+                .evaluate_line(root, json, place, ahead.recording, ahead.display)
+            {
+                Ok(Some(evaluated)) => evaluated,
+                Ok(None) => return,
+                Err(fatal) => {
+                    self.held.push(Held::Failed(fatal));
+                    self.failed = true;
+                    return;
+                }
+            };
+        let weight = match (evaluated.quiet(), self.held.last_mut()) {
+            (Some(root), Some(Held::Quiet(last, n))) if *last == root => {
+                *n += 1;
+                0
+            }
+            (Some(root), _) => {
+                self.held.push(Held::Quiet(root, 1));
+                1
+            }
+            (None, _) => {
+                let weight = evaluated.weight();
+                self.held.push(Held::Evaluated(Box::new(evaluated)));
+                weight
+            }
+        };
+        if weight > 0 && ahead.held.fetch_add(weight, Ordering::Relaxed) + weight > HELD_AT_MOST {
+            ahead.abandon();
+            self.held = Vec::new();
+        }
+    }
+}
+
+/// Results pass 1 holds at most (one per record with something to show, per violation,
+/// explanation and exception, and per run of records that show nothing) before it leaves
+/// the evaluation to pass 2: what it holds is bounded whatever the input.
+const HELD_AT_MOST: usize = 50_000;
+
+/// Pass 1 evaluates the events of an input it reads in pieces as it validates them, as
+/// long as no input holds a deployment, an image or a baseline (so that the dataset it
+/// evaluates with, the baselines of `--baselines`, is the final one) and what it holds
+/// stays under [`HELD_AT_MOST`]. The results wait for pass 1 to validate every record;
+/// pass 2 then reads nothing again.
+struct Ahead<'a> {
+    evaluation: Evaluation<'a>,
+    recording: bool,
+    display: &'a str,
+    /// What every piece holds.
+    held: &'a AtomicUsize,
+    /// Set when pass 2 evaluates after all.
+    abandoned: &'a AtomicBool,
+}
+
+impl Ahead<'_> {
+    /// Leaves the evaluation to pass 2.
+    fn abandon(&self) {
+        self.abandoned.store(true, Ordering::Relaxed);
+    }
+}
+
+/// A result pass 1 holds for the report, in input order.
+enum Held {
+    /// This many records of one kind, one after the other, that show nothing.
+    Quiet(palisade_lang::schema::Root, usize),
+    /// A record's results.
+    Evaluated(Box<Evaluated>),
+    /// Evaluation stopped here (a limit).
+    Failed(Fatal),
 }
 
 /// Where an input's deployments and images are in the dataset.
@@ -104,6 +211,8 @@ struct Placed {
     /// For an input read in pieces (JSON Lines of records throughout): its deployments
     /// and images by line, so that pass 2 reads it on every core too.
     by_line: Option<Vec<(u32, Context)>>,
+    /// The results pass 1 evaluated ahead, by piece ([`Ahead`]).
+    held: Option<Vec<Vec<Held>>>,
 }
 
 /// What pass 2 evaluates with, shared by its threads.
@@ -124,6 +233,22 @@ struct Evaluated {
     evidence: Option<(Vec<Excepted>, String)>,
 }
 
+impl Evaluated {
+    /// The record's kind when neither the output nor the evidence shows anything of it.
+    fn quiet(&self) -> Option<palisade_lang::schema::Root> {
+        let recorded = self
+            .evidence
+            .as_ref()
+            .is_some_and(|(excepted, _)| !excepted.is_empty());
+        self.checked.quiet().filter(|_| !recorded)
+    }
+
+    /// How much the results hold ([`HELD_AT_MOST`]).
+    fn weight(&self) -> usize {
+        self.checked.weight() + self.evidence.as_ref().map_or(0, |(e, _)| e.len())
+    }
+}
+
 /// A deployment or an image of an input read in pieces: evaluated as the dataset holds it
 /// (joined), found by its line.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -132,7 +257,24 @@ enum Context {
     Image(usize),
 }
 
-impl Evaluation<'_> {
+impl<'a> Evaluation<'a> {
+    /// What `check` with `args` evaluates with.
+    fn new(
+        matcher: &'a Matcher,
+        dataset: &'a Dataset,
+        opts: &'a EvalOptions,
+        args: &CheckArgs,
+    ) -> Self {
+        Evaluation {
+            matcher,
+            dataset,
+            opts,
+            lifecycle: args.lifecycle,
+            explain: args.explain,
+            format: args.format,
+        }
+    }
+
     /// Evaluates one record; `None` when no policy is (a baseline, a record of another
     /// stage than `--lifecycle`). With its JSON (evidence), the exceptions that applied
     /// come along.
@@ -214,6 +356,18 @@ impl Evaluation<'_> {
                 }
             }
         };
+        self.evaluate_line(root, json, place, recording, display)
+    }
+
+    /// Evaluates `root`, read from the line `json`.
+    fn evaluate_line(
+        &self,
+        root: Obj<'_>,
+        json: &[u8],
+        place: crate::inputs::Place<'_>,
+        recording: bool,
+        display: &str,
+    ) -> Result<Option<Evaluated>, Fatal> {
         // Evidence digests the record's JSON: borrowed from the line, parsed only when
         // something of the record is recorded.
         let raw = if recording {
@@ -255,7 +409,14 @@ pub fn run(args: CheckArgs) -> Result<i32, Fatal> {
                 .map_err(|e| Fatal(format!("{}: {e}", path.display())))?;
         }
     }
+    dataset.finish();
+    let opts = EvalOptions {
+        now,
+        include_disabled: args.all,
+        stage: args.lifecycle,
+    };
     let threads = crate::inputs::threads()?;
+    let (held, abandoned) = (AtomicUsize::new(0), AtomicBool::new(false));
     // Where each input's deployments and images are in the dataset.
     let mut placed: Vec<Placed> = Vec::with_capacity(inputs.len());
     for input in &inputs {
@@ -263,21 +424,32 @@ pub fn run(args: CheckArgs) -> Result<i32, Fatal> {
             first_deployment: dataset.deployments.len(),
             first_image: dataset.images.len(),
             by_line: None,
+            held: None,
         });
         // Large JSON Lines are parsed by every core; the context records join in order.
-        if let Some(pieces) = crate::inputs::each_item_in_pieces(
+        let ahead = (!abandoned.load(Ordering::Relaxed)).then(|| Ahead {
+            evaluation: Evaluation::new(&matcher, &dataset, &opts, &args),
+            recording,
+            display: &input.display,
+            held: &held,
+            abandoned: &abandoned,
+        });
+        let pieces = crate::inputs::each_item_in_pieces(
             input,
             threads,
             || Ok(ContextPiece::default()),
-            ContextPiece::read,
-        )? {
+            |piece, item, place| piece.read(item, place, ahead.as_ref()),
+        )?;
+        if let Some(pieces) = pieces {
             // `None` past 2^32 lines (no line number to find them by): pass 2 then reads
             // the input on one thread.
             let mut by_line = Some(Vec::new());
+            let mut held = Vec::with_capacity(pieces.len());
             for piece in pieces {
                 for (kind, n) in piece.read {
                     *read.entry(kind.to_string()).or_default() += n;
                 }
+                held.push(piece.held);
                 for (line, r) in piece.context {
                     let at = match &r {
                         Record::Deployment(_) => {
@@ -299,9 +471,12 @@ pub fn run(args: CheckArgs) -> Result<i32, Fatal> {
             }
             if let Some(last) = placed.last_mut() {
                 last.by_line = by_line;
+                last.held = Some(held);
             }
             continue;
         }
+        // Read by one thread: evaluated by pass 2, with a dataset that may change.
+        abandoned.store(true, Ordering::Relaxed);
         let mut err = None;
         crate::inputs::each_record(input, "reading", |r, _| {
             *read.entry(r.kind().to_string()).or_default() += 1;
@@ -316,12 +491,13 @@ pub fn run(args: CheckArgs) -> Result<i32, Fatal> {
             None => f,
         })?;
     }
+    // Evaluated ahead only when the dataset did not change since.
+    if abandoned.load(Ordering::Relaxed) {
+        for p in &mut placed {
+            p.held = None;
+        }
+    }
     dataset.finish();
-    let opts = EvalOptions {
-        now,
-        include_disabled: args.all,
-        stage: args.lifecycle,
-    };
     let program = matcher.program();
     let policies = program
         .policies
@@ -345,21 +521,22 @@ pub fn run(args: CheckArgs) -> Result<i32, Fatal> {
     }
     let mut recorder =
         crate::evidence::Recorder::start(&args.evidence, program, &inputs, &args.baselines, now)?;
-    let evaluation = Evaluation {
-        matcher: &matcher,
-        dataset: &dataset,
-        opts: &opts,
-        lifecycle: args.lifecycle,
-        explain: args.explain,
-        format: args.format,
-    };
+    let evaluation = Evaluation::new(&matcher, &dataset, &opts, &args);
     let mut evaluated = 0u64;
     // Pass 2: every record, reported in input order.
-    let mut deliver = |result: Evaluated, display: &str, line: Option<u32>| -> Result<(), String> {
+    let mut deliver = |result: Held, display: &str, line: Option<u32>| -> Result<(), String> {
         let Evaluated {
             mut checked,
             evidence,
-        } = result;
+        } = match result {
+            Held::Evaluated(result) => *result,
+            Held::Quiet(root, n) => {
+                evaluated += n as u64;
+                sink.count(root, n);
+                return Ok(());
+            }
+            Held::Failed(Fatal(e)) => return Err(e),
+        };
         evaluated += 1;
         if let (Some(rec), Some((excepted, digest))) = (recorder.as_mut(), evidence) {
             rec.record(checked.violations_mut(), &excepted, || digest)
@@ -372,7 +549,18 @@ pub fn run(args: CheckArgs) -> Result<i32, Fatal> {
             .map_err(|e| e.to_string())
     };
     let mut pass = || -> Result<(), Fatal> {
-        for (input, placed) in inputs.iter().zip(&placed) {
+        for (input, placed) in inputs.iter().zip(&mut placed) {
+            if let Some(held) = placed.held.take() {
+                // Evaluated by pass 1 (every line is one record, pass 1 read it so).
+                for result in held.into_iter().flatten() {
+                    if let Held::Failed(fatal) = result {
+                        return Err(fatal);
+                    }
+                    deliver(result, &input.display, None)
+                        .map_err(|e| Fatal(format!("{}: {e}", input.display)))?;
+                }
+                continue;
+            }
             if let Some(by_line) = &placed.by_line {
                 // Every line is one record (pass 1 read it so): evaluated on every core.
                 crate::inputs::each_line_in_order(
@@ -381,7 +569,9 @@ pub fn run(args: CheckArgs) -> Result<i32, Fatal> {
                     threads,
                     |json, place| evaluation.line(json, place, by_line, recording, &input.display),
                     |result| match result {
-                        Some(result) => deliver(result, &input.display, None),
+                        Some(result) => {
+                            deliver(Held::Evaluated(Box::new(result)), &input.display, None)
+                        }
                         None => Ok(()),
                     },
                 )?;
@@ -413,7 +603,9 @@ pub fn run(args: CheckArgs) -> Result<i32, Fatal> {
                 };
                 let Some(root) = root else { return Ok(()) };
                 match evaluation.evaluate(root, json)? {
-                    Some(result) => deliver(result, &input.display, line),
+                    Some(result) => {
+                        deliver(Held::Evaluated(Box::new(result)), &input.display, line)
+                    }
                     None => Ok(()),
                 }
             };

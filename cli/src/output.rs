@@ -59,6 +59,18 @@ impl Checked {
     pub fn violations_mut(&mut self) -> &mut [Violation] {
         &mut self.violations
     }
+
+    /// The record's kind when the output shows nothing of it (no violation, no
+    /// explanation, no name): the sink only counts it ([`Sink::count`]).
+    pub fn quiet(&self) -> Option<Root> {
+        (self.id.is_none() && self.violations.is_empty() && self.not_fired.is_empty())
+            .then_some(self.root)
+    }
+
+    /// How much the results hold: one, and one per violation and explanation.
+    pub fn weight(&self) -> usize {
+        1 + self.violations.len() + self.not_fired.len()
+    }
 }
 
 /// What of a violation decides the exit code.
@@ -194,6 +206,17 @@ impl<'p> Sink<'p> {
         }
     }
 
+    /// Counts `n` evaluated records of kind `root` that show nothing ([`Checked::quiet`]).
+    pub fn count(&mut self, root: Root, n: usize) {
+        self.records += n;
+        match self.kinds.get_mut(root.record_kind()) {
+            Some(k) => *k += n,
+            None => {
+                self.kinds.insert(root.record_kind().to_string(), n);
+            }
+        }
+    }
+
     /// Takes the results of one record, in input order.
     pub fn record(&mut self, checked: Checked, location: (&str, Option<u32>)) -> io::Result<()> {
         let Checked {
@@ -202,13 +225,7 @@ impl<'p> Sink<'p> {
             violations,
             not_fired,
         } = checked;
-        self.records += 1;
-        match self.kinds.get_mut(root.record_kind()) {
-            Some(n) => *n += 1,
-            None => {
-                self.kinds.insert(root.record_kind().to_string(), 1);
-            }
-        }
+        self.count(root, 1);
         self.not_fired.extend(not_fired.iter().cloned());
         for v in &violations {
             self.outcome.push(Outcome {

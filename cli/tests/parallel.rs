@@ -36,8 +36,8 @@ fn records_of(dirs: &[PathBuf]) -> Vec<serde_json::Value> {
 
 /// JSON Lines of more than 8 MiB (so that `check` cuts them): the context records (one
 /// of each id) half at the start and half at the end, the others again and again between,
-/// each copy with ids of its own.
-fn large_input(records: &[serde_json::Value]) -> String {
+/// each copy with ids of its own. Without context, only the events.
+fn large_input(records: &[serde_json::Value], with_context: bool) -> String {
     let is_context =
         |r: &serde_json::Value| matches!(r["kind"].as_str(), Some("deployment" | "image"));
     let mut seen = std::collections::BTreeSet::new();
@@ -53,7 +53,8 @@ fn large_input(records: &[serde_json::Value]) -> String {
         })
         .collect();
     let events: Vec<&serde_json::Value> = records.iter().filter(|r| !is_context(r)).collect();
-    assert!(!events.is_empty() && !context.is_empty());
+    assert!(!events.is_empty() && (!with_context || !context.is_empty()));
+    let context = if with_context { context } else { Vec::new() };
     let (first, last) = context.split_at(context.len() / 2);
     let mut out = String::new();
     for r in first {
@@ -107,7 +108,7 @@ fn parallel_check_gives_the_single_threaded_output_on_the_corpus() {
     let records = records_of(&dirs);
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("records.jsonl");
-    std::fs::write(&input, large_input(&records)).unwrap();
+    std::fs::write(&input, large_input(&records, true)).unwrap();
 
     let json = check(&input, "1", &["--format", "json"]);
     assert_eq!(json.0, Some(1), "{}", json.2);
@@ -191,7 +192,7 @@ fn parallel_check_records_the_single_threaded_evidence() {
     let records = records_of(&[root().join("examples/records")]);
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("records.jsonl");
-    std::fs::write(&input, large_input(&records)).unwrap();
+    std::fs::write(&input, large_input(&records, true)).unwrap();
     let keygen = Command::new(env!("CARGO_BIN_EXE_palisade"))
         .args(["evidence", "keygen", "--name", "ci", "--out"])
         .arg(dir.path())
@@ -264,5 +265,60 @@ fn parallel_check_records_the_single_threaded_evidence() {
         &(two.0, two.1, String::new()),
         &(one.0, one.1, String::new()),
         "check with evidence",
+    );
+}
+
+/// Events alone (no deployment, image or baseline in the input): the threads evaluate them
+/// as they validate them, and the report waits for the last line. The output is one
+/// thread's, in every format (explanations hold too much to wait, and are evaluated
+/// again); a bad last line leaves no output at all.
+#[test]
+fn events_evaluated_while_read_give_the_single_threaded_output() {
+    let mut dirs = vec![root().join("examples/records")];
+    if let Some(corpus) = palisade_testdata::shared("corpus", "parallel check over the corpus") {
+        dirs.push(corpus);
+    }
+    let records = records_of(&dirs);
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("events.jsonl");
+    let text = large_input(&records, false);
+    std::fs::write(&input, &text).unwrap();
+    let json = check(&input, "1", &["--format", "json"]);
+    assert_eq!(json.0, Some(0), "{}", json.2);
+    let report: serde_json::Value = serde_json::from_slice(&json.1).unwrap();
+    let by_kind = &report["summary"]["records_by_kind"];
+    assert!(by_kind["process"].as_u64().unwrap() > 1000, "{by_kind}");
+    assert!(by_kind.get("deployment").is_none(), "{by_kind}");
+    assert!(report["violations"].as_array().unwrap().len() > 100);
+    assert_same(
+        &check(&input, "2", &["--format", "json"]),
+        &json,
+        "json, 2 threads",
+    );
+    for args in [
+        &["--format", "text"][..],
+        &["--format", "text", "--explain"],
+        &["--format", "junit"],
+        &["--format", "sarif", "--lifecycle", "runtime"],
+        &["--format", "json", "--lifecycle", "deploy"],
+    ] {
+        let one = check(&input, "1", args);
+        assert!(matches!(one.0, Some(0 | 1)), "{args:?}: {}", one.2);
+        assert_same(&check(&input, "3", args), &one, &format!("{args:?}"));
+    }
+    // A line that is not a record, at the end: an error and nothing else.
+    let broken = dir.path().join("broken.jsonl");
+    std::fs::write(
+        &broken,
+        format!("{text}{{\"kind\":\"process\",\"id\":7}}\n"),
+    )
+    .unwrap();
+    let one = check(&broken, "1", &["--format", "json"]);
+    assert_eq!(one.0, Some(2), "{}", one.2);
+    assert!(one.1.is_empty(), "no output before the error");
+    assert_same(
+        &check(&broken, "2", &["--format", "json"]),
+        &one,
+        "a bad last line",
     );
 }

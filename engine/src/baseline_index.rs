@@ -5,54 +5,89 @@
 use crate::record::{Baseline, Process};
 use rustc_hash::{FxHashMap, FxHasher};
 use smallvec::SmallVec;
-use std::hash::{Hash, Hasher};
+use std::hash::Hasher;
 
-/// A (cluster, namespace, workload, container) in one allocation.
-#[derive(Debug)]
-struct Identity {
-    text: Box<str>,
-    lengths: [usize; 4],
+/// A (cluster, namespace, workload, container) as one string of bytes: each of the first
+/// three parts after its length (LEB128), then the last. Equal parts give equal bytes and
+/// other parts other bytes; most keys are short enough to stay inline, where the entry is.
+type Key = SmallVec<[u8; 40]>;
+
+/// The key of an identity's parts.
+fn key(parts: [&str; 4]) -> Key {
+    let mut out = Key::new();
+    for (i, part) in parts.iter().enumerate() {
+        if i < 3 {
+            let mut n = part.len();
+            while n >= 0x80 {
+                out.push((n & 0x7f) as u8 | 0x80);
+                n >>= 7;
+            }
+            out.push(n as u8);
+        }
+        out.extend_from_slice(part.as_bytes());
+    }
+    out
 }
 
-impl Identity {
-    fn new(parts: [&str; 4]) -> Self {
-        Identity {
-            text: parts.concat().into(),
-            lengths: parts.map(str::len),
+/// Whether `key` is the key of `parts` ([`key`]), read in place.
+fn is_key_of(mut key: &[u8], parts: [&str; 4]) -> bool {
+    for (i, part) in parts.iter().enumerate() {
+        let length = if i < 3 {
+            let mut n = 0usize;
+            let mut shift = 0u32;
+            loop {
+                let Some((&byte, rest)) = key.split_first() else {
+                    return false;
+                };
+                key = rest;
+                n |= usize::from(byte & 0x7f).checked_shl(shift).unwrap_or(0);
+                shift += 7;
+                if byte < 0x80 {
+                    break;
+                }
+            }
+            n
+        } else {
+            key.len()
+        };
+        if length != part.len() {
+            return false;
         }
+        let Some((text, rest)) = key.split_at_checked(length) else {
+            return false;
+        };
+        if text != part.as_bytes() {
+            return false;
+        }
+        key = rest;
     }
-
-    /// Whether these are the identity's parts.
-    fn is(&self, parts: [&str; 4]) -> bool {
-        let mut at = 0;
-        parts.iter().zip(self.lengths).all(|(part, length)| {
-            let same = part.len() == length && self.text.get(at..at + length) == Some(*part);
-            at += length;
-            same
-        })
-    }
+    key.is_empty()
 }
 
 /// The hash of an identity's parts.
 fn hash(parts: [&str; 4]) -> u64 {
     let mut hasher = FxHasher::default();
-    parts.hash(&mut hasher);
+    for part in parts {
+        hasher.write(part.as_bytes());
+        hasher.write_usize(part.len());
+    }
     hasher.finish()
 }
 
 /// What a join needs of one baseline, so that it reads nothing else: the baseline's
-/// record is not touched, and most baselines' paths are inline.
+/// record is not touched, and most entries hold their key and paths in their own two
+/// cache lines.
 #[derive(Debug)]
+#[repr(align(64))]
 struct Entry {
-    /// Set when the baseline names its workload.
-    identity: Option<Identity>,
-    container: Box<str>,
+    /// Its identity's key (empty when the baseline names no workload).
+    identity: Key,
     /// The numbers of its processes, sorted.
-    paths: SmallVec<[u32; 6]>,
-    /// The next baseline whose identity has the same hash.
-    same_hash: Option<usize>,
-    locked: bool,
+    paths: SmallVec<[u32; 10]>,
     startup_seconds: Option<u64>,
+    /// The hash of its identity's parts.
+    hash: u64,
+    locked: bool,
 }
 
 /// The baselines of a dataset, by deployment id and by identity. Fx hashes: the keys come
@@ -60,10 +95,11 @@ struct Entry {
 #[derive(Debug, Default)]
 pub(crate) struct BaselineIndex {
     entries: Vec<Entry>,
+    /// Each baseline's container (found by deployment id, it must match too).
+    containers: Vec<Box<str>>,
     by_id: FxHashMap<Box<str>, Vec<usize>>,
-    /// The first baseline of each identity hash (the others follow `same_hash`): one
-    /// lookup and no list to read for the usual single one.
-    by_identity: FxHashMap<u64, usize>,
+    /// The baselines that name their workload, by their identity's key.
+    by_identity: hashbrown::HashTable<u32>,
     path_numbers: FxHashMap<Box<str>, u32>,
 }
 
@@ -89,12 +125,15 @@ impl BaselineIndex {
     }
 
     /// Adds the next baseline (its number is the count before); false, adding nothing, when
-    /// one with its deployment id or its workload has its container already.
+    /// one with its deployment id or its workload has its container already, or when the
+    /// index holds 2^32 baselines.
     pub(crate) fn add(&mut self, b: &Baseline) -> bool {
+        let Ok(number) = u32::try_from(self.entries.len()) else {
+            return false;
+        };
         let index = self.entries.len();
         let id = b.deployment_id.as_deref().filter(|i| !i.is_empty());
-        let workload = b.workload.as_deref().filter(|w| !w.is_empty());
-        let identity = workload.map(|w| {
+        let identity = b.workload.as_deref().filter(|w| !w.is_empty()).map(|w| {
             parts(
                 b.cluster.as_deref(),
                 b.namespace.as_deref(),
@@ -110,8 +149,7 @@ impl BaselineIndex {
         if let Some(id) = id {
             self.by_id.entry(id.into()).or_default().push(index);
         }
-        let same_hash = identity.and_then(|parts| self.by_identity.insert(hash(parts), index));
-        let mut paths: SmallVec<[u32; 6]> = b
+        let mut paths: SmallVec<[u32; 10]> = b
             .processes
             .iter()
             .map(|path| {
@@ -124,36 +162,40 @@ impl BaselineIndex {
             .collect();
         paths.sort_unstable();
         paths.dedup();
+        let hash = identity.map_or(0, hash);
+        if identity.is_some() {
+            let entries = &self.entries;
+            self.by_identity.insert_unique(hash, number, |i| {
+                entries.get(*i as usize).map_or(0, |e| e.hash)
+            });
+        }
         self.entries.push(Entry {
-            identity: identity.map(Identity::new),
-            container: b.container.as_str().into(),
+            identity: identity.map(key).unwrap_or_default(),
             paths,
-            same_hash,
-            locked: b.locked,
             startup_seconds: b.startup_seconds,
+            hash,
+            locked: b.locked,
         });
+        self.containers.push(b.container.as_str().into());
         true
     }
 
     fn by_deployment_id(&self, id: &str, container: &str) -> Option<usize> {
         let list = self.by_id.get(id)?;
-        list.iter().copied().find(|i| {
-            self.entries
-                .get(*i)
-                .is_some_and(|e| &*e.container == container)
-        })
+        list.iter()
+            .copied()
+            .find(|i| self.containers.get(*i).is_some_and(|c| &**c == container))
     }
 
+    /// The baseline with this identity.
     fn by_identity(&self, parts: [&str; 4]) -> Option<usize> {
-        let mut next = self.by_identity.get(&hash(parts)).copied();
-        while let Some(i) = next {
-            let entry = self.entries.get(i)?;
-            if entry.identity.as_ref().is_some_and(|id| id.is(parts)) {
-                return Some(i);
-            }
-            next = entry.same_hash;
-        }
-        None
+        self.by_identity
+            .find(hash(parts), |i| {
+                self.entries
+                    .get(*i as usize)
+                    .is_some_and(|e| is_key_of(&e.identity, parts))
+            })
+            .map(|i| *i as usize)
     }
 
     /// The number of a process's baseline: by deployment id, else by cluster, namespace,
@@ -167,13 +209,12 @@ impl BaselineIndex {
         {
             return Some(i);
         }
-        let parts = parts(
+        self.by_identity(parts(
             p.cluster.as_deref(),
             p.namespace.as_deref(),
             p.workload()?,
             container,
-        );
-        self.by_identity(parts)
+        ))
     }
 
     /// Whether baseline number `index` lists `path`.
@@ -210,16 +251,39 @@ mod tests {
     use super::*;
 
     /// Parts are compared whole: moving characters from one part to the next is another
-    /// identity, even with the same concatenation.
+    /// identity, even with the same concatenation; long parts have long lengths.
     #[test]
     fn identities_compare_part_by_part() {
-        let identity = Identity::new(["eu", "shop", "api", "web"]);
-        assert!(identity.is(["eu", "shop", "api", "web"]));
-        assert!(!identity.is(["eus", "hop", "api", "web"]));
-        assert!(!identity.is(["eu", "shop", "apiweb", ""]));
-        assert!(!identity.is(["", "eushop", "api", "web"]));
-        assert!(!identity.is(["eu", "shop", "api", "we"]));
-        assert!(Identity::new(["", "", "", ""]).is(["", "", "", ""]));
+        let parts = ["eu", "shop", "api", "web"];
+        let k = key(parts);
+        assert_eq!(k, key(parts));
+        assert!(is_key_of(&k, parts));
+        for other in [
+            ["eus", "hop", "api", "web"],
+            ["eu", "shop", "apiweb", ""],
+            ["", "eushop", "api", "web"],
+            ["eu", "shop", "api", "we"],
+            ["eu", "shop", "api", "webx"],
+        ] {
+            assert_ne!(k, key(other), "{other:?}");
+            assert!(!is_key_of(&k, other), "{other:?}");
+        }
+        assert!(!is_key_of(&k[..k.len() - 1], parts), "a truncated key");
+        assert!(!is_key_of(&[], parts) && !is_key_of(&[0xff; 12], parts));
+        assert_eq!(key(["", "", "", ""]).as_slice(), [0, 0, 0]);
+        let long = "x".repeat(300);
+        let k = key([&long, "", "", ""]);
+        assert_eq!(k.get(..2), Some(&[0xac, 0x02][..]), "300 in LEB128");
+        assert!(is_key_of(&k, [&long, "", "", ""]));
+        assert_ne!(k, key([&long[..299], "x", "", ""]));
+        assert!(!is_key_of(&k, [&long[..299], "x", "", ""]));
+        assert_ne!(key([&long, "", "", ""]), key(["", &long, "", ""]));
+    }
+
+    /// Entries stay within two cache lines.
+    #[test]
+    fn entries_fill_two_cache_lines() {
+        assert_eq!(std::mem::size_of::<Entry>(), 128);
     }
 
     fn baseline(namespace: &str, workload: &str, container: &str, paths: &[&str]) -> Baseline {
@@ -232,26 +296,21 @@ mod tests {
         }
     }
 
-    /// Identities whose hashes collide are told apart along the chain.
+    /// Many identities, some with long keys (not inline), each found as itself and
+    /// never as another.
     #[test]
-    fn colliding_hashes_follow_the_chain() {
+    fn many_identities_are_found_as_themselves() {
         let mut index = BaselineIndex::default();
-        assert!(index.add(&baseline("shop", "api", "web", &["/bin/a"])));
-        assert!(index.add(&baseline("shop", "db", "web", &["/bin/b"])));
-        let (api, db) = (["", "shop", "api", "web"], ["", "shop", "db", "web"]);
-        // As if db's hash were api's: the bucket starts at db, then api.
-        index.by_identity.remove(&hash(db));
-        index.by_identity.insert(hash(api), 1);
-        index.entries[1].same_hash = Some(0);
-        assert_eq!(index.by_identity(api), Some(0));
-        assert_eq!(
-            index.by_identity(db),
-            None,
-            "db's own hash has no bucket now"
-        );
-        index.by_identity.insert(hash(db), 1);
-        assert_eq!(index.by_identity(db), Some(1));
-        assert_eq!(index.by_identity(["", "shop", "web", "web"]), None);
+        let name = |i: usize| format!("w{i}{}", "-long".repeat(i % 3 * 10));
+        for i in 0..2000 {
+            assert!(index.add(&baseline("shop", &name(i), "web", &["/bin/a"])));
+        }
+        for i in 0..2000 {
+            let parts = ["", "shop", &name(i), "web"];
+            assert_eq!(index.by_identity(parts), Some(i));
+            assert_eq!(index.by_identity(["", "shop", &name(i), "we"]), None);
+        }
+        assert_eq!(index.by_identity(["", "shop", "w2000", "web"]), None);
     }
 
     #[test]

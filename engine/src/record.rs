@@ -27,7 +27,7 @@ impl Timestamp {
     pub fn rfc3339(self) -> Option<String> {
         chrono::DateTime::from_timestamp(self.0, 0)
             .filter(|t| chrono::Datelike::year(t) <= 9999 && chrono::Datelike::year(t) >= 0)
-            .map(|t| t.format("%Y-%m-%dT%H:%M:%SZ").to_string())
+            .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
     }
 
     /// Parses RFC 3339 (any offset), as records do.
@@ -1179,6 +1179,33 @@ mod tests {
             assert_eq!(Timestamp::parse(&text).map(|t| t.0), chrono, "{text}");
         }
         assert!(read > 10_000, "{read}");
+    }
+
+    /// Timestamps print as records write them: RFC 3339 in UTC to the second, four-digit
+    /// years only, and they read back as themselves.
+    #[test]
+    fn timestamps_print_as_rfc3339_seconds() {
+        let printed = |t: i64| Timestamp(t).rfc3339();
+        assert_eq!(printed(0).as_deref(), Some("1970-01-01T00:00:00Z"));
+        assert_eq!(
+            printed(1_790_000_123).as_deref(),
+            Some("2026-09-21T14:15:23Z")
+        );
+        assert_eq!(
+            printed(-62_167_219_200).as_deref(),
+            Some("0000-01-01T00:00:00Z")
+        );
+        assert_eq!(
+            printed(253_402_300_799).as_deref(),
+            Some("9999-12-31T23:59:59Z")
+        );
+        assert_eq!(printed(253_402_300_800), None, "year 10000");
+        assert_eq!(printed(-62_167_219_201), None, "year -1");
+        assert_eq!(printed(i64::MAX), None);
+        for t in [0, 951_782_400, 1_790_000_123, -1, 4_102_444_800] {
+            let text = printed(t).unwrap_or_default();
+            assert_eq!(Timestamp::parse(&text).map(|p| p.0), Some(t), "{text}");
+        }
     }
 
     #[test]
