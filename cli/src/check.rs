@@ -384,6 +384,46 @@ impl<'a> Evaluation<'a> {
     }
 }
 
+/// Where pass 2's results go, in input order: the output, the evidence, the count.
+struct Report<'p> {
+    sink: Sink<'p>,
+    recorder: Option<crate::evidence::Recorder>,
+    /// Records evaluated.
+    evaluated: u64,
+}
+
+impl Report<'_> {
+    /// Reports one record's results.
+    fn deliver(
+        &mut self,
+        result: Evaluated,
+        display: &str,
+        line: Option<u32>,
+    ) -> Result<(), String> {
+        let Evaluated {
+            mut checked,
+            evidence,
+        } = result;
+        self.evaluated += 1;
+        if let (Some(rec), Some((excepted, digest))) = (self.recorder.as_mut(), evidence) {
+            rec.record(checked.violations_mut(), &excepted, || digest)
+                .map_err(|e| e.0)?;
+        }
+        for v in checked.violations_mut() {
+            v.record.locate(display, line);
+        }
+        self.sink
+            .record(checked, (display, line))
+            .map_err(|e| e.to_string())
+    }
+
+    /// Counts `n` records of kind `root` that show nothing ([`Held::Quiet`]).
+    fn quiet(&mut self, root: palisade_lang::schema::Root, n: usize) {
+        self.evaluated += n as u64;
+        self.sink.count(root, n);
+    }
+}
+
 /// Runs `check`; returns the exit code.
 pub fn run(args: CheckArgs) -> Result<i32, Fatal> {
     args.evidence.validate()?;
@@ -519,45 +559,27 @@ pub fn run(args: CheckArgs) -> Result<i32, Fatal> {
             *sink.context.entry(kind.clone()).or_default() += n;
         }
     }
-    let mut recorder =
+    let recorder =
         crate::evidence::Recorder::start(&args.evidence, program, &inputs, &args.baselines, now)?;
-    let evaluation = Evaluation::new(&matcher, &dataset, &opts, &args);
-    let mut evaluated = 0u64;
-    // Pass 2: every record, reported in input order.
-    let mut deliver = |result: Held, display: &str, line: Option<u32>| -> Result<(), String> {
-        let Evaluated {
-            mut checked,
-            evidence,
-        } = match result {
-            Held::Evaluated(result) => *result,
-            Held::Quiet(root, n) => {
-                evaluated += n as u64;
-                sink.count(root, n);
-                return Ok(());
-            }
-            Held::Failed(Fatal(e)) => return Err(e),
-        };
-        evaluated += 1;
-        if let (Some(rec), Some((excepted, digest))) = (recorder.as_mut(), evidence) {
-            rec.record(checked.violations_mut(), &excepted, || digest)
-                .map_err(|e| e.0)?;
-        }
-        for v in checked.violations_mut() {
-            v.record.locate(display, line);
-        }
-        sink.record(checked, (display, line))
-            .map_err(|e| e.to_string())
+    let mut report = Report {
+        sink,
+        recorder,
+        evaluated: 0,
     };
+    let evaluation = Evaluation::new(&matcher, &dataset, &opts, &args);
+    // Pass 2: every record, reported in input order.
     let mut pass = || -> Result<(), Fatal> {
         for (input, placed) in inputs.iter().zip(&mut placed) {
             if let Some(held) = placed.held.take() {
                 // Evaluated by pass 1 (every line is one record, pass 1 read it so).
                 for result in held.into_iter().flatten() {
-                    if let Held::Failed(fatal) = result {
-                        return Err(fatal);
+                    match result {
+                        Held::Quiet(root, n) => report.quiet(root, n),
+                        Held::Evaluated(result) => report
+                            .deliver(*result, &input.display, None)
+                            .map_err(|e| Fatal(format!("{}: {e}", input.display)))?,
+                        Held::Failed(fatal) => return Err(fatal),
                     }
-                    deliver(result, &input.display, None)
-                        .map_err(|e| Fatal(format!("{}: {e}", input.display)))?;
                 }
                 continue;
             }
@@ -569,9 +591,7 @@ pub fn run(args: CheckArgs) -> Result<i32, Fatal> {
                     threads,
                     |json, place| evaluation.line(json, place, by_line, recording, &input.display),
                     |result| match result {
-                        Some(result) => {
-                            deliver(Held::Evaluated(Box::new(result)), &input.display, None)
-                        }
+                        Some(result) => report.deliver(result, &input.display, None),
                         None => Ok(()),
                     },
                 )?;
@@ -603,9 +623,7 @@ pub fn run(args: CheckArgs) -> Result<i32, Fatal> {
                 };
                 let Some(root) = root else { return Ok(()) };
                 match evaluation.evaluate(root, json)? {
-                    Some(result) => {
-                        deliver(Held::Evaluated(Box::new(result)), &input.display, line)
-                    }
+                    Some(result) => report.deliver(result, &input.display, line),
                     None => Ok(()),
                 }
             };
@@ -620,11 +638,16 @@ pub fn run(args: CheckArgs) -> Result<i32, Fatal> {
         Ok(())
     };
     if let Err(e) = pass() {
-        if let Some(rec) = recorder {
+        if let Some(rec) = report.recorder {
             rec.abandon();
         }
         return Err(e);
     }
+    let Report {
+        sink,
+        recorder,
+        evaluated,
+    } = report;
     let outcome = sink.finish(policies)?;
     let failing = outcome.iter().any(|o| match args.fail_on {
         Some(threshold) => o.severity >= threshold,

@@ -1,6 +1,6 @@
 //! How a process finds its baseline: events come in the millions and baselines in the tens
-//! of thousands, so a join reads little memory: the hash of the container's identity, one
-//! key to compare (in one allocation), and a sorted array of path numbers.
+//! of thousands, so a join reads little memory: the hash of the container's identity, and
+//! one entry of two cache lines holding the key to compare and the sorted path numbers.
 
 use crate::record::{Baseline, Process};
 use rustc_hash::{FxHashMap, FxHasher};
