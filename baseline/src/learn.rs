@@ -12,11 +12,14 @@
 //! is never learned again.
 
 use crate::file::Identity;
+use hashbrown::HashTable;
 use palisade_engine::record::{Baseline, Process, StrMap, Timestamp, workload_name};
 use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
+use smallvec::SmallVec;
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::hash::BuildHasher;
 
 /// Most examples of bad events kept for the report.
 const MAX_EXAMPLES: usize = 10;
@@ -138,11 +141,82 @@ struct Seen {
 }
 
 /// What was observed of one container of one workload.
+/// A group and what finds it: its key (inline: the table's one comparison reads the line
+/// the group starts on) and its identity.
+#[derive(Debug)]
+struct Slot {
+    key: SmallVec<[u8; 48]>,
+    hash: u64,
+    identity: Identity,
+    group: Group,
+}
+
+/// Paths a group saw, by number. The numbers sit in the group's slot and are searched in
+/// order (a container runs a handful of paths, and this keeps each event to the slot's
+/// cache lines); past [`PathsSeen::SCANNED`] paths an index finds them.
+#[derive(Debug, Default)]
+struct PathsSeen {
+    numbers: SmallVec<[u32; 8]>,
+    seen: Vec<Seen>,
+    index: Option<FxHashMap<u32, u32>>,
+}
+
+impl PathsSeen {
+    /// Paths searched in order before an index is built.
+    const SCANNED: usize = 32;
+
+    /// What was seen of path `number`, added when new.
+    fn entry(&mut self, number: u32) -> &mut Seen {
+        let found = match &self.index {
+            Some(index) => index.get(&number).map(|&i| i as usize),
+            None => self.numbers.iter().position(|&n| n == number),
+        };
+        let i = match found {
+            Some(i) => i,
+            None => {
+                let i = self.numbers.len();
+                self.numbers.push(number);
+                self.seen.push(Seen::default());
+                let position = u32::try_from(i).unwrap_or(u32::MAX);
+                match &mut self.index {
+                    Some(index) => {
+                        index.insert(number, position);
+                    }
+                    None if i >= Self::SCANNED => {
+                        self.index = Some(
+                            self.numbers
+                                .iter()
+                                .zip(0u32..)
+                                .map(|(&n, i)| (n, i))
+                                .collect(),
+                        );
+                    }
+                    None => {}
+                }
+                i
+            }
+        };
+        // `numbers` and `seen` grow together, so `i` is in both.
+        let last = self.seen.len().saturating_sub(1);
+        &mut self.seen[i.min(last)]
+    }
+
+    /// Every path number seen, with what was seen.
+    fn iter(&self) -> impl Iterator<Item = (u32, &Seen)> {
+        self.numbers.iter().copied().zip(&self.seen)
+    }
+}
+
+/// The hash of a group key.
+fn key_hash(key: &[u8]) -> u64 {
+    rustc_hash::FxBuildHasher.hash_one(key)
+}
+
 #[derive(Debug, Default)]
 struct Group {
     first: i64,
     /// Paths seen (by their number in [`Learner::paths`]), with when.
-    paths: FxHashMap<u32, Seen>,
+    paths: PathsSeen,
     /// Up to two distinct deployment ids (two mean the workload has several).
     ids: BTreeSet<String>,
     /// Labels every event that had labels agreed on.
@@ -242,9 +316,12 @@ pub struct Learner {
     existing: BTreeMap<Identity, Baseline>,
     /// Existing baselines' identities by `deployment id \0 container`.
     existing_by_id: HashMap<String, Identity>,
-    /// What was observed, by [`Learner::key`] of the identity (a fast hash: the keys are
-    /// ours, and a hostile input can only make its own lookups slower).
-    groups: FxHashMap<String, (Identity, Group)>,
+    /// What was observed, by [`Learner::key`] of the identity: numbers into `slots` in a
+    /// small table that stays in cache (a fast hash: the keys are ours, and a hostile input
+    /// can only make its own lookups slower).
+    groups: HashTable<u32>,
+    /// The groups, in the order first seen.
+    slots: Vec<Slot>,
     /// A reused buffer for keys.
     key: String,
     /// Every distinct path, numbered: workloads share most of their paths, so the table
@@ -277,7 +354,8 @@ impl Learner {
             options,
             existing: by_identity,
             existing_by_id,
-            groups: FxHashMap::default(),
+            groups: HashTable::new(),
+            slots: Vec::new(),
             key: String::new(),
             paths: FxHashMap::default(),
             path_names: Vec::new(),
@@ -356,6 +434,35 @@ impl Learner {
         );
     }
 
+    /// The number of the group with `key`, added (first seen at `time`) when new.
+    fn slot_of(&mut self, key: &str, time: i64, identity: impl FnOnce() -> Identity) -> usize {
+        let hash = key_hash(key.as_bytes());
+        let slots = &self.slots;
+        let found = self.groups.find(hash, |&n| {
+            slots
+                .get(n as usize)
+                .is_some_and(|s| s.key.as_slice() == key.as_bytes())
+        });
+        if let Some(&n) = found {
+            return n as usize;
+        }
+        let n = self.slots.len();
+        self.slots.push(Slot {
+            key: SmallVec::from_slice(key.as_bytes()),
+            hash,
+            identity: identity(),
+            group: Group {
+                first: time,
+                ..Group::default()
+            },
+        });
+        let slots = &self.slots;
+        self.groups.insert_unique(hash, n as u32, |&m| {
+            slots.get(m as usize).map_or(0, |s| s.hash)
+        });
+        n
+    }
+
     /// Writes the key of an identity's parts into `out`.
     fn key(out: &mut String, parts: [&str; 5]) {
         out.clear();
@@ -421,24 +528,17 @@ impl Learner {
         if startup {
             self.report.startup_events += 1;
         }
-        let (_, group) = match self.groups.get_mut(key.as_str()) {
-            Some(entry) => entry,
-            None => {
-                let identity = Identity {
-                    cluster: parts[0].to_string(),
-                    namespace: parts[1].to_string(),
-                    workload: parts[2].to_string(),
-                    deployment_id: parts[3].to_string(),
-                    container: parts[4].to_string(),
-                };
-                let group = Group {
-                    first: time,
-                    ..Group::default()
-                };
-                self.groups.entry(key.clone()).or_insert((identity, group))
-            }
-        };
+        let number = self.slot_of(&key, time, || Identity {
+            cluster: parts[0].to_string(),
+            namespace: parts[1].to_string(),
+            workload: parts[2].to_string(),
+            deployment_id: parts[3].to_string(),
+            container: parts[4].to_string(),
+        });
         self.key = key;
+        let Some(Slot { group, .. }) = self.slots.get_mut(number) else {
+            return;
+        };
         group.first = group.first.min(time);
         if let Some(id) = id
             && group.ids.len() < 2
@@ -464,7 +564,7 @@ impl Learner {
                 n
             }
         };
-        let seen = group.paths.entry(number).or_default();
+        let seen = group.paths.entry(number);
         if startup {
             min_into(&mut seen.startup, time);
         } else {
@@ -491,14 +591,14 @@ impl Learner {
                 }
             })
             .collect();
-        for (key, (identity, theirs)) in other.groups {
-            let (_, ours) = self.groups.entry(key).or_insert_with(|| {
-                let group = Group {
-                    first: theirs.first,
-                    ..Group::default()
-                };
-                (identity, group)
-            });
+        for slot in other.slots {
+            let key = std::str::from_utf8(&slot.key).unwrap_or_default();
+            let theirs = slot.group;
+            let identity = slot.identity;
+            let number = self.slot_of(key, theirs.first, || identity);
+            let Some(Slot { group: ours, .. }) = self.slots.get_mut(number) else {
+                continue;
+            };
             ours.first = ours.first.min(theirs.first);
             for id in theirs.ids {
                 if ours.ids.len() < 2 {
@@ -512,9 +612,9 @@ impl Learner {
                 }
                 (agreed, labels) => agreed.or(labels),
             };
-            for (number, seen) in theirs.paths {
+            for (number, seen) in theirs.paths.iter() {
                 let number = numbers.get(number as usize).copied().unwrap_or(u32::MAX);
-                let slot = ours.paths.entry(number).or_default();
+                let slot = ours.paths.entry(number);
                 if let Some(t) = seen.run {
                     min_into(&mut slot.run, t);
                 }
@@ -545,15 +645,33 @@ impl Learner {
     pub fn finish(mut self) -> Result<Learned, String> {
         let mut report = std::mem::take(&mut self.report);
         report.clock = self.clock.map(Timestamp);
-        let mut groups: HashMap<Identity, Group> = self.groups.drain().map(|(_, g)| g).collect();
-        let mut identities: BTreeSet<Identity> = self.existing.keys().cloned().collect();
-        identities.extend(groups.keys().cloned());
-        let mut out = Vec::with_capacity(identities.len());
-        for identity in identities {
-            let group = groups.remove(&identity);
-            let (mut b, created) = match self.existing.remove(&identity) {
-                Some(b) => (b, false),
-                None => (self.new_baseline(&identity, group.as_ref()), true),
+        // The groups and the existing baselines, both sorted by identity, walked together.
+        self.groups.clear();
+        let mut slots = std::mem::take(&mut self.slots);
+        slots.sort_unstable_by(|a, b| a.identity.cmp(&b.identity));
+        let mut slots = slots.into_iter().peekable();
+        let mut existing = std::mem::take(&mut self.existing).into_iter().peekable();
+        let mut out = Vec::with_capacity(slots.len() + existing.len());
+        loop {
+            let next = match (existing.peek(), slots.peek()) {
+                (None, None) => break,
+                (Some((have, _)), Some(slot)) => have.cmp(&slot.identity),
+                (Some(_), None) => std::cmp::Ordering::Less,
+                (None, Some(_)) => std::cmp::Ordering::Greater,
+            };
+            let (found, group) = match next {
+                std::cmp::Ordering::Less => (existing.next().map(|(_, b)| b), None),
+                std::cmp::Ordering::Greater => (None, slots.next()),
+                std::cmp::Ordering::Equal => (existing.next().map(|(_, b)| b), slots.next()),
+            };
+            let (group, identity) = match group {
+                Some(slot) => (Some(slot.group), Some(slot.identity)),
+                None => (None, None),
+            };
+            let (mut b, created) = match (found, &identity) {
+                (Some(b), _) => (b, false),
+                (None, Some(identity)) => (self.new_baseline(identity, group.as_ref()), true),
+                (None, None) => continue,
             };
             let was_locked = b.locked;
             if let Some(group) = &group
@@ -573,8 +691,8 @@ impl Learner {
                 && let Some(group) = &group
             {
                 let name = b.name();
-                for (number, seen) in &group.paths {
-                    let path = self.path_name(*number);
+                for (number, seen) in group.paths.iter() {
+                    let path = self.path_name(number);
                     if let Some(first) = seen.run
                         && !b.processes.iter().any(|p| p == path)
                     {
@@ -649,8 +767,8 @@ impl Learner {
         let mut processes: BTreeSet<String> = b.processes.iter().cloned().collect();
         let mut startup: BTreeSet<String> = b.startup.iter().cloned().collect();
         let mut first_seen = std::mem::take(&mut b.first_seen);
-        for (number, seen) in &group.paths {
-            let path = self.path_name(*number);
+        for (number, seen) in group.paths.iter() {
+            let path = self.path_name(number);
             if b.removed.iter().any(|r| r == path) {
                 continue;
             }

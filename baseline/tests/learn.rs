@@ -481,3 +481,46 @@ fn replicas_and_restarts_share_one_baseline_and_deployment_ids_are_kept() {
     let by_id: Process = serde_json::from_value(json!({"kind": "process", "id": "x", "deployment_id": "dep-1", "container": "main", "exec_path": "/app/server"})).unwrap();
     assert!(data.join_process(&by_id).baseline.is_some());
 }
+
+/// A container that runs more paths than a group searches in order (its paths then go
+/// through an index): every path is learned once, in any order, and when learned in
+/// pieces that are merged.
+#[test]
+fn a_container_with_many_paths_learns_each_once_in_any_order() {
+    let paths: Vec<String> = (0..100).map(|i| format!("/opt/tool{i}")).collect();
+    let events: Vec<Process> = (0..300)
+        .map(|i| {
+            let path = &paths[(i * 37) % paths.len()];
+            process(
+                &format!("e{i}"),
+                "api",
+                "main",
+                path,
+                T0 + i as i64,
+                0,
+                None,
+            )
+        })
+        .collect();
+    let forward = learn(&events, Vec::new());
+    let mut reversed = events.clone();
+    reversed.reverse();
+    assert_eq!(learn(&reversed, Vec::new()), forward);
+    let b = &forward.baselines[0];
+    let mut expected = paths.clone();
+    expected.sort();
+    assert_eq!(b.processes, expected);
+    assert_eq!(forward.report.events, 300);
+    let options = Options {
+        window_seconds: WINDOW,
+        startup_seconds: 60,
+    };
+    let mut first = Learner::new(options, Vec::new()).unwrap();
+    let mut second = Learner::new(options, Vec::new()).unwrap();
+    for (i, p) in events.iter().enumerate() {
+        let piece = if i < 150 { &mut first } else { &mut second };
+        piece.observe(p, || format!("event {i}"));
+    }
+    first.merge(second);
+    assert_eq!(first.finish().unwrap(), forward);
+}
