@@ -195,6 +195,13 @@ enum Command {
     /// A SOC 2 report of a period from verified evidence logs: HTML, JSON, OSCAL
     /// assessment results or OpenReports.
     Report(evidence::ReportArgs),
+    /// The language server for editors, on stdin and stdout: diagnostics, hover,
+    /// completion, definitions, references, formatting and fixes (docs/editors.md).
+    Lsp {
+        /// Accepted for editors that pass it (stdio is the only transport).
+        #[arg(long)]
+        stdio: bool,
+    },
     /// Translate policies from other engines.
     Import {
         #[command(subcommand)]
@@ -334,6 +341,9 @@ fn run(cli: Cli) -> Result<i32, Fatal> {
         Command::Baseline { action } => baseline::run(action),
         Command::Report(args) => evidence::report(args),
         Command::Serve { args } => serve::run(&args),
+        Command::Lsp { stdio: _ } => {
+            palisade_lsp::stdio::serve().map_err(|e| Fatal(format!("lsp: {e}")))
+        }
         Command::Import {
             from: ImportFrom::Stackrox { file },
         } => library::import_stackrox(&file),

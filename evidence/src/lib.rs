@@ -16,7 +16,8 @@ pub mod note;
 pub mod openreports;
 pub mod oscal;
 pub mod period;
-pub mod soc2;
+/// The SOC 2 criteria: ids, principles and titles (kept beside the language that cites them).
+pub use palisade_lang::soc2;
 #[cfg(feature = "store")]
 pub mod store;
 #[cfg(feature = "store")]

@@ -12,6 +12,7 @@ pub mod hir;
 pub mod lint;
 pub mod literal;
 pub mod schema;
+pub mod soc2;
 pub mod span;
 pub mod syntax;
 

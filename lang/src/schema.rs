@@ -675,31 +675,7 @@ impl FieldId {
 
 /// SOC 2 Trust Services Criteria (2017) ids a policy may cite.
 pub fn is_soc2_criterion(id: &str) -> bool {
-    const SERIES: &[(&str, u32, &[u32])] = &[
-        ("CC", 1, &[1, 2, 3, 4, 5]),
-        ("CC", 2, &[1, 2, 3]),
-        ("CC", 3, &[1, 2, 3, 4]),
-        ("CC", 4, &[1, 2]),
-        ("CC", 5, &[1, 2, 3]),
-        ("CC", 6, &[1, 2, 3, 4, 5, 6, 7, 8]),
-        ("CC", 7, &[1, 2, 3, 4, 5]),
-        ("CC", 8, &[1]),
-        ("CC", 9, &[1, 2]),
-        ("A", 1, &[1, 2, 3]),
-        ("C", 1, &[1, 2]),
-        ("PI", 1, &[1, 2, 3, 4, 5]),
-        ("P", 1, &[1]),
-        ("P", 2, &[1]),
-        ("P", 3, &[1, 2]),
-        ("P", 4, &[1, 2, 3]),
-        ("P", 5, &[1, 2]),
-        ("P", 6, &[1, 2, 3, 4, 5, 6, 7]),
-        ("P", 7, &[1]),
-        ("P", 8, &[1]),
-    ];
-    SERIES
-        .iter()
-        .any(|(prefix, major, minors)| minors.iter().any(|m| id == format!("{prefix}{major}.{m}")))
+    crate::soc2::criteria().any(|c| c == id)
 }
 
 #[cfg(test)]

@@ -1,5 +1,37 @@
-//! The SOC 2 Trust Services Criteria (2017) as reports group them: the principle a
-//! criterion belongs to and a short title (our paraphrase, not the AICPA's text).
+//! The SOC 2 Trust Services Criteria (2017): the ids a policy may cite, the principle each
+//! belongs to and a short title (our paraphrase, not the AICPA's text), as policies, reports
+//! and the editor show them.
+
+/// The criteria series: prefix, series number, and the criterion numbers in it.
+const SERIES: &[(&str, u32, &[u32])] = &[
+    ("CC", 1, &[1, 2, 3, 4, 5]),
+    ("CC", 2, &[1, 2, 3]),
+    ("CC", 3, &[1, 2, 3, 4]),
+    ("CC", 4, &[1, 2]),
+    ("CC", 5, &[1, 2, 3]),
+    ("CC", 6, &[1, 2, 3, 4, 5, 6, 7, 8]),
+    ("CC", 7, &[1, 2, 3, 4, 5]),
+    ("CC", 8, &[1]),
+    ("CC", 9, &[1, 2]),
+    ("A", 1, &[1, 2, 3]),
+    ("C", 1, &[1, 2]),
+    ("PI", 1, &[1, 2, 3, 4, 5]),
+    ("P", 1, &[1]),
+    ("P", 2, &[1]),
+    ("P", 3, &[1, 2]),
+    ("P", 4, &[1, 2, 3]),
+    ("P", 5, &[1, 2]),
+    ("P", 6, &[1, 2, 3, 4, 5, 6, 7]),
+    ("P", 7, &[1]),
+    ("P", 8, &[1]),
+];
+
+/// Every criterion id, in report order (`CC1.1` ... `P8.1`).
+pub fn criteria() -> impl Iterator<Item = String> {
+    SERIES.iter().flat_map(|(prefix, major, minors)| {
+        minors.iter().map(move |m| format!("{prefix}{major}.{m}"))
+    })
+}
 
 /// The trust principles, in report order, with the criterion prefix of each.
 pub const PRINCIPLES: [(&str, &str); 5] = [
@@ -98,5 +130,16 @@ mod tests {
         ids.sort_by_key(|id| order(id));
         assert_eq!(ids, ["CC6.1", "CC6.8", "CC8.1", "CC10.1", "A1.1", "PI1.2"]);
         assert_eq!(title("CC6.5"), "Logical and physical access controls");
+    }
+
+    #[test]
+    fn every_criterion_is_listed_once_with_a_principle() {
+        let all: Vec<String> = criteria().collect();
+        assert_eq!(all.len(), 61);
+        assert_eq!(all.first().map(String::as_str), Some("CC1.1"));
+        assert_eq!(all.last().map(String::as_str), Some("P8.1"));
+        let distinct: std::collections::BTreeSet<&String> = all.iter().collect();
+        assert_eq!(distinct.len(), all.len());
+        assert!(all.iter().all(|id| principle(id) != "Other"));
     }
 }
