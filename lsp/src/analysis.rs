@@ -8,7 +8,7 @@ use palisade_lang::ast::{self, ItemKind};
 use palisade_lang::diag::Severity;
 use palisade_lang::span::Span;
 use palisade_lang::{Diagnostic, SourceFile, Sources};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::str::FromStr;
 
 /// What a document holds.
@@ -46,6 +46,18 @@ pub struct File {
     pub parsed: ast::File,
     /// The names in it (empty for StackRox JSON: positions there are not the policy's).
     pub occurrences: Vec<Occurrence>,
+    /// What parsing found (none until it is parsed).
+    syntax: Option<Syntax>,
+    /// Why a StackRox document could not be imported.
+    import_error: Option<String>,
+}
+
+/// A parse's errors, kept with the parse.
+#[derive(Debug)]
+struct Syntax {
+    errors: Vec<Diagnostic>,
+    /// An item failed to parse.
+    failed: bool,
 }
 
 /// Where a list, macro or policy is defined.
@@ -79,47 +91,98 @@ pub struct Analysis {
 }
 
 impl Analysis {
-    /// Analyses `documents` (URI and text), in that order.
-    pub fn new<'a>(documents: impl IntoIterator<Item = (&'a str, &'a str)>) -> Analysis {
+    /// Analyses `documents` (URI and text), in that order. Documents whose text did not
+    /// change since `previous` keep their parse (typing in one file of a large workspace
+    /// parses that file again, and checks them all).
+    pub fn new<'a>(
+        documents: impl IntoIterator<Item = (&'a str, &'a str)>,
+        previous: Analysis,
+    ) -> Analysis {
         let mut analysis = Analysis::default();
-        let mut import_errors: Vec<(usize, String)> = Vec::new();
-        for (uri, text) in documents {
-            let kind = Kind::of(uri);
-            let checked_text = match kind {
-                Kind::Policy => text.to_string(),
-                Kind::StackRox => match palisade_stackrox::translate_document(text) {
-                    Ok(pal) => pal,
-                    Err(e) => {
-                        import_errors.push((analysis.files.len(), e.to_string()));
-                        String::new()
-                    }
-                },
-            };
-            analysis.sources.add(SourceFile::new(uri, checked_text));
-            analysis.files.push(File {
-                uri: uri.to_string(),
-                kind,
-                text: text.to_string(),
-                lines: LineIndex::new(text),
-                parsed: empty_file(),
-                occurrences: Vec::new(),
-            });
-        }
-        let (parsed, checked) = palisade_lang::parse_and_check(&analysis.sources);
-        let mut raw: Vec<Vec<Diagnostic>> = vec![Vec::new(); analysis.files.len()];
-        for d in palisade_lang::lint::missing_data_traps(&analysis.sources, &parsed)
+        let mut kept: HashMap<String, (File, String)> = previous
+            .files
             .into_iter()
-            .chain(checked.err().unwrap_or_default())
-        {
+            .zip(previous.sources.files)
+            .map(|(f, source)| (f.uri.clone(), (f, source.text)))
+            .collect();
+        for (uri, text) in documents {
+            let index = analysis.files.len();
+            match kept.remove(uri).filter(|(f, _)| f.text == text) {
+                Some((mut f, checked_text)) => {
+                    if let Some(syntax) = &mut f.syntax {
+                        for d in &mut syntax.errors {
+                            d.file = index;
+                        }
+                    }
+                    analysis.sources.add(SourceFile::new(uri, checked_text));
+                    analysis.files.push(f);
+                }
+                None => {
+                    let kind = Kind::of(uri);
+                    let (checked_text, import_error) = match kind {
+                        Kind::Policy => (text.to_string(), None),
+                        Kind::StackRox => match palisade_stackrox::translate_document(text) {
+                            Ok(pal) => (pal, None),
+                            Err(e) => (String::new(), Some(e.to_string())),
+                        },
+                    };
+                    analysis.sources.add(SourceFile::new(uri, checked_text));
+                    analysis.files.push(File {
+                        uri: uri.to_string(),
+                        kind,
+                        text: text.to_string(),
+                        lines: LineIndex::new(text),
+                        parsed: empty_file(),
+                        occurrences: Vec::new(),
+                        syntax: None,
+                        import_error,
+                    });
+                }
+            }
+        }
+        // Parse what changed.
+        for (i, f) in analysis.files.iter_mut().enumerate() {
+            if f.syntax.is_none() {
+                let (file, errors, failed) = palisade_lang::parse_recover(&analysis.sources, i);
+                if f.kind == Kind::Policy {
+                    f.occurrences = locate::occurrences(&file);
+                }
+                f.parsed = file;
+                f.syntax = Some(Syntax { errors, failed });
+            }
+        }
+        // Check everything together, as `palisade compile` does: after a syntax error only
+        // the syntax errors (the broken item's names would all be reported unknown).
+        let parsed: Vec<(usize, ast::File)> = analysis
+            .files
+            .iter_mut()
+            .enumerate()
+            .map(|(i, f)| (i, std::mem::replace(&mut f.parsed, empty_file())))
+            .collect();
+        let mut raw: Vec<Vec<Diagnostic>> = vec![Vec::new(); analysis.files.len()];
+        let mut syntax_failed = false;
+        for f in &analysis.files {
+            if let Some(syntax) = &f.syntax {
+                syntax_failed |= syntax.failed;
+            }
+        }
+        let mut found = palisade_lang::lint::missing_data_traps(&analysis.sources, &parsed);
+        for f in &analysis.files {
+            found.extend(f.syntax.iter().flat_map(|s| s.errors.iter().cloned()));
+        }
+        if !syntax_failed && let Err(errors) = palisade_lang::check(&analysis.sources, &parsed) {
+            found.extend(errors);
+        }
+        for d in found {
             if let Some(list) = raw.get_mut(d.file) {
                 list.push(d);
             }
         }
-        for (index, file) in parsed {
-            if let Some(f) = analysis.files.get_mut(index) {
-                if f.kind == Kind::Policy {
-                    f.occurrences = locate::occurrences(&file);
-                }
+        for list in &mut raw {
+            list.sort_by_key(|d| d.span.start);
+        }
+        for (i, file) in parsed {
+            if let Some(f) = analysis.files.get_mut(i) {
                 f.parsed = file;
             }
         }
@@ -129,7 +192,7 @@ impl Analysis {
                 .get(i)
                 .map(|ds| ds.iter().map(|d| analysis.to_lsp(i, d)).collect())
                 .unwrap_or_default();
-            for (_, message) in import_errors.iter().filter(|(file, _)| *file == i) {
+            if let Some(message) = &f.import_error {
                 out.push(lsp_types::Diagnostic {
                     range: f.lines.range(&f.text, 0, 0),
                     severity: Some(DiagnosticSeverity::ERROR),

@@ -270,7 +270,7 @@ mod tests {
     fn labels(text_with_cursor: &str) -> Vec<String> {
         let offset = text_with_cursor.find('|').unwrap_or(0);
         let text = text_with_cursor.replace('|', "");
-        let analysis = Analysis::new([("file:///w/a.pal", text.as_str())]);
+        let analysis = Analysis::new([("file:///w/a.pal", text.as_str())], Analysis::default());
         complete(&analysis, 0, offset)
             .into_iter()
             .map(|c| c.label)

@@ -170,7 +170,7 @@ mod tests {
     #[test]
     fn a_range_formats_only_the_items_it_touches() {
         let text = "list a = [\"x\",\"y\"]\n\nlist b = [\"x\",\"y\"]\n";
-        let analysis = Analysis::new([("file:///w/a.pal", text)]);
+        let analysis = Analysis::new([("file:///w/a.pal", text)], Analysis::default());
         let second = text.rfind("list").unwrap_or(0);
         let edits = format_range(&analysis, 0, second, second + 1).unwrap_or_default();
         assert_eq!(edits.len(), 1);

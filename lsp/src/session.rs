@@ -339,7 +339,8 @@ impl Session {
             };
             (uri.as_str(), text)
         });
-        self.analysis = Analysis::new(docs);
+        let previous = std::mem::take(&mut self.analysis);
+        self.analysis = Analysis::new(docs, previous);
         for (uri, d) in &self.documents {
             if d.text.len() > MAX_DOCUMENT_BYTES
                 && let Some(list) = self.analysis.diagnostics.get_mut(uri)
