@@ -2,10 +2,7 @@
 //! compiled matcher and the reference evaluator.
 
 use crate::load::{self, Fatal};
-use palisade_engine::input::read_all;
-use palisade_engine::matcher::root_of;
-use palisade_engine::value::Ctx;
-use palisade_engine::{Dataset, EvalOptions, Matcher, Tri};
+use palisade_engine::Matcher;
 use std::path::PathBuf;
 
 pub fn run(paths: &[PathBuf]) -> Result<i32, Fatal> {
@@ -22,7 +19,7 @@ pub fn run(paths: &[PathBuf]) -> Result<i32, Fatal> {
             let (l, c) = f.line_col(test.span.start);
             format!("{}:{l}:{c}", f.name)
         });
-        let result = run_one(&matcher, &set, test, default_now);
+        let result = palisade_engine::policy_test::run(&matcher, &set, test, default_now);
         match result {
             Ok(()) => {
                 passed += 1;
@@ -45,104 +42,4 @@ pub fn run(paths: &[PathBuf]) -> Result<i32, Fatal> {
         if set.policies.len() == 1 { "y" } else { "ies" }
     );
     Ok(if failed > 0 { 1 } else { 0 })
-}
-
-fn run_one(
-    matcher: &Matcher,
-    set: &palisade_lang::hir::CheckedSet,
-    test: &palisade_lang::hir::CheckedTest,
-    default_now: i64,
-) -> Result<(), String> {
-    let text = serde_json::to_string(&test.records).map_err(|e| e.to_string())?;
-    let records =
-        read_all(text.as_bytes()).map_err(|e| format!("invalid test record: {}", e.message))?;
-    let mut ds = Dataset::default();
-    let mut events = Vec::new();
-    for r in records {
-        if let Some(ev) = ds.add(r).map_err(|e| e.to_string())? {
-            events.push(ev);
-        }
-    }
-    ds.finish();
-    let now = test.now.unwrap_or(default_now);
-    let opts = EvalOptions {
-        now,
-        include_disabled: true,
-        stage: None,
-    };
-    let policy = set
-        .policies
-        .iter()
-        .find(|p| p.meta.name == test.policy)
-        .ok_or("unknown policy")?;
-    let roots = ds.roots(&events);
-    let mut fired = false;
-    // Why it came out as it did, for a failing test: the conditions that held for the
-    // violation, or the first that failed (and its value) for a policy that did not fire.
-    let mut why: Vec<String> = Vec::new();
-    for root in roots {
-        let (violations, not_fired) = matcher
-            .check(&ds, root, &opts, true)
-            .map_err(|e| e.to_string())?;
-        for v in violations.iter().filter(|v| v.policy == test.policy) {
-            for step in v.explain.iter().flatten() {
-                why.push(format!(
-                    "held: {}{} -> {}",
-                    step.condition,
-                    crate::output::value_note(&step.value),
-                    step.result
-                ));
-            }
-        }
-        for n in not_fired.iter().filter(|n| n.policy == test.policy) {
-            if let Some(step) = &n.failed {
-                let id = &n.record;
-                why.push(format!(
-                    "on {} `{}`: {}{} -> {}",
-                    id.kind,
-                    id.id,
-                    step.condition,
-                    crate::output::value_note(&step.value),
-                    step.result
-                ));
-            }
-        }
-        let compiled = violations.iter().any(|v| v.policy == test.policy);
-        // The oracle: the reference evaluator over the checked AST (scopes aside).
-        let ctx = Ctx {
-            dataset: &ds,
-            join: palisade_engine::report::join_of(&ds, root),
-            now,
-        };
-        let kind = root_of(root);
-        let applies = matcher.applies(&test.policy, &ctx, root, now);
-        let reference = applies
-            && policy
-                .rules
-                .iter()
-                .filter(|r| Some(r.root) == kind)
-                .any(|r| palisade_engine::reference::eval_rule(r, root, &ctx) == Tri::True);
-        if compiled != reference {
-            return Err(format!(
-                "compiled matcher ({compiled}) and reference evaluator ({reference}) disagree"
-            ));
-        }
-        fired |= compiled;
-    }
-    let because = |what: &str| {
-        if why.is_empty() {
-            what.to_string()
-        } else {
-            format!("{what}\n          {}", why.join("\n          "))
-        }
-    };
-    match (test.expect_fire, fired) {
-        (true, false) => Err(because(
-            "expected the policy to fire, it did not; the first condition that failed:",
-        )),
-        (false, true) => Err(because(
-            "expected no violation, the policy fired; the conditions that held:",
-        )),
-        _ => Ok(()),
-    }
 }

@@ -190,6 +190,7 @@ fn an_editor_session_uses_every_capability() {
         "documentRangeFormattingProvider",
         "documentSymbolProvider",
         "codeActionProvider",
+        "codeLensProvider",
     ] {
         assert!(!caps[cap].is_null(), "{cap} in {caps}");
     }
@@ -348,6 +349,23 @@ fn an_editor_session_uses_every_capability() {
         .filter_map(|s| s["name"].as_str())
         .collect();
     assert_eq!(names, ["Shell in a container", "a shell fires"]);
+    // The policy's tests, run for the code lens.
+    let lenses = c.request(
+        "textDocument/codeLens",
+        json!({"textDocument": {"uri": policies}}),
+    );
+    let titles: Vec<(u64, &str)> = lenses["result"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| {
+            (
+                l["range"]["start"]["line"].as_u64().unwrap(),
+                l["command"]["title"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(titles, [(0, "✓ 1 test passes"), (7, "✓ passes")]);
     let messy = "list   a=[\"x\",\"y\"]\nlist b = [\"z\"]\n";
     let messy_uri = c.uri("messy.pal");
     c.notify(

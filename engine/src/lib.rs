@@ -19,6 +19,7 @@ pub mod ir;
 pub mod json_report;
 
 pub mod matcher;
+pub mod policy_test;
 pub mod record;
 pub mod reference;
 pub mod report;

@@ -88,6 +88,8 @@ pub struct Analysis {
     pub diagnostics: BTreeMap<String, Vec<lsp_types::Diagnostic>>,
     /// The checker's diagnostics, by file index, for code actions.
     pub raw: Vec<Vec<Diagnostic>>,
+    /// The checked policy set, when the workspace has no errors.
+    pub checked: Option<palisade_lang::hir::CheckedSet>,
 }
 
 impl Analysis {
@@ -170,8 +172,11 @@ impl Analysis {
         for f in &analysis.files {
             found.extend(f.syntax.iter().flat_map(|s| s.errors.iter().cloned()));
         }
-        if !syntax_failed && let Err(errors) = palisade_lang::check(&analysis.sources, &parsed) {
-            found.extend(errors);
+        if !syntax_failed {
+            match palisade_lang::check(&analysis.sources, &parsed) {
+                Ok(set) => analysis.checked = Some(set),
+                Err(errors) => found.extend(errors),
+            }
         }
         for d in found {
             if let Some(list) = raw.get_mut(d.file) {

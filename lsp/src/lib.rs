@@ -6,12 +6,13 @@
 //! session compiled to WebAssembly. Capabilities: diagnostics as the text changes (every
 //! document of the workspace checked together), hover, completion, go to definition,
 //! references, document symbols, formatting (document and range) and a quick fix for every
-//! "did you mean".
+//! "did you mean", and a code lens over each policy and test with the result of its tests.
 
 mod analysis;
 mod complete;
 mod edits;
 mod hover;
+mod lens;
 mod locate;
 mod navigate;
 mod session;
@@ -20,4 +21,4 @@ pub mod stdio;
 mod text;
 
 pub use lsp_server::Message;
-pub use session::{FolderReader, Session};
+pub use session::{Clock, FolderReader, Session};

@@ -2,7 +2,7 @@
 //! (the stdio transport and the browser both drive it).
 
 use crate::analysis::{Analysis, Kind};
-use crate::{complete, edits, hover, navigate};
+use crate::{complete, edits, hover, lens, navigate};
 use lsp_server::{ErrorCode, Message, Notification, Request, RequestId, Response};
 use lsp_types::notification::{self as note, Notification as _};
 use lsp_types::request::{self as req, Request as _};
@@ -42,7 +42,11 @@ pub struct Session {
     shut_down: bool,
     exited: bool,
     read_folder: Option<FolderReader>,
+    clock: Option<Clock>,
 }
+
+/// The time now, in Unix seconds: the clock of tests that name none.
+pub type Clock = fn() -> i64;
 
 /// Largest document the server analyses (the language's own limit).
 const MAX_DOCUMENT_BYTES: usize = palisade_lang::MAX_SOURCE_BYTES;
@@ -53,12 +57,17 @@ impl Session {
         Session::default()
     }
 
-    /// A session that also reads the policy files of the workspace folders it is given.
-    pub fn with_folders(read_folder: FolderReader) -> Session {
-        Session {
-            read_folder: Some(read_folder),
-            ..Session::default()
-        }
+    /// The session, reading the policy files of the workspace folders it is given.
+    pub fn with_folders(mut self, read_folder: FolderReader) -> Session {
+        self.read_folder = Some(read_folder);
+        self
+    }
+
+    /// The session, with a clock for tests that name no `now` (without one they run at
+    /// the Unix epoch).
+    pub fn with_clock(mut self, clock: Clock) -> Session {
+        self.clock = Some(clock);
+        self
     }
 
     /// Whether the client sent `exit`.
@@ -160,6 +169,13 @@ impl Session {
                     Some(edits::format_range(&s.analysis, file, start, end))
                 });
             }
+            req::CodeLensRequest::METHOD => {
+                self.with::<lsp_types::CodeLensParams>(r.params, |s, p| {
+                    let file = s.analysis.file_of(p.text_document.uri.as_str())?;
+                    let now = s.clock.map_or(0, |clock| clock());
+                    to_value(lens::lenses(&s.analysis, file, now))
+                })
+            }
             req::CodeActionRequest::METHOD => {
                 self.with::<lsp_types::CodeActionParams>(r.params, |s, p| {
                     let (file, start) = s.place(&p.text_document.uri, p.range.start)?;
@@ -248,6 +264,9 @@ impl Session {
             document_formatting_provider: Some(OneOf::Left(true)),
             document_range_formatting_provider: Some(OneOf::Left(true)),
             code_action_provider: Some(lsp_types::CodeActionProviderCapability::Simple(true)),
+            code_lens_provider: Some(lsp_types::CodeLensOptions {
+                resolve_provider: Some(false),
+            }),
             ..Default::default()
         };
         to_value(InitializeResult {

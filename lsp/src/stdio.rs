@@ -22,7 +22,7 @@ pub fn serve() -> std::io::Result<i32> {
 
 /// Serves one client on any reader and writer (the tests drive it in memory).
 pub fn serve_on(input: &mut impl BufRead, output: &mut impl Write) -> std::io::Result<i32> {
-    let mut session = Session::with_folders(read_folder);
+    let mut session = Session::new().with_folders(read_folder).with_clock(now);
     while let Some(message) = Message::read(input)? {
         for reply in session.handle(message) {
             reply.write(output)?;
@@ -33,6 +33,21 @@ pub fn serve_on(input: &mut impl BufRead, output: &mut impl Write) -> std::io::R
         }
     }
     Ok(session.exit_code())
+}
+
+/// The time now (`PALISADE_NOW`, RFC 3339, when set, as for `palisade test`).
+fn now() -> i64 {
+    let system = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+    };
+    match std::env::var("PALISADE_NOW") {
+        Ok(text) => {
+            palisade_engine::record::Timestamp::parse(text.trim()).map_or_else(system, |t| t.0)
+        }
+        Err(_) => system(),
+    }
 }
 
 /// The `.pal` files under a `file:` folder URI: (URI, text), sorted by path. Hidden
