@@ -17,40 +17,43 @@ fi
 PROFILE="${PROFILE:-wasm-release}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-target/wasm}"
 if rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown; then
-  cargo build --profile "$PROFILE" --target wasm32-unknown-unknown -p palisade-wasm
+  cargo build --profile "$PROFILE" --target wasm32-unknown-unknown -p palisade-wasm -p palisade-lsp-wasm
 else
   for tool in /usr/bin/rustc /usr/bin/cargo wasm-ld-22; do
     command -v "$tool" >/dev/null || { echo "missing $tool: apt-get install rustc-web cargo-web rust-web-src lld-22" >&2; exit 2; }
   done
   RUSTC=/usr/bin/rustc RUSTC_BOOTSTRAP=1 RUSTFLAGS="-C linker=wasm-ld-22" \
-    /usr/bin/cargo build --profile "$PROFILE" -Zbuild-std=std,panic_abort --target wasm32-unknown-unknown -p palisade-wasm
+    /usr/bin/cargo build --profile "$PROFILE" -Zbuild-std=std,panic_abort --target wasm32-unknown-unknown -p palisade-wasm -p palisade-lsp-wasm
 fi
-WASM="$CARGO_TARGET_DIR/wasm32-unknown-unknown/$PROFILE/palisade_wasm.wasm"
-
 VERSION=$(grep -A1 '^name = "wasm-bindgen"$' Cargo.lock | sed -n 's/^version = "\(.*\)"$/\1/p')
 if ! wasm-bindgen --version 2>/dev/null | grep -q " $VERSION"; then
   cargo install wasm-bindgen-cli --version "=$VERSION" --locked
 fi
 
-# wasm-opt runs before wasm-bindgen: Debian's binaryen 108 breaks the externref table that
-# wasm-bindgen sets up when it runs after it.
-OPT_DIR="$CARGO_TARGET_DIR/wasm-opt"
-mkdir -p "$OPT_DIR"
-INPUT="$OPT_DIR/palisade_wasm.wasm"
-cp "$WASM" "$INPUT"
-if ! "$WASM_OPT" -Os --enable-bulk-memory --enable-sign-ext --enable-mutable-globals \
-     --enable-nontrapping-float-to-int --enable-reference-types --enable-multivalue "$WASM" -o "$INPUT" 2>"$OPT_DIR/log"; then
-  echo "wasm/build.sh: wasm-opt failed: $(tail -1 "$OPT_DIR/log")" >&2
-  exit 1
-fi
-echo "wasm-opt: $(stat -c %s "$WASM") -> $(stat -c %s "$INPUT") bytes"
-
 rm -rf wasm/pkg
 mkdir -p wasm/pkg/web wasm/pkg/node
-wasm-bindgen --target web --out-dir wasm/pkg/web "$INPUT"
-wasm-bindgen --target nodejs --out-dir wasm/pkg/node "$INPUT"
+OPT_DIR="$CARGO_TARGET_DIR/wasm-opt"
+mkdir -p "$OPT_DIR"
+# Two modules: the engine (palisade_wasm) and the language server (palisade_lsp_wasm, for
+# editors such as the playground's; pages that only evaluate do not load it).
+for module in palisade_wasm palisade_lsp_wasm; do
+  WASM="$CARGO_TARGET_DIR/wasm32-unknown-unknown/$PROFILE/$module.wasm"
+  # wasm-opt runs before wasm-bindgen: Debian's binaryen 108 breaks the externref table that
+  # wasm-bindgen sets up when it runs after it.
+  INPUT="$OPT_DIR/$module.wasm"
+  cp "$WASM" "$INPUT"
+  if ! "$WASM_OPT" -Os --enable-bulk-memory --enable-sign-ext --enable-mutable-globals \
+       --enable-nontrapping-float-to-int --enable-reference-types --enable-multivalue "$WASM" -o "$INPUT" 2>"$OPT_DIR/log"; then
+    echo "wasm/build.sh: wasm-opt failed on $module: $(tail -1 "$OPT_DIR/log")" >&2
+    exit 1
+  fi
+  echo "wasm-opt $module: $(stat -c %s "$WASM") -> $(stat -c %s "$INPUT") bytes"
+  wasm-bindgen --target web --out-dir wasm/pkg/web "$INPUT"
+  wasm-bindgen --target nodejs --out-dir wasm/pkg/node "$INPUT"
+done
 # Smoke test: the Node build loads and answers.
 node -e "const w = require('./wasm/pkg/node/palisade_wasm.js'); if (JSON.parse(w.builtin()).policies.length < 1) process.exit(1)"
+node -e "const l = require('./wasm/pkg/node/palisade_lsp_wasm.js'); const r = JSON.parse(l.lsp(JSON.stringify({jsonrpc: '2.0', id: 1, method: 'initialize', params: {processId: null, capabilities: {}}}), 0)); if (r[0].result.serverInfo.name !== 'palisade') process.exit(1)"
 
 cat > wasm/pkg/package.json <<JSON
 {
@@ -62,7 +65,8 @@ cat > wasm/pkg/package.json <<JSON
   "module": "web/palisade_wasm.js",
   "types": "web/palisade_wasm.d.ts",
   "exports": {
-    ".": { "types": "./web/palisade_wasm.d.ts", "node": "./node/palisade_wasm.js", "default": "./web/palisade_wasm.js" }
+    ".": { "types": "./web/palisade_wasm.d.ts", "node": "./node/palisade_wasm.js", "default": "./web/palisade_wasm.js" },
+    "./lsp": { "types": "./web/palisade_lsp_wasm.d.ts", "node": "./node/palisade_lsp_wasm.js", "default": "./web/palisade_lsp_wasm.js" }
   },
   "files": ["web/", "node/", "README.md"]
 }
@@ -71,3 +75,6 @@ cp wasm/README.md wasm/pkg/README.md
 raw=$(stat -c %s wasm/pkg/web/palisade_wasm_bg.wasm)
 gz=$(gzip -9 -c wasm/pkg/web/palisade_wasm_bg.wasm | wc -c)
 echo "wasm/pkg built: palisade_wasm_bg.wasm $raw bytes raw, $gz bytes gzip -9 ($PROFILE)"
+raw=$(stat -c %s wasm/pkg/web/palisade_lsp_wasm_bg.wasm)
+gz=$(gzip -9 -c wasm/pkg/web/palisade_lsp_wasm_bg.wasm | wc -c)
+echo "  and palisade_lsp_wasm_bg.wasm (the language server, ./lsp) $raw bytes raw, $gz bytes gzip -9"

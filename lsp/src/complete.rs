@@ -61,8 +61,9 @@ pub fn complete(analysis: &Analysis, file: usize, offset: usize) -> Vec<Completi
     let stages = policy.map(stages_of).unwrap_or_default();
     // `subject.` or `alias.` (and a partial field name after it).
     let word_start = line
-        .rfind(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '.'))
-        .map_or(0, |i| i + 1);
+        .char_indices()
+        .rfind(|(_, c)| !(c.is_ascii_alphanumeric() || *c == '_' || *c == '.'))
+        .map_or(0, |(i, c)| i + c.len_utf8());
     let word = &line[word_start..];
     if let Some((path, _partial)) = word.rsplit_once('.') {
         let subject = resolve(path, policy.unwrap_or(""));
@@ -302,6 +303,9 @@ mod tests {
         let clause = labels("policy \"p\" {\n  sev|");
         assert!(clause.contains(&"severity".to_string()));
         assert_eq!(labels("pol|"), ["policy", "list", "macro", "test"]);
+        // A word after a character of several bytes.
+        let after = labels("policy \"p\" {\n  lifecycle deploy\n  when é·container.|");
+        assert!(after.contains(&"privileged".to_string()), "{after:?}");
     }
 
     #[test]

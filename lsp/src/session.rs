@@ -1,7 +1,7 @@
 //! A language server session: JSON-RPC messages in, messages out, with no I/O of its own
 //! (the stdio transport and the browser both drive it).
 
-use crate::analysis::{Analysis, Kind};
+use crate::analysis::Analysis;
 use crate::{complete, edits, hover, lens, navigate};
 use lsp_server::{ErrorCode, Message, Notification, Request, RequestId, Response};
 use lsp_types::notification::{self as note, Notification as _};
@@ -25,8 +25,6 @@ pub type FolderReader = fn(&str) -> Vec<(String, String)>;
 #[derive(Debug)]
 struct Document {
     text: String,
-    /// Open in the editor (else read from the workspace folder).
-    open: bool,
     /// Read from the workspace folder (kept when the editor closes it).
     on_disk: bool,
 }
@@ -242,7 +240,6 @@ impl Session {
                 for (uri, text) in read(&folder) {
                     self.documents.entry(uri).or_insert(Document {
                         text,
-                        open: false,
                         on_disk: true,
                     });
                 }
@@ -301,7 +298,6 @@ impl Session {
                         doc.uri.as_str().to_string(),
                         Document {
                             text: doc.text,
-                            open: true,
                             on_disk,
                         },
                     );
@@ -325,11 +321,10 @@ impl Session {
             note::DidCloseTextDocument::METHOD => {
                 parse::<lsp_types::DidCloseTextDocumentParams>(n.params).is_ok_and(|p| {
                     let uri = p.text_document.uri.as_str();
-                    match self.documents.get_mut(uri) {
-                        Some(doc) if doc.on_disk => {
-                            doc.open = false;
-                            false
-                        }
+                    match self.documents.get(uri) {
+                        // A workspace file stays in the workspace with the text the
+                        // editor last had (saved, the usual case on close).
+                        Some(doc) if doc.on_disk => false,
                         Some(_) => {
                             self.documents.remove(uri);
                             true
@@ -399,16 +394,6 @@ impl Session {
             }
         }
         out
-    }
-
-    /// The kind of a known document.
-    pub fn kind_of(&self, uri: &str) -> Option<Kind> {
-        self.documents.contains_key(uri).then(|| Kind::of(uri))
-    }
-
-    /// Whether a document is open in the editor.
-    pub fn is_open(&self, uri: &str) -> bool {
-        self.documents.get(uri).is_some_and(|d| d.open)
     }
 }
 

@@ -11,4 +11,5 @@ for (const entry of ["src/main.js", "src/worker.js"]) {
 }
 for (const f of ["index.html", "style.css"]) fs.copyFileSync(f, `dist/${f}`);
 fs.copyFileSync("../pkg/web/palisade_wasm_bg.wasm", "dist/palisade_wasm_bg.wasm");
+fs.copyFileSync("../pkg/web/palisade_lsp_wasm_bg.wasm", "dist/palisade_lsp_wasm_bg.wasm");
 console.log("playground built in wasm/playground/dist");

@@ -7,14 +7,16 @@ import { linter, lintGutter, forceLinting } from "@codemirror/lint";
 import { palisade, highlight } from "./language.js";
 import { STARTER_POLICY, INPUTS, FLOWS } from "./samples.js";
 import { drawNetwork } from "./network.js";
+import { languageServer, lspHover, lspCompletion, offsetOf } from "./lsp.js";
 
 const $ = (id) => document.getElementById(id);
 const status = (text) => { $("status").textContent = text; };
 
 // ---- the engine, in a worker (restarted if it traps or takes too long) ----
-let worker, nextId = 0;
+let worker, nextId = 0, workerGeneration = 0;
 const pending = new Map();
 function startWorker() {
+  workerGeneration += 1;
   worker = new Worker(new URL("worker.js", import.meta.url), { type: "module" });
   worker.onmessage = (e) => {
     const p = pending.get(e.data.id);
@@ -52,23 +54,21 @@ function saveState() {
 }
 
 // ---- editors ----
+// The language server in the worker: diagnostics, hover, completion.
+const server = languageServer(call, () => workerGeneration);
 let lastDiagnostics = [];
 function toCm(doc, d) {
-  const pos = (line, col) => {
-    const l = doc.line(Math.max(1, Math.min(line || 1, doc.lines)));
-    return Math.min(l.from + Math.max(0, (col || 1) - 1), l.to);
-  };
-  const from = pos(d.line, d.column);
-  const to = Math.max(from, pos(d.end_line, d.end_column));
-  return { from, to: to === from ? Math.min(from + 1, doc.length) : to, severity: d.severity === "warning" ? "warning" : "error", message: d.message + (d.help ? ` (${d.help})` : "") };
+  const from = offsetOf(doc, d.range.start);
+  const to = Math.max(from, offsetOf(doc, d.range.end));
+  return { from, to: to === from ? Math.min(from + 1, doc.length) : to, severity: d.severity === 2 ? "warning" : "error", message: d.message };
 }
 const policyLinter = linter(async (view) => {
   const text = view.state.doc.toString();
   try {
-    const r = await call("compile", { policies: [{ name: "policy.pal", text }], builtin: false });
-    const own = (r.diagnostics || []).filter((d) => d.file === "policy.pal");
+    await server.sync(text);
+    const own = server.diagnostics();
     lastDiagnostics = own;
-    renderDiagnostics(own, r.error);
+    renderDiagnostics(own);
     return own.map((d) => toCm(view.state.doc, d));
   } catch (e) {
     renderDiagnostics([], { message: e.message });
@@ -81,7 +81,7 @@ function renderDiagnostics(list, error) {
   ul.replaceChildren();
   for (const d of list) {
     const li = document.createElement("li");
-    li.textContent = `${d.line}:${d.column}: ${d.message}${d.help ? " - " + d.help : ""}`;
+    li.textContent = `${d.range.start.line + 1}:${d.range.start.character + 1}: ${d.message.replace(/\n/g, " - ")}`;
     ul.append(li);
   }
   if (error) {
@@ -101,7 +101,7 @@ function editor(parent, doc, extra) {
 }
 
 const initial = loadState();
-const policyView = editor($("policy-editor"), initial?.policy ?? STARTER_POLICY, [palisade, highlight, policyLinter, lintGutter()]);
+const policyView = editor($("policy-editor"), initial?.policy ?? STARTER_POLICY, [palisade, highlight, policyLinter, lintGutter(), lspHover(server), lspCompletion(server)]);
 const inputView = editor($("input-editor"), initial?.input ?? Object.values(INPUTS)[0], []);
 $("builtin").checked = !!initial?.builtin;
 $("builtin").addEventListener("change", () => { scheduleCheck(); scheduleEvidence(); });

@@ -68,6 +68,42 @@ try {
   await page.waitForFunction(() => document.querySelector("#diagnostics").textContent.trim() === "", null, { timeout: 15000 });
   check(true, "the diagnostic is gone");
 
+  // Hover and completion come from the language server (palisade-lsp) in the worker.
+  // Where the word is on screen (the editor's text nodes are not elements to hover).
+  const at = await page.evaluate(() => {
+    const line = [...document.querySelectorAll("#policy-editor .cm-line")].find((l) => l.textContent.includes("when container.privileged"));
+    const walker = document.createTreeWalker(line, NodeFilter.SHOW_TEXT);
+    for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+      const i = n.textContent.indexOf("privileged");
+      if (i < 0) continue;
+      const range = document.createRange();
+      range.setStart(n, i + 2);
+      range.setEnd(n, i + 3);
+      const r = range.getBoundingClientRect();
+      return { x: r.x + r.width / 2, y: r.y + r.height / 2 };
+    }
+    return null;
+  });
+  check(at !== null, "the field is on screen");
+  await page.mouse.move(at.x, at.y);
+  await page.waitForSelector(".cm-lsp-hover", { timeout: 15000 });
+  const hoverText = await page.textContent(".cm-lsp-hover");
+  check(hoverText.includes("container.privileged: a boolean") && hoverText.includes("Stages: deploy, runtime"), `hover shows the field's type and stages: ${hoverText.split("\n")[0]}`);
+  await page.screenshot({ path: path.join(artifacts, "playground-hover.png") });
+  await page.mouse.move(0, 0);
+  await setPolicy(policy("").replace(/\n\}\n$/, ""));
+  await page.keyboard.type("priv");
+  await page.waitForSelector(".cm-tooltip-autocomplete", { timeout: 15000 });
+  const offered = await page.$$eval(".cm-tooltip-autocomplete li", (items) => items.map((i) => i.textContent));
+  check(offered.some((o) => o.startsWith("privileged")), `completion offers the field: ${offered.join(", ")}`);
+  await page.screenshot({ path: path.join(artifacts, "playground-completion.png") });
+  await page.keyboard.press("Enter");
+  await page.keyboard.insertText("\n}\n");
+  check((await page.textContent("#policy-editor")).includes("when container.privileged"), "the completion is inserted");
+  await page.waitForFunction(() => [...document.querySelectorAll("#results tbody tr")].some((r) => r.textContent.includes("No privileged containers")), null, { timeout: 15000 });
+  await page.waitForFunction(() => document.querySelector("#diagnostics").textContent.trim() === "", null, { timeout: 15000 });
+  check(true, "the completed policy checks and fires");
+
   // Disabled policies are evaluated only when asked, as with `palisade check --all`.
   const evaluated = async () => Number((await page.textContent("#summary")).match(/(\d+) polic/)?.[1]);
   const toggle = async (box, before) => {
