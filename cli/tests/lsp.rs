@@ -493,5 +493,13 @@ fn broken_documents_get_diagnostics_and_the_server_keeps_answering() {
     // Messages that are not what they claim: an error each, and the server goes on.
     let bad = c.request("textDocument/hover", json!({"textDocument": 7}));
     assert_eq!(bad["error"]["code"], -32602);
+    write!(c.stdin, "Content-Length: 6\r\n\r\n{{oops}}").unwrap();
+    c.stdin.flush().unwrap();
+    let after = c.request("textDocument/hover", json!({"textDocument": {"uri": c.uri("none.pal")}, "position": {"line": 0, "character": 0}}));
+    assert_eq!(
+        after["result"],
+        Value::Null,
+        "a body that is not JSON is skipped: {after}"
+    );
     c.stop();
 }

@@ -23,7 +23,18 @@ pub fn serve() -> std::io::Result<i32> {
 /// Serves one client on any reader and writer (the tests drive it in memory).
 pub fn serve_on(input: &mut impl BufRead, output: &mut impl Write) -> std::io::Result<i32> {
     let mut session = Session::new().with_folders(read_folder).with_clock(now);
-    while let Some(message) = Message::read(input)? {
+    loop {
+        let message = match Message::read(input) {
+            Ok(Some(message)) => message,
+            Ok(None) => break,
+            // A message whose body is not JSON-RPC (its length was read, so the next one
+            // starts where it should): said on stderr, and the session goes on.
+            Err(e) if e.kind() == std::io::ErrorKind::InvalidData => {
+                eprintln!("palisade lsp: a message was not read: {e}");
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
         for reply in session.handle(message) {
             reply.write(output)?;
         }
