@@ -434,3 +434,48 @@ fn ok(id: RequestId, result: Value) -> Message {
 fn fail(id: RequestId, code: ErrorCode, message: String) -> Message {
     Message::Response(Response::new_err(id, code as i32, message))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn message(v: Value) -> Message {
+        serde_json::from_value(v).unwrap_or_else(|e| unreachable!("{e}"))
+    }
+
+    #[test]
+    fn requests_wait_for_initialize_and_large_documents_are_reported_not_analysed() {
+        let mut session = Session::new();
+        let early = session.handle(message(serde_json::json!({"jsonrpc": "2.0", "id": 1,
+            "method": "textDocument/hover", "params": {}})));
+        let Some(Message::Response(r)) = early.first() else {
+            unreachable!("{early:?}")
+        };
+        assert_eq!(
+            r.error.as_ref().map(|e| e.code),
+            Some(ErrorCode::ServerNotInitialized as i32)
+        );
+        session.handle(message(serde_json::json!({"jsonrpc": "2.0", "id": 2,
+            "method": "initialize", "params": {"processId": null, "capabilities": {}}})));
+        session.handle(message(
+            serde_json::json!({"jsonrpc": "2.0", "method": "initialized", "params": {}}),
+        ));
+        let huge = "x".repeat(MAX_DOCUMENT_BYTES + 1);
+        let out = session.handle(message(serde_json::json!({"jsonrpc": "2.0",
+            "method": "textDocument/didOpen", "params": {"textDocument": {
+                "uri": "file:///w/huge.pal", "languageId": "palisade", "version": 1, "text": huge}}})));
+        let Some(Message::Notification(n)) = out.first() else {
+            unreachable!("{out:?}")
+        };
+        let messages: Vec<&str> = n.params["diagnostics"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|d| d["message"].as_str())
+            .collect();
+        assert_eq!(
+            messages,
+            ["this document is larger than 16 MiB: not analysed"]
+        );
+    }
+}

@@ -176,3 +176,43 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod folder_tests {
+    use super::*;
+
+    #[test]
+    fn a_folder_is_read_in_bounds_without_hidden_entries_or_links() {
+        let dir = std::env::temp_dir().join(format!("palisade-lsp-folder-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        for sub in ["a", ".git", "node_modules", "target", "a/b"] {
+            std::fs::create_dir_all(dir.join(sub)).unwrap_or_default();
+        }
+        for file in [
+            "a/one.pal",
+            "a/b/two.pal",
+            ".git/x.pal",
+            "node_modules/y.pal",
+            "target/z.pal",
+            "a/notes.txt",
+        ] {
+            std::fs::write(dir.join(file), "list l = [\"x\"]\n").unwrap_or_default();
+        }
+        let _ = std::os::unix::fs::symlink(dir.join("a"), dir.join("link"));
+        let found: Vec<String> = read_folder(&uri_of(&dir))
+            .into_iter()
+            .map(|(uri, _)| uri)
+            .collect();
+        let base = uri_of(&dir);
+        assert_eq!(
+            found,
+            [format!("{base}/a/b/two.pal"), format!("{base}/a/one.pal")]
+        );
+        // Past MAX_FILES, the rest are left out.
+        for i in 0..MAX_FILES + 5 {
+            std::fs::write(dir.join(format!("many{i:05}.pal")), "").unwrap_or_default();
+        }
+        assert_eq!(read_folder(&uri_of(&dir)).len(), MAX_FILES);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
