@@ -435,20 +435,20 @@ impl Learner {
     }
 
     /// The number of the group with `key`, added (first seen at `time`) when new.
-    fn slot_of(&mut self, key: &str, time: i64, identity: impl FnOnce() -> Identity) -> usize {
-        let hash = key_hash(key.as_bytes());
+    fn slot_of(&mut self, key: &[u8], time: i64, identity: impl FnOnce() -> Identity) -> usize {
+        let hash = key_hash(key);
         let slots = &self.slots;
         let found = self.groups.find(hash, |&n| {
             slots
                 .get(n as usize)
-                .is_some_and(|s| s.key.as_slice() == key.as_bytes())
+                .is_some_and(|s| s.key.as_slice() == key)
         });
         if let Some(&n) = found {
             return n as usize;
         }
         let n = self.slots.len();
         self.slots.push(Slot {
-            key: SmallVec::from_slice(key.as_bytes()),
+            key: SmallVec::from_slice(key),
             hash,
             identity: identity(),
             group: Group {
@@ -528,7 +528,7 @@ impl Learner {
         if startup {
             self.report.startup_events += 1;
         }
-        let number = self.slot_of(&key, time, || Identity {
+        let number = self.slot_of(key.as_bytes(), time, || Identity {
             cluster: parts[0].to_string(),
             namespace: parts[1].to_string(),
             workload: parts[2].to_string(),
@@ -592,10 +592,9 @@ impl Learner {
             })
             .collect();
         for slot in other.slots {
-            let key = std::str::from_utf8(&slot.key).unwrap_or_default();
             let theirs = slot.group;
             let identity = slot.identity;
-            let number = self.slot_of(key, theirs.first, || identity);
+            let number = self.slot_of(&slot.key, theirs.first, || identity);
             let Some(Slot { group: ours, .. }) = self.slots.get_mut(number) else {
                 continue;
             };

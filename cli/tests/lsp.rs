@@ -503,3 +503,20 @@ fn broken_documents_get_diagnostics_and_the_server_keeps_answering() {
     );
     c.stop();
 }
+
+#[test]
+fn a_clock_that_does_not_parse_is_refused_before_serving() {
+    let out = Command::new(env!("CARGO_BIN_EXE_palisade"))
+        .arg("lsp")
+        .env("PALISADE_NOW", "noon")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("PALISADE_NOW=`noon` is not an RFC 3339 time"),
+        "{stderr}"
+    );
+    assert!(out.stdout.is_empty());
+}

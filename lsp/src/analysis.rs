@@ -90,6 +90,8 @@ pub struct Analysis {
     pub raw: Vec<Vec<Diagnostic>>,
     /// The checked policy set, when the workspace has no errors.
     pub checked: Option<palisade_lang::hir::CheckedSet>,
+    /// `checked` compiled, when a code lens first needs it.
+    pub matcher: std::cell::OnceCell<Result<palisade_engine::Matcher, String>>,
 }
 
 impl Analysis {

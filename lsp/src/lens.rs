@@ -12,10 +12,13 @@ pub fn lenses(analysis: &Analysis, file: usize, now: i64) -> Vec<CodeLens> {
     let (Some(set), Some(f)) = (analysis.checked.as_ref(), analysis.files.get(file)) else {
         return Vec::new();
     };
-    let matcher = match palisade_engine::compile(set)
-        .map_err(|e| e.to_string())
-        .and_then(|program| Matcher::new(program).map_err(|e| e.to_string()))
-    {
+    // Compiled once per analysis: the editor asks again for every file it shows.
+    let compiled = analysis.matcher.get_or_init(|| {
+        palisade_engine::compile(set)
+            .map_err(|e| e.to_string())
+            .and_then(|program| Matcher::new(program).map_err(|e| e.to_string()))
+    });
+    let matcher = match compiled {
         Ok(m) => m,
         Err(why) => return vec![lens(analysis, file, 0, format!("tests not run: {why}"))],
     };
@@ -31,7 +34,7 @@ pub fn lenses(analysis: &Analysis, file: usize, now: i64) -> Vec<CodeLens> {
             .collect();
         let mut failed = 0;
         for t in &tests {
-            let result = palisade_engine::policy_test::run(&matcher, set, t, t.now.unwrap_or(now));
+            let result = palisade_engine::policy_test::run(matcher, set, t, t.now.unwrap_or(now));
             let title = match result {
                 Ok(()) => "✓ passes".to_string(),
                 Err(why) => {

@@ -22,6 +22,16 @@ pub fn serve() -> std::io::Result<i32> {
 
 /// Serves one client on any reader and writer (the tests drive it in memory).
 pub fn serve_on(input: &mut impl BufRead, output: &mut impl Write) -> std::io::Result<i32> {
+    // A clock that does not parse is said at once, not replaced by the system's.
+    if let Ok(text) = std::env::var("PALISADE_NOW")
+        && !text.trim().is_empty()
+        && palisade_engine::record::Timestamp::parse(text.trim()).is_none()
+    {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!("PALISADE_NOW=`{text}` is not an RFC 3339 time such as 2030-01-01T00:00:00Z"),
+        ));
+    }
     let mut session = Session::new().with_folders(read_folder).with_clock(now);
     loop {
         let message = match Message::read(input) {
@@ -46,7 +56,8 @@ pub fn serve_on(input: &mut impl BufRead, output: &mut impl Write) -> std::io::R
     Ok(session.exit_code())
 }
 
-/// The time now (`PALISADE_NOW`, RFC 3339, when set, as for `palisade test`).
+/// The time now (`PALISADE_NOW`, RFC 3339, when set, as for `palisade test`; `serve_on`
+/// refuses one that does not parse).
 fn now() -> i64 {
     let system = || {
         std::time::SystemTime::now()
