@@ -89,6 +89,7 @@ fn write_log(path: &Path) {
             record_digest: format!("sha256:{i:064x}"),
             messages: vec![format!("container 'c' of app-{} violates it", i / 4)],
             enforcement: vec![],
+            event: None,
         }))
         .unwrap_or_else(|e| unreachable!("{e}"));
     }

@@ -180,6 +180,15 @@ enum Command {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<std::ffi::OsString>,
     },
+    /// Publish events from files (records, Falco, Tetragon) to the NATS JetStream stream that
+    /// `palisade serve --events` consumes, with ids that make a replay add nothing; runs
+    /// `palisade-serve publish` with these arguments (docs/events.md).
+    #[command(disable_help_flag = true)]
+    Publish {
+        /// Arguments of `palisade-serve publish`.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<std::ffi::OsString>,
+    },
     /// SOC 2 evidence logs: create a signing key, verify logs, print a checkpoint, the OSCAL
     /// component definition of the policies (docs/evidence.md).
     Evidence {
@@ -341,6 +350,11 @@ fn run(cli: Cli) -> Result<i32, Fatal> {
         Command::Baseline { action } => baseline::run(action),
         Command::Report(args) => evidence::report(args),
         Command::Serve { args } => serve::run(&args),
+        Command::Publish { args } => {
+            let mut all = vec![std::ffi::OsString::from("publish")];
+            all.extend(args);
+            serve::run(&all)
+        }
         Command::Lsp { stdio: _ } => {
             palisade_lsp::stdio::serve().map_err(|e| Fatal(format!("lsp: {e}")))
         }

@@ -217,6 +217,10 @@ pub struct ViolationEntry {
     pub messages: Vec<String>,
     /// Enforcement actions for the stage.
     pub enforcement: Vec<String>,
+    /// The event whose evaluation found it (a consumed message's id), when it came from
+    /// one: reports count a (event, policy, record) once across logs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event: Option<String>,
 }
 
 /// A violation that an exclusion suppressed.
@@ -297,6 +301,10 @@ pub struct EvaluationEntry {
     pub records: u64,
     /// Violations found (each follows as a violation entry).
     pub violations: u64,
+    /// The event evaluated (a consumed message's id), when it was one: an event evaluated
+    /// again after a redelivery, by this replica or another, is counted once by reports.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event: Option<String>,
 }
 
 /// A run ended.

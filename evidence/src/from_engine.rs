@@ -71,6 +71,7 @@ pub fn violation(v: &Violation, run: &str, time: &str, record_digest: &str) -> V
         record_digest: record_digest.to_string(),
         messages: v.messages.clone(),
         enforcement: v.enforcement.clone(),
+        event: None,
     }
 }
 
@@ -122,5 +123,6 @@ pub fn violation_from_json(
         record_digest: record_digest.to_string(),
         messages: list(&v["messages"]),
         enforcement: list(&v["enforcement"]),
+        event: None,
     })
 }

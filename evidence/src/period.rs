@@ -16,7 +16,7 @@ use crate::entry::*;
 use crate::soc2;
 use chrono::{DateTime, Duration, NaiveDate, SecondsFormat, Utc};
 use serde::Serialize;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 /// The longest period reported at once, in days (ten years).
 pub const MAX_DAYS: i64 = 3660;
@@ -221,6 +221,9 @@ pub struct Totals {
     pub open: u64,
     /// Suppressed by exclusions.
     pub exceptions: u64,
+    /// Evaluations of an event already counted (a consumed message delivered again after
+    /// a crash or a timeout, to the same replica or another), left out of every figure.
+    pub repeated: u64,
 }
 
 /// The report model.
@@ -318,6 +321,11 @@ pub struct Builder {
     log_id: String,
     violations_by_policy: HashMap<String, u64>,
     evaluations_by_set: HashMap<String, u64>,
+    /// Events evaluated so far (every log), with the run whose evaluation was counted: a
+    /// second evaluation of one is not, nor are the violations it found.
+    events: HashMap<String, String>,
+    /// (event, policy, record kind, record id) of the violations found evaluating events.
+    event_findings: HashSet<(String, String, String, String)>,
 }
 
 impl Builder {
@@ -357,6 +365,8 @@ impl Builder {
             log_id: String::new(),
             violations_by_policy: HashMap::new(),
             evaluations_by_set: HashMap::new(),
+            events: HashMap::new(),
+            event_findings: HashSet::new(),
         })
     }
 
@@ -498,7 +508,16 @@ impl Builder {
                 );
             }
             Entry::Violation(v) => {
-                if inside {
+                let repeated = v.event.as_ref().is_some_and(|event| {
+                    self.events.get(event) != Some(&v.run)
+                        || !self.event_findings.insert((
+                            event.clone(),
+                            v.policy.clone(),
+                            v.record.kind.clone(),
+                            v.record.id.clone(),
+                        ))
+                });
+                if inside && !repeated {
                     let source = self
                         .runs
                         .get(&v.run)
@@ -566,7 +585,16 @@ impl Builder {
                 }
             }
             Entry::Evaluation(e) => {
-                if inside {
+                if inside
+                    && e.event
+                        .as_ref()
+                        .is_some_and(|ev| self.events.contains_key(ev))
+                {
+                    self.totals.repeated += 1;
+                } else if inside {
+                    if let Some(event) = &e.event {
+                        self.events.insert(event.clone(), e.run.clone());
+                    }
                     let set = self.session_set.get(&e.run).cloned();
                     self.evaluated(t, set.as_deref(), e.records);
                 }

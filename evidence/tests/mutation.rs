@@ -86,6 +86,7 @@ fn another_entry() -> (String, String) {
         input_digest: "sha256:forged".into(),
         records: 1,
         violations: 0,
+        event: None,
     });
     (e.kind().to_string(), e.to_canonical())
 }

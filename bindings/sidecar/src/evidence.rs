@@ -18,7 +18,7 @@ use std::path::PathBuf;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 
 /// Entries waiting to be written, at most.
 const QUEUE: usize = 10_000;
@@ -36,9 +36,16 @@ pub struct EvidenceFiles {
     pub key: PathBuf,
 }
 
+/// Entries that go in together, and who waits for them to be written.
+struct Job {
+    entries: Vec<Entry>,
+    /// Told whether the entries were written (signed and committed) or given up.
+    written: Option<oneshot::Sender<bool>>,
+}
+
 /// The session's log writer.
 pub struct EvidenceLog {
-    queue: Mutex<Option<mpsc::Sender<Entry>>>,
+    queue: Mutex<Option<mpsc::Sender<Job>>>,
     thread: Mutex<Option<std::thread::JoinHandle<()>>>,
     /// This server session's run id.
     pub run: String,
@@ -90,22 +97,40 @@ impl EvidenceLog {
 
     /// Queues entries (waits while the queue is full).
     pub async fn record(&self, entries: Vec<Entry>, records: u64) {
+        self.enqueue(entries, records, None).await;
+    }
+
+    /// Queues entries and waits until they are written: true once they are signed and
+    /// committed, false when the writer gave them up (or has stopped).
+    pub async fn record_durably(&self, entries: Vec<Entry>, records: u64) -> bool {
+        let (tx, rx) = oneshot::channel();
+        if !self.enqueue(entries, records, Some(tx)).await {
+            return false;
+        }
+        rx.await.unwrap_or(false)
+    }
+
+    /// False when the writer has stopped.
+    async fn enqueue(
+        &self,
+        entries: Vec<Entry>,
+        records: u64,
+        written: Option<oneshot::Sender<bool>>,
+    ) -> bool {
         let Some(tx) = self.queue.lock().unwrap_or_else(|p| p.into_inner()).clone() else {
-            return;
+            return false;
         };
         self.records.fetch_add(records, Ordering::Relaxed);
-        for e in entries {
+        for e in &entries {
             if matches!(e, Entry::Violation(_)) {
                 self.violations.fetch_add(1, Ordering::Relaxed);
             }
-            if let Entry::Admission(a) = &e {
+            if let Entry::Admission(a) = e {
                 self.violations
                     .fetch_add(a.violations.len() as u64, Ordering::Relaxed);
             }
-            if tx.send(e).await.is_err() {
-                return;
-            }
         }
+        tx.send(Job { entries, written }).await.is_ok()
     }
 
     /// Writes the session's end, then waits for the writer to write everything queued.
@@ -128,27 +153,39 @@ impl EvidenceLog {
     }
 }
 
-fn write_loop(mut writer: Writer, mut rx: mpsc::Receiver<Entry>) {
+fn write_loop(mut writer: Writer, mut rx: mpsc::Receiver<Job>) {
+    // Test builds: a slow evidence store (every batch takes this long).
+    let delay = cfg!(feature = "fault-injection")
+        .then(|| std::env::var("PALISADE_FAULT_EVIDENCE_DELAY_MS").ok())
+        .flatten()
+        .and_then(|v| v.parse::<u64>().ok())
+        .map(Duration::from_millis);
     while let Some(first) = rx.blocking_recv() {
-        let mut batch = vec![first];
-        while batch.len() < BATCH {
-            match rx.try_recv() {
-                Ok(e) => batch.push(e),
-                Err(_) => break,
+        let mut n = 0;
+        let mut waiting = Vec::new();
+        let mut job = Some(first);
+        while let Some(Job { entries, written }) = job.take() {
+            n += entries.len();
+            for e in entries {
+                // Appending queues in memory; a full batch is written at once.
+                if let Err(e) = writer.append(e) {
+                    log(
+                        "error",
+                        "evidence write failed",
+                        json!({"error": e.to_string()}),
+                    );
+                }
+            }
+            waiting.extend(written);
+            if n < BATCH {
+                job = rx.try_recv().ok();
             }
         }
-        let n = batch.len();
-        for e in batch {
-            // Appending queues in memory; a full batch is written at once.
-            if let Err(e) = writer.append(e) {
-                log(
-                    "error",
-                    "evidence write failed",
-                    json!({"error": e.to_string()}),
-                );
-            }
+        if let Some(d) = delay {
+            std::thread::sleep(d);
         }
         let mut attempt = 0u32;
+        let mut ok = true;
         while let Err(e) = writer.flush() {
             attempt += 1;
             if attempt >= MAX_ATTEMPTS {
@@ -158,6 +195,7 @@ fn write_loop(mut writer: Writer, mut rx: mpsc::Receiver<Entry>) {
                     "evidence entries could not be written and are lost",
                     json!({"error": e.to_string(), "entries": lost}),
                 );
+                ok = false;
                 break;
             }
             log(
@@ -166,6 +204,9 @@ fn write_loop(mut writer: Writer, mut rx: mpsc::Receiver<Entry>) {
                 json!({"error": e.to_string(), "entries": n, "attempt": attempt}),
             );
             std::thread::sleep(Duration::from_millis(50 * u64::from(attempt)));
+        }
+        for w in waiting {
+            let _ = w.send(ok);
         }
     }
 }
@@ -187,6 +228,7 @@ pub async fn record_check(log: &EvidenceLog, report: &Value, body_digest: &str, 
         input_digest: body_digest.to_string(),
         records,
         violations: violations.len() as u64,
+        event: None,
     })];
     entries.extend(violations);
     log.record(entries, records).await;

@@ -8,16 +8,20 @@
 //! has a deadline and a memory cap, and a trap fails only the request that caused it.
 
 mod admission;
+mod events;
 mod evidence;
 mod fairness;
 mod log;
 mod metrics;
 mod policy_set;
+mod publish;
 mod server;
 mod tls;
 
+pub use events::{DUPLICATE_WINDOW, EventsConfig, connect, event_id, events_stream};
 pub use evidence::EvidenceFiles;
 pub use policy_set::PolicySource;
+pub use publish::{PublishConfig, Published, each_event, publish};
 pub use server::{Running, start};
 pub use tls::TlsFiles;
 
@@ -61,6 +65,8 @@ pub struct Config {
     /// Record every admission decision, check request and policy-set change in this
     /// evidence log, signed with this key (see the `palisade-evidence` crate).
     pub evidence: Option<EvidenceFiles>,
+    /// Consume runtime events from this NATS JetStream stream (see [`EventsConfig`]).
+    pub events: Option<EventsConfig>,
     /// Open connections at most; one more is closed as soon as it is accepted, so idle
     /// connections cannot use up the process's file descriptors and stall `/healthz`.
     pub max_connections: usize,
@@ -84,6 +90,7 @@ impl Config {
             max_checks_per_client: None,
             max_connections: 1024,
             evidence: None,
+            events: None,
         }
     }
 }

@@ -5,9 +5,58 @@ use clap::Parser;
 use std::path::PathBuf;
 use std::time::Duration;
 
-/// The sidecar: checks and Kubernetes admission over HTTP(S), evaluated by the WASM plugin.
+/// The sidecar: checks and Kubernetes admission over HTTP(S), and runtime events from NATS
+/// JetStream, evaluated by the WASM plugin.
 #[derive(Parser)]
-#[command(name = "palisade-serve", version)]
+#[command(
+    name = "palisade-serve",
+    version,
+    args_conflicts_with_subcommands = true
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    serve: Args,
+}
+
+#[derive(clap::Subcommand)]
+enum Command {
+    /// Publish events from files to a JetStream stream (what `palisade publish` runs).
+    Publish(PublishArgs),
+}
+
+/// The JetStream stream of events, as `serve --events` and `publish` name it.
+#[derive(clap::Args)]
+struct StreamArgs {
+    /// The JetStream stream of events (created with --subjects when missing).
+    #[arg(long, default_value = "PALISADE_EVENTS")]
+    stream: String,
+    /// The stream's subjects when it is created (comma-separated).
+    #[arg(long, default_value = "events.>", value_delimiter = ',')]
+    subjects: Vec<String>,
+}
+
+/// `publish`: events from files, one message each, with ids derived from the events.
+#[derive(clap::Args)]
+struct PublishArgs {
+    /// The NATS server, nats://HOST:PORT.
+    #[arg(long, value_name = "URL")]
+    events: String,
+    #[command(flatten)]
+    stream: StreamArgs,
+    /// Subject of every message (default: events.falco, events.tetragon or events.records
+    /// after each event's format).
+    #[arg(long)]
+    subject: Option<String>,
+    /// Files of events: JSON Lines, a JSON array or one JSON object (records, Falco or
+    /// Tetragon events).
+    #[arg(long = "input", required = true, num_args = 1..)]
+    inputs: Vec<PathBuf>,
+}
+
+/// Serving.
+#[derive(clap::Args)]
 struct Args {
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:8443")]
@@ -61,6 +110,28 @@ struct Args {
     /// The private key that signs the evidence log (from `palisade evidence keygen`).
     #[arg(long, value_name = "FILE", env = "PALISADE_EVIDENCE_KEY")]
     evidence_key: Option<PathBuf>,
+    /// Consume runtime events from NATS JetStream (nats://HOST:PORT): each message is
+    /// evaluated, its violations published, its evaluation recorded, then it is acked.
+    #[arg(long, value_name = "URL")]
+    events: Option<String>,
+    #[command(flatten)]
+    stream: StreamArgs,
+    /// The durable pull consumer every replica binds (they share the work).
+    #[arg(long, default_value = "palisade")]
+    durable: String,
+    /// Subject of each violation; <severity> becomes the violation's severity.
+    #[arg(long, default_value = "palisade.violations.<severity>")]
+    violations_subject: String,
+    /// The stream that keeps violations (created when missing; drops republished ones).
+    #[arg(long, default_value = "PALISADE_VIOLATIONS")]
+    violations_stream: String,
+    /// Events handled at once by this replica; no more are taken from the stream until
+    /// one finishes.
+    #[arg(long, default_value_t = 256)]
+    max_in_flight: usize,
+    /// Time NATS waits for an event's ack before redelivering it, in milliseconds.
+    #[arg(long, default_value_t = 30_000)]
+    ack_wait_ms: u64,
 }
 
 fn config(args: Args) -> Result<palisade_sidecar::Config, String> {
@@ -99,6 +170,17 @@ fn config(args: Args) -> Result<palisade_sidecar::Config, String> {
         .evidence
         .zip(args.evidence_key)
         .map(|(log, key)| palisade_sidecar::EvidenceFiles { log, key });
+    config.events = args.events.map(|url| {
+        let mut events = palisade_sidecar::EventsConfig::new(url);
+        events.stream = args.stream.stream;
+        events.subjects = args.stream.subjects;
+        events.durable = args.durable;
+        events.violations_subject = args.violations_subject;
+        events.violations_stream = args.violations_stream;
+        events.max_in_flight = args.max_in_flight.max(1);
+        events.ack_wait = Duration::from_millis(args.ack_wait_ms.max(1_000));
+        events
+    });
     config.now = std::env::var("PALISADE_NOW").ok();
     if let Some(now) = &config.now {
         chrono::DateTime::parse_from_rfc3339(now)
@@ -107,8 +189,29 @@ fn config(args: Args) -> Result<palisade_sidecar::Config, String> {
     Ok(config)
 }
 
+/// Runs `publish`; prints what it published.
+fn publish(args: PublishArgs) -> Result<(), String> {
+    let config = palisade_sidecar::PublishConfig {
+        url: args.events,
+        stream: args.stream.stream,
+        subjects: args.stream.subjects,
+        subject: args.subject,
+        inputs: args.inputs,
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    let done = runtime.block_on(palisade_sidecar::publish(&config))?;
+    println!(
+        "published {} events to stream {} ({} already in it)",
+        done.events, config.stream, done.duplicates
+    );
+    Ok(())
+}
+
 fn main() {
-    let args = match Args::try_parse() {
+    let cli = match Cli::try_parse() {
         Ok(a) => a,
         Err(e) => {
             let code = if e.use_stderr() { 2 } else { 0 };
@@ -116,7 +219,10 @@ fn main() {
             std::process::exit(code);
         }
     };
-    let result = config(args).and_then(|c| palisade_sidecar::run(c).map_err(|e| e.to_string()));
+    let result = match cli.command {
+        Some(Command::Publish(args)) => publish(args),
+        None => config(cli.serve).and_then(|c| palisade_sidecar::run(c).map_err(|e| e.to_string())),
+    };
     if let Err(msg) = result {
         eprintln!("palisade-serve: error: {msg}");
         std::process::exit(2);

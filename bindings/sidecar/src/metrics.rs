@@ -18,6 +18,38 @@ struct Histogram {
     sum: f64,
 }
 
+impl Histogram {
+    fn observe(&mut self, elapsed: Duration) {
+        let secs = elapsed.as_secs_f64();
+        for (i, bound) in BUCKETS.iter().enumerate() {
+            if secs <= *bound {
+                self.counts[i] += 1;
+            }
+        }
+        self.count += 1;
+        self.sum += secs;
+    }
+
+    fn render(&self, out: &mut String, name: &str, labels: &str) {
+        let sep = if labels.is_empty() { "" } else { "," };
+        for (bound, n) in BUCKETS.iter().zip(self.counts) {
+            let _ = writeln!(out, "{name}_bucket{{{labels}{sep}le=\"{bound}\"}} {n}");
+        }
+        let _ = writeln!(
+            out,
+            "{name}_bucket{{{labels}{sep}le=\"+Inf\"}} {}",
+            self.count
+        );
+        let braces = if labels.is_empty() {
+            String::new()
+        } else {
+            format!("{{{labels}}}")
+        };
+        let _ = writeln!(out, "{name}_sum{braces} {}", self.sum);
+        let _ = writeln!(out, "{name}_count{braces} {}", self.count);
+    }
+}
+
 #[derive(Default)]
 struct State {
     requests: BTreeMap<(String, u16), u64>,
@@ -27,6 +59,32 @@ struct State {
     traps: u64,
     refused_connections: u64,
     reloads: BTreeMap<&'static str, u64>,
+    events: Option<Events>,
+}
+
+/// The event consumer's figures (`--events`).
+#[derive(Default)]
+struct Events {
+    consumed: u64,
+    acked: u64,
+    redelivered: u64,
+    poison: u64,
+    retried: u64,
+    published: u64,
+    in_flight: u64,
+    pending: u64,
+    latency: Histogram,
+}
+
+/// What became of one consumed event.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EventOutcome {
+    /// Evaluated, its violations published and its evidence written, then acked.
+    Acked,
+    /// Could not be read as an event: terminated (not redelivered).
+    Poison,
+    /// A step failed (publishing, the evidence log, the plugin): left to be redelivered.
+    Retried,
 }
 
 /// The server's metrics.
@@ -45,14 +103,7 @@ impl Metrics {
         self.with(|s| {
             *s.requests.entry((route.to_string(), status)).or_default() += 1;
             let h = s.latency.entry(route.to_string()).or_default();
-            let secs = elapsed.as_secs_f64();
-            for (i, bound) in BUCKETS.iter().enumerate() {
-                if secs <= *bound {
-                    h.counts[i] += 1;
-                }
-            }
-            h.count += 1;
-            h.sum += secs;
+            h.observe(elapsed);
         })
     }
 
@@ -80,6 +131,37 @@ impl Metrics {
         self.with(|s| s.refused_connections += 1)
     }
 
+    /// Counts a message taken from the event stream (`delivered`: its delivery count).
+    pub fn event_consumed(&self, delivered: i64, pending: u64) {
+        self.with(|s| {
+            let e = s.events.get_or_insert_with(Events::default);
+            e.consumed += 1;
+            if delivered > 1 {
+                e.redelivered += 1;
+            }
+            e.pending = pending;
+            e.in_flight += 1;
+        })
+    }
+
+    /// Counts what became of a consumed message, the violations it published and how long
+    /// it took from delivery to its ack.
+    pub fn event_done(&self, outcome: EventOutcome, published: u64, elapsed: Duration) {
+        self.with(|s| {
+            let e = s.events.get_or_insert_with(Events::default);
+            e.in_flight = e.in_flight.saturating_sub(1);
+            e.published += published;
+            match outcome {
+                EventOutcome::Acked => {
+                    e.acked += 1;
+                    e.latency.observe(elapsed);
+                }
+                EventOutcome::Poison => e.poison += 1,
+                EventOutcome::Retried => e.retried += 1,
+            }
+        })
+    }
+
     /// Counts a reload (`ok` or `failed`).
     pub fn reload(&self, outcome: &'static str) {
         self.with(|s| *s.reloads.entry(outcome).or_default() += 1)
@@ -95,13 +177,7 @@ impl Metrics {
             }
             let _ = writeln!(out, "# HELP palisade_request_duration_seconds Request latency by route.\n# TYPE palisade_request_duration_seconds histogram");
             for (route, h) in &s.latency {
-                let route = escape(route);
-                for (bound, n) in BUCKETS.iter().zip(h.counts) {
-                    let _ = writeln!(out, "palisade_request_duration_seconds_bucket{{route=\"{route}\",le=\"{bound}\"}} {n}");
-                }
-                let _ = writeln!(out, "palisade_request_duration_seconds_bucket{{route=\"{route}\",le=\"+Inf\"}} {}", h.count);
-                let _ = writeln!(out, "palisade_request_duration_seconds_sum{{route=\"{route}\"}} {}", h.sum);
-                let _ = writeln!(out, "palisade_request_duration_seconds_count{{route=\"{route}\"}} {}", h.count);
+                h.render(&mut out, "palisade_request_duration_seconds", &format!("route=\"{}\"", escape(route)));
             }
             let _ = writeln!(out, "# HELP palisade_violations_total Violations reported, by policy.\n# TYPE palisade_violations_total counter");
             for (policy, n) in &s.violations {
@@ -116,6 +192,22 @@ impl Metrics {
             let _ = writeln!(out, "# HELP palisade_reloads_total Policy reloads, by outcome.\n# TYPE palisade_reloads_total counter");
             for (outcome, n) in &s.reloads {
                 let _ = writeln!(out, "palisade_reloads_total{{outcome=\"{outcome}\"}} {n}");
+            }
+            if let Some(e) = &s.events {
+                for (name, help, kind, n) in [
+                    ("palisade_events_consumed_total", "Messages taken from the event stream.", "counter", e.consumed),
+                    ("palisade_events_acked_total", "Events evaluated, published and recorded, then acked.", "counter", e.acked),
+                    ("palisade_events_redelivered_total", "Messages delivered more than once (after a crash, a timeout or a failed step).", "counter", e.redelivered),
+                    ("palisade_events_poison_total", "Messages that are no event Palisade reads, terminated (not redelivered).", "counter", e.poison),
+                    ("palisade_events_retried_total", "Events left for redelivery because a step failed.", "counter", e.retried),
+                    ("palisade_event_violations_published_total", "Violations published to the violations subject.", "counter", e.published),
+                    ("palisade_events_in_flight", "Messages being handled now.", "gauge", e.in_flight),
+                    ("palisade_events_pending", "Consumer lag: messages of the stream not yet delivered to the consumer (as of the last delivery).", "gauge", e.pending),
+                ] {
+                    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {n}");
+                }
+                let _ = writeln!(out, "# HELP palisade_event_duration_seconds From delivery to ack, per event.\n# TYPE palisade_event_duration_seconds histogram");
+                e.latency.render(&mut out, "palisade_event_duration_seconds", "");
             }
             let _ = writeln!(out, "# HELP palisade_policies Policies in the set being served.\n# TYPE palisade_policies gauge\npalisade_policies {policies}");
             let _ = writeln!(out, "# HELP palisade_policy_generation Loads of the policy set so far.\n# TYPE palisade_policy_generation gauge\npalisade_policy_generation {generation}");

@@ -4,7 +4,7 @@ use crate::admission;
 use crate::fairness::ClientSlots;
 use crate::log::log;
 use crate::metrics::Metrics;
-use crate::policy_set::{Current, Fingerprint, LoadError};
+use crate::policy_set::{Current, Fingerprint, LoadError, LoadedSet};
 use crate::tls::{self, CertResolver};
 use crate::{Config, ServeError};
 use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
@@ -25,18 +25,18 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 /// Shared by every connection.
-struct State {
-    config: Config,
+pub(crate) struct State {
+    pub(crate) config: Config,
     plugin: Arc<Plugin>,
-    current: Current,
-    metrics: Metrics,
+    pub(crate) current: Current,
+    pub(crate) metrics: Metrics,
     generation: AtomicU64,
-    checks: Arc<tokio::sync::Semaphore>,
+    pub(crate) checks: Arc<tokio::sync::Semaphore>,
     per_client: Arc<ClientSlots>,
     /// Set at SIGTERM: `/readyz` answers 503 so the pod leaves the Service's endpoints.
     draining: AtomicBool,
     /// The evidence log, with `--evidence`.
-    evidence: Option<crate::evidence::EvidenceLog>,
+    pub(crate) evidence: Option<crate::evidence::EvidenceLog>,
 }
 
 /// A started server.
@@ -174,6 +174,13 @@ pub async fn start(config: Config) -> Result<Running, ServeError> {
             state.clone(),
             files,
             resolver.clone(),
+            stopped.clone(),
+        )));
+    }
+    if let Some(events) = state.config.events.clone() {
+        tasks.push(tokio::spawn(crate::events::consume(
+            state.clone(),
+            events,
             stopped.clone(),
         )));
     }
@@ -586,7 +593,7 @@ fn now(state: &State) -> String {
     now_of(&state.config)
 }
 
-fn now_of(config: &Config) -> String {
+pub(crate) fn now_of(config: &Config) -> String {
     config
         .now
         .clone()
@@ -652,33 +659,12 @@ async fn evaluate(
         .then(|| parts.headers.get("x-palisade-fault-delay-ms"))
         .flatten()
         .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
-    let outcome = tokio::task::spawn_blocking(move || {
-        let _slots = (slot, client_slot);
-        if let Some(ms) = forced_delay {
-            std::thread::sleep(std::time::Duration::from_millis(ms));
-        }
-        if forced_trap {
-            return Err(set.pool.force_trap());
-        }
-        set.pool.check(&request)
-    })
-    .await
-    .unwrap_or_else(|e| Err(HostError::Trap(format!("the evaluation task failed: {e}"))));
+    let outcome = plugin_check(set, request, (slot, client_slot), forced_delay, forced_trap).await;
     match outcome {
-        Ok(text) => {
-            let report: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
-            if report.get("error").is_some() || report.is_null() {
-                return Err(Answer::json(StatusCode::BAD_REQUEST, text));
-            }
-            state.metrics.violations(
-                report["violations"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .filter_map(|v| v["policy"].as_str()),
-            );
-            Ok((text, report))
-        }
+        Ok(text) => match read_report(state, &text) {
+            Some(report) => Ok((text, report)),
+            None => Err(Answer::json(StatusCode::BAD_REQUEST, text)),
+        },
         Err(HostError::TooLarge(n)) => Err(Answer::error(
             StatusCode::PAYLOAD_TOO_LARGE,
             "body",
@@ -699,6 +685,46 @@ async fn evaluate(
             Err(Answer::error(status, "plugin", e.to_string()))
         }
     }
+}
+
+/// Runs one check on the plugin with `set`, holding `slots` until it ends (a client that
+/// goes away does not free them while the evaluation still runs).
+pub(crate) async fn plugin_check<Slots: Send + 'static>(
+    set: Arc<LoadedSet>,
+    request: String,
+    slots: Slots,
+    forced_delay: Option<u64>,
+    forced_trap: bool,
+) -> Result<String, HostError> {
+    tokio::task::spawn_blocking(move || {
+        let _slots = slots;
+        if let Some(ms) = forced_delay {
+            std::thread::sleep(std::time::Duration::from_millis(ms));
+        }
+        if forced_trap {
+            return Err(set.pool.force_trap());
+        }
+        set.pool.check(&request)
+    })
+    .await
+    .unwrap_or_else(|e| Err(HostError::Trap(format!("the evaluation task failed: {e}"))))
+}
+
+/// The plugin's report, its violations counted; None when it is an error (the input could
+/// not be read).
+pub(crate) fn read_report(state: &State, text: &str) -> Option<Value> {
+    let report: Value = serde_json::from_str(text).unwrap_or(Value::Null);
+    if report.get("error").is_some() || report.is_null() {
+        return None;
+    }
+    state.metrics.violations(
+        report["violations"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|v| v["policy"].as_str()),
+    );
+    Some(report)
 }
 
 /// `POST /v1/check[?lifecycle=deploy&all=true&explain=true]`.

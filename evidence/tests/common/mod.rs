@@ -52,6 +52,7 @@ pub fn violation(run: &str, time: &str, policy: &str, i: u64) -> ViolationEntry 
         record_digest: format!("sha256:{:064x}", i),
         messages: vec![format!("container 'c{i}' is privileged")],
         enforcement: vec![],
+        event: None,
     }
 }
 

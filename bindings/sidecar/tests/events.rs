@@ -1,0 +1,737 @@
+//! `palisade-serve --events` against a real NATS JetStream server (Debian's `nats-server
+//! -js`, started by each test on a free loopback port with a temporary store): events are
+//! evaluated, their violations published and their evaluations recorded; nothing is lost
+//! when a replica is killed or the server restarts; poison messages are terminated; a
+//! failed policy reload keeps the last good set; a slow evidence store slows consumption.
+//!
+//! Without `nats-server` on PATH the tests say they are skipped, unless
+//! `PALISADE_REQUIRE_NATS=1` (set by `.ci/run`), which makes that a failure.
+#![allow(
+    clippy::expect_used,
+    clippy::unwrap_used,
+    clippy::panic,
+    reason = "tests fail loudly"
+)]
+
+use async_nats::jetstream;
+use palisade_evidence::entry::Entry;
+use palisade_evidence::period::{Builder, Options};
+use std::collections::{BTreeSet, HashMap};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+const NOW: &str = "2026-11-26T12:00:00Z";
+const SHELL_POLICY: &str = "Shell spawned in a container";
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// A `nats-server -js` of this test; killed when dropped.
+struct Nats {
+    child: Option<Child>,
+    port: u16,
+    store: tempfile::TempDir,
+}
+
+impl Nats {
+    /// None (the test is skipped, and says so) when nats-server is missing and not required.
+    fn start(test: &str) -> Option<Nats> {
+        let found = Command::new("nats-server")
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success());
+        if !found {
+            assert!(
+                std::env::var("PALISADE_REQUIRE_NATS").is_err(),
+                "PALISADE_REQUIRE_NATS is set but nats-server is not on PATH (apt-get install nats-server)"
+            );
+            eprintln!(
+                "!!! SKIPPED: {test}: nats-server is not on PATH (apt-get install nats-server)"
+            );
+            return None;
+        }
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut nats = Nats {
+            child: None,
+            port,
+            store: tempfile::tempdir().unwrap(),
+        };
+        nats.run();
+        Some(nats)
+    }
+
+    fn run(&mut self) {
+        let child = Command::new("nats-server")
+            .args([
+                "-js",
+                "-a",
+                "127.0.0.1",
+                "-p",
+                &self.port.to_string(),
+                "-sd",
+            ])
+            .arg(self.store.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        self.child = Some(child);
+        let started = Instant::now();
+        while TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            assert!(
+                started.elapsed() < Duration::from_secs(20),
+                "nats-server did not listen"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("nats://127.0.0.1:{}", self.port)
+    }
+
+    /// `kill -9` of the server, then the same server on the same port and store.
+    fn restart(&mut self, down: Duration) {
+        if let Some(mut c) = self.child.take() {
+            c.kill().unwrap();
+            c.wait().unwrap();
+        }
+        std::thread::sleep(down);
+        self.run();
+    }
+}
+
+impl Drop for Nats {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// A `palisade-serve --events` process; its log lines are kept.
+struct Replica {
+    child: Child,
+    addr: String,
+    log: Arc<Mutex<Vec<String>>>,
+}
+
+impl Replica {
+    fn start(nats: &Nats, args: &[&str], env: &[(&str, &str)]) -> Replica {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_palisade-serve"));
+        command
+            .args([
+                "--listen",
+                "127.0.0.1:0",
+                "--drain-ms",
+                "0",
+                "--events",
+                &nats.url(),
+            ])
+            .args(args)
+            .env("PALISADE_NOW", NOW)
+            .env_remove("PALISADE_EVIDENCE_KEY")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        for (k, v) in env {
+            command.env(k, v);
+        }
+        let mut child = command.spawn().unwrap();
+        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let addr = loop {
+            let line = lines
+                .next()
+                .expect("serve exited before listening")
+                .unwrap();
+            let v: serde_json::Value = serde_json::from_str(&line).unwrap_or_default();
+            log.lock().unwrap().push(line.clone());
+            if v["msg"] == "listening" {
+                break v["addr"].as_str().unwrap().to_string();
+            }
+        };
+        // Keep reading, so the server never blocks on a full pipe.
+        let kept = log.clone();
+        std::thread::spawn(move || {
+            for line in lines.map_while(Result::ok) {
+                kept.lock().unwrap().push(line);
+            }
+        });
+        Replica { child, addr, log }
+    }
+
+    /// A counter or gauge of `/metrics` (0 when absent).
+    fn metric(&self, name: &str) -> u64 {
+        let Ok(mut s) = TcpStream::connect(&self.addr) else {
+            return 0;
+        };
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        write!(
+            s,
+            "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        )
+        .unwrap();
+        let mut out = String::new();
+        let _ = s.read_to_string(&mut out);
+        out.lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse::<f64>().ok())
+            .map_or(0, |v| v as u64)
+    }
+
+    fn logged(&self, text: &str) -> Vec<String> {
+        let log = self.log.lock().unwrap();
+        log.iter().filter(|l| l.contains(text)).cloned().collect()
+    }
+
+    fn kill9(&mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+
+    /// SIGTERM, then waits for the exit (the evidence log's run is finished).
+    fn stop(mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let started = Instant::now();
+        while self.child.try_wait().unwrap().is_none() {
+            assert!(
+                started.elapsed() < Duration::from_secs(60),
+                "serve did not stop on SIGTERM"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Replica {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+async fn jetstream_of(nats: &Nats) -> jetstream::Context {
+    jetstream::new(async_nats::connect(nats.url()).await.unwrap())
+}
+
+/// (pending, waiting for an ack, redelivered) of the durable consumer.
+fn consumer_state(nats: &Nats, durable: &str) -> Option<(u64, usize, usize)> {
+    runtime().block_on(async {
+        let js = jetstream_of(nats).await;
+        let stream = js.get_stream("PALISADE_EVENTS").await.ok()?;
+        let info = stream.consumer_info(durable).await.ok()?;
+        Some((info.num_pending, info.num_ack_pending, info.num_redelivered))
+    })
+}
+
+/// Waits until the consumer has nothing pending or unacked.
+fn wait_drained(nats: &Nats, durable: &str, limit: Duration) {
+    let started = Instant::now();
+    loop {
+        if let Some((0, 0, _)) = consumer_state(nats, durable) {
+            return;
+        }
+        assert!(
+            started.elapsed() < limit,
+            "the consumer was not drained within {limit:?}: {:?}",
+            consumer_state(nats, durable)
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// (record id, policy) of every violation in the violations stream.
+fn published_violations(nats: &Nats) -> Vec<(String, String)> {
+    runtime().block_on(async {
+        let js = jetstream_of(nats).await;
+        let mut stream = js.get_stream("PALISADE_VIOLATIONS").await.unwrap();
+        let state = stream.info().await.unwrap().state.clone();
+        let mut out = Vec::new();
+        for seq in state.first_sequence..=state.last_sequence {
+            if state.messages == 0 {
+                break;
+            }
+            let m = stream.get_raw_message(seq).await.unwrap();
+            assert!(
+                m.subject.starts_with("palisade.violations."),
+                "{}",
+                m.subject
+            );
+            let v: serde_json::Value = serde_json::from_slice(&m.payload).unwrap();
+            out.push((
+                v["record"]["id"].as_str().unwrap().to_string(),
+                v["policy"].as_str().unwrap().to_string(),
+            ));
+        }
+        out
+    })
+}
+
+fn publish_raw(nats: &Nats, messages: &[&[u8]]) {
+    runtime().block_on(async {
+        let js = jetstream_of(nats).await;
+        palisade_sidecar::events_stream(&js, "PALISADE_EVENTS", &["events.>".into()])
+            .await
+            .unwrap();
+        for m in messages {
+            js.publish("events.test", m.to_vec().into())
+                .await
+                .unwrap()
+                .await
+                .unwrap();
+        }
+    })
+}
+
+/// `palisade-serve publish` of files; its stdout.
+fn publish_files(nats: &Nats, files: &[&Path]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_palisade-serve"))
+        .args(["publish", "--events", &nats.url(), "--input"])
+        .args(files)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "publish failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// `n` process events; every tenth is a shell (one violation of the example policies).
+fn process_events(dir: &Path, n: usize, tag: &str) -> (PathBuf, BTreeSet<String>) {
+    let path = dir.join(format!("{tag}.jsonl"));
+    let mut f = std::io::BufWriter::new(std::fs::File::create(&path).unwrap());
+    let mut shells = BTreeSet::new();
+    for i in 0..n {
+        let shell = i % 10 == 0;
+        let id = format!("{tag}-{i}");
+        if shell {
+            shells.insert(id.clone());
+        }
+        let (name, path) = if shell {
+            ("bash", "/bin/bash")
+        } else {
+            ("server", "/app/server")
+        };
+        writeln!(
+            f,
+            r#"{{"kind":"process","id":"{id}","time":"2026-11-26T09:00:00Z","namespace":"prod","deployment_id":"d{}","deployment":"app-{}","pod":"app-{}-x","container":"api","name":"{name}","exec_path":"{path}","uid":0,"gid":0,"lineage":[]}}"#,
+            i % 50,
+            i % 50,
+            i % 50
+        )
+        .unwrap();
+    }
+    f.flush().unwrap();
+    (path, shells)
+}
+
+fn strs(v: &[String]) -> Vec<&str> {
+    v.iter().map(String::as_str).collect()
+}
+
+fn keygen(dir: &Path) -> PathBuf {
+    // The sidecar crate has the evidence library: the key is made as `evidence keygen` does.
+    let key = palisade_evidence::store::generate_key("test.palisade").unwrap();
+    let path = dir.join("test.key");
+    std::fs::write(&path, key.encode() + "\n").unwrap();
+    path
+}
+
+fn evidence_args<'a>(log: &'a Path, key: &'a Path) -> Vec<&'a str> {
+    vec![
+        "--evidence",
+        log.to_str().unwrap(),
+        "--evidence-key",
+        key.to_str().unwrap(),
+    ]
+}
+
+/// What the evidence logs say, read as `palisade report` reads them: every log verifies;
+/// (evaluation entries, distinct events, the merged period's evaluations, violations and
+/// repeated evaluations).
+struct Evidence {
+    evaluation_entries: u64,
+    events: usize,
+    evaluations: u64,
+    violations: u64,
+    repeated: u64,
+    unfinished: usize,
+}
+
+fn read_evidence(logs: &[&Path], key: &Path) -> Evidence {
+    let private = std::fs::read_to_string(key).unwrap();
+    let keys = vec![
+        palisade_evidence::note::SigningKey::parse(private.trim())
+            .unwrap()
+            .verifier(),
+    ];
+    let from = chrono::DateTime::parse_from_rfc3339("2026-11-26T00:00:00Z")
+        .unwrap()
+        .to_utc();
+    let to = chrono::DateTime::parse_from_rfc3339("2026-11-27T00:00:00Z")
+        .unwrap()
+        .to_utc();
+    let mut builder = Builder::new(Options {
+        from,
+        to,
+        max_gap: chrono::Duration::days(1),
+        generated: to,
+    })
+    .unwrap();
+    let mut events: HashMap<String, u64> = HashMap::new();
+    let mut evaluation_entries = 0;
+    let mut unfinished = 0;
+    for log in logs {
+        let id = palisade_evidence::store::Reader::open(log)
+            .unwrap()
+            .meta()
+            .log_id
+            .clone();
+        builder.start_log(&log.display().to_string(), &id);
+        let v = palisade_evidence::verify::verify(log, &keys, &[], |seq, e| {
+            if let Entry::Evaluation(ev) = &e {
+                evaluation_entries += 1;
+                *events.entry(ev.event.clone().unwrap()).or_default() += 1;
+            }
+            builder.entry(seq, &e).unwrap();
+        })
+        .unwrap();
+        assert!(v.ok(), "{}: {:?}", log.display(), v.problem);
+        unfinished += v.unfinished.len();
+    }
+    let period = builder.finish().unwrap();
+    Evidence {
+        evaluation_entries,
+        events: events.len(),
+        evaluations: period.totals.evaluations,
+        violations: period.totals.violations,
+        repeated: period.totals.repeated,
+        unfinished,
+    }
+}
+
+#[test]
+fn kill_9_of_one_of_two_replicas_loses_no_event_and_counts_none_twice() {
+    let Some(nats) = Nats::start("kill -9 of a replica") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let n: usize = std::env::var("PALISADE_EVENTS_N")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100_000);
+    let (events, shells) = process_events(dir.path(), n, "ev");
+    let key = keygen(dir.path());
+    let (log_a, log_b) = (dir.path().join("a.db"), dir.path().join("b.db"));
+    let policies = root().join("examples/policies");
+    let common = |log: &Path| -> Vec<String> {
+        let mut args: Vec<String> = vec![
+            "--policies".into(),
+            policies.display().to_string(),
+            "--ack-wait-ms".into(),
+            "2000".into(),
+        ];
+        args.extend(evidence_args(log, &key).into_iter().map(String::from));
+        args
+    };
+    let args_a = common(&log_a);
+    let args_b = common(&log_b);
+    let mut a = Replica::start(&nats, &strs(&args_a), &[]);
+    let b = Replica::start(&nats, &strs(&args_b), &[]);
+    let published = std::thread::spawn({
+        let url = nats.url();
+        let events = events.clone();
+        move || {
+            let out = Command::new(env!("CARGO_BIN_EXE_palisade-serve"))
+                .args(["publish", "--events", &url, "--input"])
+                .arg(&events)
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            String::from_utf8(out.stdout).unwrap()
+        }
+    });
+    // Kill A in the middle: once a fifth of the events were acked, with A busy.
+    let started = Instant::now();
+    loop {
+        let acked = a.metric("palisade_events_acked_total");
+        if acked + b.metric("palisade_events_acked_total") >= n as u64 / 5 && acked > 0 {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(300), "no progress");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    a.kill9();
+    let out = published.join().unwrap();
+    assert!(out.contains(&format!("published {n} events")), "{out}");
+    let a2 = Replica::start(&nats, &strs(&args_a), &[]);
+    wait_drained(&nats, "palisade", Duration::from_secs(600));
+    let redelivered = a2.metric("palisade_events_redelivered_total")
+        + b.metric("palisade_events_redelivered_total");
+    a2.stop();
+    b.stop();
+
+    // Every violation is in the violations stream exactly once.
+    let violations = published_violations(&nats);
+    let found: BTreeSet<String> = violations.iter().map(|(id, _)| id.clone()).collect();
+    assert_eq!(violations.len(), shells.len(), "one message per violation");
+    assert_eq!(found, shells, "every shell and nothing else");
+    assert!(violations.iter().all(|(_, p)| p == SHELL_POLICY));
+
+    // Every event was evaluated; the merged logs count each once.
+    let evidence = read_evidence(&[&log_a, &log_b], &key);
+    assert_eq!(evidence.events, n, "every event has an evaluation entry");
+    assert_eq!(evidence.evaluations, n as u64, "each counted once");
+    assert_eq!(evidence.violations, shells.len() as u64);
+    assert_eq!(
+        evidence.repeated,
+        evidence.evaluation_entries - n as u64,
+        "every extra evaluation is reported as repeated"
+    );
+    assert_eq!(
+        evidence.unfinished, 1,
+        "the killed run is named as unfinished"
+    );
+    assert!(
+        redelivered > 0,
+        "A was killed while it held messages; they were redelivered"
+    );
+    eprintln!(
+        "kill -9: {n} events, {} violations; {redelivered} redeliveries, {} evaluations recorded twice and counted once",
+        shells.len(),
+        evidence.repeated
+    );
+}
+
+#[test]
+fn a_nats_server_restart_in_the_middle_loses_nothing() {
+    let Some(mut nats) = Nats::start("NATS restart") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let n = 20_000;
+    let (events, shells) = process_events(dir.path(), n, "rs");
+    let key = keygen(dir.path());
+    let log = dir.path().join("r.db");
+    let policies = root().join("examples/policies");
+    let mut args = vec![
+        "--policies",
+        policies.to_str().unwrap(),
+        "--ack-wait-ms",
+        "2000",
+    ];
+    args.extend(evidence_args(&log, &key));
+    let replica = Replica::start(&nats, &args, &[]);
+    let publisher = std::thread::spawn({
+        let url = nats.url();
+        move || {
+            Command::new(env!("CARGO_BIN_EXE_palisade-serve"))
+                .args(["publish", "--events", &url, "--input"])
+                .arg(&events)
+                .output()
+                .unwrap()
+        }
+    });
+    let started = Instant::now();
+    while replica.metric("palisade_events_acked_total") < n as u64 / 4 {
+        assert!(started.elapsed() < Duration::from_secs(300), "no progress");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    nats.restart(Duration::from_millis(1500));
+    let out = publisher.join().unwrap();
+    assert!(
+        out.status.success(),
+        "the publisher did not get through the restart: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    wait_drained(&nats, "palisade", Duration::from_secs(300));
+    assert!(
+        !replica.logged("\"event\":\"disconnected\"").is_empty(),
+        "the replica saw the server go"
+    );
+    replica.stop();
+    let violations = published_violations(&nats);
+    let found: BTreeSet<String> = violations.iter().map(|(id, _)| id.clone()).collect();
+    assert_eq!(found, shells);
+    assert_eq!(violations.len(), shells.len());
+    let evidence = read_evidence(&[&log], &key);
+    assert_eq!(evidence.events, n);
+    assert_eq!(evidence.evaluations, n as u64);
+    assert_eq!(evidence.violations, shells.len() as u64);
+}
+
+#[test]
+fn poison_messages_are_terminated_counted_and_logged_and_processing_goes_on() {
+    let Some(nats) = Nats::start("poison messages") else {
+        return;
+    };
+    let policies = root().join("examples/policies");
+    let replica = Replica::start(
+        &nats,
+        &[
+            "--policies",
+            policies.to_str().unwrap(),
+            "--ack-wait-ms",
+            "1000",
+        ],
+        &[],
+    );
+    let good = br#"{"kind":"process","id":"ok-1","time":"2026-11-26T09:00:00Z","namespace":"prod","container":"api","name":"bash","exec_path":"/bin/bash","uid":0}"#;
+    publish_raw(
+        &nats,
+        &[
+            b"not json",
+            b"\xff\xfe\x00",
+            b"{}",
+            br#"{"kind":"bogus"}"#,
+            br#"{"kind":"process","id":"#,
+            good,
+        ],
+    );
+    wait_drained(&nats, "palisade", Duration::from_secs(60));
+    assert_eq!(replica.metric("palisade_events_poison_total"), 5);
+    assert_eq!(replica.metric("palisade_events_acked_total"), 1);
+    assert_eq!(
+        replica.metric("palisade_event_violations_published_total"),
+        1
+    );
+    let logged = replica.logged("poison message terminated");
+    assert_eq!(logged.len(), 5, "{logged:?}");
+    for seq in 1..=5 {
+        assert!(
+            logged
+                .iter()
+                .any(|l| l.contains(&format!("\"sequence\":{seq}"))),
+            "sequence {seq} is logged: {logged:?}"
+        );
+    }
+    // Terminated, not redelivered: after more than one ack wait nothing came back.
+    std::thread::sleep(Duration::from_millis(2500));
+    assert_eq!(replica.metric("palisade_events_consumed_total"), 6);
+    assert_eq!(replica.metric("palisade_events_redelivered_total"), 0);
+    assert_eq!(published_violations(&nats).len(), 1);
+}
+
+#[test]
+fn a_policy_set_that_fails_to_reload_keeps_evaluating_with_the_last_good_one() {
+    let Some(nats) = Nats::start("failed reload") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let policies = dir.path().join("policies");
+    std::fs::create_dir(&policies).unwrap();
+    for f in ["common.pal", "runtime.pal"] {
+        std::fs::copy(root().join("examples/policies").join(f), policies.join(f)).unwrap();
+    }
+    let replica = Replica::start(&nats, &["--policies", policies.to_str().unwrap()], &[]);
+    let shell = |id: &str| {
+        format!(
+            r#"{{"kind":"process","id":"{id}","time":"2026-11-26T09:00:00Z","namespace":"prod","container":"api","name":"bash","exec_path":"/bin/bash","uid":0}}"#
+        )
+    };
+    publish_raw(&nats, &[shell("before").as_bytes()]);
+    wait_drained(&nats, "palisade", Duration::from_secs(60));
+    std::fs::write(
+        policies.join("runtime.pal"),
+        "policy \"broken\" {\n  when (\n",
+    )
+    .unwrap();
+    let started = Instant::now();
+    while replica.metric("palisade_reloads_total{outcome=\"failed\"}") == 0 {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "no failed reload"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    publish_raw(&nats, &[shell("after").as_bytes()]);
+    wait_drained(&nats, "palisade", Duration::from_secs(60));
+    assert_eq!(replica.metric("palisade_events_acked_total"), 2);
+    let found: BTreeSet<String> = published_violations(&nats)
+        .into_iter()
+        .map(|(id, _)| id)
+        .collect();
+    assert_eq!(
+        found,
+        BTreeSet::from(["before".to_string(), "after".to_string()]),
+        "the last good set still fires after the failed reload"
+    );
+}
+
+#[test]
+fn a_slow_evidence_store_slows_consumption_instead_of_growing_memory() {
+    let Some(nats) = Nats::start("back-pressure") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let (events, _) = process_events(dir.path(), 3_000, "bp");
+    let key = keygen(dir.path());
+    let log = dir.path().join("bp.db");
+    let policies = root().join("examples/policies");
+    let mut args = vec![
+        "--policies",
+        policies.to_str().unwrap(),
+        "--max-in-flight",
+        "16",
+    ];
+    args.extend(evidence_args(&log, &key));
+    // Every batch written to the evidence log takes 100 ms.
+    let replica = Replica::start(&nats, &args, &[("PALISADE_FAULT_EVIDENCE_DELAY_MS", "100")]);
+    publish_files(&nats, &[&events]);
+    let mut most_in_flight = 0;
+    let mut lagging = 0;
+    for _ in 0..40 {
+        std::thread::sleep(Duration::from_millis(50));
+        most_in_flight = most_in_flight.max(replica.metric("palisade_events_in_flight"));
+        if consumer_state(&nats, "palisade").is_some_and(|(pending, _, _)| pending > 0) {
+            lagging += 1;
+        }
+    }
+    // At most 16 batches of 16 events in 2 s, far fewer than the 3,000 published.
+    let acked = replica.metric("palisade_events_acked_total");
+    assert!(most_in_flight <= 16, "in flight: {most_in_flight}");
+    assert!(most_in_flight > 0, "it was consuming");
+    assert!(
+        acked < 1_000,
+        "the slow store did not slow consumption: {acked} acked"
+    );
+    assert_eq!(lagging, 40, "the backlog stays in the stream");
+    let rss_kib = std::fs::read_to_string(format!("/proc/{}/status", replica.child.id()))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("VmHWM:")?
+                .trim()
+                .strip_suffix("kB")?
+                .trim()
+                .parse::<u64>()
+                .ok()
+        });
+    eprintln!(
+        "back-pressure: {acked} acked in 2 s, at most {most_in_flight} in flight, peak RSS {rss_kib:?} KiB"
+    );
+}
