@@ -206,3 +206,162 @@ fn the_dockerfile_builds_the_deployments_image_with_the_server_binary_only_as_no
         "{image}"
     );
 }
+
+fn events_manifest() -> String {
+    std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/palisade-events.yaml"),
+    )
+    .unwrap()
+}
+
+fn events_objects(kind: &str) -> Vec<Value> {
+    let docs: Vec<Value> = serde_saphyr::from_multiple(&events_manifest()).unwrap();
+    docs.into_iter().filter(|v| v["kind"] == kind).collect()
+}
+
+#[test]
+fn the_kubernetes_reader_sees_the_event_replicas_and_the_library_finds_only_the_missing_scan() {
+    let converted = palisade_adapters::convert(&events_manifest()).unwrap();
+    assert_eq!(converted.records.len(), 1, "one workload");
+    for kind in ["ConfigMap", "PersistentVolumeClaim", "ServiceAccount"] {
+        assert_eq!(converted.skipped.get(kind), Some(&1), "{kind}");
+    }
+    let d = &converted.records[0];
+    assert_eq!(
+        (
+            d["kind"].as_str(),
+            d["name"].as_str(),
+            d["replicas"].as_u64()
+        ),
+        (Some("deployment"), Some("palisade-events"), Some(2))
+    );
+    let c = &d["containers"][0];
+    assert_eq!(c["security_context"]["run_as_non_root"], true);
+    assert_eq!(c["security_context"]["read_only_root_filesystem"], true);
+    assert_eq!(c["security_context"]["drop_capabilities"], json!(["ALL"]));
+    let request = json!({"builtin": true, "all": true, "now": "2026-11-26T12:00:00Z",
+        "inputs": [{"name": "deploy/palisade-events.yaml", "text": events_manifest()}]});
+    let report: Value =
+        serde_json::from_str(&palisade_api::check_json(&request.to_string())).unwrap();
+    let fired: Vec<&str> = report["violations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["policy"].as_str().unwrap())
+        .collect();
+    assert_eq!(fired, ["Images with no scans"], "{report}");
+}
+
+#[test]
+fn the_event_replicas_consume_nats_and_each_write_their_own_evidence_log() {
+    let deployment = &events_objects("Deployment")[0];
+    assert_eq!(deployment["spec"]["replicas"], 2);
+    let pod = &deployment["spec"]["template"];
+    let container = &pod["spec"]["containers"][0];
+    let args: Vec<&str> = container["args"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap())
+        .collect();
+    let help = std::process::Command::new(env!("CARGO_BIN_EXE_palisade-serve"))
+        .arg("--help")
+        .output()
+        .unwrap();
+    let help = String::from_utf8_lossy(&help.stdout);
+    for a in &args {
+        let flag = a.split('=').next().unwrap();
+        assert!(
+            help.lines()
+                .any(|l| l.trim_start().split([' ', '=']).next() == Some(flag)),
+            "{a} is not a flag of palisade-serve"
+        );
+    }
+    let arg = |name: &str| {
+        args.iter()
+            .find_map(|a| a.strip_prefix(&format!("--{name}=")))
+            .unwrap_or_else(|| panic!("--{name}"))
+    };
+    // No webhook here: plain HTTP for probes and metrics, no TLS flags.
+    assert!(!args.iter().any(|a| a.starts_with("--tls")));
+    let listen: std::net::SocketAddr = arg("listen").parse().unwrap();
+    let port = &container["ports"][0];
+    assert_eq!(json!(listen.port()), port["containerPort"]);
+    for probe in ["readinessProbe", "livenessProbe"] {
+        assert_eq!(container[probe]["httpGet"]["port"], port["name"], "{probe}");
+    }
+    // Each replica its own log: the file is named after the pod (downward API).
+    let log = arg("evidence");
+    assert!(log.ends_with("/$(POD_NAME).db"), "{log}");
+    let pod_name = container["env"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["name"] == "POD_NAME")
+        .unwrap();
+    assert_eq!(
+        pod_name["valueFrom"]["fieldRef"]["fieldPath"],
+        "metadata.name"
+    );
+    let mount_of = |path: &str| {
+        let mount = container["volumeMounts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| path.starts_with(m["mountPath"].as_str().unwrap()))
+            .unwrap_or_else(|| panic!("{path} is not mounted"));
+        (
+            mount["readOnly"].as_bool().unwrap_or(false),
+            pod["spec"]["volumes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|v| v["name"] == mount["name"])
+                .unwrap()
+                .clone(),
+        )
+    };
+    let (read_only, volume) = mount_of(log);
+    assert!(!read_only, "the evidence volume is written");
+    let claim = &events_objects("PersistentVolumeClaim")[0];
+    assert_eq!(
+        volume["persistentVolumeClaim"]["claimName"],
+        claim["metadata"]["name"]
+    );
+    assert_eq!(claim["spec"]["accessModes"], json!(["ReadWriteMany"]));
+    let (_, key) = mount_of(arg("evidence-key"));
+    assert_eq!(key["secret"]["secretName"], "palisade-evidence-key");
+    let (_, policies) = mount_of(arg("policies"));
+    let config_map = &events_objects("ConfigMap")[0];
+    assert_eq!(
+        policies["configMap"]["name"],
+        config_map["metadata"]["name"]
+    );
+    let sources: Vec<Value> = config_map["data"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(n, t)| json!({"name": n, "text": t}))
+        .collect();
+    let compiled: Value = serde_json::from_str(&palisade_api::compile_json(
+        &json!({"policies": sources}).to_string(),
+    ))
+    .unwrap();
+    assert_eq!(compiled["ok"], true, "{compiled}");
+    // The NetworkPolicy lets the replicas reach NATS on the port --events names.
+    let events = arg("events");
+    let nats_port: u64 = events.rsplit(':').next().unwrap().parse().unwrap();
+    let policy = &events_objects("NetworkPolicy")[0];
+    assert_eq!(
+        policy["spec"]["podSelector"]["matchLabels"],
+        pod["metadata"]["labels"]
+    );
+    let egress_ports: Vec<u64> = policy["spec"]["egress"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|rule| rule["ports"].as_array().unwrap().iter())
+        .filter_map(|p| p["port"].as_u64())
+        .collect();
+    assert!(egress_ports.contains(&nats_port), "{egress_ports:?}");
+}
