@@ -272,8 +272,18 @@ fn verify(
     let mut failed = false;
     let mut json = Vec::new();
     let mut text = String::new();
+    // Consumed events (`serve --events`) by id: a redelivered one is evaluated again, by the
+    // same replica or another, and each replica writes its own log.
+    let mut events: std::collections::HashMap<String, u64> = std::collections::HashMap::new();
     for log in logs {
-        let v = palisade_evidence::verify::verify(log, &keys, &kept, |_, _| {}).map_err(store)?;
+        let v = palisade_evidence::verify::verify(log, &keys, &kept, |_, entry| {
+            if let palisade_evidence::entry::Entry::Evaluation(e) = entry
+                && let Some(id) = e.event
+            {
+                *events.entry(id).or_default() += 1;
+            }
+        })
+        .map_err(store)?;
         failed |= !v.ok();
         let name = log.display();
         match &v.problem {
@@ -306,6 +316,16 @@ fn verify(
             "unfinished": v.unfinished.iter().map(|u| serde_json::json!({"run": u.run, "source": u.source, "started": u.started, "entry": u.entry})).collect::<Vec<_>>(),
             "problem": v.problem.as_ref().map(|p| serde_json::json!({"entry": p.entry, "what": p.what})),
         }));
+    }
+    if !events.is_empty() {
+        let evaluations: u64 = events.values().sum();
+        text.push_str(&format!(
+            "{} log{}: {} events evaluated; {} evaluations repeat an event after a redelivery (reports count each event once)\n",
+            logs.len(),
+            if logs.len() == 1 { "" } else { "s" },
+            events.len(),
+            evaluations - events.len() as u64
+        ));
     }
     match format {
         VerifyFormat::Text => crate::output::emit(&text)?,

@@ -648,3 +648,165 @@ fn two_processes_writing_one_log_share_its_chain() {
     );
     assert!(!text(&o.stdout).contains("did not finish"));
 }
+
+/// Writes a replica's log as `serve --events` does: a run, evaluations of `events` (the
+/// second one of each pair found a violation), and, unless `killed`, the run's end.
+fn replica_log(path: &Path, key: &Path, run: &str, events: &[(&str, bool)], killed: bool) {
+    use palisade_evidence::entry::{
+        Entry, EvaluationEntry, PolicySet, RecordRef, RunFinished, RunStarted, ViolationEntry,
+    };
+    let time = "2026-11-26T10:00:00Z";
+    let key =
+        palisade_evidence::note::SigningKey::parse(std::fs::read_to_string(key).unwrap().trim())
+            .unwrap();
+    let mut w = palisade_evidence::store::Writer::open(path, key, time).unwrap();
+    let set = PolicySet {
+        run: run.into(),
+        time: time.into(),
+        digest: "sha256:set".into(),
+        policies: Vec::new(),
+    };
+    w.start_run(
+        set,
+        RunStarted {
+            run: run.into(),
+            time: time.into(),
+            source: "serve".into(),
+            tool: "test".into(),
+            policy_set: "sha256:set".into(),
+            inputs: Vec::new(),
+            actor: None,
+        },
+    )
+    .unwrap();
+    for (event, violates) in events {
+        w.append(Entry::Evaluation(EvaluationEntry {
+            run: run.into(),
+            time: time.into(),
+            input_digest: format!("sha256:{event}"),
+            records: 1,
+            violations: u64::from(*violates),
+            event: Some((*event).into()),
+        }))
+        .unwrap();
+        if *violates {
+            w.append(Entry::Violation(ViolationEntry {
+                run: run.into(),
+                time: time.into(),
+                policy: "Shell spawned in a container".into(),
+                severity: "high".into(),
+                lifecycle: "runtime".into(),
+                soc2: vec!["CC7.2".into()],
+                record: RecordRef {
+                    kind: "process".into(),
+                    id: format!("p-{event}"),
+                    name: Some("bash".into()),
+                    namespace: Some("prod".into()),
+                },
+                record_digest: format!("sha256:{event}"),
+                messages: vec!["/bin/bash started".into()],
+                enforcement: Vec::new(),
+                event: Some((*event).into()),
+            }))
+            .unwrap();
+        }
+    }
+    if !killed {
+        w.append(Entry::RunFinished(RunFinished {
+            run: run.into(),
+            time: time.into(),
+            records: events.len() as u64,
+            violations: events.iter().filter(|(_, v)| *v).count() as u64,
+            exceptions: 0,
+            failed: false,
+        }))
+        .unwrap();
+    }
+    w.flush().unwrap();
+}
+
+#[test]
+fn logs_of_two_replicas_merge_and_an_event_evaluated_by_both_counts_once() {
+    let s = Setup::new();
+    let key = s.path("ci.example.key");
+    // Replica A evaluated e1 and e2 and was killed before acking e2; replica B got e2
+    // again (a redelivery) and then e3.
+    replica_log(
+        &s.path("a.db"),
+        &key,
+        "run-a",
+        &[("e1", false), ("e2", true)],
+        true,
+    );
+    replica_log(
+        &s.path("b.db"),
+        &key,
+        "run-b",
+        &[("e2", true), ("e3", false)],
+        false,
+    );
+    let o = s.run(
+        "2026-11-27T00:00:00Z",
+        &[
+            "evidence",
+            "verify",
+            "a.db",
+            "b.db",
+            "--key",
+            "ci.example.pub",
+        ],
+    );
+    let out = text(&o.stdout);
+    assert_eq!(o.status.code(), Some(0), "{out}{}", text(&o.stderr));
+    assert!(out.contains("a.db: verified"), "{out}");
+    assert!(out.contains("b.db: verified"), "{out}");
+    assert!(
+        out.contains("run run-a (serve)"),
+        "the killed run is named: {out}"
+    );
+    assert!(
+        out.contains("2 logs: 3 events evaluated; 1 evaluations repeat an event"),
+        "{out}"
+    );
+    let o = s.run(
+        "2026-11-27T00:00:00Z",
+        &[
+            "report",
+            "a.db",
+            "b.db",
+            "--key",
+            "ci.example.pub",
+            "--from",
+            "2026-11-26",
+            "--to",
+            "2026-11-26",
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let totals = &report["totals"];
+    assert_eq!(totals["evaluations"], 3, "{totals}");
+    assert_eq!(totals["violations"], 1, "{totals}");
+    assert_eq!(totals["repeated"], 1, "{totals}");
+    // Read the other way round, the figures are the same.
+    let o = s.run(
+        "2026-11-27T00:00:00Z",
+        &[
+            "report",
+            "b.db",
+            "a.db",
+            "--key",
+            "ci.example.pub",
+            "--from",
+            "2026-11-26",
+            "--to",
+            "2026-11-26",
+            "--format",
+            "json",
+        ],
+    );
+    let swapped: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(swapped["totals"], report["totals"]);
+}

@@ -128,7 +128,7 @@ fn logs(h: &mut String, period: &Period) {
 
 fn cards(h: &mut String, period: &Period) {
     let t = &period.totals;
-    let items = [
+    let mut items = vec![
         ("Evaluations", t.evaluations, false),
         ("Records evaluated", t.records, false),
         ("Admission decisions", t.admissions, false),
@@ -147,6 +147,10 @@ fn cards(h: &mut String, period: &Period) {
             !period.unfinished_runs.is_empty(),
         ),
     ];
+    if t.repeated > 0 {
+        // Consumed events evaluated again after a redelivery: shown, counted once.
+        items.push(("Repeated evaluations (counted once)", t.repeated, false));
+    }
     h.push_str("<div class=\"cards\">");
     for (label, n, bad) in items {
         let _ = write!(
