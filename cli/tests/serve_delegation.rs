@@ -4,7 +4,7 @@
     clippy::panic,
     reason = "tests fail loudly"
 )]
-//! `palisade serve` runs the separate `palisade-serve` binary found next to `palisade`
+//! `palisade serve` (and `palisade publish`) runs the separate `palisade-serve` binary found next to `palisade`
 //! (the server's own tests are in bindings/sidecar/tests/process.rs): its arguments pass
 //! through untouched, its exit code comes back, and without it the user is told what to
 //! build.
@@ -54,5 +54,23 @@ fn serve_runs_the_server_binary_beside_it_with_the_same_arguments() {
     assert_eq!(
         std::fs::read_to_string(&log).unwrap(),
         "--help\n--listen=0.0.0.0:1\n--policies\na b\n"
+    );
+
+    // `palisade publish ARGS` is `palisade-serve publish ARGS`.
+    let out = Command::new(&palisade)
+        .args([
+            "publish",
+            "--events",
+            "nats://127.0.0.1:1",
+            "--input",
+            "e.json",
+        ])
+        .env("PATH", dir.path().join("empty"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(7));
+    assert_eq!(
+        std::fs::read_to_string(&log).unwrap(),
+        "publish\n--events\nnats://127.0.0.1:1\n--input\ne.json\n"
     );
 }

@@ -210,36 +210,34 @@ impl<R: Read> Blocks<R> {
     fn new(reader: R) -> Self {
         Blocks {
             reader,
-            buf: Vec::with_capacity(BLOCK_BYTES),
+            buf: Vec::new(),
             lines_before: 0,
             column_before: 0,
             at_end: false,
         }
     }
 
-    /// Reads one more block (or to the end).
+    /// Reads one more block (or to the end). `read_to_end` appends without zeroing the
+    /// buffer first and copies in-memory input exactly: a small input (one event, one
+    /// admission request) costs its own size, not a block.
     fn fill(&mut self) -> Result<(), InputError> {
-        let wanted = self.buf.len() + BLOCK_BYTES;
-        while !self.at_end && self.buf.len() < wanted {
-            let old = self.buf.len();
-            self.buf.resize(wanted, 0);
-            match self.reader.read(&mut self.buf[old..]) {
-                Ok(0) => {
-                    self.buf.truncate(old);
+        if self.at_end {
+            return Ok(());
+        }
+        let block = BLOCK_BYTES as u64;
+        match (&mut self.reader).take(block).read_to_end(&mut self.buf) {
+            Ok(n) => {
+                if (n as u64) < block {
                     self.at_end = true;
                 }
-                Ok(n) => self.buf.truncate(old + n),
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => self.buf.truncate(old),
-                Err(e) => {
-                    return Err(InputError {
-                        line: 0,
-                        column: 0,
-                        message: e.to_string(),
-                    });
-                }
+                Ok(())
             }
+            Err(e) => Err(InputError {
+                line: 0,
+                column: 0,
+                message: e.to_string(),
+            }),
         }
-        Ok(())
     }
 
     /// Drops the first `consumed` bytes; refuses a record that outgrew the limit.

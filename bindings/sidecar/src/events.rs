@@ -75,13 +75,21 @@ impl EventsConfig {
     }
 }
 
-/// Connects to NATS: reconnects forever (with the client's back-off) after a disconnect,
-/// and keeps retrying when the server is not up yet.
-pub async fn connect(url: &str, name: &str) -> Result<async_nats::Client, String> {
+/// Connects to NATS: reconnects forever (with the client's back-off) after a disconnect;
+/// with `wait_for_server`, also keeps trying when the server is not up yet, else that is
+/// an error.
+pub async fn connect(
+    url: &str,
+    name: &str,
+    wait_for_server: bool,
+) -> Result<async_nats::Client, String> {
     let name_owned = name.to_string();
-    async_nats::ConnectOptions::new()
+    let mut options = async_nats::ConnectOptions::new();
+    if wait_for_server {
+        options = options.retry_on_initial_connect();
+    }
+    options
         .name(name)
-        .retry_on_initial_connect()
         .max_reconnects(None)
         .connection_timeout(Duration::from_secs(5))
         .event_callback(move |event| {
@@ -128,7 +136,7 @@ pub(crate) async fn consume(
 ) {
     let slots = Arc::new(Semaphore::new(config.max_in_flight.max(1)));
     let client = tokio::select! {
-        c = connect(&config.url, "palisade-serve") => c,
+        c = connect(&config.url, "palisade-serve", true) => c,
         _ = stopped.changed() => return,
     };
     let client = match client {

@@ -61,19 +61,6 @@ struct Pending {
 /// Publishes every event of the input files; an unreadable file or event stops the run
 /// with an error naming the file and line.
 pub async fn publish(config: &PublishConfig) -> Result<Published, String> {
-    let client = tokio::time::timeout(
-        Duration::from_secs(30),
-        connect(&config.url, "palisade-publish"),
-    )
-    .await
-    .map_err(|_| format!("no connection to {} within 30 s", config.url))??;
-    let js = jetstream::new(client.clone());
-    tokio::time::timeout(
-        Duration::from_secs(30),
-        events_stream(&js, &config.stream, &config.subjects),
-    )
-    .await
-    .map_err(|_| format!("stream {}: no answer within 30 s", config.stream))??;
     // Every file is read once before anything is sent: a bad event fails the run before
     // the stream holds part of it.
     let inputs = config.inputs.clone();
@@ -84,6 +71,19 @@ pub async fn publish(config: &PublishConfig) -> Result<Published, String> {
     })
     .await
     .map_err(|e| e.to_string())??;
+    let client = tokio::time::timeout(
+        Duration::from_secs(30),
+        connect(&config.url, "palisade-publish", false),
+    )
+    .await
+    .map_err(|_| format!("no connection to {} within 30 s", config.url))??;
+    let js = jetstream::new(client.clone());
+    tokio::time::timeout(
+        Duration::from_secs(30),
+        events_stream(&js, &config.stream, &config.subjects),
+    )
+    .await
+    .map_err(|_| format!("stream {}: no answer within 30 s", config.stream))??;
     let (tx, mut rx) = tokio::sync::mpsc::channel::<(Value, String)>(WINDOW);
     let inputs = config.inputs.clone();
     let reader = tokio::task::spawn_blocking(move || {

@@ -23,6 +23,58 @@ fn objects(kind: &str) -> Vec<Value> {
     docs.into_iter().filter(|v| v["kind"] == kind).collect()
 }
 
+/// Asserts every argument is a flag `palisade-serve --help` lists (the image runs it).
+fn assert_flags_of_palisade_serve(args: &[&str]) {
+    let help = std::process::Command::new(env!("CARGO_BIN_EXE_palisade-serve"))
+        .arg("--help")
+        .output()
+        .unwrap();
+    let help = String::from_utf8_lossy(&help.stdout);
+    for a in args {
+        let flag = a.split('=').next().unwrap();
+        let documented = help
+            .lines()
+            .any(|l| l.trim_start().split([' ', '=']).next() == Some(flag));
+        assert!(
+            flag.starts_with("--") && documented,
+            "{a} is not a flag of palisade-serve"
+        );
+    }
+}
+
+/// The container's mount that holds `path`: whether it is read-only, and its volume.
+fn volume_of(pod: &Value, container: &Value, path: &str) -> (bool, Value) {
+    let mount = container["volumeMounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| path.starts_with(m["mountPath"].as_str().unwrap()))
+        .unwrap_or_else(|| panic!("{path} is not mounted"));
+    let volume = pod["spec"]["volumes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["name"] == mount["name"])
+        .unwrap()
+        .clone();
+    (mount["readOnly"].as_bool().unwrap_or(false), volume)
+}
+
+/// The policies of a ConfigMap compile.
+fn assert_config_map_compiles(config_map: &Value) {
+    let policies: Vec<Value> = config_map["data"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(n, t)| json!({"name": n, "text": t}))
+        .collect();
+    let compiled: Value = serde_json::from_str(&palisade_api::compile_json(
+        &json!({"policies": policies}).to_string(),
+    ))
+    .unwrap();
+    assert_eq!(compiled["ok"], true, "{compiled}");
+}
+
 #[test]
 fn the_kubernetes_reader_sees_the_sidecar_deployment() {
     let converted = palisade_adapters::convert(&manifest()).unwrap();
@@ -99,21 +151,7 @@ fn webhook_service_deployment_and_policies_agree() {
         .map(|a| a.as_str().unwrap())
         .collect();
     // The image runs `palisade-serve` (Dockerfile): every argument is one of its flags.
-    let help = std::process::Command::new(env!("CARGO_BIN_EXE_palisade-serve"))
-        .arg("--help")
-        .output()
-        .unwrap();
-    let help = String::from_utf8_lossy(&help.stdout);
-    for a in &args {
-        let flag = a.split('=').next().unwrap();
-        let documented = help
-            .lines()
-            .any(|l| l.trim_start().split([' ', '=']).next() == Some(flag));
-        assert!(
-            flag.starts_with("--") && documented,
-            "{a} is not a flag of palisade-serve"
-        );
-    }
+    assert_flags_of_palisade_serve(&args);
     let arg = |name: &str| {
         args.iter()
             .find_map(|a| a.strip_prefix(&format!("--{name}=")))
@@ -124,21 +162,7 @@ fn webhook_service_deployment_and_policies_agree() {
     assert_eq!(container["readinessProbe"]["httpGet"]["path"], "/readyz");
     assert_eq!(container["livenessProbe"]["httpGet"]["path"], "/healthz");
     // Every path the server reads is mounted from the object that provides it.
-    let mount_of = |path: &str| {
-        let mount = container["volumeMounts"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|m| path.starts_with(m["mountPath"].as_str().unwrap()))
-            .unwrap_or_else(|| panic!("{path} is not mounted"));
-        pod["spec"]["volumes"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|v| v["name"] == mount["name"])
-            .unwrap()
-            .clone()
-    };
+    let mount_of = |path: &str| volume_of(pod, container, path).1;
     let certificate = &objects("Certificate")[0];
     assert_eq!(
         mount_of(arg("tls-cert"))["secret"]["secretName"],
@@ -154,17 +178,7 @@ fn webhook_service_deployment_and_policies_agree() {
         config_map["metadata"]["name"]
     );
     // The ConfigMap's policies compile.
-    let policies: Vec<Value> = config_map["data"]
-        .as_object()
-        .unwrap()
-        .iter()
-        .map(|(n, t)| json!({"name": n, "text": t}))
-        .collect();
-    let compiled: Value = serde_json::from_str(&palisade_api::compile_json(
-        &json!({"policies": policies}).to_string(),
-    ))
-    .unwrap();
-    assert_eq!(compiled["ok"], true, "{compiled}");
+    assert_config_map_compiles(config_map);
 }
 
 #[test]
@@ -264,19 +278,7 @@ fn the_event_replicas_consume_nats_and_each_write_their_own_evidence_log() {
         .iter()
         .map(|a| a.as_str().unwrap())
         .collect();
-    let help = std::process::Command::new(env!("CARGO_BIN_EXE_palisade-serve"))
-        .arg("--help")
-        .output()
-        .unwrap();
-    let help = String::from_utf8_lossy(&help.stdout);
-    for a in &args {
-        let flag = a.split('=').next().unwrap();
-        assert!(
-            help.lines()
-                .any(|l| l.trim_start().split([' ', '=']).next() == Some(flag)),
-            "{a} is not a flag of palisade-serve"
-        );
-    }
+    assert_flags_of_palisade_serve(&args);
     let arg = |name: &str| {
         args.iter()
             .find_map(|a| a.strip_prefix(&format!("--{name}=")))
@@ -303,24 +305,7 @@ fn the_event_replicas_consume_nats_and_each_write_their_own_evidence_log() {
         pod_name["valueFrom"]["fieldRef"]["fieldPath"],
         "metadata.name"
     );
-    let mount_of = |path: &str| {
-        let mount = container["volumeMounts"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|m| path.starts_with(m["mountPath"].as_str().unwrap()))
-            .unwrap_or_else(|| panic!("{path} is not mounted"));
-        (
-            mount["readOnly"].as_bool().unwrap_or(false),
-            pod["spec"]["volumes"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .find(|v| v["name"] == mount["name"])
-                .unwrap()
-                .clone(),
-        )
-    };
+    let mount_of = |path: &str| volume_of(pod, container, path);
     let (read_only, volume) = mount_of(log);
     assert!(!read_only, "the evidence volume is written");
     let claim = &events_objects("PersistentVolumeClaim")[0];
@@ -337,17 +322,7 @@ fn the_event_replicas_consume_nats_and_each_write_their_own_evidence_log() {
         policies["configMap"]["name"],
         config_map["metadata"]["name"]
     );
-    let sources: Vec<Value> = config_map["data"]
-        .as_object()
-        .unwrap()
-        .iter()
-        .map(|(n, t)| json!({"name": n, "text": t}))
-        .collect();
-    let compiled: Value = serde_json::from_str(&palisade_api::compile_json(
-        &json!({"policies": sources}).to_string(),
-    ))
-    .unwrap();
-    assert_eq!(compiled["ok"], true, "{compiled}");
+    assert_config_map_compiles(config_map);
     // The NetworkPolicy lets the replicas reach NATS on the port --events names.
     let events = arg("events");
     let nats_port: u64 = events.rsplit(':').next().unwrap().parse().unwrap();

@@ -291,3 +291,55 @@ fn serve_writes_the_evidence_log_and_finishes_it_on_sigterm() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("--evidence-key"));
     assert!(!dir.path().join("x.db").exists());
 }
+
+#[test]
+fn publish_refuses_a_bad_file_before_connecting_and_an_unreachable_server_quickly() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.jsonl");
+    std::fs::write(&bad, "{\"kind\":\"process\"}\n{\"kind\":\n").unwrap();
+    // Port 1 on loopback: nothing listens there.
+    let started = std::time::Instant::now();
+    let out = Command::new(env!("CARGO_BIN_EXE_palisade-serve"))
+        .args(["publish", "--events", "nats://127.0.0.1:1", "--input"])
+        .arg(&bad)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("bad.jsonl: line 2: not JSON"), "{stderr}");
+    let good = dir.path().join("good.jsonl");
+    std::fs::write(&good, "{\"kind\":\"process\"}\n").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_palisade-serve"))
+        .args(["publish", "--events", "nats://127.0.0.1:1", "--input"])
+        .arg(&good)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("cannot connect to nats://127.0.0.1:1"),
+        "{stderr}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "no wait for a server that is not there"
+    );
+    // A missing file and no --input are errors too.
+    let out = Command::new(env!("CARGO_BIN_EXE_palisade-serve"))
+        .args([
+            "publish",
+            "--events",
+            "nats://127.0.0.1:1",
+            "--input",
+            "/nonexistent/e.json",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/e.json"));
+    let out = Command::new(env!("CARGO_BIN_EXE_palisade-serve"))
+        .args(["publish", "--events", "nats://127.0.0.1:1"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}
