@@ -13,7 +13,7 @@
 
 use crate::log::log;
 use crate::metrics::EventOutcome;
-use crate::server::{State, plugin_check, read_report};
+use crate::server::{State, plugin_check_all, read_report};
 use async_nats::HeaderMap;
 use async_nats::jetstream::{self, AckKind, consumer, stream};
 use futures_util::StreamExt;
@@ -22,11 +22,13 @@ use palisade_evidence::{canonical, from_engine};
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::sync::{Semaphore, watch};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 
 /// Deliveries of a message the plugin fails on (traps, deadline) before it is terminated
 /// as poison: a message that kills every evaluation must not circle forever.
 const MAX_PLUGIN_ATTEMPTS: i64 = 5;
+/// Messages handled together at most (one evaluation task, one evidence commit).
+const MAX_BATCH: usize = 64;
 /// How long a stream created by Palisade remembers message ids to drop a republished one.
 pub const DUPLICATE_WINDOW: Duration = Duration::from_secs(2 * 60 * 60);
 /// Longest message id taken from a `Nats-Msg-Id` header (a longer one is digested).
@@ -238,32 +240,58 @@ async fn consume_once(
     );
     loop {
         // A slot first: nothing more is taken from the stream while every slot is busy.
-        let slot = slots
+        let mut batch = Vec::new();
+        let first = slots
             .clone()
             .acquire_owned()
             .await
             .map_err(|e| e.to_string())?;
-        let message = match messages.next().await {
-            None => return Err("the message stream ended".into()),
-            Some(Err(e)) => {
-                use consumer::pull::MessagesErrorKind as Kind;
-                match e.kind() {
-                    Kind::ConsumerDeleted | Kind::PushBasedConsumer => return Err(e.to_string()),
-                    // Heartbeats missed while the server restarts and failed pulls: the
-                    // message stream sends new pull requests itself.
-                    _ => {
-                        log("warn", "events: pull", json!({"error": e.to_string()}));
-                        continue;
-                    }
-                }
-            }
-            Some(Ok(m)) => m,
+        let Some(message) = next_message(messages.next().await)? else {
+            continue;
         };
+        batch.push((message, first));
+        // Then whatever else has arrived already, while slots are free: one evaluation
+        // task, one evidence commit and one wake-up per batch rather than per event.
+        while batch.len() < MAX_BATCH {
+            let Ok(slot) = slots.clone().try_acquire_owned() else {
+                break;
+            };
+            // Polled with this task's waker (not a no-op one): a message stream that has
+            // nothing yet must be able to wake the task when its next pull is due.
+            let ready = tokio::select! {
+                biased;
+                next = messages.next() => next,
+                () = std::future::ready(()) => break,
+            };
+            if let Some(message) = next_message(ready)? {
+                batch.push((message, slot));
+            }
+        }
         let (state, js, config) = (state.clone(), js.clone(), config.clone());
         tokio::spawn(async move {
-            let _slot = slot;
-            handle(&state, &js, &config, message).await;
+            handle_batch(&state, &js, &config, batch).await;
         });
+    }
+}
+
+/// What the message stream gave: a message, nothing to handle (a pull error it recovers
+/// from itself, logged), or an error that needs a new binding.
+fn next_message(
+    next: Option<Result<jetstream::Message, consumer::pull::MessagesError>>,
+) -> Result<Option<jetstream::Message>, String> {
+    use consumer::pull::MessagesErrorKind as Kind;
+    match next {
+        None => Err("the message stream ended".into()),
+        Some(Ok(m)) => Ok(Some(m)),
+        Some(Err(e)) => match e.kind() {
+            Kind::ConsumerDeleted | Kind::PushBasedConsumer => Err(e.to_string()),
+            // Heartbeats missed while the server restarts and failed pulls: the message
+            // stream sends new pull requests itself.
+            _ => {
+                log("warn", "events: pull", json!({"error": e.to_string()}));
+                Ok(None)
+            }
+        },
     }
 }
 
@@ -277,160 +305,263 @@ pub fn event_id(headers: Option<&HeaderMap>, payload: &[u8]) -> String {
         .map_or_else(|| canonical::digest_bytes(payload), str::to_string)
 }
 
-/// Handles one message to its ack, termination or redelivery.
-async fn handle(
-    state: &Arc<State>,
-    js: &jetstream::Context,
-    config: &EventsConfig,
+/// One message of a batch on its way.
+struct Event {
     message: jetstream::Message,
-) {
-    let started = Instant::now();
-    let (sequence, delivered, pending) = message
-        .info()
-        .map_or((0, 1, 0), |i| (i.stream_sequence, i.delivered, i.pending));
-    state.metrics.event_consumed(delivered, pending);
-    let (outcome, published) = evaluate(state, js, config, &message, sequence, delivered).await;
-    let ack = match outcome {
-        EventOutcome::Acked => message.ack().await,
-        EventOutcome::Poison => message.ack_with(AckKind::Term).await,
-        // Redelivered after a short delay (the failure is most likely not gone at once).
-        EventOutcome::Retried => {
-            message
-                .ack_with(AckKind::Nak(Some(Duration::from_millis(500))))
-                .await
-        }
-    };
-    if let Err(e) = ack {
-        // The server redelivers it after ack_wait; the evidence counts it once.
-        log(
-            "warn",
-            "events: ack not sent",
-            json!({"sequence": sequence, "error": e.to_string()}),
-        );
-    }
-    state
-        .metrics
-        .event_done(outcome, published, started.elapsed());
-}
-
-/// Evaluates a message, publishes its violations and records its evidence.
-async fn evaluate(
-    state: &Arc<State>,
-    js: &jetstream::Context,
-    config: &EventsConfig,
-    message: &jetstream::Message,
+    /// Its evaluation slot: free once it is acked, terminated or left.
+    _slot: OwnedSemaphorePermit,
+    started: Instant,
     sequence: u64,
     delivered: i64,
-) -> (EventOutcome, u64) {
-    let poison = |why: String| {
+    id: String,
+    /// Decided (poison, retry) before the end of the batch.
+    outcome: Option<EventOutcome>,
+    report: Value,
+    records: u64,
+    published: u64,
+}
+
+impl Event {
+    fn poison(&mut self, why: &str) {
         log(
             "warn",
             "events: poison message terminated",
-            json!({"sequence": sequence, "subject": message.subject.as_str(), "error": why}),
+            json!({"sequence": self.sequence, "subject": self.message.subject.as_str(), "error": why}),
         );
-        (EventOutcome::Poison, 0)
-    };
-    let retry = |why: String| {
+        self.outcome = Some(EventOutcome::Poison);
+    }
+
+    fn retry(&mut self, why: &str) {
         log(
             "error",
             "events: event left for redelivery",
-            json!({"sequence": sequence, "delivered": delivered, "error": why}),
+            json!({"sequence": self.sequence, "delivered": self.delivered, "error": why}),
         );
-        (EventOutcome::Retried, 0)
-    };
-    let Ok(text) = std::str::from_utf8(&message.payload) else {
-        return poison("the message is not UTF-8".into());
-    };
-    let Some(set) = state.current.get() else {
-        return retry("no policy set loaded".into());
-    };
-    let id = event_id(message.headers.as_ref(), &message.payload);
+        self.outcome = Some(EventOutcome::Retried);
+    }
+
+    fn open(&self) -> bool {
+        self.outcome.is_none()
+    }
+}
+
+/// Handles a batch of messages, each to its ack, termination or redelivery: evaluates
+/// them in one task, publishes their violations, records their evidence in one commit,
+/// then acks each.
+async fn handle_batch(
+    state: &Arc<State>,
+    js: &jetstream::Context,
+    config: &EventsConfig,
+    batch: Vec<(jetstream::Message, OwnedSemaphorePermit)>,
+) {
+    let mut events: Vec<Event> = batch
+        .into_iter()
+        .map(|(message, slot)| {
+            let (sequence, delivered, pending) = message
+                .info()
+                .map_or((0, 1, 0), |i| (i.stream_sequence, i.delivered, i.pending));
+            state.metrics.event_consumed(delivered, pending);
+            let id = event_id(message.headers.as_ref(), &message.payload);
+            Event {
+                message,
+                _slot: slot,
+                started: Instant::now(),
+                sequence,
+                delivered,
+                id,
+                outcome: None,
+                report: Value::Null,
+                records: 0,
+                published: 0,
+            }
+        })
+        .collect();
     let time = crate::server::now_of(&state.config);
-    let mut request = json!({
-        "now": time,
-        "all": false,
-        "explain": false,
-        "lifecycle": null,
-        "inputs": [{"name": format!("nats:{}#{sequence}", message.subject), "text": text}],
-    });
-    if let Some(b) = &set.baselines {
-        request["baselines"] = json!([{"name": b.name, "text": b.text}]);
+    evaluate(state, &mut events, &time).await;
+    publish_violations(js, config, &mut events).await;
+    record_evidence(state, &mut events, &time).await;
+    for mut event in events {
+        let outcome = *event.outcome.get_or_insert(EventOutcome::Acked);
+        let ack = match outcome {
+            EventOutcome::Acked => event.message.ack().await,
+            EventOutcome::Poison => event.message.ack_with(AckKind::Term).await,
+            // Redelivered after a short delay (the failure is most likely not gone at once).
+            EventOutcome::Retried => {
+                event
+                    .message
+                    .ack_with(AckKind::Nak(Some(Duration::from_millis(500))))
+                    .await
+            }
+        };
+        if let Err(e) = ack {
+            // The server redelivers it after ack_wait; the evidence counts it once.
+            log(
+                "warn",
+                "events: ack not sent",
+                json!({"sequence": event.sequence, "error": e.to_string()}),
+            );
+        }
+        state
+            .metrics
+            .event_done(outcome, event.published, event.started.elapsed());
+    }
+}
+
+/// Evaluates every message of the batch with the set in force, one plugin call each, in
+/// one blocking task holding one evaluation slot.
+async fn evaluate(state: &Arc<State>, events: &mut [Event], time: &str) {
+    let Some(set) = state.current.get() else {
+        events
+            .iter_mut()
+            .for_each(|e| e.retry("no policy set loaded"));
+        return;
+    };
+    let mut requests = Vec::with_capacity(events.len());
+    for event in events.iter_mut() {
+        let Ok(text) = std::str::from_utf8(&event.message.payload) else {
+            event.poison("the message is not UTF-8");
+            continue;
+        };
+        let mut request = json!({
+            "now": time,
+            "all": false,
+            "explain": false,
+            "lifecycle": null,
+            "inputs": [{"name": format!("nats:{}#{}", event.message.subject, event.sequence), "text": text}],
+        });
+        if let Some(b) = &set.baselines {
+            request["baselines"] = json!([{"name": b.name, "text": b.text}]);
+        }
+        requests.push(request.to_string());
     }
     let Ok(slot) = state.checks.clone().acquire_owned().await else {
-        return retry("the evaluation slots are closed".into());
+        events
+            .iter_mut()
+            .filter(|e| e.open())
+            .for_each(|e| e.retry("the evaluation slots are closed"));
+        return;
     };
-    let text = match plugin_check(set, request.to_string(), slot, None, false).await {
-        Ok(t) => t,
-        Err(e) => {
-            state.metrics.trap();
-            if delivered >= MAX_PLUGIN_ATTEMPTS {
-                return poison(format!(
-                    "the evaluation failed at each of {delivered} deliveries: {e}"
-                ));
+    let outcomes = plugin_check_all(set, requests, slot).await;
+    let open = events.iter_mut().filter(|e| e.open());
+    for (event, outcome) in open.zip(outcomes) {
+        let text = match outcome {
+            Ok(t) => t,
+            Err(e) => {
+                state.metrics.trap();
+                if event.delivered >= MAX_PLUGIN_ATTEMPTS {
+                    event.poison(&format!(
+                        "the evaluation failed at each of {} deliveries: {e}",
+                        event.delivered
+                    ));
+                } else {
+                    event.retry(&format!("the evaluation failed: {e}"));
+                }
+                continue;
             }
-            return retry(format!("the evaluation failed: {e}"));
+        };
+        let Some(report) = read_report(state, &text) else {
+            let error: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+            let why = error["error"]["message"]
+                .as_str()
+                .map_or_else(|| text.clone(), str::to_string);
+            event.poison(&why);
+            continue;
+        };
+        event.records = report["summary"]["records"].as_u64().unwrap_or(0);
+        if event.records == 0 {
+            event.poison("the message holds no record, Falco event or Tetragon event");
+            continue;
         }
+        event.report = report;
+    }
+}
+
+/// Publishes the violations of every evaluated event and waits for the stream to store
+/// them; an event with a violation not stored is left for redelivery. Published before the
+/// evidence is written: a crash in between republishes them (the stream drops the copies)
+/// and writes the evidence on the redelivery.
+async fn publish_violations(js: &jetstream::Context, config: &EventsConfig, events: &mut [Event]) {
+    let mut acks = Vec::new();
+    for (i, event) in events.iter_mut().enumerate().filter(|(_, e)| e.open()) {
+        let violations = event.report["violations"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        for v in &violations {
+            let severity = v["severity"].as_str().unwrap_or("unknown");
+            let subject = config.violations_subject.replace("<severity>", severity);
+            let mut headers = HeaderMap::new();
+            headers.insert(
+                async_nats::header::NATS_MESSAGE_ID,
+                violation_id(&event.id, v).as_str(),
+            );
+            headers.insert("Palisade-Event", event.id.as_str());
+            let payload = v.to_string().into_bytes().into();
+            match js.publish_with_headers(subject, headers, payload).await {
+                Ok(ack) => {
+                    acks.push((i, ack));
+                    event.published += 1;
+                }
+                Err(e) => {
+                    event.retry(&format!("publishing a violation failed: {e}"));
+                    break;
+                }
+            }
+        }
+    }
+    // Awaited together: acks lost with a connection time out once for the batch, not one
+    // after the other.
+    let (owners, futures): (Vec<usize>, Vec<_>) = acks.into_iter().unzip();
+    let stored = futures_util::future::join_all(futures.into_iter().map(|a| a.into_future())).await;
+    for (i, result) in owners.into_iter().zip(stored) {
+        if let Err(e) = result
+            && let Some(event) = events.get_mut(i).filter(|e| e.open())
+        {
+            event.retry(&format!("a violation was not stored by its stream: {e}"));
+        }
+    }
+}
+
+/// Writes the evaluation of every evaluated event, with its violations, in one commit (with
+/// `--evidence`); when it is not written, every one of them is left for redelivery.
+async fn record_evidence(state: &Arc<State>, events: &mut [Event], time: &str) {
+    let Some(evidence) = &state.evidence else {
+        return;
     };
-    let Some(report) = read_report(state, &text) else {
-        let error: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
-        let why = error["error"]["message"]
-            .as_str()
-            .map_or_else(|| text.clone(), str::to_string);
-        return poison(why);
-    };
-    let records = report["summary"]["records"].as_u64().unwrap_or(0);
-    if records == 0 {
-        return poison("the message holds no record, Falco event or Tetragon event".into());
-    }
-    let violations = report["violations"].as_array().cloned().unwrap_or_default();
-    // Published before the evidence is written: a crash in between republishes them (the
-    // stream drops the copies) and writes the evidence on the redelivery.
-    let mut acks = Vec::with_capacity(violations.len());
-    for v in &violations {
-        let severity = v["severity"].as_str().unwrap_or("unknown");
-        let subject = config.violations_subject.replace("<severity>", severity);
-        let mut headers = HeaderMap::new();
-        headers.insert(
-            async_nats::header::NATS_MESSAGE_ID,
-            violation_id(&id, v).as_str(),
-        );
-        headers.insert("Palisade-Event", id.as_str());
-        let payload = v.to_string().into_bytes().into();
-        match js.publish_with_headers(subject, headers, payload).await {
-            Ok(ack) => acks.push(ack),
-            Err(e) => return retry(format!("publishing a violation failed: {e}")),
-        }
-    }
-    let published = acks.len() as u64;
-    for ack in acks {
-        if let Err(e) = ack.await {
-            return retry(format!("a violation was not stored by its stream: {e}"));
-        }
-    }
-    if let Some(evidence) = &state.evidence {
-        let digest = canonical::digest_bytes(&message.payload);
-        let mut entries = vec![Entry::Evaluation(EvaluationEntry {
+    let mut entries = Vec::new();
+    let mut records = 0;
+    for event in events.iter().filter(|e| e.open()) {
+        let digest = canonical::digest_bytes(&event.message.payload);
+        let violations = event.report["violations"].as_array();
+        entries.push(Entry::Evaluation(EvaluationEntry {
             run: evidence.run.clone(),
-            time: time.clone(),
+            time: time.to_string(),
             input_digest: digest.clone(),
-            records,
-            violations: violations.len() as u64,
-            event: Some(id.clone()),
-        })];
+            records: event.records,
+            violations: violations.map_or(0, |v| v.len() as u64),
+            event: Some(event.id.clone()),
+        }));
         entries.extend(
             violations
-                .iter()
-                .filter_map(|v| from_engine::violation_from_json(v, &evidence.run, &time, &digest))
+                .into_iter()
+                .flatten()
+                .filter_map(|v| from_engine::violation_from_json(v, &evidence.run, time, &digest))
                 .map(|mut v| {
-                    v.event = Some(id.clone());
+                    v.event = Some(event.id.clone());
                     Entry::Violation(v)
                 }),
         );
-        if !evidence.record_durably(entries, records).await {
-            return retry("the evidence log did not take the evaluation".into());
-        }
+        records += event.records;
     }
-    (EventOutcome::Acked, published)
+    if entries.is_empty() {
+        return;
+    }
+    if !evidence.record_durably(entries, records).await {
+        events
+            .iter_mut()
+            .filter(|e| e.open())
+            .for_each(|e| e.retry("the evidence log did not take the evaluation"));
+    }
 }
 
 /// The message id of a violation: the same event, policy and record give the same id, so

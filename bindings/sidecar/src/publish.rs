@@ -136,18 +136,20 @@ async fn send(
         .map_err(|e| format!("publishing to {subject}: {e}"))
 }
 
-/// Waits for the oldest message's store; publishes it again (same id: stored once) when the
-/// ack did not come, as during a server restart.
+/// Waits for the oldest message's store. When its ack does not come (the connection was
+/// lost, as in a server restart), the acks of every message sent after it are most likely
+/// lost too: all of them are sent again at once (same ids: each is stored once), rather
+/// than each waiting out its own timeout.
 async fn settle_oldest(
     js: &jetstream::Context,
     window: &mut VecDeque<Pending>,
     done: &mut Published,
 ) -> Result<(), String> {
-    let Some(mut p) = window.pop_front() else {
+    let Some(mut oldest) = window.pop_front() else {
         return Ok(());
     };
     loop {
-        let error = match p.ack.await {
+        let error = match oldest.ack.await {
             Ok(ack) => {
                 done.events += 1;
                 if ack.duplicate {
@@ -157,25 +159,54 @@ async fn settle_oldest(
             }
             Err(e) => e.to_string(),
         };
-        // Sent again until the stream stores it (the client buffers while it reconnects).
-        p.ack = loop {
-            if p.attempts >= MAX_ATTEMPTS {
-                return Err(format!(
-                    "event {} was not stored after {MAX_ATTEMPTS} attempts: {error}",
-                    p.id
-                ));
-            }
-            tokio::time::sleep(Duration::from_millis(200 * u64::from(p.attempts))).await;
-            p.attempts += 1;
-            match send(js, &p.subject, &p.id, p.payload.clone()).await {
-                Ok(ack) => break ack,
-                Err(e) => crate::log::log(
+        if oldest.attempts >= MAX_ATTEMPTS {
+            return Err(format!(
+                "event {} was not stored after {MAX_ATTEMPTS} attempts: {error}",
+                oldest.id
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(200 * u64::from(oldest.attempts))).await;
+        crate::log::log(
+            "warn",
+            "publish: sending the unconfirmed messages again",
+            serde_json::json!({"messages": window.len() + 1, "error": error}),
+        );
+        oldest.ack = resend(
+            js,
+            &oldest.subject,
+            &oldest.id,
+            &oldest.payload,
+            &mut oldest.attempts,
+        )
+        .await?;
+        for p in window.iter_mut() {
+            p.ack = resend(js, &p.subject, &p.id, &p.payload, &mut p.attempts).await?;
+        }
+    }
+}
+
+/// Sends a message again (the client buffers it while it reconnects).
+async fn resend(
+    js: &jetstream::Context,
+    subject: &str,
+    id: &str,
+    payload: &bytes::Bytes,
+    attempts: &mut u32,
+) -> Result<PublishAckFuture, String> {
+    loop {
+        *attempts += 1;
+        match send(js, subject, id, payload.clone()).await {
+            Ok(ack) => return Ok(ack),
+            Err(e) if *attempts < MAX_ATTEMPTS => {
+                crate::log::log(
                     "warn",
                     "publish: retrying",
-                    serde_json::json!({"event": p.id, "error": e}),
-                ),
+                    serde_json::json!({"event": id, "error": e}),
+                );
+                tokio::time::sleep(Duration::from_millis(200 * u64::from(*attempts))).await;
             }
-        };
+            Err(e) => return Err(e),
+        }
     }
 }
 

@@ -710,6 +710,29 @@ pub(crate) async fn plugin_check<Slots: Send + 'static>(
     .unwrap_or_else(|e| Err(HostError::Trap(format!("the evaluation task failed: {e}"))))
 }
 
+/// Runs checks one after the other on one plugin instance of `set`, in one blocking task
+/// holding `slot`: a batch pays for one hand-off to the blocking pool, not one per check.
+pub(crate) async fn plugin_check_all(
+    set: Arc<LoadedSet>,
+    requests: Vec<String>,
+    slot: tokio::sync::OwnedSemaphorePermit,
+) -> Vec<Result<String, HostError>> {
+    let n = requests.len();
+    tokio::task::spawn_blocking(move || {
+        let _slot = slot;
+        requests
+            .iter()
+            .map(|r| set.pool.check(r))
+            .collect::<Vec<_>>()
+    })
+    .await
+    .unwrap_or_else(|e| {
+        (0..n)
+            .map(|_| Err(HostError::Trap(format!("the evaluation task failed: {e}"))))
+            .collect()
+    })
+}
+
 /// The plugin's report, its violations counted; None when it is an error (the input could
 /// not be read).
 pub(crate) fn read_report(state: &State, text: &str) -> Option<Value> {
