@@ -392,6 +392,79 @@ fn a_policy_set_that_fails_to_reload_keeps_evaluating_with_the_last_good_one() {
         BTreeSet::from(["before".to_string(), "after".to_string()]),
         "the last good set still fires after the failed reload"
     );
+    // A set that compiles again is used for the next events.
+    let fixed = std::fs::read_to_string(root().join("examples/policies/runtime.pal"))
+        .unwrap()
+        .replace(SHELL_POLICY, "Shell spawned, v2");
+    std::fs::write(policies.join("runtime.pal"), fixed).unwrap();
+    let started = Instant::now();
+    while replica.metric("palisade_reloads_total{outcome=\"ok\"}") < 2 {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "no good reload"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    publish_raw(&nats, &[shell("fixed").as_bytes()]);
+    wait_drained(&nats, "palisade", Duration::from_secs(60));
+    let fixed: Vec<String> = published_violations(&nats)
+        .into_iter()
+        .filter(|(id, _)| id == "fixed")
+        .map(|(_, policy)| policy)
+        .collect();
+    assert_eq!(fixed, ["Shell spawned, v2"], "the reloaded set evaluates");
+}
+
+#[test]
+fn falco_and_tetragon_events_are_evaluated_and_a_replayed_file_adds_nothing() {
+    let Some(nats) = Nats::start("Falco and Tetragon events") else {
+        return;
+    };
+    let replica = Replica::start(&nats, &["--builtin"], &[]);
+    let samples = root().join("adapters/tests/samples");
+    let (falco, tetragon) = (
+        samples.join("falco-cat-write.json"),
+        samples.join("tetragon-events.json"),
+    );
+    let out = publish_files(&nats, &[], &[&falco, &tetragon]);
+    assert!(
+        out.contains("published 11 events to stream PALISADE_EVENTS (0 already in it)"),
+        "{out}"
+    );
+    wait_drained(&nats, "palisade", Duration::from_secs(60));
+    assert_eq!(replica.metric("palisade_events_acked_total"), 11);
+    assert_eq!(replica.metric("palisade_events_poison_total"), 0);
+    let subjects: BTreeSet<String> = runtime().block_on(async {
+        let js = jetstream_of(&nats).await;
+        let stream = js.get_stream("PALISADE_EVENTS").await.unwrap();
+        let mut subjects = BTreeSet::new();
+        for seq in 1..=11 {
+            subjects.insert(
+                stream
+                    .get_raw_message(seq)
+                    .await
+                    .unwrap()
+                    .subject
+                    .to_string(),
+            );
+        }
+        subjects
+    });
+    assert_eq!(
+        subjects,
+        BTreeSet::from(["events.falco".to_string(), "events.tetragon".to_string()])
+    );
+    // The same files again: every message id is already in the stream.
+    let out = publish_files(&nats, &[], &[&falco, &tetragon]);
+    assert!(out.contains("(11 already in it)"), "{out}");
+    let messages = runtime().block_on(async {
+        let js = jetstream_of(&nats).await;
+        let mut stream = js.get_stream("PALISADE_EVENTS").await.unwrap();
+        stream.info().await.unwrap().state.messages
+    });
+    assert_eq!(messages, 11);
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(replica.metric("palisade_events_consumed_total"), 11);
 }
 
 #[test]
