@@ -252,24 +252,37 @@ pub fn each_event(
     let lines = first_line.len() <= MAX_EVENT_BYTES
         && serde_json::from_str::<Value>(&first_line).is_ok_and(|v| v.is_object());
     if lines {
-        let reader = BufReader::new(open()?);
-        for (i, line) in reader.lines().enumerate() {
-            let line = line.map_err(|e| format!("{name}: line {}: {e}", i + 1))?;
+        // Read a bounded line at a time: a line longer than an event may be is refused
+        // without being held whole.
+        let mut reader = BufReader::new(open()?);
+        let mut bytes = Vec::new();
+        for number in 1.. {
+            bytes.clear();
+            let n = (&mut reader)
+                .take(MAX_EVENT_BYTES as u64 + 1)
+                .read_until(b'\n', &mut bytes)
+                .map_err(|e| format!("{name}: line {number}: {e}"))?;
+            if n == 0 {
+                break;
+            }
+            let content = bytes.strip_suffix(b"\n").unwrap_or(&bytes);
+            let content = content.strip_suffix(b"\r").unwrap_or(content);
+            if content.len() > MAX_EVENT_BYTES {
+                return Err(format!(
+                    "{name}: line {number}: an event of more than {MAX_EVENT_BYTES} bytes"
+                ));
+            }
+            let line = std::str::from_utf8(content)
+                .map_err(|_| format!("{name}: line {number}: not UTF-8"))?;
             if line.trim().is_empty() {
                 continue;
             }
-            if line.len() > MAX_EVENT_BYTES {
-                return Err(format!(
-                    "{name}: line {}: an event of more than {MAX_EVENT_BYTES} bytes",
-                    i + 1
-                ));
-            }
-            let value: Value = serde_json::from_str(&line)
-                .map_err(|e| format!("{name}: line {}: not JSON: {e}", i + 1))?;
+            let value: Value = serde_json::from_str(line)
+                .map_err(|e| format!("{name}: line {number}: not JSON: {e}"))?;
             if !value.is_object() {
-                return Err(format!("{name}: line {}: not a JSON object", i + 1));
+                return Err(format!("{name}: line {number}: not a JSON object"));
             }
-            if !each((value, line)) {
+            if !each((value, line.to_string())) {
                 return Ok(());
             }
         }
@@ -344,6 +357,30 @@ mod tests {
         assert!(err.contains("neither a JSON object"), "{err}");
         let err = events_of("{\"a\": [").err().unwrap_or_default();
         assert!(err.contains("not JSON"), "{err}");
+    }
+
+    #[test]
+    fn an_overlong_line_is_refused_without_reading_it_whole() {
+        let long = format!(
+            "{{\"a\":1}}\n{{\"a\":\"{}\"}}\n",
+            "x".repeat(MAX_EVENT_BYTES + 10)
+        );
+        let err = events_of(&long).err().unwrap_or_default();
+        assert!(err.contains("line 2: an event of more than"), "{err}");
+        let err = events_of("{\"a\":1}\n\u{0}\u{0}\n")
+            .err()
+            .unwrap_or_default();
+        assert!(err.contains("line 2: not JSON"), "{err}");
+        let bytes = b"{\"a\":1}\n\xff\xfe\n";
+        let mut f = tempfile::NamedTempFile::new().unwrap_or_else(|e| unreachable!("{e}"));
+        f.write_all(bytes).unwrap_or_else(|e| unreachable!("{e}"));
+        let err = each_event(f.path(), |_| true).err().unwrap_or_default();
+        assert!(err.contains("line 2: not UTF-8"), "{err}");
+        // Windows line ends are read too.
+        assert_eq!(
+            events_of("{\"a\":1}\r\n{\"a\":2}\r\n").map(|e| e.len()),
+            Ok(2)
+        );
     }
 
     #[test]
