@@ -3,11 +3,18 @@
 //! process event), the full library per deployment and per process event, and the
 //! 1,509-match Grype report end to end.
 //!
+//! Every hot figure is what a host gets: each record's context (its joins and the clock) is
+//! built as `Ctx::new` builds it, and the first pass over fresh records (the matcher's
+//! per-image memo cleared before it, outside the timing) is measured next to the warm
+//! passes that reuse the memo.
+//!
 //! After the hot group, the ratios of the thirteen policies to the baseline are printed
-//! (`ratio: ...` lines, medians of interleaved rounds in the same run), for the matcher
-//! (policies loaded at run time, as the CLI, WASM and the sidecar run them) and for the
-//! same policies compiled to Rust (`palisade_engine::codegen`, for hosts that embed a fixed
-//! set; built by benches/build.rs).
+//! (`ratio: ...` lines, medians of interleaved rounds in the same run, the first pass
+//! against the 2x target), for the matcher (policies loaded at run time, as the CLI, WASM
+//! and the sidecar run them) and for the same policies compiled to Rust
+//! (`palisade_engine::codegen`, for hosts that embed a fixed set; built by
+//! benches/build.rs); then `check` (evaluation and the report) against `evaluate`, and
+//! the full library's first-pass and warm figures.
 //!
 //! Run a subset: `cargo bench -p palisade-benches -- hot/` (or `cold/`, `grype`).
 //! Quick mode: `cargo bench -p palisade-benches -- --quick`.
@@ -15,9 +22,8 @@
 use criterion::{BatchSize, Criterion, black_box, criterion_group, criterion_main};
 use palisade_benches::*;
 use palisade_engine::record::Process;
-use palisade_engine::report::join_of;
 use palisade_engine::value::{Ctx, Obj};
-use palisade_engine::{Dataset, EvalOptions, Matcher};
+use palisade_engine::{Dataset, EvalOptions, Matcher, PolicySet};
 use palisade_lang::{SourceFile, Sources};
 
 fn opts() -> EvalOptions {
@@ -99,11 +105,7 @@ fn hot(c: &mut Criterion) {
     let opts = opts();
     // The engine and the baseline agree before anything is timed.
     for d in &ds.deployments {
-        let ctx = Ctx {
-            dataset: &ds,
-            join: Default::default(),
-            now: NOW,
-        };
+        let ctx = Ctx::new(&ds, Obj::Deployment(d), NOW);
         let mut n = 0;
         let _ = thirteen.evaluate(&ctx, Obj::Deployment(d), &opts, |_| n += 1);
         assert_eq!(n, hand.deployment(&ds, d, NOW), "deployment {}", d.id);
@@ -112,11 +114,7 @@ fn hot(c: &mut Criterion) {
         assert_eq!(n, hand.deployment(&ds, d, NOW), "deployment {}", d.id);
     }
     for p in &procs {
-        let ctx = Ctx {
-            dataset: &ds,
-            join: join_of(&ds, Obj::Process(p)),
-            now: NOW,
-        };
+        let ctx = Ctx::new(&ds, Obj::Process(p), NOW);
         let mut n = 0;
         let _ = thirteen.evaluate(&ctx, Obj::Process(p), &opts, |_| n += 1);
         assert_eq!(n, hand.process(p), "process {}", p.id);
@@ -125,7 +123,16 @@ fn hot(c: &mut Criterion) {
         assert_eq!(n, hand.process(p), "process {}", p.id);
     }
     let mut g = c.benchmark_group("hot");
-    g.bench_function("13 policies x 200 deployments (engine)", |b| {
+    // A first pass: the memo cleared before each iteration (outside the timing), as a CLI
+    // run, an admission request or a runtime event gets it.
+    g.bench_function("13 policies x 200 deployments (engine, first pass)", |b| {
+        b.iter_batched(
+            || thirteen.clear_memo(),
+            |()| black_box(per_deployment(&thirteen, &ds, &opts)),
+            BatchSize::PerIteration,
+        )
+    });
+    g.bench_function("13 policies x 200 deployments (engine, warm)", |b| {
         b.iter(|| black_box(per_deployment(&thirteen, &ds, &opts)))
     });
     g.bench_function("13 policies x 200 deployments (hand-written)", |b| {
@@ -144,140 +151,255 @@ fn hot(c: &mut Criterion) {
     g.bench_function("13 policies x 1000 processes (hand-written)", |b| {
         b.iter(|| black_box(procs.iter().map(|p| hand.process(p)).sum::<usize>()))
     });
-    g.bench_function("13 policies x 200 deployments (compiled to Rust)", |b| {
-        b.iter(|| black_box(per_deployment(&thirteen_rust, &ds, &opts)))
-    });
+    g.bench_function(
+        "13 policies x 200 deployments (compiled to Rust, first pass)",
+        |b| {
+            b.iter_batched(
+                || thirteen_rust.matcher().clear_memo(),
+                |()| black_box(per_deployment(&thirteen_rust, &ds, &opts)),
+                BatchSize::PerIteration,
+            )
+        },
+    );
     g.bench_function("13 policies x 1000 processes (compiled to Rust)", |b| {
         b.iter(|| black_box(per_process(&thirteen_rust, &procs, &ds, &opts)))
     });
-    g.bench_function("library x 200 deployments", |b| {
+    g.bench_function("library x 200 deployments (first pass)", |b| {
+        b.iter_batched(
+            || lib.clear_memo(),
+            |()| black_box(per_deployment(&lib, &ds, &opts)),
+            BatchSize::PerIteration,
+        )
+    });
+    g.bench_function("library x 200 deployments (warm)", |b| {
         b.iter(|| black_box(per_deployment(&lib, &ds, &opts)))
     });
     g.bench_function("library x 1000 processes", |b| {
         b.iter(|| black_box(per_process(&lib, &procs, &ds, &opts)))
     });
-    g.bench_function("library x 200 deployments (compiled to Rust)", |b| {
-        b.iter(|| black_box(per_deployment(&lib_rust, &ds, &opts)))
-    });
+    g.bench_function(
+        "library x 200 deployments (compiled to Rust, first pass)",
+        |b| {
+            b.iter_batched(
+                || lib_rust.matcher().clear_memo(),
+                |()| black_box(per_deployment(&lib_rust, &ds, &opts)),
+                BatchSize::PerIteration,
+            )
+        },
+    );
     g.bench_function("library x 1000 processes (compiled to Rust)", |b| {
         b.iter(|| black_box(per_process(&lib_rust, &procs, &ds, &opts)))
     });
+    g.bench_function("13 policies x 200 deployments (check, first pass)", |b| {
+        b.iter_batched(
+            || thirteen.clear_memo(),
+            |()| {
+                black_box(checked(
+                    &thirteen,
+                    &ds,
+                    ds.deployments.iter().map(Obj::Deployment),
+                    &opts,
+                ))
+            },
+            BatchSize::PerIteration,
+        )
+    });
+    g.bench_function("13 policies x 1000 processes (check)", |b| {
+        b.iter(|| {
+            black_box(checked(
+                &thirteen,
+                &ds,
+                procs.iter().map(Obj::Process),
+                &opts,
+            ))
+        })
+    });
     g.finish();
-    // Issue 6's ratio targets, measured in this run: medians of interleaved rounds.
+    // Issue 19's targets, measured in this run: medians of interleaved rounds, each a first
+    // pass (memo cleared, untimed) and warm passes of the engine and the hand-written code.
     let hand_deployments = || {
         ds.deployments
             .iter()
             .map(|d| hand.deployment(&ds, d, NOW))
             .sum::<usize>()
     };
+    let hand_processes = || procs.iter().map(|p| hand.process(p)).sum::<usize>();
+    let deployments = ds.deployments.len();
     ratio(
         "13 policies per deployment: engine",
-        ds.deployments.len(),
+        deployments,
+        || thirteen.clear_memo(),
         || per_deployment(&thirteen, &ds, &opts),
         hand_deployments,
     );
     ratio(
         "13 policies per deployment, compiled to Rust:",
-        ds.deployments.len(),
+        deployments,
+        || thirteen_rust.matcher().clear_memo(),
         || per_deployment(&thirteen_rust, &ds, &opts),
         hand_deployments,
     );
-    let hand_processes = || procs.iter().map(|p| hand.process(p)).sum::<usize>();
     ratio(
         "13 policies per process event: engine",
         procs.len(),
+        || thirteen.clear_memo(),
         || per_process(&thirteen, &procs, &ds, &opts),
         hand_processes,
     );
     ratio(
         "13 policies per process event, compiled to Rust:",
         procs.len(),
+        || thirteen_rust.matcher().clear_memo(),
         || per_process(&thirteen_rust, &procs, &ds, &opts),
         hand_processes,
     );
+    // `check` (evaluation and the report) against `evaluate`, both first passes.
+    let by_kind = [
+        (
+            "per deployment",
+            deployments,
+            ds.deployments
+                .iter()
+                .map(Obj::Deployment)
+                .collect::<Vec<_>>(),
+        ),
+        (
+            "per process event",
+            procs.len(),
+            procs.iter().map(Obj::Process).collect(),
+        ),
+    ];
+    for (what, records, roots) in &by_kind {
+        let (check, evaluate) = interleaved_first(
+            *records,
+            || thirteen.clear_memo(),
+            || checked(&thirteen, &ds, roots.iter().copied(), &opts),
+            || hits_over(&thirteen, &ds, roots.iter().copied(), &opts),
+        );
+        println!(
+            "ratio: 13 policies {what}: check first pass {check:.1} ns, evaluate first pass {evaluate:.1} ns, {:.2}x (target 3x)",
+            check / evaluate
+        );
+    }
+    // The full library, absolute: the target is twice as fast as the issue's figures.
+    for (what, records, roots) in &by_kind {
+        let (first, warm, _) = interleaved(
+            *records,
+            || lib.clear_memo(),
+            || hits_over(&lib, &ds, roots.iter().copied(), &opts),
+            || 0,
+        );
+        println!("library {what}: first pass {first:.1} ns, warm {warm:.1} ns");
+    }
 }
 
 /// The hits of `m` over the workload's deployments.
-fn per_deployment<E: Evaluate>(m: &E, ds: &Dataset, opts: &EvalOptions) -> usize {
+fn per_deployment(m: &impl PolicySet, ds: &Dataset, opts: &EvalOptions) -> usize {
     hits_over(m, ds, ds.deployments.iter().map(Obj::Deployment), opts)
 }
 
 /// The hits of `m` over process events.
-fn per_process<E: Evaluate>(m: &E, procs: &[Process], ds: &Dataset, opts: &EvalOptions) -> usize {
+fn per_process(m: &impl PolicySet, procs: &[Process], ds: &Dataset, opts: &EvalOptions) -> usize {
     hits_over(m, ds, procs.iter().map(Obj::Process), opts)
 }
 
-/// The hits of `m` over `roots`.
+/// The hits of `m` over `roots`, each evaluated as a host does: its context (joins and
+/// clock) built, then evaluated.
 #[inline]
-fn hits_over<'r, E: Evaluate>(
-    m: &E,
+fn hits_over<'r>(
+    m: &impl PolicySet,
     ds: &'r Dataset,
     roots: impl Iterator<Item = Obj<'r>>,
     opts: &EvalOptions,
 ) -> usize {
     let mut hits = 0usize;
     for root in roots {
-        let ctx = Ctx {
-            dataset: ds,
-            join: Default::default(),
-            now: NOW,
-        };
-        m.evaluate(&ctx, root, opts, &mut hits);
+        let ctx = Ctx::new(ds, root, NOW);
+        let _ = m.evaluate(&ctx, root, opts, |_| hits += 1);
     }
     hits
 }
 
-/// A policy set's evaluate, counting hits: the matcher, or a set compiled to Rust.
-trait Evaluate {
-    fn evaluate<'r>(&self, ctx: &Ctx<'r>, root: Obj<'r>, opts: &EvalOptions, hits: &mut usize);
+/// The violations `Matcher::check` reports over `roots` (evaluation and the report).
+fn checked<'r>(
+    m: &Matcher,
+    ds: &'r Dataset,
+    roots: impl Iterator<Item = Obj<'r>>,
+    opts: &EvalOptions,
+) -> usize {
+    roots
+        .map(|root| m.check(ds, root, opts, false).map_or(0, |(v, _)| v.len()))
+        .sum()
 }
 
-impl Evaluate for Matcher {
-    #[inline]
-    fn evaluate<'r>(&self, ctx: &Ctx<'r>, root: Obj<'r>, opts: &EvalOptions, hits: &mut usize) {
-        let _ = Matcher::evaluate(self, ctx, root, opts, |_| *hits += 1);
-    }
-}
-
-impl Evaluate for thirteen_generated::Policies {
-    #[inline]
-    fn evaluate<'r>(&self, ctx: &Ctx<'r>, root: Obj<'r>, opts: &EvalOptions, hits: &mut usize) {
-        let _ = thirteen_generated::Policies::evaluate(self, ctx, root, opts, |_| *hits += 1);
-    }
-}
-
-impl Evaluate for library_generated::Policies {
-    #[inline]
-    fn evaluate<'r>(&self, ctx: &Ctx<'r>, root: Obj<'r>, opts: &EvalOptions, hits: &mut usize) {
-        let _ = library_generated::Policies::evaluate(self, ctx, root, opts, |_| *hits += 1);
-    }
-}
-
-/// Prints the ratio of `engine` to `hand` per record (see [`interleaved`]) against the 2x
-/// target.
-fn ratio(what: &str, records: usize, engine: impl Fn() -> usize, hand: impl Fn() -> usize) {
-    let (engine, baseline) = interleaved(records, engine, hand);
+/// Prints the first-pass and warm figures of `engine` against `hand` per record (see
+/// [`interleaved`]) and their ratios; the first pass is the one the 2x target is about.
+fn ratio(
+    what: &str,
+    records: usize,
+    reset: impl Fn(),
+    engine: impl Fn() -> usize,
+    hand: impl Fn() -> usize,
+) {
+    let (first, warm, baseline) = interleaved(records, reset, engine, hand);
     println!(
-        "ratio: {what} {engine:.1} ns, hand-written {baseline:.1} ns, {:.2}x (target 2x)",
-        engine / baseline
+        "ratio: {what} first pass {first:.1} ns, warm {warm:.1} ns, hand-written {baseline:.1} ns: first pass {:.2}x (target 2x), warm {:.2}x",
+        first / baseline,
+        warm / baseline
     );
 }
 
-/// Medians (ns per record) of 101 interleaved rounds of `engine` and `hand`, each round 10
-/// passes over `records` records: both see the same machine state.
-fn interleaved(records: usize, engine: impl Fn() -> usize, hand: impl Fn() -> usize) -> (f64, f64) {
-    let time = |f: &dyn Fn() -> usize| {
-        let start = std::time::Instant::now();
-        for _ in 0..10 {
-            black_box(f());
-        }
-        start.elapsed().as_nanos() as f64 / (10 * records.max(1)) as f64
+/// Nanoseconds per record of one pass of `f`.
+fn pass_ns(records: usize, f: &dyn Fn() -> usize) -> f64 {
+    let start = std::time::Instant::now();
+    black_box(f());
+    start.elapsed().as_nanos() as f64 / records.max(1) as f64
+}
+
+/// Medians (ns per record) of 101 interleaved rounds: `reset` (untimed) and one pass of
+/// `engine` (the first pass), then nine more passes of `engine` (warm), then ten of
+/// `hand`. Both see the same machine state.
+fn interleaved(
+    records: usize,
+    reset: impl Fn(),
+    engine: impl Fn() -> usize,
+    hand: impl Fn() -> usize,
+) -> (f64, f64, f64) {
+    let mut rounds: Vec<(f64, f64, f64)> = Vec::with_capacity(101);
+    for _ in 0..101 {
+        reset();
+        let first = pass_ns(records, &engine);
+        let warm = (0..9).map(|_| pass_ns(records, &engine)).sum::<f64>() / 9.0;
+        let hand = (0..10).map(|_| pass_ns(records, &hand)).sum::<f64>() / 10.0;
+        rounds.push((first, warm, hand));
+    }
+    let median = |pick: fn(&(f64, f64, f64)) -> f64| {
+        let mut v: Vec<f64> = rounds.iter().map(pick).collect();
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
     };
-    let (mut e, mut h): (Vec<f64>, Vec<f64>) =
-        (0..101).map(|_| (time(&engine), time(&hand))).unzip();
-    e.sort_by(f64::total_cmp);
-    h.sort_by(f64::total_cmp);
-    (e[e.len() / 2], h[h.len() / 2])
+    (median(|r| r.0), median(|r| r.1), median(|r| r.2))
+}
+
+/// Medians (ns per record) of 101 interleaved rounds of first passes of `a` and `b`, each
+/// after `reset` (untimed).
+fn interleaved_first(
+    records: usize,
+    reset: impl Fn(),
+    a: impl Fn() -> usize,
+    b: impl Fn() -> usize,
+) -> (f64, f64) {
+    let (mut xs, mut ys): (Vec<f64>, Vec<f64>) = (0..101)
+        .map(|_| {
+            reset();
+            let x = pass_ns(records, &a);
+            reset();
+            (x, pass_ns(records, &b))
+        })
+        .unzip();
+    xs.sort_by(f64::total_cmp);
+    ys.sort_by(f64::total_cmp);
+    (xs[xs.len() / 2], ys[ys.len() / 2])
 }
 
 fn grype(c: &mut Criterion) {

@@ -16,7 +16,7 @@ use palisade_engine::bundle::load_bundle;
 use palisade_engine::ir::{Node, OpIr, OperandIr, Program};
 use palisade_engine::matcher::Hit;
 use palisade_engine::record::Record;
-use palisade_engine::report::{join_of, record_id};
+use palisade_engine::report::record_id;
 use palisade_engine::value::{Ctx, Obj};
 use palisade_engine::{Dataset, EvalOptions, Matcher};
 use std::collections::BTreeSet;
@@ -104,11 +104,7 @@ fn compare(sets: &[Set], ds: &Dataset, events: &[Record], from: &str, hits: &mut
                     roots
                         .iter()
                         .map(|root| {
-                            let ctx = Ctx {
-                                dataset: ds,
-                                join: join_of(ds, *root),
-                                now,
-                            };
+                            let ctx = Ctx::new(ds, *root, now);
                             way(&ctx, *root)
                         })
                         .collect()
@@ -402,11 +398,7 @@ fn a_runaway_record_is_an_error_both_ways_and_the_next_starts_afresh() {
     // rules walk no list and so take no budget at all. Each way in turn, so that one
     // does not reset the budget for the other.
     let runs = [(every, roots[0]), (thirteen, roots[2]), (every, roots[1])];
-    let ctx = |root| Ctx {
-        dataset: &ds,
-        join: join_of(&ds, root),
-        now: NOW,
-    };
+    let ctx = |root| Ctx::new(&ds, root, NOW);
     let generated: Vec<Outcome> = runs
         .iter()
         .map(|(set, root)| set.evaluate(&ctx(*root), *root, &opts))

@@ -11,16 +11,11 @@
 
 use palisade_benches::*;
 use palisade_engine::input::read_all;
-use palisade_engine::report::join_of;
 use palisade_engine::value::{Ctx, Obj};
 use palisade_engine::{Dataset, EvalOptions};
 
 fn ctx<'r>(ds: &'r Dataset, root: Obj<'r>) -> Ctx<'r> {
-    Ctx {
-        dataset: ds,
-        join: join_of(ds, root),
-        now: NOW,
-    }
+    Ctx::new(ds, root, NOW)
 }
 
 #[test]

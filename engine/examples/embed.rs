@@ -4,10 +4,11 @@
 //!
 //! `cargo run -p palisade-engine --example embed`
 
+use palisade_engine::dataset::JoinIndex;
 use palisade_engine::record::{Deployment, Image, Process, Record};
 use palisade_engine::report::Violation;
-use palisade_engine::value::Obj;
-use palisade_engine::{Dataset, EvalOptions, Matcher};
+use palisade_engine::value::{Ctx, Obj};
+use palisade_engine::{Dataset, EvalOptions, Matcher, PolicySet};
 use palisade_lang::{SourceFile, Sources};
 
 /// The tool's policies (files of its own, or `palisade_library::FILES` for the built-in
@@ -68,17 +69,22 @@ fn records() -> Result<(Deployment, Image, Process), serde_json::Error> {
     Ok((deployment, image, process))
 }
 
-/// Evaluates the tool's records; every violation, with its explanation.
-pub fn run() -> Result<Vec<Violation>, String> {
-    let matcher = load(POLICIES).map_err(|d| d.join("\n"))?;
+/// The tool's deployment and image in a dataset (the context events join to: a process
+/// to its deployment and container; `finish` indexes them once), and its process event.
+fn dataset() -> Result<(Dataset, Process), String> {
     let (deployment, image, process) = records().map_err(|e| e.to_string())?;
-    // Deployments and images are the context events join to (a process to its
-    // deployment and container); `finish` indexes them once.
     let mut dataset = Dataset::default();
     for r in [Record::Deployment(deployment), Record::Image(image)] {
         dataset.add(r).map_err(|e| e.to_string())?;
     }
     dataset.finish();
+    Ok((dataset, process))
+}
+
+/// Evaluates the tool's records; every violation, with its explanation.
+pub fn run() -> Result<Vec<Violation>, String> {
+    let matcher = load(POLICIES).map_err(|d| d.join("\n"))?;
+    let (dataset, process) = dataset()?;
     // One clock for the whole evaluation (image age, exclusion expiry, ...).
     let options = EvalOptions {
         now: 1_790_000_000,
@@ -98,6 +104,46 @@ pub fn run() -> Result<Vec<Violation>, String> {
         violations.extend(found);
     }
     Ok(violations)
+}
+
+/// A runtime agent's loop, one level down: it looked up each event's joins when the event
+/// arrived and keeps them beside it (plain numbers, no borrow of the dataset), then
+/// evaluates with any policy set (the matcher, or policies compiled to Rust by
+/// `palisade_engine::codegen`: both are a `PolicySet`) and turns the hits into violations.
+pub fn evaluate_kept_events(
+    set: &impl PolicySet,
+    dataset: &Dataset,
+    events: &[(Process, JoinIndex)],
+    now: i64,
+) -> Result<Vec<Violation>, String> {
+    let options = EvalOptions {
+        now,
+        include_disabled: false,
+        stage: None,
+    };
+    let mut violations = Vec::new();
+    for (process, join) in events {
+        let root = Obj::Process(process);
+        // The context carries the evaluation's one clock; a join from another dataset, or
+        // from before this one changed, is refused rather than misread.
+        let ctx = Ctx::with_join(dataset, *join, now).map_err(|e| e.to_string())?;
+        let mut hits = Vec::new();
+        set.evaluate(&ctx, root, &options, |hit| hits.push(hit))
+            .map_err(|e| e.to_string())?;
+        violations.extend(
+            hits.into_iter()
+                .filter_map(|hit| set.matcher().violation_of(hit, root, &ctx, false)),
+        );
+    }
+    Ok(violations)
+}
+
+/// [`evaluate_kept_events`] over the example's process, its join kept from arrival.
+pub fn run_kept() -> Result<Vec<Violation>, String> {
+    let matcher = load(POLICIES).map_err(|d| d.join("\n"))?;
+    let (dataset, process) = dataset()?;
+    let join = dataset.join_index(Obj::Process(&process));
+    evaluate_kept_events(&matcher, &dataset, &[(process, join)], 1_790_000_000)
 }
 
 fn main() -> std::process::ExitCode {

@@ -80,12 +80,12 @@ impl StrSet {
 }
 
 /// Builds the closures of a verified program. `regexes` and `globs` are the program's,
-/// compiled; `matcher_id` keys the per-image memo.
+/// compiled; `memo` is the matcher's per-image memo.
 pub(crate) fn build(
     program: &Program,
     regexes: Vec<CompiledRegex>,
     globs: Vec<globset::GlobMatcher>,
-    matcher_id: u64,
+    memo: Arc<runtime::ImageMemo>,
 ) -> Closures {
     let memo_ordinals = image_memo_ordinals(program);
     let memo_width = memo_ordinals.iter().flatten().count();
@@ -102,7 +102,7 @@ pub(crate) fn build(
         readers: vec![None; program.tests.len()],
         memo_ordinals,
         memo_width,
-        matcher_id,
+        memo,
     };
     for rule in &program.rules {
         b.node(rule, rule.entry);
@@ -140,7 +140,8 @@ struct Builder<'p> {
     /// image whose body reads only that image.
     memo_ordinals: Vec<Option<u32>>,
     memo_width: usize,
-    matcher_id: u64,
+    /// The matcher's per-image memo.
+    memo: Arc<runtime::ImageMemo>,
 }
 
 impl Builder<'_> {
@@ -214,11 +215,13 @@ impl Builder<'_> {
                 _ => Tri::Unknown,
             }),
             Link::ContainerImage => {
-                let memo = self.memo_ordinals[id as usize].map(|ordinal| {
-                    runtime::MemoCell::new(self.matcher_id, ordinal, self.memo_width)
-                });
+                let memo = self.memo_ordinals[id as usize]
+                    .map(|ordinal| (self.memo.clone(), ordinal, self.memo_width));
                 cond(move |s, c| {
-                    runtime::image_any(memo, s[parent], c, |image| {
+                    let cell = memo
+                        .as_ref()
+                        .map(|(m, ordinal, width)| m.cell(*ordinal, *width));
+                    runtime::image_any(cell, s[parent], c, |image| {
                         s[slot] = image;
                         body(s, c)
                     })

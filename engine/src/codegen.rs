@@ -150,7 +150,7 @@ pub fn rust_module(program: &Program) -> Result<String, VerifyError> {
                 format!("hit(Hit {{ rule: {index}, policy: {} }})", rule.policy)
             } else {
                 format!(
-                    "m.report_scoped({index}, {}, ctx, root, opts.now, &mut hit)",
+                    "m.report_scoped({index}, {}, ctx, root, &mut hit)",
                     rule.policy
                 )
             };
@@ -167,6 +167,23 @@ pub fn rust_module(program: &Program) -> Result<String, VerifyError> {
         });
     }
     out.push_str("            _ => Ok(()),\n        }\n    }\n}\n");
+    out.push_str(
+        "\nimpl ::palisade_engine::PolicySet for Policies {\n\
+         \x20   #[inline]\n\
+         \x20   fn evaluate<'r>(\n\
+         \x20       &self,\n\
+         \x20       ctx: &::palisade_engine::runtime::Ctx<'r>,\n\
+         \x20       root: ::palisade_engine::runtime::Obj<'r>,\n\
+         \x20       opts: &::palisade_engine::runtime::EvalOptions,\n\
+         \x20       hit: impl FnMut(::palisade_engine::runtime::Hit),\n\
+         \x20   ) -> Result<(), ::palisade_engine::runtime::LimitError> {\n\
+         \x20       Policies::evaluate(self, ctx, root, opts, hit)\n\
+         \x20   }\n\n\
+         \x20   fn matcher(&self) -> &::palisade_engine::Matcher {\n\
+         \x20       &self.matcher\n\
+         \x20   }\n\
+         }\n",
+    );
     for (index, rule) in program.rules.iter().enumerate() {
         let body = Rule {
             program,
@@ -250,10 +267,7 @@ impl Rule<'_> {
             return self.quantifier("Tri::True", slot, body);
         };
         let memo = match self.memo[id as usize] {
-            Some(ordinal) => format!(
-                "Some(MemoCell::new(m.memo_id(), {ordinal}, {}))",
-                self.memo_width
-            ),
+            Some(ordinal) => format!("Some(m.image_memo().cell({ordinal}, {}))", self.memo_width),
             None => "None".into(),
         };
         format!(

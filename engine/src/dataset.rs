@@ -183,53 +183,164 @@ impl Dataset {
 
     /// Joins a process to its deployment, container and baseline.
     pub fn join_process<'r>(&'r self, p: &'r Process) -> EventJoin<'r> {
-        let deployment = p
-            .deployment_id
-            .as_deref()
-            .and_then(|id| self.deployment(id));
-        let container = match (deployment, p.container.as_deref()) {
-            (Some(d), Some(name)) => d.containers.iter().find(|c| c.name == name),
-            _ => None,
-        };
-        let index = if self.baseline_index.is_empty() {
-            None
-        } else {
-            self.baseline_index.find(p)
-        };
-        let (outside_baseline, startup) =
-            index.map_or((false, false), |i| self.baseline_index.judge(i, p));
-        EventJoin {
-            deployment,
-            container,
-            outside_baseline,
-            baseline: index.and_then(|i| self.baselines.get(i)),
-            baseline_name: index
-                .and_then(|i| self.baseline_names.get(i))
-                .map(String::as_str),
-            startup,
-        }
+        self.resolve(self.process_join_index(p))
     }
 
     /// Joins a Kubernetes event to its deployment.
     pub fn join_kube_event<'r>(&'r self, e: &'r KubeEvent) -> EventJoin<'r> {
-        EventJoin {
-            deployment: e
-                .deployment_id
-                .as_deref()
-                .and_then(|id| self.deployment(id)),
-            ..Default::default()
-        }
+        self.resolve(self.deployment_join_index(e.deployment_id.as_deref()))
     }
 
     /// Joins a network flow to its source deployment.
     pub fn join_flow<'r>(&'r self, f: &'r NetworkFlow) -> EventJoin<'r> {
         let id = f.source.as_ref().and_then(|s| s.deployment_id.as_deref());
+        self.resolve(self.deployment_join_index(id))
+    }
+
+    /// The joins of a root record: an event's deployment, container and baseline; none
+    /// for a deployment or an image.
+    pub fn join<'r>(&'r self, root: crate::value::Obj<'r>) -> EventJoin<'r> {
+        self.resolve(self.join_index(root))
+    }
+
+    /// An event's joins as numbers into this dataset, to keep beside the event and
+    /// evaluate it again later without looking them up ([`Dataset::resolve_join`]).
+    pub fn join_index(&self, root: crate::value::Obj<'_>) -> JoinIndex {
+        use crate::value::Obj;
+        match root {
+            Obj::Process(p) => self.process_join_index(p),
+            Obj::Event(e) => self.deployment_join_index(e.deployment_id.as_deref()),
+            Obj::Flow(f) => self
+                .deployment_join_index(f.source.as_ref().and_then(|s| s.deployment_id.as_deref())),
+            _ => self.no_join(),
+        }
+    }
+
+    /// The joins `join` names, if it was made by this dataset since its last change
+    /// ([`Dataset::add`] without [`Dataset::finish`] after it changes the numbers).
+    pub fn resolve_join(&self, join: JoinIndex) -> Result<EventJoin<'_>, StaleJoin> {
+        if join.generation != self.generation || self.generation == 0 {
+            return Err(StaleJoin);
+        }
+        Ok(self.resolve(join))
+    }
+
+    /// A join with nothing joined, of this dataset.
+    fn no_join(&self) -> JoinIndex {
+        JoinIndex {
+            generation: self.generation,
+            ..JoinIndex::default()
+        }
+    }
+
+    /// The join of an event that names a deployment by id.
+    fn deployment_join_index(&self, id: Option<&str>) -> JoinIndex {
+        JoinIndex {
+            deployment: id
+                .and_then(|id| self.deployment_by_id.get(id))
+                .map(|&i| i as u32),
+            ..self.no_join()
+        }
+    }
+
+    /// The join of a process: its deployment, container and baseline.
+    fn process_join_index(&self, p: &Process) -> JoinIndex {
+        let deployment = p
+            .deployment_id
+            .as_deref()
+            .and_then(|id| self.deployment_by_id.get(id))
+            .copied();
+        let container = match (
+            deployment.and_then(|i| self.deployments.get(i)),
+            p.container.as_deref(),
+        ) {
+            (Some(d), Some(name)) => d.containers.iter().position(|c| c.name == name),
+            _ => None,
+        };
+        let baseline = if self.baseline_index.is_empty() {
+            None
+        } else {
+            self.baseline_index.find(p)
+        };
+        let (outside_baseline, startup) =
+            baseline.map_or((false, false), |i| self.baseline_index.judge(i, p));
+        JoinIndex {
+            generation: self.generation,
+            deployment: deployment.map(|i| i as u32),
+            container: container.map(|i| i as u32),
+            baseline: baseline.map(|i| i as u32),
+            outside_baseline,
+            startup,
+        }
+    }
+
+    /// The records `join` names (an index past the end names nothing).
+    #[inline]
+    fn resolve(&self, join: JoinIndex) -> EventJoin<'_> {
+        let deployment = join
+            .deployment
+            .and_then(|i| self.deployments.get(i as usize));
+        let baseline = join.baseline.map(|i| i as usize);
         EventJoin {
-            deployment: id.and_then(|id| self.deployment(id)),
-            ..Default::default()
+            deployment,
+            container: deployment
+                .zip(join.container)
+                .and_then(|(d, i)| d.containers.get(i as usize)),
+            outside_baseline: join.outside_baseline,
+            baseline: baseline.and_then(|i| self.baselines.get(i)),
+            baseline_name: baseline
+                .and_then(|i| self.baseline_names.get(i))
+                .map(String::as_str),
+            startup: join.startup,
         }
     }
 }
+
+/// An event's joins as plain numbers ([`Dataset::join_index`]): `Copy` and free of
+/// borrows, so a host can keep it beside the event. It belongs to the dataset that made
+/// it, as that dataset stood: [`Dataset::resolve_join`] refuses it anywhere else.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct JoinIndex {
+    generation: u64,
+    deployment: Option<u32>,
+    container: Option<u32>,
+    baseline: Option<u32>,
+    outside_baseline: bool,
+    startup: bool,
+}
+
+impl JoinIndex {
+    /// The event's deployment: its index in [`Dataset::deployments`].
+    pub fn deployment(&self) -> Option<usize> {
+        self.deployment.map(|i| i as usize)
+    }
+
+    /// The process's container: its index in the deployment's containers.
+    pub fn container(&self) -> Option<usize> {
+        self.container.map(|i| i as usize)
+    }
+
+    /// The process's baseline: its index among the dataset's baselines.
+    pub fn baseline(&self) -> Option<usize> {
+        self.baseline.map(|i| i as usize)
+    }
+
+    /// A locked baseline exists for the container and lacks the process's exec path.
+    pub fn outside_baseline(&self) -> bool {
+        self.outside_baseline
+    }
+
+    /// The process started within its baseline's startup window.
+    pub fn startup(&self) -> bool {
+        self.startup
+    }
+}
+
+/// A [`JoinIndex`] used with a dataset other than the one that made it, or after that
+/// dataset changed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("the join was made by another dataset, or before this one changed: join the event again")]
+pub struct StaleJoin;
 
 /// An image reference in normal form (`docker.io/library/nginx:latest` for `nginx`), so
 /// that a manifest's `nginx:1.25` joins a scan of `docker.io/library/nginx:1.25`.

@@ -31,4 +31,4 @@ mod verify;
 
 pub use compile::compile;
 pub use dataset::Dataset;
-pub use matcher::{EvalOptions, Matcher, Tri};
+pub use matcher::{EvalOptions, Matcher, PolicySet, Tri};

@@ -5,6 +5,7 @@
 use crate::closures::{self, Closures};
 use crate::dispatch::{RuleBits, RuleEntry, RuleList};
 use crate::ir::*;
+use crate::runtime::ImageMemo;
 use crate::scope;
 use crate::value::{self, Children, Ctx, Obj, Val};
 use palisade_lang::literal::LiteralPattern;
@@ -78,8 +79,6 @@ pub(crate) fn exhausted() -> bool {
     STEPS_LEFT.with(|s| s.get() == 0)
 }
 
-static MATCHER_IDS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
-
 /// A compiled regex: one pattern, or a set tested at once.
 #[derive(Debug)]
 pub(crate) enum CompiledRegex {
@@ -124,14 +123,51 @@ pub struct Matcher {
     by_root: [RuleList; 5],
     enabled_by_root: [RuleList; 5],
     max_slots: usize,
-    /// Unique per matcher loaded in this process: keys its per-image memo.
-    id: u64,
+    /// Results of image-only conditions per image, per thread (see [`ImageMemo`]).
+    memo: std::sync::Arc<ImageMemo>,
+}
+
+/// A policy set that evaluates records. The [`Matcher`] (policies loaded at run time) and
+/// the `Policies` of a module written by [`crate::codegen`] (policies compiled to Rust)
+/// both implement it and give the same hits, so a host can be written once for either.
+pub trait PolicySet {
+    /// Evaluates every applicable rule on one record and calls `hit` for each that fires.
+    /// `root` must be the record (`Obj::Deployment`, `Obj::Process`, ...); `ctx` gives
+    /// its dataset, joins and the one clock ([`Ctx::new`]).
+    fn evaluate<'r>(
+        &self,
+        ctx: &Ctx<'r>,
+        root: Obj<'r>,
+        opts: &EvalOptions,
+        hit: impl FnMut(Hit),
+    ) -> Result<(), LimitError>;
+
+    /// The matcher of the set's program: violations, explanations, reports, its memo.
+    fn matcher(&self) -> &Matcher;
+}
+
+impl PolicySet for Matcher {
+    #[inline]
+    fn evaluate<'r>(
+        &self,
+        ctx: &Ctx<'r>,
+        root: Obj<'r>,
+        opts: &EvalOptions,
+        hit: impl FnMut(Hit),
+    ) -> Result<(), LimitError> {
+        Matcher::evaluate(self, ctx, root, opts, hit)
+    }
+
+    fn matcher(&self) -> &Matcher {
+        self
+    }
 }
 
 /// What to evaluate.
 #[derive(Clone, Copy, Debug)]
 pub struct EvalOptions {
-    /// "Now", Unix seconds.
+    /// "Now", Unix seconds: the clock [`Matcher::check`] and [`Matcher::excepted`] give
+    /// the evaluation's context. [`Matcher::evaluate`] reads only its [`Ctx`]'s clock.
     pub now: i64,
     /// Also evaluate disabled policies.
     pub include_disabled: bool,
@@ -174,8 +210,8 @@ impl Matcher {
         }
         let scope_regexes =
             scope::ScopeRegexes::new(&program.policies).map_err(LoadError::Regex)?;
-        let id = MATCHER_IDS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let closures = closures::build(&program, regexes, globs, id);
+        let memo = std::sync::Arc::new(ImageMemo::default());
+        let closures = closures::build(&program, regexes, globs, memo.clone());
         let mut all: [Vec<RuleEntry>; 5] = Default::default();
         let mut enabled: [Vec<RuleEntry>; 5] = Default::default();
         for (i, r) in program.rules.iter().enumerate() {
@@ -206,7 +242,7 @@ impl Matcher {
             by_root,
             enabled_by_root,
             max_slots,
-            id,
+            memo,
         })
     }
 
@@ -250,12 +286,12 @@ impl Matcher {
                 let i = decided.trailing_zeros() as usize;
                 decided &= decided - 1;
                 if let Some(entry) = rules.entries.get(i) {
-                    self.report(entry, ctx, root, opts, &mut hit);
+                    self.report(entry, ctx, root, &mut hit);
                 }
             }
             return Ok(());
         }
-        self.evaluate_conditions(ctx, root, opts, rules, candidates, &mut hit)
+        self.evaluate_conditions(ctx, root, rules, candidates, &mut hit)
     }
 
     /// [`Matcher::evaluate`] for records that let through rules whose conditions must run.
@@ -263,7 +299,6 @@ impl Matcher {
         &self,
         ctx: &Ctx<'r>,
         root: Obj<'r>,
-        opts: &EvalOptions,
         rules: &RuleList,
         candidates: Option<RuleBits>,
         hit: &mut impl FnMut(Hit),
@@ -282,15 +317,15 @@ impl Matcher {
                             continue;
                         };
                         if rules.decided & (1 << i) != 0 {
-                            self.report(entry, ctx, root, opts, hit);
+                            self.report(entry, ctx, root, hit);
                         } else {
-                            self.try_rule(entry, slots, ctx, root, opts, hit);
+                            self.try_rule(entry, slots, ctx, root, hit);
                         }
                     }
                 }
                 None => {
                     for entry in &rules.entries {
-                        self.try_rule(entry, slots, ctx, root, opts, hit);
+                        self.try_rule(entry, slots, ctx, root, hit);
                     }
                 }
             }
@@ -312,12 +347,11 @@ impl Matcher {
         slots: &mut [Obj<'r>],
         ctx: &Ctx<'r>,
         root: Obj<'r>,
-        opts: &EvalOptions,
         hit: &mut impl FnMut(Hit),
     ) {
         // The condition first: most records fire nothing, and scopes cost regex matches.
         if (entry.cond)(slots, ctx) == Tri::True {
-            self.report(entry, ctx, root, opts, hit);
+            self.report(entry, ctx, root, hit);
         }
     }
 
@@ -328,12 +362,11 @@ impl Matcher {
         entry: &RuleEntry,
         ctx: &Ctx<'r>,
         root: Obj<'r>,
-        opts: &EvalOptions,
         hit: &mut impl FnMut(Hit),
     ) {
         let applies = entry.unscoped || {
             let policy = &self.program.policies[entry.policy as usize];
-            scope::applies(self, entry.policy as usize, policy, ctx, root, opts.now)
+            scope::applies(self, entry.policy as usize, policy, ctx, root)
         };
         if applies {
             hit(Hit {
@@ -343,10 +376,16 @@ impl Matcher {
         }
     }
 
-    /// The key of this matcher's entries in the per-image memo (see
-    /// [`crate::runtime::image_any`]): unique per matcher loaded in this process.
-    pub fn memo_id(&self) -> u64 {
-        self.id
+    /// This matcher's per-image memo (see [`crate::runtime::image_any`]): its own, on
+    /// every thread, so other matchers never evict its entries.
+    pub fn image_memo(&self) -> &ImageMemo {
+        &self.memo
+    }
+
+    /// Forgets every remembered per-image result, on every thread: the next evaluation is
+    /// a first pass, as over fresh records (benches measure it this way).
+    pub fn clear_memo(&self) {
+        self.memo.clear();
     }
 
     /// The rules of `root`'s kind that may fire on it, from the guard index: bit `i` is the
@@ -406,13 +445,12 @@ impl Matcher {
         policy: u32,
         ctx: &Ctx<'r>,
         root: Obj<'r>,
-        now: i64,
         hit: &mut impl FnMut(Hit),
     ) {
         let Some(info) = self.program.policies.get(policy as usize) else {
             return;
         };
-        if scope::applies(self, policy as usize, info, ctx, root, now) {
+        if scope::applies(self, policy as usize, info, ctx, root) {
             hit(Hit { rule, policy });
         }
     }
@@ -432,14 +470,15 @@ impl Matcher {
         self.node(rule.entry, &mut slots, ctx)
     }
 
-    /// Whether the named policy's scopes and exclusions let it apply to this record.
-    pub fn applies<'r>(&self, policy: &str, ctx: &Ctx<'r>, root: Obj<'r>, now: i64) -> bool {
+    /// Whether the named policy's scopes and exclusions let it apply to this record
+    /// (exclusions expire on the context's clock).
+    pub fn applies<'r>(&self, policy: &str, ctx: &Ctx<'r>, root: Obj<'r>) -> bool {
         self.program
             .policies
             .iter()
             .enumerate()
             .find(|(_, p)| p.name == policy)
-            .is_some_and(|(i, p)| scope::applies(self, i, p, ctx, root, now))
+            .is_some_and(|(i, p)| scope::applies(self, i, p, ctx, root))
     }
 
     pub(crate) fn rule_selected(&self, rule: &RuleInfo, opts: &EvalOptions) -> bool {

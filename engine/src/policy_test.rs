@@ -81,13 +81,9 @@ pub fn run(
         }
         let compiled = violations.iter().any(|v| v.policy == test.policy);
         // The oracle: the reference evaluator over the checked AST (scopes aside).
-        let ctx = Ctx {
-            dataset: &ds,
-            join: crate::report::join_of(&ds, root),
-            now,
-        };
+        let ctx = Ctx::new(&ds, root, now);
         let kind = root_of(root);
-        let applies = matcher.applies(&test.policy, &ctx, root, now);
+        let applies = matcher.applies(&test.policy, &ctx, root);
         let reference = applies
             && policy
                 .rules

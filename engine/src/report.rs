@@ -2,7 +2,6 @@
 //! that made a rule fire.
 
 use crate::Dataset;
-use crate::dataset::EventJoin;
 use crate::ir::{MAX_SLOTS, MsgPart, Node, NodeId, RuleInfo};
 use crate::matcher::{EvalOptions, Matcher, Tri, root_of};
 use crate::value::{self, Ctx, Obj, Val};
@@ -150,16 +149,6 @@ pub fn record_id(root: Obj<'_>) -> RecordId {
     }
 }
 
-/// The joins of a root record.
-pub fn join_of<'r>(ds: &'r Dataset, root: Obj<'r>) -> EventJoin<'r> {
-    match root {
-        Obj::Process(p) => ds.join_process(p),
-        Obj::Event(e) => ds.join_kube_event(e),
-        Obj::Flow(f) => ds.join_flow(f),
-        _ => EventJoin::default(),
-    }
-}
-
 impl Matcher {
     /// Evaluates one record and returns its violations (and, with `explain`, the
     /// first failing condition of every applicable policy that did not fire).
@@ -170,11 +159,7 @@ impl Matcher {
         opts: &EvalOptions,
         explain: bool,
     ) -> Result<(Vec<Violation>, Vec<NotFired>), crate::matcher::LimitError> {
-        let ctx = Ctx {
-            dataset: ds,
-            join: join_of(ds, root),
-            now: opts.now,
-        };
+        let ctx = Ctx::new(ds, root, opts.now);
         let mut violations = Vec::new();
         let mut fired = Vec::new();
         self.evaluate(&ctx, root, opts, |hit| {
@@ -191,8 +176,7 @@ impl Matcher {
                     continue;
                 }
                 let policy = &self.program.policies[rule.policy as usize];
-                if !crate::scope::applies(self, rule.policy as usize, policy, &ctx, root, opts.now)
-                {
+                if !crate::scope::applies(self, rule.policy as usize, policy, &ctx, root) {
                     continue;
                 }
                 let mut slots = [Obj::None; MAX_SLOTS];
@@ -222,11 +206,7 @@ impl Matcher {
         let Some(kind) = root_of(root) else {
             return Ok(Vec::new());
         };
-        let ctx = Ctx {
-            dataset: ds,
-            join: join_of(ds, root),
-            now: opts.now,
-        };
+        let ctx = Ctx::new(ds, root, opts.now);
         crate::matcher::reset_budget();
         let mut out = Vec::new();
         for (ri, rule) in self.program.rules.iter().enumerate() {
@@ -242,7 +222,7 @@ impl Matcher {
                 continue;
             }
             let crate::scope::Standing::Excluded(i) =
-                crate::scope::standing(self, policy, &ctx, root, opts.now)
+                crate::scope::standing(self, policy, &ctx, root)
             else {
                 continue;
             };
@@ -258,6 +238,22 @@ impl Matcher {
             return Err(crate::matcher::LimitError);
         }
         Ok(out)
+    }
+
+    /// The violation a [`Hit`](crate::matcher::Hit) of [`Matcher::evaluate`] (or of a
+    /// [`PolicySet`](crate::PolicySet) of this matcher's program) stands for: policy,
+    /// messages and, with `explain`, the conditions that matched. `None` for a hit this
+    /// program cannot have given.
+    pub fn violation_of<'r>(
+        &self,
+        hit: crate::matcher::Hit,
+        root: Obj<'r>,
+        ctx: &Ctx<'r>,
+        explain: bool,
+    ) -> Option<Violation> {
+        let rule = self.program.rules.get(hit.rule as usize)?;
+        (rule.policy == hit.policy && root_of(root) == Some(rule.root))
+            .then(|| self.violation(hit.rule, root, ctx, explain))
     }
 
     fn violation<'r>(

@@ -11,7 +11,7 @@ use crate::value::Children;
 use std::cell::RefCell;
 use std::cmp::Ordering;
 
-pub use crate::matcher::{EvalOptions, Hit, LimitError, Matcher, Tri};
+pub use crate::matcher::{EvalOptions, Hit, LimitError, Matcher, PolicySet, Tri};
 pub use crate::value::{Ctx, Obj, Val, children_inline as children, field_inline as field};
 pub use palisade_lang::ast::CmpOp;
 pub use palisade_lang::schema::{EnumKind, FieldId, Link, Stage};
@@ -258,11 +258,11 @@ pub fn map_has_key(v: Val<'_>, key: &str) -> Tri {
 
 /// `any` over a container's image: `body` on the image, one budget step; unknown without
 /// a container or an image. With `memo` (a condition that reads only the image), the
-/// result is kept per image for the matcher, dataset and clock, and reused across the
-/// deployments that share the image.
+/// result is kept per image in the matcher's memo for the dataset and clock, and reused
+/// across the deployments that share the image.
 #[inline(always)]
 pub fn image_any<'r>(
-    memo: Option<MemoCell>,
+    memo: Option<MemoCell<'_>>,
     container: Obj<'r>,
     c: &Ctx<'r>,
     body: impl FnOnce(Obj<'r>) -> Tri,
@@ -277,7 +277,7 @@ pub fn image_any<'r>(
         (Some(m), Some(index)) if c.dataset.generation != 0 => m.key(index, c),
         _ => None,
     };
-    if let Some(key) = key
+    if let Some(key) = &key
         && let Some(known) = key.get()
     {
         return known;
@@ -294,101 +294,136 @@ pub fn image_any<'r>(
     out
 }
 
-/// Where an image-only condition's result sits in the per-image memo.
-#[derive(Clone, Copy, Debug)]
-pub struct MemoCell {
-    matcher: u64,
-    ordinal: usize,
-    width: usize,
-}
-
-/// A memo entry for one image and one condition, valid for one matcher, dataset and clock.
-#[derive(Clone, Copy)]
-struct MemoKey {
-    index: usize,
-    stamp: (u64, u64, i64),
-}
-
 /// Most memo entries per thread: past it, images with higher indexes are evaluated every
 /// time (the results are the same, only slower).
 const MEMO_LIMIT: usize = 1 << 18;
 
-/// Results of image-only conditions per (image index, condition), as `epoch << 2 | code`;
-/// an entry of an older epoch is stale. The epoch changes with the matcher, the dataset
-/// generation or the clock, so changing them invalidates everything without clearing.
-struct ImageMemo {
+/// The per-image memo of one matcher: results of its image-only conditions per (image,
+/// condition), kept per thread (no locks on the hot path) and owned by the matcher, so
+/// matchers never share or evict each other's entries, and dropping the matcher frees
+/// them. Entries are valid for one dataset generation and one clock; [`ImageMemo::clear`]
+/// makes every thread's entries stale at once.
+#[derive(Debug, Default)]
+pub struct ImageMemo {
+    per_thread: thread_local::ThreadLocal<RefCell<MemoTable>>,
+    /// Bumped by [`ImageMemo::clear`]: part of every entry's stamp.
+    clears: std::sync::atomic::AtomicU64,
+}
+
+impl ImageMemo {
+    /// Forgets every entry, on every thread (they are recomputed on the next evaluation).
+    pub fn clear(&self) {
+        self.clears
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Entries held by the calling thread (valid or stale), for tests and diagnostics.
+    pub fn entries_on_this_thread(&self) -> usize {
+        let clears = self.clears.load(std::sync::atomic::Ordering::Relaxed);
+        self.per_thread.get().map_or(0, |t| {
+            let t = t.borrow();
+            if t.stamp.0 != clears {
+                return 0;
+            }
+            t.entries
+                .iter()
+                .filter(|&&e| e >> 2 == t.epoch && e & 3 != 0)
+                .count()
+        })
+    }
+
+    /// The cell of image-only condition `ordinal` of `width` (the matcher numbers them).
+    #[inline(always)]
+    pub fn cell(&self, ordinal: u32, width: usize) -> MemoCell<'_> {
+        MemoCell {
+            memo: self,
+            ordinal: ordinal as usize,
+            width,
+        }
+    }
+}
+
+/// Where an image-only condition's result sits in a matcher's [`ImageMemo`].
+#[derive(Clone, Copy, Debug)]
+pub struct MemoCell<'m> {
+    memo: &'m ImageMemo,
+    ordinal: usize,
+    width: usize,
+}
+
+/// A memo entry for one image and one condition, valid for one dataset and clock.
+struct MemoKey<'m> {
+    table: &'m RefCell<MemoTable>,
+    index: usize,
+    stamp: (u64, u64, i64),
+}
+
+/// One thread's entries: per (image index, condition), `epoch << 2 | code`; an entry of an
+/// older epoch is stale. The epoch changes with the dataset generation, the clock or a
+/// clear, so changing them invalidates everything without clearing.
+#[derive(Debug, Default)]
+struct MemoTable {
     stamp: (u64, u64, i64),
     epoch: u32,
     entries: Vec<u32>,
 }
 
-thread_local! {
-    static IMAGE_MEMO: RefCell<ImageMemo> = const {
-        RefCell::new(ImageMemo { stamp: (0, 0, 0), epoch: 0, entries: Vec::new() })
-    };
+impl<'m> MemoCell<'m> {
+    /// The memo entry of this condition for the image at `index`, if it fits the memo.
+    #[inline]
+    fn key(self, index: usize, c: &Ctx<'_>) -> Option<MemoKey<'m>> {
+        let index = index.checked_mul(self.width)?.checked_add(self.ordinal)?;
+        (index < MEMO_LIMIT).then(|| MemoKey {
+            table: self.memo.per_thread.get_or_default(),
+            index,
+            stamp: (
+                self.memo.clears.load(std::sync::atomic::Ordering::Relaxed),
+                c.dataset.generation,
+                c.now,
+            ),
+        })
+    }
 }
 
-impl MemoCell {
-    /// Condition `ordinal` of the `width` memoised conditions of the matcher `matcher`
-    /// ([`Matcher::memo_id`]).
-    pub fn new(matcher: u64, ordinal: u32, width: usize) -> MemoCell {
-        MemoCell {
-            matcher,
-            ordinal: ordinal as usize,
-            width,
+impl MemoKey<'_> {
+    fn get(&self) -> Option<Tri> {
+        let m = self.table.borrow();
+        if m.stamp != self.stamp {
+            return None;
+        }
+        let entry = *m.entries.get(self.index)?;
+        if entry >> 2 != m.epoch {
+            return None;
+        }
+        match entry & 3 {
+            1 => Some(Tri::True),
+            2 => Some(Tri::False),
+            3 => Some(Tri::Unknown),
+            _ => None,
         }
     }
 
-    /// The memo entry of this condition for the image at `index`, if it fits the memo.
-    fn key(self, index: usize, c: &Ctx<'_>) -> Option<MemoKey> {
-        let index = index.checked_mul(self.width)?.checked_add(self.ordinal)?;
-        (index < MEMO_LIMIT).then_some(MemoKey {
-            index,
-            stamp: (self.matcher, c.dataset.generation, c.now),
-        })
-    }
-}
-
-impl MemoKey {
-    fn get(self) -> Option<Tri> {
-        IMAGE_MEMO.with_borrow(|m| {
-            if m.stamp != self.stamp {
-                return None;
-            }
-            let entry = *m.entries.get(self.index)?;
-            if entry >> 2 != m.epoch {
-                return None;
-            }
-            match entry & 3 {
-                1 => Some(Tri::True),
-                2 => Some(Tri::False),
-                3 => Some(Tri::Unknown),
-                _ => None,
-            }
-        })
-    }
-
     fn set(self, value: Tri) {
-        IMAGE_MEMO.with_borrow_mut(|m| {
-            if m.stamp != self.stamp {
-                m.stamp = self.stamp;
-                m.epoch += 1;
-                if m.epoch >= 1 << 30 {
-                    m.entries.clear();
-                    m.epoch = 1;
-                }
+        let mut m = self.table.borrow_mut();
+        if m.stamp != self.stamp || m.epoch == 0 {
+            m.stamp = self.stamp;
+            m.epoch += 1;
+            if m.epoch >= 1 << 30 {
+                m.entries.clear();
+                m.epoch = 1;
             }
-            if self.index >= m.entries.len() {
-                let len = (self.index + 1).max(m.entries.len() * 2).min(MEMO_LIMIT);
-                m.entries.resize(len, 0);
-            }
-            let code = match value {
-                Tri::True => 1,
-                Tri::False => 2,
-                Tri::Unknown => 3,
-            };
-            m.entries[self.index] = m.epoch << 2 | code;
-        })
+        }
+        if self.index >= m.entries.len() {
+            let len = (self.index + 1).max(m.entries.len() * 2).min(MEMO_LIMIT);
+            m.entries.resize(len, 0);
+        }
+        let code = match value {
+            Tri::True => 1,
+            Tri::False => 2,
+            Tri::Unknown => 3,
+        };
+        let epoch = m.epoch;
+        m.entries[self.index] = epoch << 2 | code;
     }
 }
 

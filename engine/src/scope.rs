@@ -184,9 +184,8 @@ pub(crate) fn applies(
     policy: &PolicyInfo,
     ctx: &Ctx<'_>,
     root: Obj<'_>,
-    now: i64,
 ) -> bool {
-    unscoped(policy) || matches!(standing(m, policy, ctx, root, now), Standing::Applies)
+    unscoped(policy) || matches!(standing(m, policy, ctx, root), Standing::Applies)
 }
 
 /// How a policy stands towards a record.
@@ -200,14 +199,10 @@ pub(crate) enum Standing {
     Applies,
 }
 
-/// Whether `policy` applies to the record, and if not, why.
-pub(crate) fn standing(
-    m: &Matcher,
-    policy: &PolicyInfo,
-    ctx: &Ctx<'_>,
-    root: Obj<'_>,
-    now: i64,
-) -> Standing {
+/// Whether `policy` applies to the record, and if not, why; exclusions expire on the
+/// context's clock.
+pub(crate) fn standing(m: &Matcher, policy: &PolicyInfo, ctx: &Ctx<'_>, root: Obj<'_>) -> Standing {
+    let now = ctx.now;
     let re = &m.scope_regexes;
     let mut active = policy
         .exclusions

@@ -6,7 +6,8 @@ use crate::dataset::{Dataset, EventJoin};
 use crate::record::*;
 use palisade_lang::schema::{FieldId, Link};
 
-/// What one evaluation sees besides the bound objects.
+/// What one evaluation sees besides the bound objects. Its clock is the evaluation's only
+/// one: field ages, days since a CVE and exclusion expiry all read `now`.
 #[derive(Clone, Copy)]
 pub struct Ctx<'r> {
     /// The dataset, for image joins.
@@ -15,6 +16,32 @@ pub struct Ctx<'r> {
     pub join: EventJoin<'r>,
     /// "Now", Unix seconds.
     pub now: i64,
+}
+
+impl<'r> Ctx<'r> {
+    /// The context of evaluating `root` over `dataset` at `now` (Unix seconds), with the
+    /// record's joins looked up in the dataset.
+    pub fn new(dataset: &'r Dataset, root: Obj<'r>, now: i64) -> Ctx<'r> {
+        Ctx {
+            dataset,
+            join: dataset.join(root),
+            now,
+        }
+    }
+
+    /// The context of evaluating an event whose joins were looked up earlier
+    /// ([`Dataset::join_index`]); an error when `dataset` did not make `join` or changed since.
+    pub fn with_join(
+        dataset: &'r Dataset,
+        join: crate::dataset::JoinIndex,
+        now: i64,
+    ) -> Result<Ctx<'r>, crate::dataset::StaleJoin> {
+        Ok(Ctx {
+            dataset,
+            join: dataset.resolve_join(join)?,
+            now,
+        })
+    }
 }
 
 /// An object bound while a condition is evaluated.

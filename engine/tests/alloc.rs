@@ -8,7 +8,6 @@
 //! violate nothing makes zero heap allocations (counted by a counting global allocator).
 
 use palisade_engine::input::read_all;
-use palisade_engine::report::join_of;
 use palisade_engine::value::Ctx;
 use palisade_engine::{Dataset, EvalOptions, Matcher};
 use palisade_lang::{SourceFile, Sources};
@@ -58,22 +57,14 @@ fn evaluating_a_clean_record_allocates_nothing() {
     let mut hits = 0;
     // Warm up: the regex engine fills its per-thread caches on first use.
     for root in &roots {
-        let ctx = Ctx {
-            dataset: &ds,
-            join: join_of(&ds, *root),
-            now: opts.now,
-        };
+        let ctx = Ctx::new(&ds, *root, opts.now);
         let _ = matcher.evaluate(&ctx, *root, &opts, |_| hits += 1);
     }
     assert_eq!(hits, 0, "clean records violate nothing");
     let info = allocation_counter::measure(|| {
         for _ in 0..100 {
             for root in &roots {
-                let ctx = Ctx {
-                    dataset: &ds,
-                    join: join_of(&ds, *root),
-                    now: opts.now,
-                };
+                let ctx = Ctx::new(&ds, *root, opts.now);
                 let _ = matcher.evaluate(&ctx, *root, &opts, |_| hits += 1);
             }
         }

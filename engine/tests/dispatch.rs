@@ -11,7 +11,6 @@
 //! (also guards that decide their rule, under scopes and exclusions).
 
 use palisade_engine::record::{Process, Record};
-use palisade_engine::report::join_of;
 use palisade_engine::value::{Ctx, Obj};
 use palisade_engine::{Dataset, EvalOptions, Matcher, Tri};
 use palisade_lang::{SourceFile, Sources};
@@ -106,11 +105,7 @@ fn events(m: &Matcher) -> Vec<Process> {
 /// The rules that fire on `p`, with the index and one by one.
 fn both_ways(m: &Matcher, ds: &Dataset, p: &Process) -> (Vec<u32>, Vec<u32>) {
     let root = Obj::Process(p);
-    let ctx = Ctx {
-        dataset: ds,
-        join: join_of(ds, root),
-        now: 1_795_000_000,
-    };
+    let ctx = Ctx::new(ds, root, 1_795_000_000);
     let opts = EvalOptions {
         now: ctx.now,
         include_disabled: true,
@@ -123,8 +118,7 @@ fn both_ways(m: &Matcher, ds: &Dataset, p: &Process) -> (Vec<u32>, Vec<u32>) {
         .filter(|ri| {
             let rule = &m.program().rules[*ri];
             let policy = &m.program().policies[rule.policy as usize];
-            m.eval_rule(*ri, &ctx, root) == Tri::True
-                && m.applies(&policy.name, &ctx, root, ctx.now)
+            m.eval_rule(*ri, &ctx, root) == Tri::True && m.applies(&policy.name, &ctx, root)
         })
         .map(|ri| ri as u32)
         .collect();

@@ -11,7 +11,6 @@
 
 use palisade_engine::matcher::root_of;
 use palisade_engine::record::Record;
-use palisade_engine::report::join_of;
 use palisade_engine::value::{Ctx, Obj};
 use palisade_engine::{Dataset, Matcher, reference};
 use palisade_lang::{SourceFile, Sources};
@@ -184,7 +183,7 @@ proptest! {
         let rules: Vec<_> = set.policies.iter().flat_map(|p| p.rules.iter()).collect();
         for d in &ds.deployments {
             let root = Obj::Deployment(d);
-            let ctx = Ctx { dataset: &ds, join: join_of(&ds, root), now: 1_795_000_000 };
+            let ctx = Ctx::new(&ds, root, 1_795_000_000);
             for (ri, rule) in rules.iter().enumerate() {
                 prop_assert_eq!(root_of(root), Some(rule.root));
                 let compiled = matcher.eval_rule(ri, &ctx, root);

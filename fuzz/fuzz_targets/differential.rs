@@ -45,7 +45,7 @@ fuzz_target!(|data: &[u8]| {
     let (set, m) = compiled();
     let rules: Vec<_> = set.policies.iter().flat_map(|p| p.rules.iter()).collect();
     for root in ds.roots(&events) {
-        let ctx = Ctx { dataset: &ds, join: palisade_engine::report::join_of(&ds, root), now: 1_795_000_000 };
+        let ctx = Ctx::new(&ds, root, 1_795_000_000);
         let mut holds = Vec::new();
         for (ri, rule) in rules.iter().enumerate() {
             if palisade_engine::matcher::root_of(root) != Some(rule.root) {
@@ -54,7 +54,7 @@ fuzz_target!(|data: &[u8]| {
             let compiled = m.eval_rule(ri, &ctx, root);
             assert_eq!(compiled, reference::eval_rule(rule, root, &ctx), "rule {ri}");
             let policy = &m.program().policies[m.program().rules[ri].policy as usize];
-            if compiled == palisade_engine::Tri::True && m.applies(&policy.name, &ctx, root, ctx.now) {
+            if compiled == palisade_engine::Tri::True && m.applies(&policy.name, &ctx, root) {
                 holds.push(ri as u32);
             }
         }
