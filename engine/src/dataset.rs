@@ -298,7 +298,10 @@ impl Dataset {
 
 /// An event's joins as plain numbers ([`Dataset::join_index`]): `Copy` and free of
 /// borrows, so a host can keep it beside the event. It belongs to the dataset that made
-/// it, as that dataset stood: [`Dataset::resolve_join`] refuses it anywhere else.
+/// it, as that dataset stood: [`Dataset::resolve_join`] refuses it anywhere else, and
+/// after [`Dataset::add`] or [`Dataset::finish`]. (Editing the public `deployments` or
+/// `images` in place bypasses both and is not detected; as for the per-image memo, call
+/// [`Dataset::finish`] after such an edit.)
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub struct JoinIndex {
     generation: u64,

@@ -317,7 +317,8 @@ impl ImageMemo {
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     }
 
-    /// Entries held by the calling thread (valid or stale), for tests and diagnostics.
+    /// Entries the calling thread holds since the last [`ImageMemo::clear`] (for any
+    /// dataset and clock), for tests and diagnostics.
     pub fn entries_on_this_thread(&self) -> usize {
         let clears = self.clears.load(std::sync::atomic::Ordering::Relaxed);
         self.per_thread.get().map_or(0, |t| {
@@ -405,7 +406,7 @@ impl MemoKey<'_> {
 
     fn set(self, value: Tri) {
         let mut m = self.table.borrow_mut();
-        if m.stamp != self.stamp || m.epoch == 0 {
+        if m.stamp != self.stamp {
             m.stamp = self.stamp;
             m.epoch += 1;
             if m.epoch >= 1 << 30 {

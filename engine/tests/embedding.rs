@@ -243,6 +243,8 @@ policy "Shell" {
         let other = dataset(3);
         assert!(other.resolve_join(join).is_err());
         assert!(Ctx::with_join(&other, join, NOW).is_err());
+        // A join nobody made (the default): refused.
+        assert!(ds.resolve_join(Default::default()).is_err());
         // The dataset changed (a record added, indexes renewed): refused.
         let Ok(d) = serde_json::from_value(serde_json::json!({"id": "d9", "name": "x"})) else {
             unreachable!("a deployment")
