@@ -78,3 +78,41 @@ fn ui_diagnostics_match_golden_files() {
         failures.join("\n")
     );
 }
+
+/// A name defined again in another file: the diagnostic names the file, line and column
+/// of the first definition (a label can only point into the file it is reported against).
+#[test]
+fn a_second_definition_in_another_file_names_the_first() {
+    let mut sources = Sources::default();
+    let first = sources.add(SourceFile::new(
+        "builtin/a.pal",
+        "list shells = [\"sh\"]\n\npolicy \"dup\" {\n  severity low\n  lifecycle deploy\n  soc2 CC6.1\n  when container.privileged\n}\n",
+    ));
+    let second = sources.add(SourceFile::new(
+        "mine/b.pal",
+        "policy \"dup\" {\n  severity low\n  lifecycle deploy\n  soc2 CC6.1\n  when container.privileged\n}\nlist shells = [\"bash\"]\n",
+    ));
+    let files: Vec<_> = [first, second]
+        .into_iter()
+        .map(|i| (i, palisade_lang::parse(&sources, i).expect("parses")))
+        .collect();
+    let diags = palisade_lang::check(&sources, &files).expect_err("duplicates");
+    let rendered: Vec<String> = diags
+        .iter()
+        .map(|d| {
+            format!(
+                "{} | {}",
+                sources.to_line(d),
+                d.help.as_deref().unwrap_or("")
+            )
+        })
+        .collect();
+    assert_eq!(
+        rendered,
+        [
+            "mine/b.pal:1:8: error: duplicate policy name `dup` | first defined at builtin/a.pal:3:8; policy names must be unique across all loaded files",
+            "mine/b.pal:7:6: error: `shells` is defined twice | first defined at builtin/a.pal:1:6; lists and macros share one namespace across all loaded files",
+        ]
+    );
+    assert!(diags.iter().all(|d| d.related.is_empty()), "{diags:?}");
+}

@@ -36,26 +36,27 @@ pub fn check(
     let mut diags = Vec::new();
     let globals = collect_globals(sources, files, &mut diags);
     let mut set = CheckedSet::default();
-    let mut seen_policies: BTreeMap<String, Span> = BTreeMap::new();
+    let mut seen_policies: BTreeMap<String, (usize, Span)> = BTreeMap::new();
     for (file, parsed) in files {
         let text = sources.get(*file).map(|f| f.text.as_str()).unwrap_or("");
         for item in &parsed.items {
             match &item.kind {
                 ItemKind::Policy(p) => {
-                    if let Some(prev) = seen_policies.get(&p.name.value) {
-                        diags.push(
+                    if let Some(&first) = seen_policies.get(&p.name.value) {
+                        diags.push(first_defined(
+                            sources,
                             Diagnostic::error(
                                 *file,
                                 p.name.span,
                                 format!("duplicate policy name `{}`", p.name.value),
                                 "defined again here",
-                            )
-                            .with_help("policy names must be unique across all loaded files")
-                            .with_related(*prev, "first defined here (possibly in another file)"),
-                        );
+                            ),
+                            first,
+                            "policy names must be unique across all loaded files",
+                        ));
                         continue;
                     }
-                    seen_policies.insert(p.name.value.clone(), p.name.span);
+                    seen_policies.insert(p.name.value.clone(), (*file, p.name.span));
                     if let Some(policy) = meta::check_policy(p, *file, text, &globals, &mut diags) {
                         set.policies.push(policy);
                     }
@@ -80,6 +81,30 @@ pub fn check(
         return Err(diags);
     }
     Ok(set)
+}
+
+/// `d` (a second definition) with where the first one is: a label when it is in the same
+/// file, else the help names its file, line and column (a label can only point into the
+/// file the diagnostic is reported against).
+fn first_defined(
+    sources: &Sources,
+    d: Diagnostic,
+    (first_file, first_span): (usize, Span),
+    help: &str,
+) -> Diagnostic {
+    if first_file == d.file {
+        return d
+            .with_related(first_span, "first defined here")
+            .with_help(help);
+    }
+    let place = sources.get(first_file).map_or_else(
+        || "another file".to_string(),
+        |f| {
+            let (line, column) = f.line_col(first_span.start);
+            format!("{}:{line}:{column}", f.name)
+        },
+    );
+    d.with_help(format!("first defined at {place}; {help}"))
 }
 
 fn collect_globals<'a>(
@@ -121,18 +146,18 @@ fn collect_globals<'a>(
                 );
                 continue;
             }
-            if let Some((pf, ps)) = spans.get(&name.node) {
-                let mut d = Diagnostic::error(
-                    *file,
-                    name.span,
-                    format!("`{}` is defined twice", name.node),
-                    "defined again here",
-                )
-                .with_help("lists and macros share one namespace across all loaded files");
-                if pf == file {
-                    d = d.with_related(*ps, "first defined here");
-                }
-                diags.push(d);
+            if let Some(&first) = spans.get(&name.node) {
+                diags.push(first_defined(
+                    sources,
+                    Diagnostic::error(
+                        *file,
+                        name.span,
+                        format!("`{}` is defined twice", name.node),
+                        "defined again here",
+                    ),
+                    first,
+                    "lists and macros share one namespace across all loaded files",
+                ));
                 continue;
             }
             spans.insert(name.node.clone(), (*file, name.span));
