@@ -4,7 +4,9 @@
 //! thirteen checks written by hand, the baseline), `thirteen-rust` or `library-rust` (the
 //! sets compiled to Rust, see `palisade_engine::codegen`) and RECORDS
 //! `deployments` (default, 200) or `processes` (1,000); or `profile_library ROUNDS compile`
-//! to parse, check and compile the library ROUNDS times.
+//! to parse, check and compile the library ROUNDS times. A fourth argument `check` runs
+//! `Matcher::check` (evaluation and the report) instead of `evaluate`, and `first` (or
+//! `check-first`) clears the matcher's memo before each round: first passes, as users get.
 use palisade_benches::*;
 use palisade_engine::EvalOptions;
 use palisade_engine::value::{Ctx, Obj};
@@ -81,14 +83,23 @@ fn main() {
         Some("thirteen") => compile(&[("bench.pal", POLICIES)]),
         _ => library(),
     };
+    let mode = args.get(4).map_or("", String::as_str);
+    let roots: Vec<Obj> = if on_processes {
+        procs.iter().map(Obj::Process).collect()
+    } else {
+        ds.deployments.iter().map(Obj::Deployment).collect()
+    };
     for _ in 0..rounds {
-        if on_processes {
-            for p in &procs {
-                let _ = matcher.evaluate(&ctx, Obj::Process(p), &opts, |_| hits += 1);
-            }
-        } else {
-            for d in &ds.deployments {
-                let _ = matcher.evaluate(&ctx, Obj::Deployment(d), &opts, |_| hits += 1);
+        if mode.ends_with("first") {
+            matcher.clear_memo();
+        }
+        for root in &roots {
+            if mode.starts_with("check") {
+                hits += matcher
+                    .check(&ds, *root, &opts, false)
+                    .map_or(0, |(v, _)| v.len());
+            } else {
+                let _ = matcher.evaluate(&ctx, *root, &opts, |_| hits += 1);
             }
         }
     }

@@ -5,24 +5,13 @@
 //! `cargo bench -p palisade-sidecar --bench admit_evidence` (ADMIT_REQUESTS sets how many
 //! per server; 1,000 by default).
 
+mod common;
+
+use common::{percentile, review};
 use palisade_sidecar::{Config, EvidenceFiles, PolicySource, Running, start};
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-
-fn review(uid: usize) -> String {
-    let privileged = uid.is_multiple_of(4);
-    serde_json::json!({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": {
-        "uid": format!("u-{uid}"), "kind": {"group": "apps", "version": "v1", "kind": "Deployment"},
-        "resource": {"group": "apps", "version": "v1", "resource": "deployments"},
-        "namespace": "shop", "operation": "CREATE", "userInfo": {"username": "dev"},
-        "object": {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": format!("web-{uid}"), "namespace": "shop"},
-            "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "web"}}, "template": {"metadata": {"labels": {"app": "web"}},
-                "spec": {"containers": [{"name": "web", "image": "nginx:1.27", "securityContext": {"privileged": privileged},
-                    "resources": {"limits": {"cpu": "1", "memory": "1Gi"}, "requests": {"cpu": "100m", "memory": "64Mi"}}}]}}}}
-    }})
-    .to_string()
-}
 
 async fn admit(server: &Running, body: &str) -> Duration {
     let t = Instant::now();
@@ -49,11 +38,6 @@ async fn admit(server: &Running, body: &str) -> Duration {
         String::from_utf8_lossy(&out)
     );
     t.elapsed()
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> f64 {
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i].as_secs_f64() * 1e3
 }
 
 fn main() {

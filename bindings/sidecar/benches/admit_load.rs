@@ -12,24 +12,12 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::Request;
 use hyper_util::rt::TokioIo;
+mod common;
+
+use common::{percentile, review};
 use palisade_sidecar::{Config, PolicySource, start};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
-
-/// An AdmissionReview of a Deployment; one in four is privileged.
-fn review(uid: usize) -> String {
-    let privileged = uid.is_multiple_of(4);
-    serde_json::json!({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": {
-        "uid": format!("u-{uid}"), "kind": {"group": "apps", "version": "v1", "kind": "Deployment"},
-        "resource": {"group": "apps", "version": "v1", "resource": "deployments"},
-        "namespace": "shop", "operation": "CREATE", "userInfo": {"username": "dev"},
-        "object": {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": format!("web-{uid}"), "namespace": "shop"},
-            "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "web"}}, "template": {"metadata": {"labels": {"app": "web"}},
-                "spec": {"containers": [{"name": "web", "image": "nginx:1.27", "securityContext": {"privileged": privileged},
-                    "resources": {"limits": {"cpu": "1", "memory": "1Gi"}, "requests": {"cpu": "100m", "memory": "64Mi"}}}]}}}}
-    }})
-    .to_string()
-}
 
 /// One client: a keep-alive connection, `n` requests in a row; their latencies.
 async fn client(addr: SocketAddr, first_uid: usize, n: usize) -> Vec<Duration> {
@@ -82,11 +70,6 @@ async fn client(addr: SocketAddr, first_uid: usize, n: usize) -> Vec<Duration> {
         assert_eq!(v["response"]["uid"], format!("u-{uid}"), "{v}");
     }
     latencies
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> f64 {
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted.get(i).map_or(f64::NAN, |d| d.as_secs_f64() * 1e3)
 }
 
 /// Serves with `cores` worker threads and plugin calls; `clients` clients send `n` each.
