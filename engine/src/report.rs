@@ -10,6 +10,7 @@ use palisade_lang::hir::Severity;
 use palisade_lang::schema::{Stage, Subject};
 use serde::Serialize;
 use std::cell::Cell;
+use std::hash::BuildHasher;
 
 /// Most binding combinations rendered into messages for one violation.
 pub const MAX_MESSAGES: usize = 1000;
@@ -267,6 +268,9 @@ impl Matcher {
         let policy = &self.program.policies[rule.policy as usize];
         let stage = rule.root.stage();
         let mut messages: Vec<String> = Vec::new();
+        // Each message's hash: a new message is compared with the others by hash first (a
+        // violation may list up to `MAX_MESSAGES`, one per vulnerability).
+        let mut hashes: Vec<u64> = Vec::new();
         // The first combination of objects behind each message, to explain it.
         let mut combinations: Vec<([Obj<'r>; MAX_SLOTS], u64)> = Vec::new();
         let budget = Cell::new(MAX_MESSAGES);
@@ -281,7 +285,13 @@ impl Matcher {
             &budget,
             &mut |s, bound| {
                 let m = self.render(rule, &policy.name, s, bound, ctx);
-                if !messages.contains(&m) {
+                let hash = rustc_hash::FxBuildHasher.hash_one(&m);
+                let seen = hashes
+                    .iter()
+                    .zip(&messages)
+                    .any(|(h, seen)| *h == hash && *seen == m);
+                if !seen {
+                    hashes.push(hash);
                     messages.push(m);
                     if explain && combinations.len() < MAX_EXPLAINED_MESSAGES {
                         let mut copy = [Obj::None; MAX_SLOTS];
@@ -406,33 +416,43 @@ impl Matcher {
         bound: u64,
         ctx: &Ctx<'r>,
     ) -> String {
+        let mut out = String::with_capacity(64);
         if let Some(parts) = &rule.message {
-            let mut out = String::new();
             for part in parts {
                 if out.len() > MAX_MESSAGE_BYTES {
                     break;
                 }
                 match part {
                     MsgPart::Text(t) => out.push_str(t),
-                    MsgPart::Field(slot, field) if bound & (1 << slot) != 0 => out.push_str(
-                        &value::display(value::field(slots[*slot as usize], *field, ctx)),
-                    ),
+                    MsgPart::Field(slot, field) if bound & (1 << slot) != 0 => {
+                        value::display_into(
+                            &mut out,
+                            value::field(slots[*slot as usize], *field, ctx),
+                        );
+                    }
                     MsgPart::Field(..) => out.push('-'),
                 }
             }
             return capped(out);
         }
-        let mut parts = Vec::new();
+        // "<policy>: <subject> '<identity>', ..." for each bound object, else the root.
+        out.push_str(policy);
+        out.push_str(": ");
+        let mut described = false;
         for (i, info) in rule.slots.iter().enumerate().skip(1) {
             if bound & (1 << i) == 0 {
                 continue;
             }
-            parts.push(describe(info.subject, slots[i], ctx));
+            if described {
+                out.push_str(", ");
+            }
+            describe_into(&mut out, info.subject, slots[i], ctx);
+            described = true;
         }
-        if parts.is_empty() {
-            parts.push(describe(rule.slots[0].subject, slots[0], ctx));
+        if !described {
+            describe_into(&mut out, rule.slots[0].subject, slots[0], ctx);
         }
-        capped(format!("{policy}: {}", parts.join(", ")))
+        capped(out)
     }
 }
 
@@ -456,14 +476,29 @@ fn capped(mut message: String) -> String {
     message
 }
 
-fn describe(subject: Subject, o: Obj<'_>, ctx: &Ctx<'_>) -> String {
-    let value = subject
-        .identity_field()
-        .map(|f| value::field(o, f, ctx))
-        .unwrap_or(Val::Missing);
+/// Writes how a message names object `o`: `key=value` for a map entry, `'element'` for a
+/// list element, else `<subject> '<identity>'`.
+fn describe_into(out: &mut String, subject: Subject, o: Obj<'_>, ctx: &Ctx<'_>) {
     match (subject, o) {
-        (Subject::Entry, Obj::Entry(k, v)) => format!("{k}={v}"),
-        (Subject::Element, Obj::Element(e)) => format!("'{e}'"),
-        _ => format!("{} '{}'", subject.name(), value::display(value)),
+        (Subject::Entry, Obj::Entry(k, v)) => {
+            out.push_str(k);
+            out.push('=');
+            out.push_str(v);
+        }
+        (Subject::Element, Obj::Element(e)) => {
+            out.push('\'');
+            out.push_str(e);
+            out.push('\'');
+        }
+        _ => {
+            let value = subject
+                .identity_field()
+                .map(|f| value::field(o, f, ctx))
+                .unwrap_or(Val::Missing);
+            out.push_str(subject.name());
+            out.push_str(" '");
+            value::display_into(out, value);
+            out.push('\'');
+        }
     }
 }

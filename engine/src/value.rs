@@ -551,6 +551,14 @@ impl<'r> Iterator for Children<'r> {
     }
 }
 
+/// Appends [`display`] of `v` to `out` (a string without a copy of its own).
+pub fn display_into(out: &mut String, v: Val<'_>) {
+    match v {
+        Val::Str(s) => out.push_str(s),
+        other => out.push_str(&display(other)),
+    }
+}
+
 /// Renders a value for messages and explanations.
 pub fn display(v: Val<'_>) -> String {
     match v {
