@@ -84,6 +84,10 @@ fn main() {
         _ => library(),
     };
     let mode = args.get(4).map_or("", String::as_str);
+    if !["", "first", "check", "check-first"].contains(&mode) {
+        eprintln!("profile_library: unknown mode `{mode}` (first, check or check-first)");
+        std::process::exit(2);
+    }
     let roots: Vec<Obj> = if on_processes {
         procs.iter().map(Obj::Process).collect()
     } else {
@@ -99,6 +103,8 @@ fn main() {
                     .check(&ds, *root, &opts, false)
                     .map_or(0, |(v, _)| v.len());
             } else {
+                // The context as hosts and `check` build it: with the record's joins.
+                let ctx = Ctx::new(&ds, *root, NOW);
                 let _ = matcher.evaluate(&ctx, *root, &opts, |_| hits += 1);
             }
         }

@@ -8,13 +8,13 @@
 //! `cargo bench -p palisade-sidecar --bench admit_load` (ADMIT_REQUESTS sets the requests
 //! per client; 500 by default; ADMIT_CLIENTS the clients, 8 by default).
 
+mod common;
+
 use bytes::Bytes;
+use common::{percentile, review};
 use http_body_util::{BodyExt, Full};
 use hyper::Request;
 use hyper_util::rt::TokioIo;
-mod common;
-
-use common::{percentile, review};
 use palisade_sidecar::{Config, PolicySource, start};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -106,7 +106,8 @@ fn run(cores: usize, clients: usize, n: usize) -> (f64, f64, f64) {
             .map(|c| tokio::spawn(client(addr, 1_000_000 + c * 20, 20)))
             .collect();
         for w in warm {
-            let _ = w.await;
+            // A wrong answer during the warm-up fails the bench as it would later.
+            w.await.unwrap_or_else(|e| unreachable!("{e}"));
         }
     });
     let start_time = Instant::now();
