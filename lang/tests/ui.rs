@@ -116,3 +116,26 @@ fn a_second_definition_in_another_file_names_the_first() {
     );
     assert!(diags.iter().all(|d| d.related.is_empty()), "{diags:?}");
 }
+
+/// Thousands of second definitions (a hostile or generated file): one error each, every one
+/// naming the first definition, none of them pointing into the wrong file.
+#[test]
+fn many_second_definitions_each_name_the_first() {
+    let policy = "policy \"dup\" {\n  severity low\n  lifecycle deploy\n  soc2 CC6.1\n  when container.privileged\n}\n";
+    let mut sources = Sources::default();
+    let first = sources.add(SourceFile::new("a.pal", policy));
+    let second = sources.add(SourceFile::new("b.pal", policy.repeat(5000)));
+    let files: Vec<_> = [first, second]
+        .into_iter()
+        .map(|i| (i, palisade_lang::parse(&sources, i).expect("parses")))
+        .collect();
+    let diags = palisade_lang::check(&sources, &files).expect_err("duplicates");
+    assert_eq!(diags.len(), 5000);
+    assert!(diags.iter().all(|d| {
+        d.file == second
+            && d.related.is_empty()
+            && d.help
+                .as_deref()
+                .is_some_and(|h| h.starts_with("first defined at a.pal:1:8;"))
+    }));
+}
