@@ -118,14 +118,19 @@ pub fn compile_policies(req: &CompileRequest) -> Result<Compiled, Value> {
 fn compile_items(req: &CompileRequest, items: Items) -> Result<Compiled, Value> {
     let mut sources = Sources::default();
     if req.builtin || req.policies.is_empty() {
+        #[cfg(feature = "library")]
         for (name, text) in palisade_library::FILES {
             sources.add(SourceFile::new(format!("builtin/{name}"), *text));
         }
+        #[cfg(not(feature = "library"))]
+        return Err(error(
+            "request",
+            "this build has no built-in library: pass its files as policies (the WASM package ships them in library.json)",
+        ));
     }
     for p in &req.policies {
         let text = if p.name.ends_with(".json") {
-            palisade_stackrox::translate_document(&p.text)
-                .map_err(|e| error("import", format!("{}: {e}", p.name)))?
+            import_stackrox(p)?
         } else {
             p.text.clone()
         };
@@ -147,15 +152,43 @@ fn compile_items(req: &CompileRequest, items: Items) -> Result<Compiled, Value> 
     Ok(Compiled { matcher, sources })
 }
 
+/// Translates a policy file in StackRox's JSON export format to policy source.
+#[cfg(feature = "stackrox")]
+fn import_stackrox(file: &SourceText) -> Result<String, Value> {
+    palisade_stackrox::translate_document(&file.text)
+        .map_err(|e| error("import", format!("{}: {e}", file.name)))
+}
+
+/// Without the importer, a StackRox export is an error naming the file.
+#[cfg(not(feature = "stackrox"))]
+fn import_stackrox(file: &SourceText) -> Result<String, Value> {
+    Err(error(
+        "import",
+        format!(
+            "{}: this build does not import StackRox policies; translate them with `palisade import` first",
+            file.name
+        ),
+    ))
+}
+
 /// Applies a `palisade.toml` to a compiled program's policies (before it is loaded into a
 /// [`Matcher`], which verifies what the configuration added).
 pub fn configure(
     program: &mut palisade_engine::ir::Program,
     config: &SourceText,
 ) -> Result<(), String> {
-    palisade_config::parse(&config.name, &config.text)
+    #[cfg(feature = "config")]
+    return palisade_config::parse(&config.name, &config.text)
         .and_then(|c| c.apply(&config.name, &mut program.policies))
-        .map_err(|e| e.to_string())
+        .map_err(|e| e.to_string());
+    #[cfg(not(feature = "config"))]
+    {
+        let _ = program;
+        Err(format!(
+            "{}: this build does not read palisade.toml",
+            config.name
+        ))
+    }
 }
 
 /// `{"ok": true, "policies": N}` or `{"ok": false, "diagnostics": [...]}`: every item
@@ -183,19 +216,15 @@ pub fn compile_json(request: &str) -> String {
 pub type InputRecords = (Vec<(Record, Option<u32>)>, BTreeMap<String, usize>);
 
 /// Reads one input of any supported format.
+#[cfg(feature = "readers")]
 pub fn read_input(input: &SourceText) -> Result<InputRecords, String> {
-    let unlocated = |records: Vec<Record>| records.into_iter().map(|r| (r, None)).collect();
     if palisade_adapters::sniff(&input.text) {
-        return read_all(input.text.as_bytes())
-            .map(|r| (unlocated(r), BTreeMap::new()))
-            .map_err(|e| format!("{}:{e}", input.name));
+        return read_records(input);
     }
     let converted =
         palisade_adapters::convert(&input.text).map_err(|e| format!("{}: {e}", input.name))?;
     if converted.format == Some(palisade_adapters::Format::Records) {
-        return read_all(input.text.as_bytes())
-            .map(|r| (unlocated(r), BTreeMap::new()))
-            .map_err(|e| format!("{}:{e}", input.name));
+        return read_records(input);
     }
     let mut records = Vec::new();
     for (i, v) in converted.records.into_iter().enumerate() {
@@ -204,6 +233,22 @@ pub fn read_input(input: &SourceText) -> Result<InputRecords, String> {
         records.push((record, converted.lines.get(i).copied().flatten()));
     }
     Ok((records, converted.skipped))
+}
+
+/// Reads one input of Palisade records (the only format a build without the readers
+/// knows; the error says so).
+#[cfg(not(feature = "readers"))]
+pub fn read_input(input: &SourceText) -> Result<InputRecords, String> {
+    read_records(input).map_err(|e| {
+        format!("{e} (this build reads Palisade records only: convert other formats first)")
+    })
+}
+
+/// Reads an input of Palisade records (JSON, a JSON array or JSON Lines).
+fn read_records(input: &SourceText) -> Result<InputRecords, String> {
+    read_all(input.text.as_bytes())
+        .map(|r| (r.into_iter().map(|r| (r, None)).collect(), BTreeMap::new()))
+        .map_err(|e| format!("{}:{e}", input.name))
 }
 
 /// Runs a check with an already compiled set; returns the CLI's JSON report.
@@ -328,6 +373,78 @@ pub fn check_json(request: &str) -> String {
     }
 }
 
+/// Compiles policies into a bundle (what `palisade compile -o` writes, and what
+/// [`Evaluator::load`] and the plugin load): `{"ok": true, "policies": N, "bundle": "<bundle
+/// text>"}`, or `{"ok": false, "diagnostics"}` / `{"ok": false, "error"}`.
+pub fn bundle_json(request: &str) -> String {
+    let req: CompileRequest = match serde_json::from_str(request) {
+        Ok(r) => r,
+        Err(e) => return error("request", format!("invalid request: {e}")).to_string(),
+    };
+    match compile_policies(&req) {
+        Ok(c) => json!({"ok": true, "policies": c.matcher.program().policies.len(),
+            "bundle": palisade_engine::bundle::write_bundle(c.matcher.program())})
+        .to_string(),
+        Err(mut v) => {
+            v["ok"] = json!(false);
+            v.to_string()
+        }
+    }
+}
+
+/// A loaded bundle and the checks run against it: the evaluator of the WASM plugin and of
+/// the npm package's `evaluator` module, which run policies compiled elsewhere.
+#[derive(Default)]
+pub struct Evaluator {
+    matcher: Option<Matcher>,
+}
+
+impl Evaluator {
+    /// Loads a bundle (replacing the previous one only when it loads):
+    /// `{"ok": true, "policies": N}` or `{"error": {"kind", "message"}}`.
+    pub fn load(&mut self, bundle: &[u8]) -> String {
+        let Ok(text) = std::str::from_utf8(bundle) else {
+            return error("bundle", "the bundle is not UTF-8").to_string();
+        };
+        match palisade_engine::bundle::load_bundle(text) {
+            Ok(m) => {
+                let policies = m.program().policies.len();
+                self.matcher = Some(m);
+                json!({"ok": true, "policies": policies}).to_string()
+            }
+            Err(e) => error("bundle", e.to_string()).to_string(),
+        }
+    }
+
+    /// Checks a request (`{"inputs": [{"name", "text"}], "baselines", "now", "all",
+    /// "lifecycle", "explain"}`) against the loaded bundle: the CLI's JSON report or
+    /// `{"error"}`.
+    pub fn check(&self, request: &[u8]) -> String {
+        let Some(matcher) = &self.matcher else {
+            return error("state", "no bundle loaded: load a bundle first").to_string();
+        };
+        let raw: Value = match serde_json::from_slice(request) {
+            Ok(v) => v,
+            Err(e) => return error("request", format!("invalid request: {e}")).to_string(),
+        };
+        if raw.get("policies").is_some() || raw.get("builtin").is_some() {
+            return error(
+                "request",
+                "the evaluator runs its loaded bundle: compile policies into a bundle and load it",
+            )
+            .to_string();
+        }
+        let req: CheckRequest = match serde_json::from_value(raw) {
+            Ok(r) => r,
+            Err(e) => return error("request", format!("invalid request: {e}")).to_string(),
+        };
+        match check_with(matcher, &req) {
+            Ok(report) => report,
+            Err(v) => v.to_string(),
+        }
+    }
+}
+
 /// `{"ok": true, "formatted": "..."}` or `{"ok": false, "diagnostics": [...]}`.
 pub fn format_json(name: &str, text: &str) -> String {
     let mut sources = Sources::default();
@@ -339,6 +456,7 @@ pub fn format_json(name: &str, text: &str) -> String {
 }
 
 /// The built-in library: name, severity, stages, enabled, SOC 2, categories, description, source.
+#[cfg(feature = "library")]
 pub fn builtin_json() -> String {
     let compiled = match compile_policies(&CompileRequest::default()) {
         Ok(c) => c,

@@ -142,7 +142,29 @@ impl Record {
     /// code, here: crates that call `serde_json::from_value::<Record>` themselves compile
     /// another copy of every record type's reader (in WASM, a quarter of a megabyte).
     pub fn from_value(value: serde_json::Value) -> Result<Record, serde_json::Error> {
-        serde_json::from_value(value)
+        use serde::de::{Error, Unexpected};
+        let mut map = match value {
+            serde_json::Value::Object(map) => map,
+            other => {
+                let unexpected = match &other {
+                    serde_json::Value::Null => Unexpected::Unit,
+                    serde_json::Value::Bool(b) => Unexpected::Bool(*b),
+                    serde_json::Value::Number(_) => Unexpected::Other("number"),
+                    serde_json::Value::String(s) => Unexpected::Str(s),
+                    serde_json::Value::Array(_) => Unexpected::Seq,
+                    serde_json::Value::Object(_) => Unexpected::Map,
+                };
+                return Err(serde_json::Error::invalid_type(
+                    unexpected,
+                    &"a record: an object with a `kind`",
+                ));
+            }
+        };
+        let kind = map
+            .remove("kind")
+            .ok_or_else(|| serde_json::Error::missing_field("kind"))?;
+        let kind: Kind = serde_json::from_value(kind)?;
+        kind.read(serde_json::Value::Object(map))
     }
 
     /// Every kind, as written in `"kind"`.
@@ -181,6 +203,18 @@ enum Kind {
 }
 
 impl Kind {
+    /// The kind as written in `"kind"`.
+    fn name(self) -> &'static str {
+        match self {
+            Kind::Deployment => "deployment",
+            Kind::Image => "image",
+            Kind::Process => "process",
+            Kind::KubeEvent => "kube_event",
+            Kind::NetworkFlow => "network_flow",
+            Kind::Baseline => "baseline",
+        }
+    }
+
     /// The record of this kind, read from `d`.
     fn read<'de, D: Deserializer<'de>>(self, d: D) -> Result<Record, D::Error> {
         Ok(match self {
@@ -307,8 +341,18 @@ impl<'de> Deserialize<'de> for Record {
                     }
                 }
                 let kind = kind.ok_or_else(|| A::Error::missing_field("kind"))?;
-                kind.read(serde_json::Value::Object(rest))
-                    .map_err(A::Error::custom)
+                // Read again as text with `kind` first, by the reader of record streams
+                // (one copy of every record type's reader fewer in the binary), without
+                // the positions of that text in its errors.
+                let object = serde_json::Value::Object(rest).to_string();
+                let fields = object.get(1..object.len() - 1).unwrap_or_default();
+                let comma = if fields.is_empty() { "" } else { "," };
+                let text = format!("{{\"kind\":\"{}\"{comma}{fields}}}", kind.name());
+                serde_json::from_slice::<Record>(text.as_bytes()).map_err(|e| {
+                    let message = e.to_string();
+                    let position = format!(" at line {} column {}", e.line(), e.column());
+                    A::Error::custom(message.strip_suffix(&position).unwrap_or(&message))
+                })
             }
         }
         d.deserialize_map(RecordVisitor)
@@ -1079,6 +1123,41 @@ mod tests {
 
     /// `kind` anywhere gives the same record; a second `kind`, a duplicate field, an
     /// unknown or missing kind are errors on both paths.
+    /// Parsed JSON (converted inputs) reads as its text does; what is not an object says so.
+    #[test]
+    fn records_from_parsed_json_read_as_their_text() {
+        let later = r#"{"id":"p","pod":"api-x2x9z","kind":"process","exec_path":"/bin/sh"}"#;
+        let value: serde_json::Value = serde_json::from_str(later).unwrap_or_default();
+        let Ok(Record::Process(p)) = Record::from_value(value) else {
+            unreachable!("{later}")
+        };
+        assert_eq!(p.exec_path.as_deref(), Some("/bin/sh"));
+        for (value, error) in [
+            (
+                serde_json::json!("x"),
+                "invalid type: string \"x\", expected a record",
+            ),
+            (
+                serde_json::json!([1]),
+                "invalid type: sequence, expected a record",
+            ),
+            (serde_json::json!({"id": "p"}), "missing field `kind`"),
+            (
+                serde_json::json!({"kind": "bogus"}),
+                "unknown variant `bogus`",
+            ),
+            (serde_json::json!({"kind": "process"}), "missing field `id`"),
+        ] {
+            let got = Record::from_value(value.clone())
+                .map(|_| ())
+                .map_err(|e| e.to_string());
+            assert!(
+                got.as_ref().is_err_and(|e| e.starts_with(error)),
+                "{value}: {got:?}"
+            );
+        }
+    }
+
     #[test]
     fn records_read_with_kind_first_or_later() {
         let first = r#"{"kind":"process","id":"p","pod":"api-7d4b9c5f6-x2x9z","exec_path":"/bin/sh","time":"2024-03-01T12:00:00Z"}"#;

@@ -19,6 +19,14 @@ pub fn check(request: &str) -> String {
     palisade_api::check_json(request)
 }
 
+/// Compiles policies into a bundle for the `evaluator` module (or the plugin): the request
+/// of [`compile`] to `{"ok": true, "policies", "bundle": "<bundle text>"}` or `{"ok": false,
+/// "diagnostics"}`.
+#[wasm_bindgen]
+pub fn bundle(request: &str) -> String {
+    palisade_api::bundle_json(request)
+}
+
 /// Formats policy source: `{"ok", "formatted"}` or `{"ok": false, "diagnostics"}`.
 #[wasm_bindgen]
 pub fn format(name: &str, text: &str) -> String {

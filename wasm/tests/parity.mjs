@@ -1,6 +1,8 @@
 // Parity: the Node.js package gives byte-for-byte the CLI's JSON report on the examples, the
 // public conformance cases and the corpus inputs (when ../shared is present), and the adapter
-// samples. Usage: node wasm/tests/parity.mjs target/release/palisade
+// samples: its main module on every input, and its evaluator module (the policies as a
+// bundle: the main module's `bundle`, or library.bundle.json for the built-in library) on
+// every input of Palisade records. Usage: node wasm/tests/parity.mjs target/release/palisade
 import { createRequire } from "node:module";
 import { execFileSync } from "node:child_process";
 import fs from "node:fs";
@@ -10,6 +12,8 @@ import os from "node:os";
 const require = createRequire(import.meta.url);
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), "../..");
 const wasm = require(path.join(root, "wasm/pkg/node/palisade_wasm.js"));
+const evaluator = require(path.join(root, "wasm/pkg/node/palisade_evaluator_wasm.js"));
+const libraryBundle = fs.readFileSync(path.join(root, "wasm/pkg/library.bundle.json"), "utf8");
 const cli = path.resolve(process.argv[2] || path.join(root, "target/release/palisade"));
 const NOW = "2026-11-26T12:00:00Z";
 
@@ -30,7 +34,25 @@ function runCli(args, now) {
   }
 }
 
-let compared = 0, failures = [];
+// Palisade records (what the evaluator reads): JSON, an array or JSON Lines of objects whose
+// `kind` is a record kind.
+const KINDS = new Set(["deployment", "image", "process", "kube_event", "network_flow", "baseline"]);
+function isRecords(text) {
+  let items;
+  try {
+    const v = JSON.parse(text);
+    items = Array.isArray(v) ? v : [v];
+  } catch {
+    try {
+      items = text.split("\n").filter((l) => l.trim()).map((l) => JSON.parse(l));
+    } catch {
+      return false;
+    }
+  }
+  return items.length > 0 && items.every((i) => i && typeof i === "object" && KINDS.has(i.kind));
+}
+
+let compared = 0, evaluated = 0, failures = [];
 let nativeMs = 0, wasmMs = 0;
 function compare(label, { policyFiles = [], builtin = false, all = false, lifecycle = null, inputs, now = NOW, explain = false }) {
   const args = ["check", "--format", "json"];
@@ -59,6 +81,24 @@ function compare(label, { policyFiles = [], builtin = false, all = false, lifecy
     failures.push(`${label}: output differs\n  native: ${native.slice(0, 300)}\n  wasm:   ${out.slice(0, 300)}`);
   }
   compared++;
+  if (typeof native === "string" && request.inputs.every((i) => isRecords(i.text))) {
+    let bundle = libraryBundle;
+    if (request.policies.length > 0) {
+      const made = JSON.parse(wasm.bundle(JSON.stringify({ policies: request.policies, builtin })));
+      if (!made.ok) {
+        failures.push(`${label}: the main module checks these policies but does not bundle them: ${JSON.stringify(made).slice(0, 300)}`);
+        return;
+      }
+      bundle = made.bundle;
+    }
+    const loaded = JSON.parse(evaluator.load(bundle));
+    const { policies, builtin: _, ...inputs } = request;
+    const evaluatedOut = evaluator.check(JSON.stringify(inputs));
+    if (!loaded.ok || evaluatedOut !== native) {
+      failures.push(`${label}: the evaluator differs\n  native:    ${native.slice(0, 300)}\n  evaluator: ${evaluatedOut.slice(0, 300)}`);
+    }
+    evaluated++;
+  }
 }
 
 // The examples.
@@ -102,6 +142,17 @@ for (const input of (corpus ? walk(corpus) : []).filter((f) => !f.endsWith(".md"
   compare(`corpus ${path.relative(path.join(root, ".."), input)}`, { builtin: true, all: true, inputs: [input] });
 }
 
-console.log(`parity: ${compared} runs compared, ${failures.length} differences; time native (process per run) ${nativeMs.toFixed(0)} ms, wasm ${wasmMs.toFixed(0)} ms`);
+// The evaluator reads Palisade records only, and says so for anything else.
+{
+  evaluator.load(libraryBundle);
+  const pod = "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: {containers: [{name: c, image: nginx}]}\n";
+  const out = JSON.parse(evaluator.check(JSON.stringify({ inputs: [{ name: "pod.yaml", text: pod }], now: NOW })));
+  if (!(out.error && out.error.kind === "input" && out.error.message.includes("Palisade records only"))) {
+    failures.push(`the evaluator given YAML: ${JSON.stringify(out)}`);
+  }
+  if (evaluated === 0) failures.push("no input of records reached the evaluator");
+}
+
+console.log(`parity: ${compared} runs compared (${evaluated} through the evaluator too), ${failures.length} differences; time native (process per run) ${nativeMs.toFixed(0)} ms, wasm ${wasmMs.toFixed(0)} ms`);
 for (const f of failures.slice(0, 20)) console.log("DIFF " + f);
 process.exit(failures.length ? 1 : 0);

@@ -10,71 +10,18 @@
 #[cfg(target_arch = "wasm32")]
 mod abi;
 
-use palisade_api::{CheckRequest, check_with};
-use palisade_engine::Matcher;
-use serde_json::{Value, json};
-
 /// The ABI version reported by `palisade_abi_version`; bumped on any incompatible change.
 pub const ABI_VERSION: u32 = 1;
 
-/// The plugin's state: the bundle loaded last, if any.
-#[derive(Default)]
-pub struct Plugin {
-    matcher: Option<Matcher>,
-}
-
-fn error(kind: &str, message: impl Into<String>) -> String {
-    json!({"error": {"kind": kind, "message": message.into()}}).to_string()
-}
-
-impl Plugin {
-    /// Loads a bundle (replacing the previous one only when it loads):
-    /// `{"ok": true, "policies": N}` or `{"error": {"kind", "message"}}`.
-    pub fn load(&mut self, bundle: &[u8]) -> String {
-        let Ok(text) = std::str::from_utf8(bundle) else {
-            return error("bundle", "the bundle is not UTF-8");
-        };
-        match palisade_engine::bundle::load_bundle(text) {
-            Ok(m) => {
-                let policies = m.program().policies.len();
-                self.matcher = Some(m);
-                json!({"ok": true, "policies": policies}).to_string()
-            }
-            Err(e) => error("bundle", e.to_string()),
-        }
-    }
-
-    /// Checks a request (`{"inputs": [{"name", "text"}], "now", "all", "lifecycle",
-    /// "explain"}`) against the loaded bundle: the CLI's JSON report or `{"error"}`.
-    pub fn check(&self, request: &[u8]) -> String {
-        let Some(matcher) = &self.matcher else {
-            return error("state", "no bundle loaded: call palisade_load first");
-        };
-        let raw: Value = match serde_json::from_slice(request) {
-            Ok(v) => v,
-            Err(e) => return error("request", format!("invalid request: {e}")),
-        };
-        if raw.get("policies").is_some() || raw.get("builtin").is_some() {
-            return error(
-                "request",
-                "the plugin evaluates its loaded bundle: compile policies on the host and load the bundle",
-            );
-        }
-        let req: CheckRequest = match serde_json::from_value(raw) {
-            Ok(r) => r,
-            Err(e) => return error("request", format!("invalid request: {e}")),
-        };
-        match check_with(matcher, &req) {
-            Ok(report) => report,
-            Err(v) => v.to_string(),
-        }
-    }
-}
+/// The plugin's state: the bundle loaded last, if any, and the checks run against it (the
+/// same evaluator as the npm package's `evaluator` module).
+pub use palisade_api::Evaluator as Plugin;
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use palisade_lang::{SourceFile, Sources};
+    use serde_json::{Value, json};
 
     fn bundle(src: &str) -> String {
         let mut sources = Sources::default();
