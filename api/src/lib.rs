@@ -6,7 +6,9 @@
 //! It sits above the engine, with the readers of other formats (the adapters), the
 //! StackRox importer and the built-in library: a Rust program that embeds the matcher
 //! depends on `palisade-engine` alone, which needs only `palisade-lang` and what
-//! evaluation needs.
+//! evaluation needs. Each of those is a feature (`readers`, `stackrox`, `library`, and
+//! `config` for `palisade.toml`), on by default; the npm package's evaluator module is
+//! built without them, and a request that needs one is then an error that says so.
 
 use palisade_engine::input::read_all;
 use palisade_engine::json_report::{JsonReport, Summary};
@@ -125,7 +127,7 @@ fn compile_items(req: &CompileRequest, items: Items) -> Result<Compiled, Value> 
         #[cfg(not(feature = "library"))]
         return Err(error(
             "request",
-            "this build has no built-in library: pass its files as policies (the WASM package ships them in library.json)",
+            "this build has no built-in library: pass policies, or load the library as a compiled bundle (the npm package's library.bundle.json)",
         ));
     }
     for p in &req.policies {

@@ -12,7 +12,18 @@ const artifacts = path.resolve(path.dirname(new URL(import.meta.url).pathname), 
 const types = { ".html": "text/html", ".js": "text/javascript", ".css": "text/css", ".wasm": "application/wasm" };
 // The HTML report `palisade report` wrote in the CLI's golden test (cli/tests/evidence.rs).
 const reportFile = path.resolve(path.dirname(new URL(import.meta.url).pathname), "../../../cli/tests/golden/evidence-report.html");
+// The npm package itself, for the evaluator module's test.
+const pkg = path.resolve(path.dirname(new URL(import.meta.url).pathname), "../../pkg");
+types[".json"] = "application/json";
 const server = http.createServer((req, res) => {
+  const pathname = decodeURIComponent(new URL(req.url, "http://x").pathname);
+  if (pathname.startsWith("/pkg/")) {
+    const file = path.join(pkg, pathname.slice("/pkg/".length));
+    if (!file.startsWith(pkg + path.sep) || !fs.existsSync(file)) { res.writeHead(404); res.end(); return; }
+    res.writeHead(200, { "content-type": types[path.extname(file)] || "application/octet-stream" });
+    fs.createReadStream(file).pipe(res);
+    return;
+  }
   if (new URL(req.url, "http://x").pathname === "/evidence-report.html") {
     res.writeHead(200, { "content-type": "text/html" });
     fs.createReadStream(reportFile).pipe(res);
@@ -211,6 +222,27 @@ try {
   const heading = await standalone.textContent("h1");
   check(heading === "SOC 2 evidence, 2026-11-01 to 2026-11-30", `the report covers the period: ${heading}`);
   await standalone.screenshot({ path: path.join(artifacts, "evidence-report.png"), fullPage: true });
+  // The evaluator module in the browser: the web build loads the built-in library's
+  // bundle on demand and gives the report the Node.js build gives for the same request.
+  const records = JSON.stringify({ kind: "deployment", id: "d", name: "web", namespace: "shop", containers: [{ name: "c", security_context: { privileged: true }, image: { name: { full_name: "nginx:latest", tag: "latest" } } }] });
+  const request = JSON.stringify({ inputs: [{ name: "records.json", text: records }], now: "2026-12-01T00:00:00Z" });
+  const evaluatorPage = await browser.newPage();
+  evaluatorPage.on("pageerror", (e) => errors.push(e.message));
+  await evaluatorPage.goto(`${url}pkg/library.bundle.json`);
+  const inBrowser = await evaluatorPage.evaluate(async (request) => {
+    const evaluator = await import("/pkg/web/palisade_evaluator_wasm.js");
+    await evaluator.default();
+    const loaded = JSON.parse(evaluator.load(await (await fetch("/pkg/library.bundle.json")).text()));
+    return { loaded, report: evaluator.check(request) };
+  }, request);
+  const { createRequire } = await import("node:module");
+  const nodeEvaluator = createRequire(import.meta.url)(path.join(pkg, "node/palisade_evaluator_wasm.js"));
+  nodeEvaluator.load(fs.readFileSync(path.join(pkg, "library.bundle.json"), "utf8"));
+  const inNode = nodeEvaluator.check(request);
+  const policies = JSON.parse(inBrowser.report).violations?.map((v) => v.policy) || [];
+  check(inBrowser.loaded.ok && inBrowser.loaded.policies > 80, `the evaluator loads the library's bundle in the browser (${JSON.stringify(inBrowser.loaded)})`);
+  check(policies.includes("Privileged Container") && policies.includes("Latest tag"), `the evaluator reports the privileged latest-tag deployment: ${policies.join(", ")}`);
+  check(inBrowser.report === inNode, "the browser's evaluator report is the Node.js one, byte for byte");
   check(warnings.length === 0, `no console warnings ${warnings.join("; ")}`);
   check(errors.length === 0, `no page errors ${errors.join("; ")}`);
 } catch (e) {
