@@ -40,3 +40,6 @@ if [ ! -d ../shared ]; then
 fi
 
 cargo test --workspace --locked "$@"
+# The host API as the npm package's evaluator module builds it: without the readers of other
+# formats, the importer, the library and palisade.toml.
+cargo test --locked -p palisade-api --no-default-features

@@ -483,6 +483,7 @@ mod tests {
     use super::*;
 
     #[test]
+    #[cfg(feature = "readers")]
     fn check_reports_diagnostics_and_violations() {
         let bad = json!({"policies": [{"name": "p.pal", "text": "policy \"x\" { severity high lifecycle deploy soc2 CC6.1 when container.privilegd }"}], "inputs": [], "now": "2030-01-01T00:00:00Z"});
         let out: Value = serde_json::from_str(&check_json(&bad.to_string())).expect("json");
@@ -557,6 +558,7 @@ mod tests {
     /// set there shows in the report, a mistake in it is an error, and each violation names
     /// the input and the line of its object.
     #[test]
+    #[cfg(all(feature = "readers", feature = "library", feature = "config"))]
     fn a_configuration_sets_enforcement_and_records_carry_their_place() {
         let pod = "# a pod\napiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers: [{name: c, image: nginx, securityContext: {privileged: true}}]\n";
         let request = |config: &str| {
@@ -596,5 +598,50 @@ mod tests {
                 .is_some_and(|m| m.contains("did you mean `Privileged Container`")),
             "{out}"
         );
+    }
+
+    /// Built without its features (as the npm package's evaluator module is), the API reads
+    /// records and evaluates bundles, and a request for anything left out is an error that
+    /// says what is missing, never a report without it.
+    #[test]
+    #[cfg(not(any(
+        feature = "readers",
+        feature = "library",
+        feature = "stackrox",
+        feature = "config"
+    )))]
+    fn without_its_features_a_request_for_what_is_left_out_is_an_error() {
+        let policy = json!({"name": "p.pal", "text": "policy \"priv\" { severity high lifecycle deploy soc2 CC6.1 when container.privileged }"});
+        let records = r#"{"kind":"deployment","id":"d","name":"web","namespace":"shop","containers":[{"name":"c","security_context":{"privileged":true}}]}"#;
+        let out: Value = serde_json::from_str(&check_json(
+            &json!({"policies": [policy], "inputs": [{"name": "r.json", "text": records}], "now": "2030-01-01T00:00:00Z"}).to_string(),
+        ))
+        .expect("json");
+        assert_eq!(out["violations"][0]["policy"], "priv", "{out}");
+        let message = |request: Value| -> String {
+            let out: Value = serde_json::from_str(&check_json(&request.to_string())).expect("json");
+            assert!(out.get("violations").is_none(), "{out}");
+            out["error"]["message"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string()
+        };
+        let now = "2030-01-01T00:00:00Z";
+        let pod = "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: {containers: [{name: c, image: nginx}]}\n";
+        assert!(message(json!({"policies": [policy], "inputs": [{"name": "pod.yaml", "text": pod}], "now": now}))
+            .contains("this build reads Palisade records only"));
+        assert!(
+            message(json!({"builtin": true, "inputs": [], "now": now}))
+                .contains("no built-in library")
+        );
+        assert!(message(json!({"inputs": [], "now": now})).contains("no built-in library"));
+        assert!(
+            message(
+                json!({"policies": [{"name": "p.json", "text": "{}"}], "inputs": [], "now": now})
+            )
+            .contains("p.json: this build does not import StackRox policies")
+        );
+        assert!(message(json!({"policies": [policy], "config": {"name": "palisade.toml", "text": ""}, "inputs": [], "now": now}))
+            .contains("palisade.toml: this build does not read palisade.toml"));
     }
 }
