@@ -1121,8 +1121,6 @@ mod tests {
         }
     }
 
-    /// `kind` anywhere gives the same record; a second `kind`, a duplicate field, an
-    /// unknown or missing kind are errors on both paths.
     /// Parsed JSON (converted inputs) reads as its text does; what is not an object says so.
     #[test]
     fn records_from_parsed_json_read_as_their_text() {
@@ -1158,6 +1156,8 @@ mod tests {
         }
     }
 
+    /// `kind` anywhere gives the same record; a second `kind`, a duplicate field, an
+    /// unknown or missing kind are errors on both paths.
     #[test]
     fn records_read_with_kind_first_or_later() {
         let first = r#"{"kind":"process","id":"p","pod":"api-7d4b9c5f6-x2x9z","exec_path":"/bin/sh","time":"2024-03-01T12:00:00Z"}"#;
