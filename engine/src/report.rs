@@ -268,9 +268,10 @@ impl Matcher {
         let policy = &self.program.policies[rule.policy as usize];
         let stage = rule.root.stage();
         let mut messages: Vec<String> = Vec::new();
-        // Each message's hash: a new message is compared with the others by hash first (a
-        // violation may list up to `MAX_MESSAGES`, one per vulnerability).
-        let mut hashes: Vec<u64> = Vec::new();
+        // The messages' hashes: a new message is looked up by hash, and compared with the
+        // others only when its hash was seen (a violation may list up to `MAX_MESSAGES`,
+        // one per vulnerability).
+        let mut hashes = rustc_hash::FxHashSet::<u64>::default();
         // The first combination of objects behind each message, to explain it.
         let mut combinations: Vec<([Obj<'r>; MAX_SLOTS], u64)> = Vec::new();
         let budget = Cell::new(MAX_MESSAGES);
@@ -285,13 +286,8 @@ impl Matcher {
             &budget,
             &mut |s, bound| {
                 let m = self.render(rule, &policy.name, s, bound, ctx);
-                let hash = rustc_hash::FxBuildHasher.hash_one(&m);
-                let seen = hashes
-                    .iter()
-                    .zip(&messages)
-                    .any(|(h, seen)| *h == hash && *seen == m);
-                if !seen {
-                    hashes.push(hash);
+                let new_hash = hashes.insert(rustc_hash::FxBuildHasher.hash_one(&m));
+                if new_hash || !messages.contains(&m) {
                     messages.push(m);
                     if explain && combinations.len() < MAX_EXPLAINED_MESSAGES {
                         let mut copy = [Obj::None; MAX_SLOTS];
