@@ -75,4 +75,64 @@ mod tests {
             "{broken}"
         );
     }
+
+    /// Hostile bundles and requests (deeply nested, truncated, of the wrong type, large) are
+    /// errors naming what is wrong, or reports; never a panic, and the loaded bundle stays.
+    #[test]
+    fn hostile_bundles_and_requests_are_clear_errors() {
+        let made: Value = serde_json::from_str(&palisade_api::bundle_json(
+            r#"{"policies": [{"name": "p.pal", "text": "policy \"priv\" { severity high lifecycle deploy soc2 CC6.1 when container.privileged }"}]}"#,
+        ))
+        .unwrap_or_default();
+        let bundle = made["bundle"].as_str().unwrap_or_default();
+        assert_eq!(load(bundle), r#"{"ok":true,"policies":1}"#);
+        let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+        let error_kind = |out: String| -> String {
+            let v: Value = serde_json::from_str(&out).unwrap_or_default();
+            v["error"]["kind"].as_str().unwrap_or_default().to_string()
+        };
+        for bad in [
+            deep.clone(),
+            bundle[..bundle.len() / 2].to_string(),
+            r#"{"format":"palisade-bundle","version":1,"program":[]}"#.to_string(),
+        ] {
+            assert_eq!(error_kind(load(&bad)), "bundle", "{bad:.60}");
+        }
+        let now = "2030-01-01T00:00:00Z";
+        for (request, kind) in [
+            (deep.clone(), "request"),
+            (r#"{"inputs": [{"name": "a", "text": "{\"kind"#.to_string(), "request"),
+            (json!({"inputs": 5, "now": now}).to_string(), "request"),
+            (
+                json!({"inputs": [{"name": "d", "text": format!(r#"{{"kind":"deployment","id":{deep}}}"#)}], "now": now}).to_string(),
+                "input",
+            ),
+        ] {
+            assert_eq!(error_kind(check(&request)), kind, "{request:.60}");
+        }
+        // Many records in one request: every one evaluated.
+        let records: Vec<String> = (0..5000)
+            .map(|i| {
+                json!({"kind": "deployment", "id": format!("d{i}"), "name": "d", "namespace": "s",
+                "containers": [{"name": "c", "security_context": {"privileged": true}}]})
+                .to_string()
+            })
+            .collect();
+        let report: Value = serde_json::from_str(&check(
+            &json!({"inputs": [{"name": "big", "text": records.join("\n")}], "now": now})
+                .to_string(),
+        ))
+        .unwrap_or_default();
+        assert_eq!(
+            report["summary"]["violations"],
+            5000,
+            "{:.200}",
+            report.to_string()
+        );
+        // Bundling: a request of the wrong type is refused; the loaded bundle still answers.
+        let refused: Value =
+            serde_json::from_str(&palisade_api::bundle_json(&deep)).unwrap_or_default();
+        assert_eq!(refused["error"]["kind"], "request");
+        assert_eq!(load(bundle), r#"{"ok":true,"policies":1}"#);
+    }
 }
