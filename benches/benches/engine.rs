@@ -303,8 +303,8 @@ fn per_process(m: &impl PolicySet, procs: &[Process], ds: &Dataset, opts: &EvalO
     hits_over(m, ds, procs.iter().map(Obj::Process), opts)
 }
 
-/// The hits of `m` over `roots`, each evaluated as a host does: its context (joins and
-/// clock) built, then evaluated.
+/// The hits of `m` over `roots`, each evaluated as a host does: its context (the joins its
+/// rules read, and the clock) built, then evaluated.
 #[inline]
 fn hits_over<'r>(
     m: &impl PolicySet,
@@ -314,7 +314,7 @@ fn hits_over<'r>(
 ) -> usize {
     let mut hits = 0usize;
     for root in roots {
-        let ctx = Ctx::new(ds, root, NOW);
+        let ctx = m.matcher().context(ds, root, NOW);
         let _ = m.evaluate(&ctx, root, opts, |_| hits += 1);
     }
     hits

@@ -81,6 +81,14 @@ fn main() {
     // per-record figures are differences of runs.
     let matcher = match args.get(2).map(String::as_str) {
         Some("thirteen") => compile(&[("bench.pal", POLICIES)]),
+        Some(set) if set.starts_with("file:") => {
+            let path = &set["file:".len()..];
+            let Ok(text) = std::fs::read_to_string(path) else {
+                eprintln!("profile_library: cannot read {path}");
+                std::process::exit(2);
+            };
+            compile(&[(path, text.as_str())])
+        }
         _ => library(),
     };
     let mode = args.get(4).map_or("", String::as_str);
@@ -103,8 +111,8 @@ fn main() {
                     .check(&ds, *root, &opts, false)
                     .map_or(0, |(v, _)| v.len());
             } else {
-                // The context as hosts and `check` build it: with the record's joins.
-                let ctx = Ctx::new(&ds, *root, NOW);
+                // The context as hosts and `check` build it: with the joins rules read.
+                let ctx = matcher.context(&ds, *root, NOW);
                 let _ = matcher.evaluate(&ctx, *root, &opts, |_| hits += 1);
             }
         }

@@ -33,6 +33,11 @@ pub(crate) struct Closures {
     pub(crate) globs: Vec<Arc<globset::GlobMatcher>>,
     /// The program's string sets.
     pub(crate) sets: Vec<Arc<StrSet>>,
+    /// By node id: its result is kept per image in the matcher's memo (a cheap test).
+    pub(crate) memoised: Vec<bool>,
+    /// By node id: it binds no object (no `any` within it), so it holds under the
+    /// bindings it is given or not at all.
+    pub(crate) binds_nothing: Vec<bool>,
 }
 
 impl std::fmt::Debug for Closures {
@@ -114,6 +119,10 @@ pub(crate) fn build(
         .into_iter()
         .map(|c| c.unwrap_or_else(|| unknown.clone()))
         .collect();
+    let memoised = b.memo_ordinals.iter().map(Option::is_some).collect();
+    let binds_nothing = (0..program.nodes.len())
+        .map(|id| !binds(program, id as NodeId))
+        .collect();
     let missing: Arc<ReadFn> = Arc::new(reader(|_, _| Val::Missing));
     let readers = b
         .readers
@@ -126,6 +135,8 @@ pub(crate) fn build(
         regexes: b.regexes,
         globs: b.globs,
         sets: b.sets,
+        memoised,
+        binds_nothing,
     }
 }
 
@@ -227,6 +238,10 @@ impl Builder<'_> {
                     })
                 })
             }
+            Link::ImageComponents if needs_vulns(self.p, rule, id) => cond(move |s, c| {
+                let components = value::components_with_vulns(s[parent], c);
+                quantify(components, slot, &*body, s, c, Tri::True)
+            }),
             _ => cond(move |s, c| {
                 let children = value::children(s[parent], link, c);
                 quantify(children, slot, &*body, s, c, Tri::True)
@@ -496,6 +511,52 @@ fn mark(p: &Program, rule: &RuleInfo, id: NodeId, out: &mut [Option<u32>], next:
             mark(p, rule, body, out, next);
         }
         Node::Test(_) => {}
+    }
+}
+
+/// Whether node `id` is `any` over an image's components whose body is false on a
+/// component without vulnerabilities: it may walk only the components that list some
+/// ([`value::components_with_vulns`]).
+pub(crate) fn needs_vulns(p: &Program, rule: &RuleInfo, id: NodeId) -> bool {
+    let Node::Any { slot, body } = p.nodes[id as usize] else {
+        return false;
+    };
+    matches!(
+        rule.slots[slot as usize].source,
+        Some((_, Link::ImageComponents))
+    ) && false_without_vulns(p, rule, body, slot)
+}
+
+/// Whether `id` is false whenever the component in `component` lists no vulnerability:
+/// `any` over its vulnerabilities, a conjunction with such a part, a disjunction of them.
+fn false_without_vulns(p: &Program, rule: &RuleInfo, id: NodeId, component: u16) -> bool {
+    match p.nodes[id as usize] {
+        Node::Any { slot, .. } => matches!(
+            rule.slots[slot as usize].source,
+            Some((parent, Link::ComponentVulns | Link::ComponentReportedVulns)) if parent == component
+        ),
+        Node::And { first, len } => p.kids[first as usize..(first + len) as usize]
+            .iter()
+            .any(|k| false_without_vulns(p, rule, *k, component)),
+        Node::Or { first, len } => {
+            len > 0
+                && p.kids[first as usize..(first + len) as usize]
+                    .iter()
+                    .all(|k| false_without_vulns(p, rule, *k, component))
+        }
+        Node::Not(_) | Node::Every { .. } | Node::Test(_) => false,
+    }
+}
+
+/// Whether `id` binds objects: an `any` within it.
+fn binds(p: &Program, id: NodeId) -> bool {
+    match p.nodes[id as usize] {
+        Node::And { first, len } | Node::Or { first, len } => p.kids
+            [first as usize..(first + len) as usize]
+            .iter()
+            .any(|k| binds(p, *k)),
+        Node::Any { .. } => true,
+        Node::Not(_) | Node::Every { .. } | Node::Test(_) => false,
     }
 }
 

@@ -264,6 +264,15 @@ impl Rule<'_> {
     /// numbering, so both share entries), else as any quantifier.
     fn any(&self, id: NodeId, slot: u16, body: NodeId) -> String {
         let Some((parent, Link::ContainerImage)) = self.rule.slots[slot as usize].source else {
+            if crate::closures::needs_vulns(self.program, self.rule, id)
+                && let Some((parent, _)) = self.rule.slots[slot as usize].source
+            {
+                // As the matcher does: only the components that list vulnerabilities.
+                return format!(
+                    "quantify(components_with_vulns(s{parent}, c), Tri::True, |s{slot}: Obj<'r>| {{ {} }})",
+                    self.node(body)
+                );
+            }
             return self.quantifier("Tri::True", slot, body);
         };
         let memo = match self.memo[id as usize] {

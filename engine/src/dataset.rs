@@ -37,12 +37,31 @@ pub struct Dataset {
     baseline_names: Vec<String>,
     /// How processes find their baseline.
     baseline_index: crate::baseline_index::BaselineIndex,
+    /// Per image record (by index, built by [`Dataset::finish`]): the indexes of its
+    /// scanned components that list vulnerabilities. Most components list none, and
+    /// `any` over vulnerabilities is false for them, so conditions over every
+    /// vulnerability of every component walk these alone.
+    components_with_vulns: Vec<Box<[u32]>>,
     /// A process-unique id, renewed by [`Dataset::finish`]: caches keyed by object
     /// addresses include it, so a later dataset at the same addresses never hits them.
     pub(crate) generation: u64,
 }
 
 static GENERATIONS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+
+/// The indexes of an image's scanned components whose vulnerability list is not empty.
+fn listing_vulns(image: &Image) -> Box<[u32]> {
+    let components = image
+        .scan
+        .as_ref()
+        .and_then(|s| s.components.as_deref())
+        .unwrap_or(&[]);
+    (0u32..)
+        .zip(components)
+        .filter(|(_, c)| c.vulns.as_ref().is_some_and(|v| !v.is_empty()))
+        .map(|(i, _)| i)
+        .collect()
+}
 
 /// An event's place in the dataset: its deployment and container.
 #[derive(Clone, Copy, Debug, Default)]
@@ -126,9 +145,12 @@ impl Dataset {
     }
 
     /// Joins containers to image records (by digest, then by full name) and fills the
-    /// name parts of inline images. Call once after the last [`Dataset::add`].
+    /// name parts of inline images, and indexes each image's components. Call once after
+    /// the last [`Dataset::add`], and again after changing records through the public
+    /// fields (the joins and indexes describe the records as they were).
     pub fn finish(&mut self) {
         self.generation = GENERATIONS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.components_with_vulns = self.images.iter().map(listing_vulns).collect();
         for d in &mut self.deployments {
             for c in &mut d.containers {
                 let Some(img) = c.image.take() else { continue };
@@ -145,6 +167,28 @@ impl Dataset {
                 c.image = Some(fill_name(img));
             }
         }
+    }
+
+    /// The indexes of the components of `image` that list vulnerabilities, when `image` is
+    /// one of this dataset's image records and the dataset has not changed since
+    /// [`Dataset::finish`]; `None` otherwise (the caller then walks every component).
+    pub(crate) fn components_with_vulns(&self, image: &Image) -> Option<&[u32]> {
+        if self.generation == 0 {
+            return None;
+        }
+        let index = self.images.as_ptr_range();
+        let address = image as *const Image;
+        if !index.contains(&address) {
+            return None;
+        }
+        let offset = (address as usize).checked_sub(index.start as usize)?;
+        let size = std::mem::size_of::<Image>();
+        if size == 0 || offset % size != 0 {
+            return None;
+        }
+        self.components_with_vulns
+            .get(offset / size)
+            .map(|listed| &listed[..])
     }
 
     /// The image a container runs: the joined record, else the inline image (a stub when it holds only a name).

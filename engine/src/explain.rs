@@ -158,9 +158,9 @@ impl Matcher {
                 }
             }
             Node::Or { first, len } => {
-                // The branches that held.
+                // The branches that held for this combination.
                 for k in &self.program.kids[first as usize..(first + len) as usize] {
-                    if self.node(*k, slots, ctx) == Tri::True {
+                    if self.holds_under(*k, slots, bound, ctx) == Tri::True {
                         self.explain_match(rule, *k, slots, bound, ctx, steps);
                     }
                 }
@@ -169,7 +169,7 @@ impl Matcher {
                 self.explain_match(rule, body, slots, bound, ctx, steps)
             }
             _ => {
-                let r = self.node(id, slots, ctx);
+                let r = self.node_keeping(id, slots, ctx);
                 steps.push(ExplainStep {
                     condition: self.describe(rule, id),
                     value: self.condition_value(id, slots, ctx),
@@ -179,6 +179,45 @@ impl Matcher {
                 });
             }
         }
+    }
+
+    /// `id` under the combination's bindings: a quantifier over a bound slot is read as
+    /// its binding (not as every object of the slot), and the bindings are left as given.
+    fn holds_under<'r>(&self, id: NodeId, slots: &mut [Obj<'r>], bound: u64, ctx: &Ctx<'r>) -> Tri {
+        match self.program.nodes[id as usize] {
+            Node::And { first, len } | Node::Or { first, len } => {
+                let decisive = match self.program.nodes[id as usize] {
+                    Node::And { .. } => Tri::False,
+                    _ => Tri::True,
+                };
+                let mut out = decisive.negate();
+                for k in &self.program.kids[first as usize..(first + len) as usize] {
+                    out = crate::runtime::junction(decisive, out, || {
+                        self.holds_under(*k, slots, bound, ctx)
+                    });
+                    if out == decisive {
+                        break;
+                    }
+                }
+                out
+            }
+            Node::Not(x) => self.holds_under(x, slots, bound, ctx).negate(),
+            Node::Any { slot, body } if bound & (1 << slot) != 0 => {
+                self.holds_under(body, slots, bound, ctx)
+            }
+            _ => self.node_keeping(id, slots, ctx),
+        }
+    }
+
+    /// `id` evaluated with the bindings restored afterwards: a quantifier within it
+    /// rebinds slots, which the combination being explained still needs.
+    fn node_keeping<'r>(&self, id: NodeId, slots: &mut [Obj<'r>], ctx: &Ctx<'r>) -> Tri {
+        let mut kept = [Obj::None; crate::ir::MAX_SLOTS];
+        let n = slots.len().min(kept.len());
+        kept[..n].copy_from_slice(&slots[..n]);
+        let out = self.node(id, slots, ctx);
+        slots[..n].copy_from_slice(&kept[..n]);
+        out
     }
 
     /// The first condition that kept `id` from holding.

@@ -2,6 +2,7 @@
 //! records with bindings held in a fixed array on the stack; a record that violates
 //! nothing allocates nothing.
 
+use crate::Dataset;
 use crate::closures::{self, Closures};
 use crate::dispatch::{RuleBits, RuleEntry, RuleList};
 use crate::ir::*;
@@ -9,7 +10,7 @@ use crate::runtime::ImageMemo;
 use crate::scope;
 use crate::value::{self, Children, Ctx, Obj, Val};
 use palisade_lang::literal::LiteralPattern;
-use palisade_lang::schema::{Root, Stage};
+use palisade_lang::schema::{FieldId, Link, Root, Stage};
 
 /// Three-valued truth: a test on a missing value is unknown, and only `True` fires.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -118,11 +119,14 @@ pub struct Matcher {
     pub(crate) program: Program,
     pub(crate) scope_regexes: scope::ScopeRegexes,
     /// The program's conditions as closures.
-    closures: Closures,
+    pub(crate) closures: Closures,
     /// Rules by record kind: every rule, and the rules of enabled policies.
     by_root: [RuleList; 5],
     enabled_by_root: [RuleList; 5],
     max_slots: usize,
+    /// By record kind: some rule reads the record's joins (a process's deployment,
+    /// container or baseline) in its condition, scope or message.
+    reads_joins: [bool; 5],
     /// Results of image-only conditions per image, per thread (see [`ImageMemo`]).
     memo: std::sync::Arc<ImageMemo>,
 }
@@ -184,6 +188,52 @@ pub struct Hit {
     pub policy: u32,
 }
 
+/// Whether a rule's condition or message reads an event's joins: a quantifier over its
+/// deployment or container, or a field the dataset's baselines decide.
+fn rule_reads_joins(program: &Program, rule: &RuleInfo) -> bool {
+    let joined = |f: FieldId| {
+        matches!(
+            f,
+            FieldId::ProcessOutsideBaseline | FieldId::ProcessBaseline
+        )
+    };
+    let walks_a_join = rule.slots.iter().any(|s| {
+        matches!(
+            s.source,
+            Some((_, Link::EventDeployment | Link::ProcessContainer))
+        )
+    });
+    let message_reads = rule.message.iter().flatten().any(|part| match part {
+        MsgPart::Field(_, f) => joined(*f),
+        MsgPart::Text(_) => false,
+    });
+    walks_a_join || message_reads || node_reads(program, rule.entry, &joined)
+}
+
+/// Whether a test under node `id` reads a field for which `reads` holds.
+fn node_reads(program: &Program, id: NodeId, reads: &dyn Fn(FieldId) -> bool) -> bool {
+    match program.nodes.get(id as usize) {
+        Some(Node::And { first, len } | Node::Or { first, len }) => program
+            .kids
+            .get(*first as usize..(*first + *len) as usize)
+            .is_none_or(|kids| kids.iter().any(|k| node_reads(program, *k, reads))),
+        Some(Node::Not(x)) => node_reads(program, *x, reads),
+        Some(Node::Any { body, .. } | Node::Every { body, .. }) => {
+            node_reads(program, *body, reads)
+        }
+        Some(Node::Test(t)) => match program.tests.get(*t as usize).map(|t| t.operand) {
+            Some(
+                OperandIr::Field(_, f) | OperandIr::MapValue(_, f, _) | OperandIr::DaysSince(_, f),
+            ) => reads(f),
+            Some(OperandIr::Count { filter, .. }) => {
+                filter.is_some_and(|f| node_reads(program, f, reads))
+            }
+            None => true,
+        },
+        None => true,
+    }
+}
+
 fn root_index(r: Root) -> usize {
     match r {
         Root::Image => 0,
@@ -214,8 +264,11 @@ impl Matcher {
         let closures = closures::build(&program, regexes, globs, memo.clone());
         let mut all: [Vec<RuleEntry>; 5] = Default::default();
         let mut enabled: [Vec<RuleEntry>; 5] = Default::default();
+        let mut reads_joins = [false; 5];
         for (i, r) in program.rules.iter().enumerate() {
             let policy = &program.policies[r.policy as usize];
+            reads_joins[root_index(r.root)] |=
+                !scope::unscoped(policy) || rule_reads_joins(&program, r);
             let entry = RuleEntry {
                 rule: i as u32,
                 policy: r.policy,
@@ -242,8 +295,23 @@ impl Matcher {
             by_root,
             enabled_by_root,
             max_slots,
+            reads_joins,
             memo,
         })
+    }
+
+    /// The context of evaluating `root` over `dataset` at `now`, with the record's joins
+    /// looked up only when some rule of its kind reads them ([`Ctx::new`] always looks
+    /// them up): the context a host builds per record for [`Matcher::evaluate`].
+    pub fn context<'r>(&self, dataset: &'r Dataset, root: Obj<'r>, now: i64) -> Ctx<'r> {
+        match root_of(root) {
+            Some(kind) if !self.reads_joins[root_index(kind)] => Ctx {
+                dataset,
+                join: Default::default(),
+                now,
+            },
+            _ => Ctx::new(dataset, root, now),
+        }
     }
 
     /// The program.

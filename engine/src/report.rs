@@ -160,7 +160,12 @@ impl Matcher {
         opts: &EvalOptions,
         explain: bool,
     ) -> Result<(Vec<Violation>, Vec<NotFired>), crate::matcher::LimitError> {
-        let ctx = Ctx::new(ds, root, opts.now);
+        // Explanations name a process's baseline: the joins, whether rules read them or not.
+        let ctx = if explain {
+            Ctx::new(ds, root, opts.now)
+        } else {
+            self.context(ds, root, opts.now)
+        };
         let mut violations = Vec::new();
         let mut fired = Vec::new();
         self.evaluate(&ctx, root, opts, |hit| {
@@ -346,12 +351,39 @@ impl Matcher {
         budget: &Cell<usize>,
         k: &mut dyn FnMut(&mut [Obj<'r>], u64),
     ) {
-        if budget.get() == 0 || self.node(id, slots, ctx) != Tri::True {
+        if budget.get() == 0 {
             return;
         }
-        match self.program.nodes[id as usize] {
+        let node = self.program.nodes[id as usize];
+        // A part that binds nothing holds under the bindings given, once (its parts would
+        // yield the same bindings again).
+        if self.closures.binds_nothing.get(id as usize) == Some(&true) {
+            if self.node(id, slots, ctx) == Tri::True {
+                budget.set(budget.get() - 1);
+                k(slots, bound);
+            }
+            return;
+        }
+        // `any` and `or` yield only what their parts yield, each part tested on its own:
+        // testing the whole first would evaluate it twice, unless the result is memoised.
+        let test_whole = match node {
+            Node::Any { .. } => self.closures.memoised.get(id as usize) == Some(&true),
+            Node::Or { .. } => false,
+            _ => true,
+        };
+        if test_whole && self.node(id, slots, ctx) != Tri::True {
+            return;
+        }
+        match node {
             Node::Any { slot, body } => {
-                let Some(children) = self.children(rule, slot, slots, ctx) else {
+                let children = if crate::closures::needs_vulns(&self.program, rule, id) {
+                    rule.slots[slot as usize].source.and_then(|(parent, _)| {
+                        value::components_with_vulns(slots[parent as usize], ctx)
+                    })
+                } else {
+                    self.children(rule, slot, slots, ctx)
+                };
+                let Some(children) = children else {
                     return;
                 };
                 for child in children {

@@ -12,7 +12,9 @@ use std::cell::RefCell;
 use std::cmp::Ordering;
 
 pub use crate::matcher::{EvalOptions, Hit, LimitError, Matcher, PolicySet, Tri};
-pub use crate::value::{Ctx, Obj, Val, children_inline as children, field_inline as field};
+pub use crate::value::{
+    Ctx, Obj, Val, children_inline as children, components_with_vulns, field_inline as field,
+};
 pub use palisade_lang::ast::CmpOp;
 pub use palisade_lang::schema::{EnumKind, FieldId, Link, Stage};
 

@@ -480,6 +480,24 @@ pub fn children<'r>(obj: Obj<'r>, link: Link, ctx: &Ctx<'r>) -> Option<Children<
     link_children!(obj, link, ctx)
 }
 
+/// The components of image `obj` that list vulnerabilities, in order (the others, with no
+/// vulnerability, left out), or `None` when the image was never scanned. For a condition
+/// that is false on a component without vulnerabilities (`any` over its vulnerabilities,
+/// and conjunctions with one), walking these gives what walking every component gives.
+/// Without the dataset's index (an inline image, a dataset changed since
+/// [`Dataset::finish`](crate::Dataset::finish)) every component is walked.
+#[inline]
+pub fn components_with_vulns<'r>(obj: Obj<'r>, ctx: &Ctx<'r>) -> Option<Children<'r>> {
+    let Obj::Image(image) = obj else {
+        return None;
+    };
+    let all = image.scan.as_ref()?.components.as_deref().unwrap_or(&[]);
+    Some(match ctx.dataset.components_with_vulns(image) {
+        Some(listed) => Children::Picked(all, listed.iter()),
+        None => Children::Components(all.iter()),
+    })
+}
+
 /// [`children`], inlined where it is called (see [`field_inline`]).
 #[inline(always)]
 pub fn children_inline<'r>(obj: Obj<'r>, link: Link, ctx: &Ctx<'r>) -> Option<Children<'r>> {
@@ -500,6 +518,8 @@ pub enum Children<'r> {
     Layers(std::slice::Iter<'r, Layer>),
     /// Components.
     Components(std::slice::Iter<'r, Component>),
+    /// The components at some indexes of a list (those that list vulnerabilities).
+    Picked(&'r [Component], std::slice::Iter<'r, u32>),
     /// Vulnerabilities; `true`: active ones only.
     Vulns(std::slice::Iter<'r, Vuln>, bool),
     /// List elements.
@@ -522,6 +542,10 @@ impl<'r> Children<'r> {
             Children::Volumes(it) => it.map(Obj::Volume).all(&mut f),
             Children::Layers(it) => it.map(Obj::Layer).all(&mut f),
             Children::Components(it) => it.map(Obj::Component).all(&mut f),
+            Children::Picked(all, it) => it
+                .filter_map(|&i| all.get(i as usize))
+                .map(Obj::Component)
+                .all(&mut f),
             Children::Vulns(it, active) => it
                 .filter(|v| !active || v.is_active())
                 .map(Obj::Vuln)
@@ -543,6 +567,7 @@ impl<'r> Iterator for Children<'r> {
             Children::Volumes(it) => it.next().map(Obj::Volume),
             Children::Layers(it) => it.next().map(Obj::Layer),
             Children::Components(it) => it.next().map(Obj::Component),
+            Children::Picked(all, it) => it.find_map(|&i| all.get(i as usize)).map(Obj::Component),
             Children::Vulns(it, active) => it.find(|v| !*active || v.is_active()).map(Obj::Vuln),
             Children::Elements(it) => it.next().map(Obj::Element),
             Children::Entries(it) => it.next().map(|(k, v)| Obj::Entry(k, v)),

@@ -294,3 +294,94 @@ policy "Shell" {
         assert_eq!(check(after_expiry), 1);
     }
 }
+
+/// docs/embedding.md: `Matcher::context` looks up an event's joins only when a rule of
+/// its kind reads them (a quantifier over its deployment or container, a baseline field,
+/// a scope, a message), and the hits equal those of a context with every join.
+#[test]
+fn a_context_joins_only_what_the_rules_read() {
+    use palisade_engine::record::{Process, Record};
+    use palisade_engine::value::{Ctx, Obj};
+    use palisade_engine::{Dataset, EvalOptions, Matcher};
+    use palisade_lang::{SourceFile, Sources};
+    fn matcher(when: &str, extra: &str) -> Matcher {
+        let text = format!(
+            "policy \"p\" {{ severity high lifecycle runtime soc2 CC7.2 {extra} when {when} }}"
+        );
+        let mut sources = Sources::default();
+        sources.add(SourceFile::new("p.pal", text));
+        let (_, checked) = palisade_lang::parse_and_check_policies(&sources);
+        let Ok(set) = checked else {
+            unreachable!("{when} checks: {checked:?}")
+        };
+        let Ok(program) = palisade_engine::compile(&set) else {
+            unreachable!("{when} compiles")
+        };
+        let Ok(m) = Matcher::new(program) else {
+            unreachable!("{when} loads")
+        };
+        m
+    }
+    let mut ds = Dataset::default();
+    let records = [
+        r#"{"kind": "deployment", "id": "d1", "name": "web", "namespace": "prod",
+            "containers": [{"name": "app", "security_context": {"privileged": true}}]}"#,
+        r#"{"kind": "baseline", "deployment_id": "d1", "container": "app", "locked": true,
+            "processes": ["/usr/bin/app"]}"#,
+    ];
+    for r in records {
+        let Ok(record) = serde_json::from_str::<Record>(r) else {
+            unreachable!("{r} reads")
+        };
+        assert!(ds.add(record).is_ok());
+    }
+    ds.finish();
+    let events: Vec<Process> = ["/bin/sh", "/usr/bin/app"]
+        .iter()
+        .map(|path| Process {
+            id: path.to_string(),
+            deployment_id: Some("d1".into()),
+            container: Some("app".into()),
+            namespace: Some("prod".into()),
+            name: path.rsplit('/').next().map(str::to_string),
+            exec_path: Some(path.to_string()),
+            ..Process::default()
+        })
+        .collect();
+    let opts = EvalOptions {
+        now: 1_795_000_000,
+        include_disabled: false,
+        stage: None,
+    };
+    let cases = [
+        ("process.name == \"sh\"", "", false),
+        ("process.exec_path startswith \"/bin/\"", "", false),
+        ("process.outside_baseline", "", true),
+        ("process.baseline == \"x\"", "", true),
+        ("process.name == \"sh\" and container.privileged", "", true),
+        (
+            "process.name == \"sh\" and deployment.namespace == \"prod\"",
+            "",
+            true,
+        ),
+        ("process.name == \"sh\"", "scope namespace \"prod\"", true),
+        (
+            "process.name == \"sh\"",
+            "message \"{process.exec_path} outside {process.baseline}\"",
+            true,
+        ),
+    ];
+    for (when, extra, joins) in cases {
+        let m = matcher(when, extra);
+        for p in &events {
+            let root = Obj::Process(p);
+            let lean = m.context(&ds, root, opts.now);
+            assert_eq!(lean.join.deployment.is_some(), joins, "{when} {extra}");
+            let full = Ctx::new(&ds, root, opts.now);
+            let (mut a, mut b) = (Vec::new(), Vec::new());
+            assert!(m.evaluate(&lean, root, &opts, |h| a.push(h.rule)).is_ok());
+            assert!(m.evaluate(&full, root, &opts, |h| b.push(h.rule)).is_ok());
+            assert_eq!(a, b, "{when} {extra} on {}", p.id);
+        }
+    }
+}

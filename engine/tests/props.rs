@@ -224,3 +224,119 @@ fn every_generated_atom_checks() {
         assert!(check_policy(a).is_ok(), "{a}: {:?}", check_policy(a).err());
     }
 }
+
+/// Conditions over an image's components and vulnerabilities: the shapes that walk only
+/// the components listing vulnerabilities, and the shapes that must walk them all.
+const VULN_ATOMS: &[&str] = &[
+    "vuln.cvss >= 7",
+    "vuln.fixable",
+    "vuln.severity >= high",
+    "component.name == \"openssl\"",
+    "(vuln.cvss > 5) and (component.name == \"zlib\")",
+    "(vuln.cvss > 8) or (vuln.fixable)",
+    "(vuln.cvss > 8) or (component.name == \"zlib\")",
+    "not (vuln.cvss > 3)",
+    "count(vuln where vuln.cvss > 5) >= 2",
+    "any component: (any vuln: vuln.cvss > 6)",
+    "any component: ((any vuln: vuln.fixable) and (component.name endswith \"ssl\"))",
+    "any component: (not (any vuln: vuln.cvss > 6))",
+    "every component: (any vuln: vuln.cvss > 1)",
+    "no component: (any vuln: vuln.cvss > 9)",
+    "image.tag == \"latest\"",
+];
+
+fn vuln_condition() -> impl Strategy<Value = String> {
+    prop::sample::select(VULN_ATOMS)
+        .prop_map(str::to_string)
+        .prop_recursive(2, 6, 2, |inner| {
+            prop_oneof![
+                (inner.clone(), inner.clone()).prop_map(|(a, b)| format!("({a}) and ({b})")),
+                (inner.clone(), inner.clone()).prop_map(|(a, b)| format!("({a}) or ({b})")),
+                inner.prop_map(|a| format!("not ({a})")),
+            ]
+        })
+}
+
+/// An image record with components whose vulnerability lists are absent, empty,
+/// suppressed only, or not.
+fn scanned_image() -> impl Strategy<Value = Value> {
+    (
+        prop::sample::select(vec!["latest", "1.0"]),
+        maybe(prop::collection::vec(
+            (
+                prop::sample::select(vec!["openssl", "zlib", "musl"]),
+                prop_oneof![
+                    Just(None),
+                    Just(Some(vec![])),
+                    maybe(prop::collection::vec(vuln(), 0..3)),
+                ],
+            ),
+            0..8,
+        )),
+    )
+        .prop_map(|(tag, scan)| {
+            let scan = scan.map(|cs| json!({"components": cs.into_iter().map(|(n, vs)| json!({"name": n, "vulns": vs})).collect::<Vec<_>>()}));
+            json!({"kind": "image", "name": {"full_name": format!("registry.example.com/app:{tag}")}, "scan": scan})
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
+
+    /// The dataset's index of components with vulnerabilities changes no verdict, message
+    /// or explanation: against the reference evaluator (which walks every component),
+    /// and against the same records with the index off (a dataset changed since `finish`).
+    #[test]
+    fn image_component_index_changes_nothing(
+        cond in vuln_condition(),
+        images in prop::collection::vec(scanned_image(), 1..4),
+        picks in prop::collection::vec(prop::collection::vec(0usize..4, 1..4), 1..4),
+    ) {
+        let (set, matcher) = check_policy(&cond).map_err(|e| TestCaseError::fail(format!("{cond}: {e}")))?;
+        let records: Vec<Value> = images
+            .iter()
+            .enumerate()
+            .map(|(i, image)| {
+                let mut image = image.clone();
+                image["id"] = json!(format!("sha256:{i}"));
+                image
+            })
+            .chain(picks.iter().enumerate().map(|(d, containers)| {
+                json!({"kind": "deployment", "id": format!("d{d}"), "name": "web", "namespace": "prod",
+                    "containers": containers.iter().map(|i| json!({"name": format!("c{i}"), "image": {"id": format!("sha256:{}", i % images.len())}})).collect::<Vec<_>>()})
+            }))
+            .collect();
+        let dataset = |index: bool| -> Result<Dataset, TestCaseError> {
+            let mut ds = Dataset::default();
+            for r in &records {
+                let rec: Record = serde_json::from_value(r.clone()).map_err(|e| TestCaseError::fail(e.to_string()))?;
+                ds.add(rec).map_err(|e| TestCaseError::fail(e.to_string()))?;
+            }
+            ds.finish();
+            if !index {
+                // A change after `finish` turns the index (and the memo) off.
+                let extra = serde_json::from_value(json!({"kind": "image", "id": "sha256:extra"})).map_err(|e| TestCaseError::fail(e.to_string()))?;
+                ds.add(extra).map_err(|e| TestCaseError::fail(e.to_string()))?;
+            }
+            Ok(ds)
+        };
+        let (indexed, plain) = (dataset(true)?, dataset(false)?);
+        let rules: Vec<_> = set.policies.iter().flat_map(|p| p.rules.iter()).collect();
+        let opts = palisade_engine::EvalOptions { now: 1_795_000_000, include_disabled: false, stage: None };
+        for (d, p) in indexed.deployments.iter().zip(&plain.deployments) {
+            let root = Obj::Deployment(d);
+            let ctx = Ctx::new(&indexed, root, 1_795_000_000);
+            for (ri, rule) in rules.iter().enumerate() {
+                let compiled = matcher.eval_rule(ri, &ctx, root);
+                let oracle = reference::eval_rule(rule, root, &ctx);
+                prop_assert_eq!(compiled, oracle, "condition: {}\nrecord: {:?}", cond, d.id);
+            }
+            for explain in [false, true] {
+                let with_index = matcher.check(&indexed, root, &opts, explain).map_err(|e| TestCaseError::fail(e.to_string()))?;
+                let without = matcher.check(&plain, Obj::Deployment(p), &opts, explain).map_err(|e| TestCaseError::fail(e.to_string()))?;
+                prop_assert_eq!(&with_index.0, &without.0, "condition: {}", cond);
+                prop_assert_eq!(&with_index.1, &without.1, "condition: {}", cond);
+            }
+        }
+    }
+}

@@ -238,6 +238,7 @@ async fn consume_once(
         "events: consuming",
         json!({"stream": config.stream, "durable": config.durable, "max_in_flight": config.max_in_flight}),
     );
+    let per_batch = batch_size(config.max_in_flight);
     loop {
         // A slot first: nothing more is taken from the stream while every slot is busy.
         let mut batch = Vec::new();
@@ -252,7 +253,7 @@ async fn consume_once(
         batch.push((message, first));
         // Then whatever else has arrived already, while slots are free: one evaluation
         // task, one evidence commit and one wake-up per batch rather than per event.
-        while batch.len() < MAX_BATCH {
+        while batch.len() < per_batch {
             let Ok(slot) = slots.clone().try_acquire_owned() else {
                 break;
             };
@@ -272,6 +273,13 @@ async fn consume_once(
             handle_batch(&state, &js, &config, batch).await;
         });
     }
+}
+
+/// Messages per batch: at most [`MAX_BATCH`], and few enough that the messages in flight
+/// make a batch for every core (a batch is evaluated on one plugin instance, one core).
+fn batch_size(max_in_flight: usize) -> usize {
+    let cores = std::thread::available_parallelism().map_or(2, usize::from);
+    (max_in_flight / cores).clamp(1, MAX_BATCH)
 }
 
 /// What the message stream gave: a message, nothing to handle (a pull error it recovers
@@ -575,6 +583,19 @@ fn violation_id(event: &str, violation: &Value) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_messages_in_flight_make_a_batch_for_every_core() {
+        let cores = std::thread::available_parallelism().map_or(2, usize::from);
+        for in_flight in [1, 2, 7, 64, 256, 10_000] {
+            let size = batch_size(in_flight);
+            assert!((1..=MAX_BATCH).contains(&size), "{in_flight}: {size}");
+            // Enough batches for every core whenever there are enough messages for them.
+            if in_flight >= cores {
+                assert!(in_flight / size >= cores, "{in_flight}: {size}");
+            }
+        }
+    }
 
     #[test]
     fn an_event_is_named_by_its_message_id_else_by_its_payload() {
