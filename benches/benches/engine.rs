@@ -3,8 +3,8 @@
 //! process event), the full library per deployment and per process event, and the
 //! 1,509-match Grype report end to end.
 //!
-//! Every hot figure is what a host gets: each record's context (its joins and the clock) is
-//! built as `Ctx::new` builds it, and the first pass over fresh records (the matcher's
+//! Every hot figure is what a host gets: each record's context (the joins its rules read,
+//! and the clock) is built as `Matcher::context` builds it, and the first pass over fresh records (the matcher's
 //! per-image memo cleared before it, outside the timing) is measured next to the warm
 //! passes that reuse the memo.
 //!
