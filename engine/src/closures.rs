@@ -38,6 +38,8 @@ pub(crate) struct Closures {
     /// By node id: it binds no object (no `any` within it), so it holds under the
     /// bindings it is given or not at all.
     pub(crate) binds_nothing: Vec<bool>,
+    /// By node id: `any` over the components that list vulnerabilities ([`needs_vulns`]).
+    pub(crate) needs_vulns: Vec<bool>,
 }
 
 impl std::fmt::Debug for Closures {
@@ -123,6 +125,10 @@ pub(crate) fn build(
     let binds_nothing = (0..program.nodes.len())
         .map(|id| !binds(program, id as NodeId))
         .collect();
+    let mut needs = vec![false; program.nodes.len()];
+    for rule in &program.rules {
+        mark_needs_vulns(program, rule, rule.entry, &mut needs);
+    }
     let missing: Arc<ReadFn> = Arc::new(reader(|_, _| Val::Missing));
     let readers = b
         .readers
@@ -137,6 +143,7 @@ pub(crate) fn build(
         sets: b.sets,
         memoised,
         binds_nothing,
+        needs_vulns: needs,
     }
 }
 
@@ -525,6 +532,23 @@ pub(crate) fn needs_vulns(p: &Program, rule: &RuleInfo, id: NodeId) -> bool {
         rule.slots[slot as usize].source,
         Some((_, Link::ImageComponents))
     ) && false_without_vulns(p, rule, body, slot)
+}
+
+/// Marks the nodes of `rule` under `id` for which [`needs_vulns`] holds.
+fn mark_needs_vulns(p: &Program, rule: &RuleInfo, id: NodeId, out: &mut [bool]) {
+    match p.nodes[id as usize] {
+        Node::And { first, len } | Node::Or { first, len } => {
+            for k in &p.kids[first as usize..(first + len) as usize] {
+                mark_needs_vulns(p, rule, *k, out);
+            }
+        }
+        Node::Not(x) => mark_needs_vulns(p, rule, x, out),
+        Node::Any { body, .. } | Node::Every { body, .. } => {
+            out[id as usize] |= needs_vulns(p, rule, id);
+            mark_needs_vulns(p, rule, body, out);
+        }
+        Node::Test(_) => {}
+    }
 }
 
 /// Whether `id` is false whenever the component in `component` lists no vulnerability:

@@ -41,7 +41,7 @@ pub struct Dataset {
     /// scanned components that list vulnerabilities. Most components list none, and
     /// `any` over vulnerabilities is false for them, so conditions over every
     /// vulnerability of every component walk these alone.
-    components_with_vulns: Vec<Box<[u32]>>,
+    components_with_vulns: Vec<Box<[usize]>>,
     /// A process-unique id, renewed by [`Dataset::finish`]: caches keyed by object
     /// addresses include it, so a later dataset at the same addresses never hits them.
     pub(crate) generation: u64,
@@ -50,14 +50,15 @@ pub struct Dataset {
 static GENERATIONS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
 /// The indexes of an image's scanned components whose vulnerability list is not empty.
-fn listing_vulns(image: &Image) -> Box<[u32]> {
+fn listing_vulns(image: &Image) -> Box<[usize]> {
     let components = image
         .scan
         .as_ref()
         .and_then(|s| s.components.as_deref())
         .unwrap_or(&[]);
-    (0u32..)
-        .zip(components)
+    components
+        .iter()
+        .enumerate()
         .filter(|(_, c)| c.vulns.as_ref().is_some_and(|v| !v.is_empty()))
         .map(|(i, _)| i)
         .collect()
@@ -172,7 +173,7 @@ impl Dataset {
     /// The indexes of the components of `image` that list vulnerabilities, when `image` is
     /// one of this dataset's image records and the dataset has not changed since
     /// [`Dataset::finish`]; `None` otherwise (the caller then walks every component).
-    pub(crate) fn components_with_vulns(&self, image: &Image) -> Option<&[u32]> {
+    pub(crate) fn components_with_vulns(&self, image: &Image) -> Option<&[usize]> {
         if self.generation == 0 {
             return None;
         }

@@ -376,7 +376,7 @@ impl Matcher {
         }
         match node {
             Node::Any { slot, body } => {
-                let children = if crate::closures::needs_vulns(&self.program, rule, id) {
+                let children = if self.closures.needs_vulns.get(id as usize) == Some(&true) {
                     rule.slots[slot as usize].source.and_then(|(parent, _)| {
                         value::components_with_vulns(slots[parent as usize], ctx)
                     })

@@ -519,7 +519,7 @@ pub enum Children<'r> {
     /// Components.
     Components(std::slice::Iter<'r, Component>),
     /// The components at some indexes of a list (those that list vulnerabilities).
-    Picked(&'r [Component], std::slice::Iter<'r, u32>),
+    Picked(&'r [Component], std::slice::Iter<'r, usize>),
     /// Vulnerabilities; `true`: active ones only.
     Vulns(std::slice::Iter<'r, Vuln>, bool),
     /// List elements.
@@ -543,7 +543,7 @@ impl<'r> Children<'r> {
             Children::Layers(it) => it.map(Obj::Layer).all(&mut f),
             Children::Components(it) => it.map(Obj::Component).all(&mut f),
             Children::Picked(all, it) => it
-                .filter_map(|&i| all.get(i as usize))
+                .filter_map(|&i| all.get(i))
                 .map(Obj::Component)
                 .all(&mut f),
             Children::Vulns(it, active) => it
@@ -567,7 +567,7 @@ impl<'r> Iterator for Children<'r> {
             Children::Volumes(it) => it.next().map(Obj::Volume),
             Children::Layers(it) => it.next().map(Obj::Layer),
             Children::Components(it) => it.next().map(Obj::Component),
-            Children::Picked(all, it) => it.find_map(|&i| all.get(i as usize)).map(Obj::Component),
+            Children::Picked(all, it) => it.find_map(|&i| all.get(i)).map(Obj::Component),
             Children::Vulns(it, active) => it.find(|v| !*active || v.is_active()).map(Obj::Vuln),
             Children::Elements(it) => it.next().map(Obj::Element),
             Children::Entries(it) => it.next().map(|(k, v)| Obj::Entry(k, v)),
