@@ -169,7 +169,10 @@ impl Matcher {
         let mut violations = Vec::new();
         let mut fired = Vec::new();
         self.evaluate(&ctx, root, opts, |hit| {
-            fired.push(hit.rule);
+            // Only explanations ask which rules did not fire.
+            if explain {
+                fired.push(hit.rule);
+            }
             violations.push(self.violation(hit.rule, root, &ctx, explain));
         })?;
         let mut not_fired = Vec::new();
@@ -273,15 +276,17 @@ impl Matcher {
         let policy = &self.program.policies[rule.policy as usize];
         let stage = rule.root.stage();
         let mut messages: Vec<String> = Vec::new();
-        // The messages' hashes: a new message is looked up by hash, and compared with the
-        // others only when its hash was seen (a violation may list up to `MAX_MESSAGES`,
-        // one per vulnerability).
+        // The messages' hashes, once there are two: a new message is looked up by hash, and
+        // compared with the others only when its hash was seen (a violation may list up to
+        // `MAX_MESSAGES`, one per vulnerability).
         let mut hashes = rustc_hash::FxHashSet::<u64>::default();
         // The first combination of objects behind each message, to explain it.
         let mut combinations: Vec<([Obj<'r>; MAX_SLOTS], u64)> = Vec::new();
         let budget = Cell::new(MAX_MESSAGES);
         let mut slots = [Obj::None; MAX_SLOTS];
         slots[0] = root;
+        // Each combination is rendered here; only a new message is copied out (at its size).
+        let mut rendered = String::with_capacity(256);
         self.enumerate(
             rule,
             rule.entry,
@@ -290,10 +295,19 @@ impl Matcher {
             ctx,
             &budget,
             &mut |s, bound| {
-                let m = self.render(rule, &policy.name, s, bound, ctx);
-                let new_hash = hashes.insert(rustc_hash::FxBuildHasher.hash_one(&m));
-                if new_hash || !messages.contains(&m) {
-                    messages.push(m);
+                self.render_into(&mut rendered, rule, &policy.name, s, bound, ctx);
+                let new = match messages.first() {
+                    None => true,
+                    Some(first) => {
+                        if hashes.is_empty() {
+                            hashes.insert(rustc_hash::FxBuildHasher.hash_one(first.as_str()));
+                        }
+                        hashes.insert(rustc_hash::FxBuildHasher.hash_one(rendered.as_str()))
+                            || !messages.contains(&rendered)
+                    }
+                };
+                if new {
+                    messages.push(rendered.clone());
                     if explain && combinations.len() < MAX_EXPLAINED_MESSAGES {
                         let mut copy = [Obj::None; MAX_SLOTS];
                         let n = s.len().min(MAX_SLOTS);
@@ -436,15 +450,21 @@ impl Matcher {
         }
     }
 
-    fn render<'r>(
+    /// Writes the message of one combination of bindings into `out` (emptied first).
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "the message reads the rule, its bindings and the context"
+    )]
+    fn render_into<'r>(
         &self,
+        out: &mut String,
         rule: &RuleInfo,
         policy: &str,
         slots: &[Obj<'r>],
         bound: u64,
         ctx: &Ctx<'r>,
-    ) -> String {
-        let mut out = String::with_capacity(64);
+    ) {
+        out.clear();
         if let Some(parts) = &rule.message {
             for part in parts {
                 if out.len() > MAX_MESSAGE_BYTES {
@@ -453,15 +473,12 @@ impl Matcher {
                 match part {
                     MsgPart::Text(t) => out.push_str(t),
                     MsgPart::Field(slot, field) if bound & (1 << slot) != 0 => {
-                        value::display_into(
-                            &mut out,
-                            value::field(slots[*slot as usize], *field, ctx),
-                        );
+                        value::display_into(out, value::field(slots[*slot as usize], *field, ctx));
                     }
                     MsgPart::Field(..) => out.push('-'),
                 }
             }
-            return capped(out);
+            return cap(out);
         }
         // "<policy>: <subject> '<identity>', ..." for each bound object, else the root.
         out.push_str(policy);
@@ -474,13 +491,13 @@ impl Matcher {
             if described {
                 out.push_str(", ");
             }
-            describe_into(&mut out, info.subject, slots[i], ctx);
+            describe_into(out, info.subject, slots[i], ctx);
             described = true;
         }
         if !described {
-            describe_into(&mut out, rule.slots[0].subject, slots[0], ctx);
+            describe_into(out, rule.slots[0].subject, slots[0], ctx);
         }
-        capped(out)
+        cap(out)
     }
 }
 
@@ -491,8 +508,8 @@ const MAX_EXPLAINED_MESSAGES: usize = 16;
 /// would otherwise render (and allocate) without bound.
 pub const MAX_MESSAGE_BYTES: usize = 4096;
 
-/// `message` cut to [`MAX_MESSAGE_BYTES`] on a character boundary, marked when cut.
-fn capped(mut message: String) -> String {
+/// Cuts `message` to [`MAX_MESSAGE_BYTES`] on a character boundary, marked when cut.
+fn cap(message: &mut String) {
     if message.len() > MAX_MESSAGE_BYTES {
         let mut end = MAX_MESSAGE_BYTES;
         while !message.is_char_boundary(end) {
@@ -501,7 +518,6 @@ fn capped(mut message: String) -> String {
         message.truncate(end);
         message.push_str(&format!("... (message cut at {MAX_MESSAGE_BYTES} bytes)"));
     }
-    message
 }
 
 /// Writes how a message names object `o`: `key=value` for a map entry, `'element'` for a

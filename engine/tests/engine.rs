@@ -158,6 +158,29 @@ fn same_name_same_object_and_one_message_per_context() {
 }
 
 #[test]
+fn a_message_is_listed_once_in_the_order_first_rendered() {
+    // Every raw variable renders its container's name: the first two combinations give
+    // the same message, and the last repeats the first after another one came between.
+    let m = matcher(&policy(
+        "raw env",
+        "deploy",
+        "env.source == raw",
+        "message \"{container.name}\"",
+    ));
+    let env = r#"{"name":"X","value":"1","source":"raw"}"#;
+    let records = format!(
+        r#"[{{"kind":"deployment","id":"d","name":"d","containers":[
+          {{"name":"a","env":[{env},{env}]}},
+          {{"name":"b","env":[{env}]}},
+          {{"name":"c","env":[]}},
+          {{"name":"a","env":[{env}]}}]}}]"#
+    );
+    let got = run(&m, &records);
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].2, ["a", "b"]);
+}
+
+#[test]
 fn process_joins_its_container_and_locked_baselines() {
     let m = matcher(
         &(policy("outside", "runtime", "process.outside_baseline", "")
