@@ -174,22 +174,19 @@ impl Dataset {
     /// one of this dataset's image records and the dataset has not changed since
     /// [`Dataset::finish`]; `None` otherwise (the caller then walks every component).
     pub(crate) fn components_with_vulns(&self, image: &Image) -> Option<&[usize]> {
+        self.components_with_vulns
+            .get(self.image_index(image)?)
+            .map(|listed| &listed[..])
+    }
+
+    /// The place of `image` in [`Dataset::images`], when it is one of this dataset's image
+    /// records and the dataset has not changed since [`Dataset::finish`]; `None` otherwise
+    /// (an inline image, or a dataset changed by [`Dataset::add`]).
+    pub(crate) fn image_index(&self, image: &Image) -> Option<usize> {
         if self.generation == 0 {
             return None;
         }
-        let index = self.images.as_ptr_range();
-        let address = image as *const Image;
-        if !index.contains(&address) {
-            return None;
-        }
-        let offset = (address as usize).checked_sub(index.start as usize)?;
-        let size = std::mem::size_of::<Image>();
-        if size == 0 || offset % size != 0 {
-            return None;
-        }
-        self.components_with_vulns
-            .get(offset / size)
-            .map(|listed| &listed[..])
+        crate::value::offset_in(&self.images, image)
     }
 
     /// The image a container runs: the joined record, else the inline image (a stub when it holds only a name).

@@ -6,6 +6,7 @@
 //! over the records of a [`Dataset`].
 
 mod baseline_index;
+mod bindings_memo;
 pub mod bundle;
 mod closures;
 pub mod codegen;

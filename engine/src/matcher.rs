@@ -129,6 +129,9 @@ pub struct Matcher {
     reads_joins: [bool; 5],
     /// Results of image-only conditions per image, per thread (see [`ImageMemo`]).
     memo: std::sync::Arc<ImageMemo>,
+    /// What `check`'s enumeration found under each image, per thread (see
+    /// [`crate::bindings_memo`]).
+    pub(crate) bindings: crate::bindings_memo::BindingsMemo,
 }
 
 /// A policy set that evaluates records. The [`Matcher`] (policies loaded at run time) and
@@ -297,6 +300,7 @@ impl Matcher {
             max_slots,
             reads_joins,
             memo,
+            bindings: Default::default(),
         })
     }
 
@@ -454,6 +458,7 @@ impl Matcher {
     /// a first pass, as over fresh records (benches measure it this way).
     pub fn clear_memo(&self) {
         self.memo.clear();
+        self.bindings.clear();
     }
 
     /// The rules of `root`'s kind that may fire on it, from the guard index: bit `i` is the

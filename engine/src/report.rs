@@ -2,6 +2,7 @@
 //! that made a rule fire.
 
 use crate::Dataset;
+use crate::bindings_memo::Found;
 use crate::ir::{MAX_SLOTS, MsgPart, Node, NodeId, RuleInfo};
 use crate::matcher::{EvalOptions, Matcher, Tri, root_of};
 use crate::value::{self, Ctx, Obj, Val};
@@ -11,6 +12,7 @@ use palisade_lang::schema::{Stage, Subject};
 use serde::Serialize;
 use std::cell::Cell;
 use std::hash::BuildHasher;
+use std::sync::Arc;
 
 /// Most binding combinations rendered into messages for one violation.
 pub const MAX_MESSAGES: usize = 1000;
@@ -400,9 +402,19 @@ impl Matcher {
                 let Some(children) = children else {
                     return;
                 };
+                // `any` over a container's image whose body reads only the image: what the
+                // body yields under an image is found once and replayed.
+                let per_image = self.closures.memoised.get(id as usize) == Some(&true);
+                let bound = bound | (1 << slot);
                 for child in children {
                     slots[slot as usize] = child;
-                    self.enumerate(rule, body, slots, bound | (1 << slot), ctx, budget, k);
+                    let found = per_image
+                        .then(|| self.found_under_image(rule, id, body, child, slots, bound, ctx))
+                        .flatten();
+                    match found {
+                        Some(found) => self.replay(rule, &found, slots, bound, ctx, budget, k),
+                        None => self.enumerate(rule, body, slots, bound, ctx, budget, k),
+                    }
                 }
             }
             Node::Or { first, len } => {
@@ -419,6 +431,161 @@ impl Matcher {
                 k(slots, bound);
             }
         }
+    }
+
+    /// What the body of `any` node `id` over a container's image yields under `image`:
+    /// remembered per image record (see [`crate::bindings_memo`]), else found by walking
+    /// the body once. `None` when it cannot be kept (an inline image, a dataset changed
+    /// since [`Dataset::finish`], more combinations than the message budget): the caller
+    /// walks the body itself.
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "the walk threads the evaluation state explicitly"
+    )]
+    fn found_under_image<'r>(
+        &self,
+        rule: &RuleInfo,
+        id: NodeId,
+        body: NodeId,
+        image: Obj<'r>,
+        slots: &mut [Obj<'r>],
+        bound: u64,
+        ctx: &Ctx<'r>,
+    ) -> Option<Arc<Found>> {
+        let Obj::Image(record) = image else {
+            return None;
+        };
+        let index = ctx.dataset.image_index(record)?;
+        let generation = ctx.dataset.generation;
+        if let Some(kept) = self.bindings.get(index, id, generation, ctx.now) {
+            return kept;
+        }
+        let found = self.walk_image(rule, body, slots, bound, ctx).map(Arc::new);
+        // A walk cut short by the step budget found too little: never kept.
+        if crate::matcher::exhausted() {
+            return None;
+        }
+        self.bindings
+            .set(index, id, generation, ctx.now, found.clone());
+        found
+    }
+
+    /// Walks `body` under the image bound in `slots` and keeps what it yields, with the
+    /// message budget it spends, as places in the image's lists.
+    fn walk_image<'r>(
+        &self,
+        rule: &RuleInfo,
+        body: NodeId,
+        slots: &mut [Obj<'r>],
+        bound: u64,
+        ctx: &Ctx<'r>,
+    ) -> Option<Found> {
+        let mut body_slots = Vec::new();
+        binding_slots(
+            &self.program.nodes,
+            &self.program.kids,
+            body,
+            &mut body_slots,
+        );
+        body_slots.sort_unstable();
+        body_slots.dedup();
+        if body_slots.len() > 32 {
+            return None;
+        }
+        // Each slot's objects come from an object bound before it: the image or a slot
+        // of the body that comes earlier (replays rebuild them in this order).
+        let mut sources = Vec::with_capacity(body_slots.len());
+        for (i, &slot) in body_slots.iter().enumerate() {
+            let (parent, link) = rule.slots.get(slot as usize)?.source?;
+            let earlier = bound & (1 << parent) != 0 || body_slots[..i].contains(&parent);
+            if !earlier {
+                return None;
+            }
+            sources.push((parent as usize, link));
+        }
+        let local = Cell::new(MAX_MESSAGES);
+        let mut last = MAX_MESSAGES;
+        let mut words = Vec::new();
+        let mut placed = true;
+        self.enumerate(rule, body, slots, bound, ctx, &local, &mut |s, b| {
+            words.push((last - local.get()) as u32);
+            last = local.get();
+            let mask_at = words.len();
+            words.push(0);
+            let mut mask = 0u32;
+            for (i, (&slot, &(parent, link))) in body_slots.iter().zip(&sources).enumerate() {
+                let at = (b & (1 << slot) != 0)
+                    .then(|| value::position_of(s[parent], link, s[slot as usize], ctx));
+                match at {
+                    Some(Some(at)) => {
+                        mask |= 1 << i;
+                        words.push(at);
+                    }
+                    Some(None) => {
+                        placed = false;
+                        words.push(u32::MAX);
+                    }
+                    None => words.push(u32::MAX),
+                }
+            }
+            words[mask_at] = mask;
+        });
+        // A walk that spent the whole budget may have been cut short.
+        if !placed || local.get() == 0 {
+            return None;
+        }
+        Some(Found {
+            slots: body_slots.into(),
+            words: words.into(),
+            trailing: (last - local.get()) as u32,
+        })
+    }
+
+    /// Yields what [`Matcher::walk_image`] found, spending the message budget as the walk
+    /// did: a combination the walk reached only after the budget ran out is not yielded.
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "the replay threads the evaluation state explicitly"
+    )]
+    fn replay<'r>(
+        &self,
+        rule: &RuleInfo,
+        found: &Found,
+        slots: &mut [Obj<'r>],
+        bound: u64,
+        ctx: &Ctx<'r>,
+        budget: &Cell<usize>,
+        k: &mut dyn FnMut(&mut [Obj<'r>], u64),
+    ) {
+        for combination in found.combinations() {
+            let [spent, mask, places @ ..] = combination else {
+                return;
+            };
+            let spent = *spent as usize;
+            if budget.get() < spent {
+                budget.set(0);
+                return;
+            }
+            budget.set(budget.get() - spent);
+            let mut bits = bound;
+            for (i, (&slot, &at)) in found.slots.iter().zip(places).enumerate() {
+                if mask & (1 << i) == 0 {
+                    continue;
+                }
+                let child = rule.slots[slot as usize].source.and_then(|(parent, link)| {
+                    value::child_at(slots[parent as usize], link, at, ctx)
+                });
+                // Only records changed after `Dataset::finish` without calling it again
+                // lack the object the walk found (see docs/embedding.md).
+                let Some(child) = child else {
+                    return;
+                };
+                slots[slot as usize] = child;
+                bits |= 1 << slot;
+            }
+            k(slots, bits);
+        }
+        budget.set(budget.get().saturating_sub(found.trailing as usize));
     }
 
     #[allow(
@@ -498,6 +665,23 @@ impl Matcher {
             describe_into(out, rule.slots[0].subject, slots[0], ctx);
         }
         cap(out)
+    }
+}
+
+/// The slots the `any` nodes of `id` bind, as [`Matcher::enumerate`] reaches them
+/// (through `and`, `or` and `any`).
+fn binding_slots(nodes: &[Node], kids: &[NodeId], id: NodeId, out: &mut Vec<u16>) {
+    match nodes[id as usize] {
+        Node::And { first, len } | Node::Or { first, len } => {
+            for kid in &kids[first as usize..(first + len) as usize] {
+                binding_slots(nodes, kids, *kid, out);
+            }
+        }
+        Node::Any { slot, body } => {
+            out.push(slot);
+            binding_slots(nodes, kids, body, out);
+        }
+        _ => {}
     }
 }
 

@@ -498,6 +498,68 @@ pub fn components_with_vulns<'r>(obj: Obj<'r>, ctx: &Ctx<'r>) -> Option<Children
     })
 }
 
+/// The place of `item` in `list`, when it is one of its elements (found by address, so
+/// equal values elsewhere are not taken for it).
+pub(crate) fn offset_in<T>(list: &[T], item: &T) -> Option<usize> {
+    let size = std::mem::size_of::<T>();
+    let offset = (item as *const T as usize).checked_sub(list.as_ptr() as usize)?;
+    (size != 0 && offset % size == 0 && offset / size < list.len()).then_some(offset / size)
+}
+
+/// The place of `child` among the objects `link` reaches from `parent` (in the underlying
+/// list, counting the ones [`children`] leaves out), for the links below an image:
+/// layers, components, vulnerabilities, list elements and map entries. `None` for other
+/// links, or when `child` is not one of them. [`child_at`] turns it back into `child`.
+pub(crate) fn position_of<'r>(
+    parent: Obj<'r>,
+    link: Link,
+    child: Obj<'r>,
+    ctx: &Ctx<'r>,
+) -> Option<u32> {
+    let at = match (parent, link, child) {
+        (Obj::Image(i), Link::ImageLayers, Obj::Layer(l)) => offset_in(i.layers.as_deref()?, l),
+        (Obj::Image(i), Link::ImageComponents, Obj::Component(c)) => {
+            offset_in(i.scan.as_ref()?.components.as_deref()?, c)
+        }
+        (Obj::Component(c), Link::ComponentVulns | Link::ComponentReportedVulns, Obj::Vuln(v)) => {
+            offset_in(c.vulns.as_deref()?, v)
+        }
+        (_, Link::Elements(f), Obj::Element(e)) => match field(parent, f, ctx) {
+            Val::List(items) => offset_in(items, e),
+            _ => None,
+        },
+        (_, Link::Entries(f), Obj::Entry(k, _)) => match field(parent, f, ctx) {
+            Val::Map(map) => map.keys().position(|key| std::ptr::eq(key, k)),
+            _ => None,
+        },
+        _ => None,
+    };
+    at.and_then(|at| u32::try_from(at).ok())
+}
+
+/// The object at place `at` among those `link` reaches from `parent` (see [`position_of`]).
+pub(crate) fn child_at<'r>(parent: Obj<'r>, link: Link, at: u32, ctx: &Ctx<'r>) -> Option<Obj<'r>> {
+    let at = at as usize;
+    Some(match (parent, link) {
+        (Obj::Image(i), Link::ImageLayers) => Obj::Layer(i.layers.as_deref()?.get(at)?),
+        (Obj::Image(i), Link::ImageComponents) => {
+            Obj::Component(i.scan.as_ref()?.components.as_deref()?.get(at)?)
+        }
+        (Obj::Component(c), Link::ComponentVulns | Link::ComponentReportedVulns) => {
+            Obj::Vuln(c.vulns.as_deref()?.get(at)?)
+        }
+        (_, Link::Elements(f)) => match field(parent, f, ctx) {
+            Val::List(items) => Obj::Element(items.get(at)?),
+            _ => return None,
+        },
+        (_, Link::Entries(f)) => match field(parent, f, ctx) {
+            Val::Map(map) => map.iter().nth(at).map(|(k, v)| Obj::Entry(k, v))?,
+            _ => return None,
+        },
+        _ => return None,
+    })
+}
+
 /// [`children`], inlined where it is called (see [`field_inline`]).
 #[inline(always)]
 pub fn children_inline<'r>(obj: Obj<'r>, link: Link, ctx: &Ctx<'r>) -> Option<Children<'r>> {

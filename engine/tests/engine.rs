@@ -25,6 +25,12 @@ fn matcher(policies: &str) -> Matcher {
 
 /// Runs every record; returns (record id, policy, messages) per violation.
 fn run(m: &Matcher, records: &str) -> Vec<(String, String, Vec<String>)> {
+    run_over(m, records, true)
+}
+
+/// [`run`]; without `indexed`, the dataset changes after `finish`, which turns its
+/// per-image indexes and memos off (every image is walked).
+fn run_over(m: &Matcher, records: &str, indexed: bool) -> Vec<(String, String, Vec<String>)> {
     let mut ds = Dataset::default();
     let mut events = Vec::new();
     for r in read_all(records.as_bytes()).expect("records parse") {
@@ -33,6 +39,13 @@ fn run(m: &Matcher, records: &str) -> Vec<(String, String, Vec<String>)> {
         }
     }
     ds.finish();
+    if !indexed {
+        let extra =
+            read_all(br#"{"kind":"image","id":"sha256:extra"}"#.as_slice()).expect("parses");
+        for r in extra {
+            ds.add(r).expect("dataset");
+        }
+    }
     let opts = EvalOptions {
         now: NOW,
         include_disabled: false,
@@ -178,6 +191,109 @@ fn a_message_is_listed_once_in_the_order_first_rendered() {
     let got = run(&m, &records);
     assert_eq!(got.len(), 1);
     assert_eq!(got[0].2, ["a", "b"]);
+}
+
+#[test]
+fn messages_found_once_per_image_equal_a_walk_per_container_up_to_the_budget() {
+    // Deployments share one image: what `any` over the image yields is found once and
+    // replayed for every container. Replays must give the messages, in order, that walking
+    // each container's image gives, also where the message budget (1,000) cuts them short:
+    // in the image's part, or in the part after it (each environment variable).
+    let m = matcher(
+        &[
+            policy("cvss", "deploy", "vuln.cvss >= 5", ""),
+            policy(
+                "cvss then env",
+                "deploy",
+                "vuln.cvss >= 5 and env.source == raw",
+                "",
+            ),
+            policy(
+                "fixable or old",
+                "deploy",
+                "vuln.fixable or component.version == \"0\"",
+                "",
+            ),
+            // Parts that spend the budget between messages, or after the last one.
+            policy(
+                "cvss and layer",
+                "deploy",
+                "vuln.cvss >= 5 and layer.instruction == \"RUN\"",
+                "",
+            ),
+            policy(
+                "layer and cvss",
+                "deploy",
+                "layer.instruction == \"RUN\" and vuln.cvss >= 5",
+                "",
+            ),
+            // The last components walked spend the budget and yield nothing (whichever part
+            // of the `and` comes first).
+            policy(
+                "cvss and version",
+                "deploy",
+                "vuln.cvss >= 5 and component.version == \"1\"",
+                "",
+            ),
+        ]
+        .concat(),
+    );
+    let mut budget_reached = false;
+    for vulns in [0, 1, 7, 333, 499, 500, 501, 999, 1000, 1001, 1500] {
+        for (envs, layers) in [(0, 0), (1, 2), (2, 0), (2, 3)] {
+            let vuln = |i: usize| {
+                let cvss = if i.is_multiple_of(3) { 4.0 } else { 9.0 };
+                let fixed = if i.is_multiple_of(2) { "1.1" } else { "" };
+                format!(
+                    r#"{{"id":"CVE-{i}","cvss":{cvss},"fixed_by":"{fixed}","severity":"high"}}"#
+                )
+            };
+            let listed =
+                |range: std::ops::Range<usize>| range.map(vuln).collect::<Vec<_>>().join(",");
+            let layers = ["RUN", "COPY", "RUN"][..layers]
+                .iter()
+                .map(|i| format!(r#"{{"instruction":"{i}","value":"x"}}"#))
+                .collect::<Vec<_>>()
+                .join(",");
+            let image = format!(
+                r#"{{"kind":"image","id":"sha256:shared","name":{{"full_name":"r/app:1"}},"layers":[{layers}],"scan":{{"components":[
+                  {{"name":"a","version":"0","vulns":[]}},
+                  {{"name":"b","version":"1","vulns":[{}]}},
+                  {{"name":"c","version":"0"}},
+                  {{"name":"d","version":"2","vulns":[{}]}},
+                  {{"name":"e","version":"1","vulns":[{{"id":"CVE-low","cvss":1.0}}]}}]}}}}"#,
+                listed(0..vulns / 2),
+                listed(vulns / 2..vulns)
+            );
+            let env = vec![r#"{"name":"X","value":"1","source":"raw"}"#; envs].join(",");
+            let container = |name: &str| {
+                format!(r#"{{"name":"{name}","image":{{"id":"sha256:shared"}},"env":[{env}]}}"#)
+            };
+            let deployment = |id: &str, names: &[&str]| {
+                let containers: Vec<String> = names.iter().map(|n| container(n)).collect();
+                format!(
+                    r#"{{"kind":"deployment","id":"{id}","name":"{id}","containers":[{}]}}"#,
+                    containers.join(",")
+                )
+            };
+            let records = format!(
+                "[{image},{},{},{}]",
+                deployment("one", &["c0"]),
+                deployment("three", &["c0", "c1", "c2"]),
+                deployment("two", &["c0", "c1"])
+            );
+            let replayed = run_over(&m, &records, true);
+            let walked = run_over(&m, &records, false);
+            assert_eq!(
+                replayed, walked,
+                "{vulns} vulnerabilities, {envs} variables, {layers}"
+            );
+            budget_reached |= replayed
+                .iter()
+                .any(|(_, _, messages)| messages.len() == 1000);
+        }
+    }
+    assert!(budget_reached, "some case reaches the message budget");
 }
 
 #[test]
