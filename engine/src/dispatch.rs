@@ -140,12 +140,12 @@ impl LookupBuilder {
 }
 
 impl Lookup {
-    /// The rules `value` lets through.
+    /// The rules the string whose bytes are `value` lets through.
     #[inline(always)]
-    fn rules(&self, value: &str) -> RuleBits {
-        let mut bits = self.exact.get(value).unwrap_or(0);
+    fn rules(&self, value: &[u8]) -> RuleBits {
+        let mut bits = self.exact.get_bytes(value).unwrap_or(0);
         for (prefix, rules) in &self.prefixes {
-            if prefix.starts(value) {
+            if prefix.starts_bytes(value) {
                 bits |= rules;
             }
         }
@@ -215,7 +215,7 @@ impl RuleList {
             let Val::Str(v) = value::field(root, g.field, ctx) else {
                 continue;
             };
-            bits |= g.cased.rules(v);
+            bits |= g.cased.rules(v.as_bytes());
             if g.folded_rules != 0 {
                 bits |= g.folded_candidates(v);
             }
@@ -235,18 +235,18 @@ impl FieldGuards {
     }
 }
 
-/// `value` in ASCII lowercase, in `buffer`; `None` when it is not ASCII (other characters
-/// fold too: the Kelvin sign matches `k`) or does not fit.
+/// The bytes of `value` in ASCII lowercase, in `buffer`; `None` when it is not ASCII
+/// (other characters fold too: the Kelvin sign matches `k`) or does not fit. ASCII bytes
+/// lowercased are still the string's bytes, so lookups take them as they are.
 #[inline]
-fn lowercase<'b>(value: &str, buffer: &'b mut [u8; FOLD_MAX]) -> Option<&'b str> {
+fn lowercase<'b>(value: &str, buffer: &'b mut [u8; FOLD_MAX]) -> Option<&'b [u8]> {
     let out = buffer.get_mut(..value.len())?;
     if !value.is_ascii() {
         return None;
     }
-    for (o, b) in out.iter_mut().zip(value.bytes()) {
-        *o = b.to_ascii_lowercase();
-    }
-    std::str::from_utf8(out).ok()
+    out.copy_from_slice(value.as_bytes());
+    out.make_ascii_lowercase();
+    Some(out)
 }
 
 /// A rule's guard.

@@ -143,14 +143,24 @@ impl<V: Copy + Default> StrMap<V> {
     /// The value of `s`, if it is a member.
     #[inline(always)]
     pub(crate) fn get(&self, s: &str) -> Option<V> {
-        if self.lengths & length_bit(s) == 0 {
+        self.get_bytes(s.as_bytes())
+    }
+
+    /// The value of the string whose bytes are `s`, if it is a member (bytes order as
+    /// their strings do, so no check that they are UTF-8 is needed).
+    #[inline(always)]
+    pub(crate) fn get_bytes(&self, s: &[u8]) -> Option<V> {
+        if self.lengths & (1u64 << s.len().min(63)) == 0 {
             return None;
         }
         if s.len() > SHORT {
-            let at = self.long.binary_search_by(|(m, _)| (**m).cmp(s)).ok()?;
+            let at = self
+                .long
+                .binary_search_by(|(m, _)| m.as_bytes().cmp(s))
+                .ok()?;
             return self.long.get(at).map(|(_, v)| *v);
         }
-        let key = short_key(s.as_bytes());
+        let key = short_key(s);
         let len = s.len() as u8 + 1;
         let mask = self.short.len() - 1;
         let mut at = home(key, s.len(), self.multiplier, self.shift);
@@ -194,11 +204,11 @@ impl Prefix {
         &self.text
     }
 
-    /// Whether `s` starts with the prefix.
+    /// Whether the string whose bytes are `s` starts with the prefix.
     #[inline(always)]
-    pub(crate) fn starts(&self, s: &str) -> bool {
+    pub(crate) fn starts_bytes(&self, s: &[u8]) -> bool {
         let n = self.text.len();
-        match s.as_bytes().get(..n) {
+        match s.get(..n) {
             Some(head) if n <= SHORT => short_key(head) == self.key,
             Some(head) => head == self.text.as_bytes(),
             None => false,
@@ -269,14 +279,15 @@ mod tests {
                 let expected = members.iter().enumerate().filter(|(_, m)| *m == p).fold(0u64, |bits, (i, _)| bits | 1 << i);
                 prop_assert_eq!(map.get(p).unwrap_or(0), expected, "{:?}", p);
                 prop_assert_eq!(map.contains(p), expected != 0);
+                prop_assert_eq!(map.get_bytes(p.as_bytes()).unwrap_or(0), expected, "{:?}", p);
             }
         }
 
         #[test]
         fn prefixes_agree_with_starts_with(prefix in word(), s in word()) {
-            prop_assert_eq!(Prefix::new(&prefix).starts(&s), s.starts_with(&prefix));
+            prop_assert_eq!(Prefix::new(&prefix).starts_bytes(s.as_bytes()), s.starts_with(&prefix));
             let extended = format!("{prefix}{s}");
-            prop_assert!(Prefix::new(&prefix).starts(&extended));
+            prop_assert!(Prefix::new(&prefix).starts_bytes(extended.as_bytes()));
         }
     }
 }
