@@ -5,6 +5,7 @@
 //! compiled by [`compile`] into a [`ir::Program`], loaded into a [`Matcher`], and evaluated
 //! over the records of a [`Dataset`].
 
+mod affixes;
 mod baseline_index;
 mod bindings_memo;
 pub mod bundle;

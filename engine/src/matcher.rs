@@ -83,7 +83,8 @@ pub(crate) fn exhausted() -> bool {
 /// A compiled regex: one pattern, or a set tested at once.
 #[derive(Debug)]
 pub(crate) enum CompiledRegex {
-    One(regex::Regex),
+    /// One pattern, with the literal starts and ends every match has (none for a search).
+    One(regex::Regex, crate::affixes::Affixes),
     Set(regex::RegexSet),
     /// Literal alternatives (see [`palisade_lang::literal`]): no regex engine needed.
     Literal(LiteralPattern),
@@ -92,7 +93,7 @@ pub(crate) enum CompiledRegex {
 impl CompiledRegex {
     pub(crate) fn is_match(&self, s: &str) -> bool {
         match self {
-            CompiledRegex::One(r) => r.is_match(s),
+            CompiledRegex::One(r, affixes) => affixes.admit(s) && r.is_match(s),
             CompiledRegex::Set(r) => r.is_match(s),
             CompiledRegex::Literal(l) => l.is_match(s),
         }
@@ -608,10 +609,16 @@ pub(crate) fn compile_regex(spec: &RegexSpec) -> Result<CompiledRegex, String> {
         .collect::<Result<_, _>>()?;
     let limit = palisade_lang::hir::REGEX_SIZE_LIMIT;
     if let [one] = sources.as_slice() {
+        // A search may match anywhere: only whole-string patterns have fixed ends.
+        let affixes = if spec.search {
+            crate::affixes::Affixes::default()
+        } else {
+            crate::affixes::Affixes::of(one)
+        };
         regex::RegexBuilder::new(one)
             .size_limit(limit)
             .build()
-            .map(CompiledRegex::One)
+            .map(|r| CompiledRegex::One(r, affixes))
             .map_err(|e| e.to_string())
     } else {
         regex::RegexSetBuilder::new(&sources)
