@@ -10,9 +10,8 @@
 //! them. A set that is infinite, holds the empty string, or is too large to compare
 //! quickly gives no check.
 
-use regex_syntax::hir::literal::{ExtractKind, Extractor};
-
 /// Most literals compared on one side; larger sets cost more than they save.
+#[cfg(feature = "regex-affixes")]
 const MAX_LITERALS: usize = 16;
 
 /// The starts and ends every match has (each `None` when there is no useful set).
@@ -32,6 +31,7 @@ struct Side {
 }
 
 impl Side {
+    #[cfg(feature = "regex-affixes")]
     fn new(literals: Vec<&[u8]>, edge: fn(&[u8]) -> Option<&u8>) -> Side {
         let mut edges = [0u64; 4];
         for &b in literals.iter().filter_map(|l| edge(l)) {
@@ -52,9 +52,17 @@ impl Side {
 }
 
 impl Affixes {
+    /// No affixes: built without the `regex-affixes` feature, every value runs the regex.
+    #[cfg(not(feature = "regex-affixes"))]
+    pub(crate) fn of(_source: &str) -> Affixes {
+        Affixes::default()
+    }
+
     /// The affixes of the regex `source` (in the regex crate's syntax, matched against the
     /// whole value); none when it does not parse.
+    #[cfg(feature = "regex-affixes")]
     pub(crate) fn of(source: &str) -> Affixes {
+        use regex_syntax::hir::literal::{ExtractKind, Extractor};
         let Ok(hir) = regex_syntax::Parser::new().parse(source) else {
             return Affixes::default();
         };
@@ -110,6 +118,7 @@ impl Affixes {
 }
 
 #[cfg(test)]
+#[cfg(feature = "regex-affixes")]
 mod tests {
     use super::*;
     use proptest::prelude::*;

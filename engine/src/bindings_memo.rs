@@ -39,7 +39,7 @@ impl Found {
     }
 }
 
-/// Per thread, the [`Found`] combinations by (image index, node); see the module doc.
+/// Per thread, the [`Found`] combinations by image and node; see the module doc.
 #[derive(Debug, Default)]
 pub(crate) struct BindingsMemo {
     per_thread: thread_local::ThreadLocal<RefCell<Table>>,
@@ -47,16 +47,43 @@ pub(crate) struct BindingsMemo {
     clears: AtomicU64,
 }
 
+/// Most entries (images times nodes) one thread keeps; the others are walked every time.
+const MAX_ENTRIES_PER_THREAD: usize = 1 << 18;
+
 /// One thread's entries and what they were found under.
 #[derive(Debug, Default)]
 struct Table {
     /// (clears, dataset generation, clock) of the entries.
     stamp: (u64, u64, i64),
-    /// `None`: the body's combinations could not be kept (too many, or an object without
-    /// a place); the enumeration walks the image.
-    entries: rustc_hash::FxHashMap<(usize, u32), Option<Arc<Found>>>,
+    /// By `image * width + ordinal` (see [`Place`]): `None` when not looked for yet;
+    /// `Some(None)` when the body's combinations could not be kept (too many, or an
+    /// object without a place), and the enumeration walks the image.
+    entries: Vec<Option<Option<Arc<Found>>>>,
     /// Words held by `entries`.
     words: usize,
+}
+
+/// Where one node's entry for one image sits: the image's place in the dataset, and the
+/// node's place among the `width` memoised nodes of the program.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Place {
+    /// The image's index in the dataset.
+    pub(crate) image: usize,
+    /// The node's ordinal.
+    pub(crate) ordinal: u32,
+    /// Memoised nodes in the program.
+    pub(crate) width: usize,
+}
+
+impl Place {
+    /// The entry's index, if it fits a thread's table.
+    fn index(self) -> Option<usize> {
+        let index = self
+            .image
+            .checked_mul(self.width)?
+            .checked_add(self.ordinal as usize)?;
+        (index < MAX_ENTRIES_PER_THREAD).then_some(index)
+    }
 }
 
 impl BindingsMemo {
@@ -69,12 +96,11 @@ impl BindingsMemo {
         (self.clears.load(Ordering::Relaxed), generation, now)
     }
 
-    /// The entry of node `node` for image `image`: `None` when there is none yet,
-    /// `Some(None)` when the combinations could not be kept.
+    /// The entry at `place`: `None` when there is none yet, `Some(None)` when the
+    /// combinations could not be kept.
     pub(crate) fn get(
         &self,
-        image: usize,
-        node: u32,
+        place: Place,
         generation: u64,
         now: i64,
     ) -> Option<Option<Arc<Found>>> {
@@ -82,19 +108,14 @@ impl BindingsMemo {
         if table.stamp != self.stamp(generation, now) {
             return None;
         }
-        table.entries.get(&(image, node)).cloned()
+        table.entries.get(place.index()?)?.clone()
     }
 
-    /// Keeps `found` as the entry of node `node` for image `image`, unless the thread
-    /// holds its most already.
-    pub(crate) fn set(
-        &self,
-        image: usize,
-        node: u32,
-        generation: u64,
-        now: i64,
-        found: Option<Arc<Found>>,
-    ) {
+    /// Keeps `found` as the entry at `place`, unless it does not fit the thread's table.
+    pub(crate) fn set(&self, place: Place, generation: u64, now: i64, found: Option<Arc<Found>>) {
+        let Some(index) = place.index() else {
+            return;
+        };
         let stamp = self.stamp(generation, now);
         let mut table = self.per_thread.get_or_default().borrow_mut();
         if table.stamp != stamp {
@@ -107,7 +128,10 @@ impl BindingsMemo {
             return;
         }
         table.words += words;
-        table.entries.insert((image, node), found);
+        if index >= table.entries.len() {
+            table.entries.resize(index + 1, None);
+        }
+        table.entries[index] = Some(found);
     }
 }
 
@@ -123,6 +147,14 @@ mod tests {
         }))
     }
 
+    fn at(image: usize, ordinal: u32) -> Place {
+        Place {
+            image,
+            ordinal,
+            width: 16,
+        }
+    }
+
     fn third_word(entry: Option<Option<Arc<Found>>>) -> Option<u32> {
         entry.flatten().map(|f| f.words[2])
     }
@@ -130,21 +162,21 @@ mod tests {
     #[test]
     fn entries_hold_for_their_generation_clock_and_clear_only() {
         let memo = BindingsMemo::default();
-        assert!(memo.get(0, 7, 1, 100).is_none());
-        memo.set(0, 7, 1, 100, found(5));
-        memo.set(1, 7, 1, 100, None);
-        assert_eq!(third_word(memo.get(0, 7, 1, 100)), Some(5));
-        assert!(matches!(memo.get(1, 7, 1, 100), Some(None)));
-        assert!(memo.get(0, 8, 1, 100).is_none());
+        assert!(memo.get(at(0, 7), 1, 100).is_none());
+        memo.set(at(0, 7), 1, 100, found(5));
+        memo.set(at(1, 7), 1, 100, None);
+        assert_eq!(third_word(memo.get(at(0, 7), 1, 100)), Some(5));
+        assert!(matches!(memo.get(at(1, 7), 1, 100), Some(None)));
+        assert!(memo.get(at(0, 8), 1, 100).is_none());
         // Another dataset generation, another clock: stale.
-        assert!(memo.get(0, 7, 2, 100).is_none());
-        assert!(memo.get(0, 7, 1, 101).is_none());
+        assert!(memo.get(at(0, 7), 2, 100).is_none());
+        assert!(memo.get(at(0, 7), 1, 101).is_none());
         memo.clear();
-        assert!(memo.get(0, 7, 1, 100).is_none());
+        assert!(memo.get(at(0, 7), 1, 100).is_none());
         // A new stamp drops the old entries.
-        memo.set(2, 7, 1, 100, found(6));
-        assert!(memo.get(0, 7, 1, 100).is_none());
-        assert_eq!(third_word(memo.get(2, 7, 1, 100)), Some(6));
+        memo.set(at(2, 7), 1, 100, found(6));
+        assert!(memo.get(at(0, 7), 1, 100).is_none());
+        assert_eq!(third_word(memo.get(at(2, 7), 1, 100)), Some(6));
     }
 
     #[test]
@@ -157,19 +189,19 @@ mod tests {
                 trailing: 0,
             }))
         };
-        memo.set(0, 1, 1, 0, big(MAX_WORDS_PER_THREAD - 10));
-        memo.set(1, 1, 1, 0, big(100));
-        assert!(memo.get(0, 1, 1, 0).is_some());
-        assert!(memo.get(1, 1, 1, 0).is_none());
+        memo.set(at(0, 1), 1, 0, big(MAX_WORDS_PER_THREAD - 10));
+        memo.set(at(1, 1), 1, 0, big(100));
+        assert!(memo.get(at(0, 1), 1, 0).is_some());
+        assert!(memo.get(at(1, 1), 1, 0).is_none());
     }
 
     #[test]
     fn threads_keep_their_own_entries() {
         let memo = BindingsMemo::default();
-        memo.set(0, 1, 1, 0, found(9));
+        memo.set(at(0, 1), 1, 0, found(9));
         std::thread::scope(|s| {
-            s.spawn(|| assert!(memo.get(0, 1, 1, 0).is_none()));
+            s.spawn(|| assert!(memo.get(at(0, 1), 1, 0).is_none()));
         });
-        assert_eq!(third_word(memo.get(0, 1, 1, 0)), Some(9));
+        assert_eq!(third_word(memo.get(at(0, 1), 1, 0)), Some(9));
     }
 }

@@ -35,6 +35,11 @@ pub(crate) struct Closures {
     pub(crate) sets: Vec<Arc<StrSet>>,
     /// By node id: its result is kept per image in the matcher's memo (a cheap test).
     pub(crate) memoised: Vec<bool>,
+    /// By node id: the place of a memoised node in an image's row (see
+    /// [`image_memo_ordinals`]); `memo_width` places a row.
+    pub(crate) memo_ordinals: Vec<Option<u32>>,
+    /// Memoised nodes in all.
+    pub(crate) memo_width: usize,
     /// By node id: it binds no object (no `any` within it), so it holds under the
     /// bindings it is given or not at all.
     pub(crate) binds_nothing: Vec<bool>,
@@ -122,6 +127,8 @@ pub(crate) fn build(
         .map(|c| c.unwrap_or_else(|| unknown.clone()))
         .collect();
     let memoised = b.memo_ordinals.iter().map(Option::is_some).collect();
+    let memo_ordinals = b.memo_ordinals.clone();
+    let memo_width = b.memo_width;
     let binds_nothing = (0..program.nodes.len())
         .map(|id| !binds(program, id as NodeId))
         .collect();
@@ -142,6 +149,8 @@ pub(crate) fn build(
         globs: b.globs,
         sets: b.sets,
         memoised,
+        memo_ordinals,
+        memo_width,
         binds_nothing,
         needs_vulns: needs,
     }

@@ -455,9 +455,18 @@ impl Matcher {
         let Obj::Image(record) = image else {
             return None;
         };
-        let index = ctx.dataset.image_index(record)?;
+        let place = crate::bindings_memo::Place {
+            image: ctx.dataset.image_index(record)?,
+            ordinal: self
+                .closures
+                .memo_ordinals
+                .get(id as usize)
+                .copied()
+                .flatten()?,
+            width: self.closures.memo_width,
+        };
         let generation = ctx.dataset.generation;
-        if let Some(kept) = self.bindings.get(index, id, generation, ctx.now) {
+        if let Some(kept) = self.bindings.get(place, generation, ctx.now) {
             return kept;
         }
         let found = self.walk_image(rule, body, slots, bound, ctx).map(Arc::new);
@@ -465,8 +474,7 @@ impl Matcher {
         if crate::matcher::exhausted() {
             return None;
         }
-        self.bindings
-            .set(index, id, generation, ctx.now, found.clone());
+        self.bindings.set(place, generation, ctx.now, found.clone());
         found
     }
 
