@@ -33,10 +33,9 @@ pub(crate) struct Closures {
     pub(crate) globs: Vec<Arc<globset::GlobMatcher>>,
     /// The program's string sets.
     pub(crate) sets: Vec<Arc<StrSet>>,
-    /// By node id: its result is kept per image in the matcher's memo (a cheap test).
-    pub(crate) memoised: Vec<bool>,
-    /// By node id: the place of a memoised node in an image's row (see
-    /// [`image_memo_ordinals`]); `memo_width` places a row.
+    /// By node id: for a node whose result is kept per image in the matcher's memo (a
+    /// cheap test), its place in an image's row (see [`image_memo_ordinals`]);
+    /// `memo_width` places a row.
     pub(crate) memo_ordinals: Vec<Option<u32>>,
     /// Memoised nodes in all.
     pub(crate) memo_width: usize,
@@ -126,7 +125,6 @@ pub(crate) fn build(
         .into_iter()
         .map(|c| c.unwrap_or_else(|| unknown.clone()))
         .collect();
-    let memoised = b.memo_ordinals.iter().map(Option::is_some).collect();
     let memo_ordinals = b.memo_ordinals.clone();
     let memo_width = b.memo_width;
     let binds_nothing = (0..program.nodes.len())
@@ -148,7 +146,6 @@ pub(crate) fn build(
         regexes: b.regexes,
         globs: b.globs,
         sets: b.sets,
-        memoised,
         memo_ordinals,
         memo_width,
         binds_nothing,

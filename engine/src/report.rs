@@ -383,7 +383,9 @@ impl Matcher {
         // `any` and `or` yield only what their parts yield, each part tested on its own:
         // testing the whole first would evaluate it twice, unless the result is memoised.
         let test_whole = match node {
-            Node::Any { .. } => self.closures.memoised.get(id as usize) == Some(&true),
+            Node::Any { .. } => {
+                matches!(self.closures.memo_ordinals.get(id as usize), Some(Some(_)))
+            }
             Node::Or { .. } => false,
             _ => true,
         };
@@ -404,7 +406,8 @@ impl Matcher {
                 };
                 // `any` over a container's image whose body reads only the image: what the
                 // body yields under an image is found once and replayed.
-                let per_image = self.closures.memoised.get(id as usize) == Some(&true);
+                let per_image =
+                    matches!(self.closures.memo_ordinals.get(id as usize), Some(Some(_)));
                 let bound = bound | (1 << slot);
                 for child in children {
                     slots[slot as usize] = child;

@@ -508,7 +508,7 @@ pub(crate) fn offset_in<T>(list: &[T], item: &T) -> Option<usize> {
 
 /// The place of `child` among the objects `link` reaches from `parent` (in the underlying
 /// list, counting the ones [`children`] leaves out), for the links below an image:
-/// layers, components, vulnerabilities, list elements and map entries. `None` for other
+/// layers, components, vulnerabilities and list elements. `None` for other
 /// links, or when `child` is not one of them. [`child_at`] turns it back into `child`.
 pub(crate) fn position_of<'r>(
     parent: Obj<'r>,
@@ -528,10 +528,8 @@ pub(crate) fn position_of<'r>(
             Val::List(items) => offset_in(items, e),
             _ => None,
         },
-        (_, Link::Entries(f), Obj::Entry(k, _)) => match field(parent, f, ctx) {
-            Val::Map(map) => map.keys().position(|key| std::ptr::eq(key, k)),
-            _ => None,
-        },
+        // A map entry's place takes a walk of the map to find and to follow: entries are
+        // not kept, and their images are walked each time.
         _ => None,
     };
     at.and_then(|at| u32::try_from(at).ok())
@@ -550,10 +548,6 @@ pub(crate) fn child_at<'r>(parent: Obj<'r>, link: Link, at: u32, ctx: &Ctx<'r>) 
         }
         (_, Link::Elements(f)) => match field(parent, f, ctx) {
             Val::List(items) => Obj::Element(items.get(at)?),
-            _ => return None,
-        },
-        (_, Link::Entries(f)) => match field(parent, f, ctx) {
-            Val::Map(map) => map.iter().nth(at).map(|(k, v)| Obj::Entry(k, v))?,
             _ => return None,
         },
         _ => return None,

@@ -297,6 +297,29 @@ fn messages_found_once_per_image_equal_a_walk_per_container_up_to_the_budget() {
 }
 
 #[test]
+fn an_image_with_a_huge_map_is_walked_per_container_and_answers_the_same() {
+    // Map entries are not kept per image (finding an entry's place walks the map): 20,000
+    // labels, most matching, under several containers stay bounded by the message budget.
+    let m = matcher(&policy(
+        "labels",
+        "deploy",
+        "image.labels contains \"x\" or any l in image.labels: l.key ~ /k.*/",
+        "",
+    ));
+    let labels: Vec<String> = (0..20_000).map(|i| format!(r#""k{i}":"v""#)).collect();
+    let records = format!(
+        r#"[{{"kind":"image","id":"sha256:big","labels":{{{}}}}},
+          {{"kind":"deployment","id":"d","name":"d","containers":[
+            {{"name":"a","image":{{"id":"sha256:big"}}}},{{"name":"b","image":{{"id":"sha256:big"}}}}]}}]"#,
+        labels.join(",")
+    );
+    let kept = run_over(&m, &records, true);
+    assert_eq!(kept, run_over(&m, &records, false));
+    assert_eq!(kept.len(), 1);
+    assert_eq!(kept[0].2.len(), 1000);
+}
+
+#[test]
 fn process_joins_its_container_and_locked_baselines() {
     let m = matcher(
         &(policy("outside", "runtime", "process.outside_baseline", "")
