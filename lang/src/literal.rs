@@ -13,6 +13,19 @@ struct Alternative {
     any_suffix: bool,
 }
 
+/// What a byte of a value means to the one-pass search for `.*literal.*` alternatives.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum ByteClass {
+    /// Nothing: the search goes on.
+    Other,
+    /// The first byte (in either case) of some literal.
+    First,
+    /// A newline, which `.*` does not cover: no such alternative matches.
+    Newline,
+    /// Part of a non-ASCII character, which may fold to an ASCII letter.
+    NonAscii,
+}
+
 /// A pattern made of literal alternatives.
 #[derive(Clone, Debug, PartialEq)]
 pub struct LiteralPattern {
@@ -20,8 +33,13 @@ pub struct LiteralPattern {
     anchored: Vec<Alternative>,
     /// The literals of `.*literal.*` alternatives, found in one pass over the value.
     anywhere: Vec<String>,
-    /// The first bytes (both cases) of `anywhere`: bit `b % 64` of word `b / 64`.
-    anywhere_firsts: [u64; 4],
+    /// What each byte of a value means to the search for `anywhere`.
+    anywhere_bytes: Box<[ByteClass; 256]>,
+    /// When every alternative is a whole literal (no `.*`): bit `min(n, 63)` for each
+    /// literal length `n` (the lengths an ASCII value must have to match), and the most
+    /// bytes any matching value has (a character that folds to an ASCII letter takes up
+    /// to three: the Kelvin sign).
+    exact_lengths: Option<(u64, usize)>,
     /// The length of the shortest of `anywhere`.
     anywhere_min_len: usize,
 }
@@ -105,18 +123,30 @@ impl LiteralPattern {
         let (anywhere, anchored): (Vec<Alternative>, Vec<Alternative>) = alternatives
             .into_iter()
             .partition(|a| a.any_prefix && a.any_suffix);
-        let mut anywhere_firsts = [0u64; 4];
+        let mut anywhere_bytes = Box::new([ByteClass::Other; 256]);
+        anywhere_bytes[usize::from(b'\n')] = ByteClass::Newline;
+        anywhere_bytes[0x80..].fill(ByteClass::NonAscii);
         // (An empty literal is found everywhere: `found_anywhere` checks for one first.)
+        // Literals are printable ASCII, so no first byte is a newline or non-ASCII.
         for b in anywhere.iter().filter_map(|a| a.literal.as_bytes().first()) {
             for b in [*b, b.to_ascii_uppercase()] {
-                anywhere_firsts[usize::from(b / 64)] |= 1 << (b % 64);
+                anywhere_bytes[usize::from(b)] = ByteClass::First;
             }
         }
+        let exact_lengths =
+            (anywhere.is_empty() && anchored.iter().all(|a| !a.starred())).then(|| {
+                let mask = anchored
+                    .iter()
+                    .fold(0u64, |mask, a| mask | 1 << a.literal.len().min(63));
+                let longest = anchored.iter().map(|a| a.literal.len()).max().unwrap_or(0);
+                (mask, longest.saturating_mul(3))
+            });
         LiteralPattern {
+            exact_lengths,
             anchored,
             anywhere_min_len: anywhere.iter().map(|a| a.literal.len()).min().unwrap_or(0),
             anywhere: anywhere.into_iter().map(|a| a.literal).collect(),
-            anywhere_firsts,
+            anywhere_bytes,
         }
     }
 
@@ -153,15 +183,26 @@ impl LiteralPattern {
 
     /// Whether the whole of `value` matches one alternative.
     pub fn is_match(&self, value: &str) -> bool {
-        (!self.anywhere.is_empty() && self.found_anywhere(value)) || self.anchored_match(value)
+        // Most values of a whole-literal pattern fail on their length alone: ASCII ones,
+        // and any too long for every literal.
+        if let Some((lengths, max_bytes)) = self.exact_lengths
+            && lengths & 1 << value.len().min(63) == 0
+        {
+            return value.len() <= max_bytes
+                && !value.is_ascii()
+                && self.anchored_match(value, false);
+        }
+        (!self.anywhere.is_empty() && self.found_anywhere(value))
+            || (!self.anchored.is_empty() && self.anchored_match(value, value.is_ascii()))
     }
 
-    fn anchored_match(&self, value: &str) -> bool {
+    /// Whether an anchored alternative matches `value` (`ascii`: whether it is ASCII).
+    fn anchored_match(&self, value: &str, ascii: bool) -> bool {
         // What `.*` covers must not hold a newline, and literals hold none: a starred
         // alternative matches only a value without one (looked for once, when needed).
         let mut newline = None;
         let mut has_newline = || *newline.get_or_insert_with(|| value.contains('\n'));
-        if value.is_ascii() {
+        if ascii {
             let bytes = value.as_bytes();
             self.anchored
                 .iter()
@@ -173,31 +214,51 @@ impl LiteralPattern {
         }
     }
 
-    /// Whether one of the `.*literal.*` alternatives matches: a literal occurs (found by
-    /// its first byte, then compared) and the value has no newline. Values with non-ASCII
-    /// characters are compared by characters instead.
+    /// Whether one of the `.*literal.*` alternatives matches: a literal occurs and the
+    /// value has no newline. One pass over the bytes finds literals by their first byte
+    /// and stops at a newline; at a non-ASCII byte the value is compared by characters
+    /// instead.
     fn found_anywhere(&self, value: &str) -> bool {
         let bytes = value.as_bytes();
         // Every literal character takes at least one byte of the value.
         let Some(last_start) = bytes.len().checked_sub(self.anywhere_min_len) else {
             return false;
         };
-        let found = if !value.is_ascii() {
-            self.anywhere
-                .iter()
-                .any(|literal| Alternative::contains_unicode(value, literal.as_bytes()))
-        } else {
-            self.anywhere_min_len == 0
-                || bytes[..=last_start].iter().enumerate().any(|(i, &b)| {
-                    self.anywhere_firsts[usize::from(b >> 6)] >> (b & 63) & 1 != 0
+        if self.anywhere_min_len == 0 {
+            return !bytes.contains(&b'\n');
+        }
+        let mut from = 0;
+        // The next byte that is not `Other`, found by a tight loop.
+        while let Some(found) = bytes[from..]
+            .iter()
+            .position(|&b| self.anywhere_bytes[usize::from(b)] != ByteClass::Other)
+        {
+            let i = from + found;
+            let rest = &bytes[i..];
+            match self.anywhere_bytes[usize::from(bytes[i])] {
+                ByteClass::First => {
+                    if i <= last_start
                         && self.anywhere.iter().any(|literal| {
-                            bytes[i..].len() >= literal.len()
-                                && bytes[i..i + literal.len()]
-                                    .eq_ignore_ascii_case(literal.as_bytes())
+                            rest.get(..literal.len())
+                                .is_some_and(|head| head.eq_ignore_ascii_case(literal.as_bytes()))
                         })
-                })
-        };
-        found && !bytes.contains(&b'\n')
+                    {
+                        // The bytes before were searched for newlines already.
+                        return !rest.contains(&b'\n');
+                    }
+                }
+                ByteClass::Newline => return false,
+                ByteClass::NonAscii => {
+                    return !bytes.contains(&b'\n')
+                        && self.anywhere.iter().any(|literal| {
+                            Alternative::contains_unicode(value, literal.as_bytes())
+                        });
+                }
+                ByteClass::Other => {}
+            }
+            from = i + 1;
+        }
+        false
     }
 }
 
@@ -210,11 +271,24 @@ impl Alternative {
     fn is_match_ascii(&self, value: &[u8]) -> bool {
         let literal = self.literal.as_bytes();
         let n = literal.len();
+        // The length, then the byte at the anchored end, then the whole literal: most
+        // values differ in one of the first two, which cost less than a comparison.
+        let lower = |b: Option<&u8>| b.map(u8::to_ascii_lowercase);
+        let first_same = || lower(value.first()) == literal.first().copied();
+        let last_same = || lower(value.last()) == literal.last().copied();
         match (self.any_prefix, self.any_suffix) {
-            (false, false) => value.eq_ignore_ascii_case(literal),
-            (false, true) => value.len() >= n && value[..n].eq_ignore_ascii_case(literal),
+            (false, false) => {
+                value.len() == n && (n == 0 || first_same()) && value.eq_ignore_ascii_case(literal)
+            }
+            (false, true) => {
+                value.len() >= n
+                    && (n == 0 || first_same())
+                    && value[..n].eq_ignore_ascii_case(literal)
+            }
             (true, false) => {
-                value.len() >= n && value[value.len() - n..].eq_ignore_ascii_case(literal)
+                value.len() >= n
+                    && (n == 0 || last_same())
+                    && value[value.len() - n..].eq_ignore_ascii_case(literal)
             }
             // (Kept in `anywhere` by `LiteralPattern::of`; correct here all the same.)
             (true, true) => contains_ignore_ascii_case(value, literal),
@@ -321,6 +395,40 @@ mod tests {
             assert_eq!(lit(not_literal), None, "{not_literal}");
         }
         assert!(lit("").is_some_and(|l| l.is_match("") && !l.is_match("a")));
+    }
+
+    #[test]
+    fn whole_literals_reject_ascii_values_by_length_but_not_folded_characters() {
+        let Some(tools) = LiteralPattern::parse("rpm|microdnf|dnf|yum|kubectl") else {
+            panic!("a literal pattern");
+        };
+        for (value, matches) in [
+            ("yum", true),
+            ("MicroDNF", true),
+            ("yum2", false),
+            ("rpm\n", false),
+            ("", false),
+            // The Kelvin sign and the long s fold to ASCII letters in more bytes than one.
+            ("\u{212A}ubectl", true),
+            ("kubect\u{017F}", false),
+            ("\u{017F}\u{212A}", false),
+        ] {
+            assert_eq!(tools.is_match(value), matches, "{value:?}");
+            assert_eq!(
+                regex_of("rpm|microdnf|dnf|yum|kubectl").is_match(value),
+                matches,
+                "{value:?}"
+            );
+        }
+        let Some(s) = LiteralPattern::parse("ssh|ss") else {
+            panic!("a literal pattern");
+        };
+        assert!(s.is_match("\u{017F}\u{017F}h") && s.is_match("s\u{017F}") && !s.is_match("ssss"));
+        // Two Kelvin signs are six bytes: as long as a value matching `kk` can be.
+        let Some(kk) = LiteralPattern::parse("kk|x") else {
+            panic!("a literal pattern");
+        };
+        assert!(kk.is_match("\u{212A}\u{212A}") && !kk.is_match("\u{212A}\u{212A}\u{212A}"));
     }
 
     #[test]
