@@ -1,10 +1,13 @@
 //! Per-record cost of the wasmtime-hosted plugin against the native engine, in one run:
 //! the full built-in library over the benches' workload (deployments joined with images of
-//! 20-300 components; process events), the same request through `api::check_with` natively
-//! and through `Pool::check` (copy in, parse, evaluate, report, copy out), medians of
-//! interleaved rounds. Run: `cargo run --release -p palisade-host --example bench_host`.
+//! 20-300 components; process events). Three figures per workload, medians of interleaved
+//! rounds: `api::check_with` natively on a request already parsed; `api::Evaluator::check`
+//! natively on the request bytes, which is what the plugin runs (parse the request, evaluate,
+//! report); and `Pool::check` (copy in, the same work inside the plugin, copy out). The ratio
+//! is hosted against the same work natively.
+//! Run: `cargo run --release -p palisade-host --example bench_host`.
 
-use palisade_api::{CheckRequest, CompileRequest, check_with, compile_policies};
+use palisade_api::{CheckRequest, CompileRequest, Evaluator, check_with, compile_policies};
 use palisade_host::{Limits, Plugin, Pool};
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
@@ -24,6 +27,11 @@ fn main() {
         Err(v) => return eprintln!("library: {v}"),
     };
     let bundle = palisade_engine::bundle::write_bundle(compiled.matcher.program());
+    let mut evaluator = Evaluator::default();
+    let loaded = evaluator.load(bundle.as_bytes());
+    if !loaded.starts_with(r#"{"ok":true"#) {
+        return eprintln!("native evaluator: {loaded}");
+    }
     let pool = match Plugin::embedded().and_then(|p| Pool::new(p, bundle, Limits::default())) {
         Ok(p) => p,
         Err(e) => return eprintln!("plugin: {e}"),
@@ -41,8 +49,8 @@ fn main() {
         ),
     ];
     println!(
-        "{:<30} {:>14} {:>14} {:>8}",
-        "workload (full library)", "native/record", "hosted/record", "ratio"
+        "{:<30} {:>14} {:>14} {:>14} {:>8}",
+        "workload (full library)", "parsed/record", "native/record", "hosted/record", "ratio"
     );
     for (label, records, n) in workloads {
         let text = Value::Array(records).to_string();
@@ -54,13 +62,13 @@ fn main() {
         let request = request.to_string();
         let native_out = check_with(&compiled.matcher, &req).unwrap_or_else(|v| v.to_string());
         let hosted_out = pool.check(&request).unwrap_or_else(|e| e.to_string());
-        if native_out != hosted_out {
+        if native_out != hosted_out || evaluator.check(request.as_bytes()) != hosted_out {
             return eprintln!("{label}: the hosted plugin and the native engine disagree");
         }
         let violations = serde_json::from_str::<Value>(&native_out)
             .map(|v| v["summary"]["violations"].clone())
             .unwrap_or_default();
-        let (mut native, mut hosted) = (Vec::new(), Vec::new());
+        let (mut parsed, mut native, mut hosted) = (Vec::new(), Vec::new(), Vec::new());
         for _ in 0..15 {
             let t = Instant::now();
             std::hint::black_box(
@@ -68,15 +76,19 @@ fn main() {
                     .map(|s| s.len())
                     .unwrap_or(0),
             );
+            parsed.push(t.elapsed());
+            let t = Instant::now();
+            std::hint::black_box(evaluator.check(request.as_bytes()).len());
             native.push(t.elapsed());
             let t = Instant::now();
             std::hint::black_box(pool.check(&request).map(|s| s.len()).unwrap_or(0));
             hosted.push(t.elapsed());
         }
-        let (native, hosted) = (median(native), median(hosted));
+        let (parsed, native, hosted) = (median(parsed), median(native), median(hosted));
         println!(
-            "{:<30} {:>11.2} us {:>11.2} us {:>7.2}x   ({n} records, {violations} violations, identical output)",
+            "{:<30} {:>11.2} us {:>11.2} us {:>11.2} us {:>7.2}x   ({n} records, {violations} violations, identical output)",
             label,
+            parsed.as_secs_f64() * 1e6 / n as f64,
             native.as_secs_f64() * 1e6 / n as f64,
             hosted.as_secs_f64() * 1e6 / n as f64,
             hosted.as_secs_f64() / native.as_secs_f64()
