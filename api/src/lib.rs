@@ -10,7 +10,7 @@
 //! `config` for `palisade.toml`), on by default; the npm package's evaluator module is
 //! built without them, and a request that needs one is then an error that says so.
 
-use palisade_engine::input::read_all;
+use palisade_engine::input::read_text;
 use palisade_engine::json_report::{JsonReport, Summary};
 use palisade_engine::matcher::root_of;
 use palisade_engine::record::Record;
@@ -248,9 +248,22 @@ pub fn read_input(input: &SourceText) -> Result<InputRecords, String> {
 
 /// Reads an input of Palisade records (JSON, a JSON array or JSON Lines).
 fn read_records(input: &SourceText) -> Result<InputRecords, String> {
-    read_all(input.text.as_bytes())
+    read_text(&input.text)
         .map(|r| (r.into_iter().map(|r| (r, None)).collect(), BTreeMap::new()))
         .map_err(|e| format!("{}:{e}", input.name))
+}
+
+/// Where a record read for a check is kept: in the dataset (deployments and images, found
+/// by their place there; baselines, which are not evaluated) or here (the other kinds).
+#[allow(
+    clippy::large_enum_variant,
+    reason = "one per record, as large as the records held before; a box would cost an allocation per event"
+)]
+enum Held {
+    Deployment(usize),
+    Image(usize),
+    Baseline,
+    Record(Record),
 }
 
 /// Runs a check with an already compiled set; returns the CLI's JSON report.
@@ -266,7 +279,7 @@ pub fn check_with(matcher: &Matcher, req: &CheckRequest) -> Result<String, Value
     let mut dataset = Dataset::default();
     add_baseline_files(&mut dataset, &req.baselines).map_err(|m| error("baselines", m))?;
     // Every record in input order, with the input it came from and its line there.
-    let mut ordered: Vec<(Record, &str, Option<u32>)> = Vec::new();
+    let mut ordered: Vec<(Held, &str, Option<u32>)> = Vec::new();
     let mut summary = Summary::default();
     for input in &req.inputs {
         let (records, skipped) = read_input(input).map_err(|m| error("input", m))?;
@@ -274,15 +287,19 @@ pub fn check_with(matcher: &Matcher, req: &CheckRequest) -> Result<String, Value
             *summary.skipped.entry(k).or_default() += n;
         }
         for (r, line) in records {
-            match &r {
-                Record::Deployment(_) | Record::Image(_) | Record::Baseline(_) => {
-                    ordered.push((r.clone(), &input.name, line));
-                    dataset
-                        .add(r)
-                        .map_err(|e| error("input", format!("{}: {e}", input.name)))?;
+            let held = match &r {
+                Record::Deployment(_) => Held::Deployment(dataset.deployments.len()),
+                Record::Image(_) => Held::Image(dataset.images.len()),
+                Record::Baseline(_) => Held::Baseline,
+                _ => {
+                    ordered.push((Held::Record(r), &input.name, line));
+                    continue;
                 }
-                _ => ordered.push((r, &input.name, line)),
-            }
+            };
+            dataset
+                .add(r)
+                .map_err(|e| error("input", format!("{}: {e}", input.name)))?;
+            ordered.push((held, &input.name, line));
         }
     }
     dataset.finish();
@@ -300,27 +317,16 @@ pub fn check_with(matcher: &Matcher, req: &CheckRequest) -> Result<String, Value
     let mut out = Vec::new();
     let mut report = JsonReport::default();
     let mut not_fired = Vec::new();
-    let (mut next_deployment, mut next_image) = (0, 0);
-    for (r, file, line) in &ordered {
-        let root = match r {
-            Record::Deployment(_) => {
-                next_deployment += 1;
-                dataset
-                    .deployments
-                    .get(next_deployment - 1)
-                    .map(palisade_engine::value::Obj::Deployment)
-            }
-            Record::Image(_) => {
-                next_image += 1;
-                dataset
-                    .images
-                    .get(next_image - 1)
-                    .map(palisade_engine::value::Obj::Image)
-            }
-            Record::Process(p) => Some(palisade_engine::value::Obj::Process(p)),
-            Record::KubeEvent(e) => Some(palisade_engine::value::Obj::Event(e)),
-            Record::NetworkFlow(f) => Some(palisade_engine::value::Obj::Flow(f)),
-            Record::Baseline(_) => None,
+    for (held, file, line) in &ordered {
+        use palisade_engine::value::Obj;
+        let root = match held {
+            Held::Deployment(i) => dataset.deployments.get(*i).map(Obj::Deployment),
+            Held::Image(i) => dataset.images.get(*i).map(Obj::Image),
+            Held::Baseline => None,
+            Held::Record(Record::Process(p)) => Some(Obj::Process(p)),
+            Held::Record(Record::KubeEvent(e)) => Some(Obj::Event(e)),
+            Held::Record(Record::NetworkFlow(f)) => Some(Obj::Flow(f)),
+            Held::Record(_) => None,
         };
         let Some(root) = root else { continue };
         let Some(kind) = root_of(root) else { continue };

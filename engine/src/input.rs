@@ -153,10 +153,7 @@ pub fn read_items<R: BufRead, T: serde::de::DeserializeOwned>(
     match first {
         b'[' => {
             let mut de = serde_json::Deserializer::from_reader(reader);
-            let visitor = SeqVisitor {
-                each: &mut |r| handle(r, &mut count),
-            };
-            let outcome = serde::Deserializer::deserialize_seq(&mut de, visitor);
+            let outcome = read_array(&mut de, &mut |r| handle(r, &mut count));
             if let Some(e) = callback_error {
                 return Err(InputError {
                     line: 0,
@@ -165,7 +162,6 @@ pub fn read_items<R: BufRead, T: serde::de::DeserializeOwned>(
                 });
             }
             outcome.map_err(|e| from_json(e, count + 1))?;
-            de.end().map_err(|e| from_json(e, count + 1))?;
         }
         b'{' => {
             let outcome = read_object_stream(reader, |r| handle(r, &mut count));
@@ -369,13 +365,59 @@ pub fn read_raw_items<R: BufRead>(
     }
 }
 
-/// Reads records from a byte slice (convenience for hosts and tests).
-pub fn read_all(bytes: &[u8]) -> Result<Vec<Record>, InputError> {
+/// Every record of `bytes` through [`read_records`].
+fn read_through_reader(bytes: &[u8]) -> Result<Vec<Record>, InputError> {
     let mut out = Vec::new();
     read_records(bytes, |r| {
         out.push(r);
         Ok(())
     })?;
+    Ok(out)
+}
+
+/// The elements of a JSON array, each passed to `each` as it is read (`each` returning
+/// false stops the read), then the end of the input.
+fn read_array<'de, R: serde_json::de::Read<'de>, T: serde::de::DeserializeOwned>(
+    de: &mut serde_json::Deserializer<R>,
+    each: &mut dyn FnMut(T) -> bool,
+) -> serde_json::Result<()> {
+    serde::Deserializer::deserialize_seq(&mut *de, SeqVisitor { each })?;
+    de.end()
+}
+
+/// Reads records from a byte slice (convenience for hosts and tests): the records, or the
+/// error, that [`read_records`] gives for the same bytes (valid UTF-8 is read as
+/// [`read_text`] reads it).
+pub fn read_all(bytes: &[u8]) -> Result<Vec<Record>, InputError> {
+    match std::str::from_utf8(bytes) {
+        Ok(text) => read_text(text),
+        Err(_) => read_through_reader(bytes),
+    }
+}
+
+/// [`read_all`] for text: a JSON array no larger than [`MAX_RECORD_BYTES`] (so no record in
+/// it can pass the limit) is read from the text itself (no read call per byte); other
+/// layouts as [`read_records`] reads them. Errors are those of
+/// `read_records` (a value of the wrong type is placed one column earlier, where
+/// `serde_json::from_str` places it: the reader has read a byte past it).
+pub fn read_text(text: &str) -> Result<Vec<Record>, InputError> {
+    let start = text.bytes().position(|b| !b.is_ascii_whitespace());
+    let array = start
+        .filter(|&i| text.as_bytes()[i] == b'[' && text.len() as u64 <= MAX_RECORD_BYTES)
+        .and_then(|i| text.get(i..));
+    let Some(array) = array else {
+        return read_through_reader(text.as_bytes());
+    };
+    let mut out = Vec::new();
+    // As `read_records` reads it: from the `[` on (whitespace before it consumed). As a
+    // slice, which every build already reads record streams with: a reader of `&str`
+    // would be one more copy of every record type's reader (100 KB of WASM).
+    let mut de = serde_json::Deserializer::from_slice(array.as_bytes());
+    read_array(&mut de, &mut |r| {
+        out.push(r);
+        true
+    })
+    .map_err(|e| from_json(e, out.len() + 1))?;
     Ok(out)
 }
 
@@ -487,6 +529,72 @@ mod tests {
             let got = read_records(cut.as_bytes(), |_| Ok(())).expect_err("cut");
             assert!(got.message.starts_with("truncated input"), "{got}");
         }
+    }
+
+    /// `read_all` gives what `read_records` gives for the same bytes, records or error,
+    /// whether it reads the slice as text (arrays of valid UTF-8) or through the reader:
+    /// every cut of an array, bad values, bytes after it, whitespace before it (a form feed
+    /// too), invalid UTF-8 and the other layouts.
+    #[test]
+    fn read_all_reads_as_read_records_does() {
+        let through_reader = |bytes: &[u8]| {
+            let mut out = Vec::new();
+            read_records(bytes, |r| {
+                out.push(format!("{r:?}"));
+                Ok(())
+            })
+            .map(|_| out)
+        };
+        // The same records, or the same error at the same place, except that the reader has
+        // read one byte past a value of the wrong type when it finds it (the text reader's
+        // column is that of `serde_json::from_str`).
+        let same = |bytes: &[u8]| {
+            let shown = String::from_utf8_lossy(bytes);
+            let fast = read_all(bytes).map(|v| v.iter().map(|r| format!("{r:?}")).collect());
+            match (&fast, through_reader(bytes)) {
+                (Err(f), Err(r)) => {
+                    assert_eq!((f.line, &f.message), (r.line, &r.message), "{shown:?}");
+                    assert!(
+                        f.column == r.column
+                            || (f.column + 1 == r.column && f.message.contains("invalid type")),
+                        "{shown:?}: {f} against {r}"
+                    );
+                }
+                (fast, reader) => assert_eq!(fast, &reader, "{shown:?}"),
+            }
+            fast.is_ok()
+        };
+        let array = concat!(
+            "[{\"kind\":\"process\",\"id\":\"p1\",\"name\":\"caf\u{e9} \\u00e9\",\"args\":\"a\\nb\"},\n",
+            " {\"id\":\"i\",\"kind\":\"image\",\"name\":{\"registry\":\"r\",\"remote\":\"x\",\"tag\":\"1\"}},\n",
+            " {\"kind\":\"deployment\",\"id\":\"d\",\"name\":\"d\",\"namespace\":\"n\",\"containers\":[]}]"
+        );
+        assert!(same(array.as_bytes()));
+        let mut whole = 0;
+        for cut in (0..=array.len()).filter(|&i| array.is_char_boundary(i)) {
+            whole += usize::from(same(&array.as_bytes()[..cut]));
+        }
+        assert_eq!(whole, 1, "only the whole array reads");
+        for text in [
+            format!(" \n\t{array}"),
+            format!("\u{c}{array}"),
+            format!("{array} \n"),
+            format!("{array} x"),
+            format!("{array}[]"),
+            array.replace("\"p1\"", "7"),
+            array.replace("process", "bogus"),
+            "[]".to_string(),
+            "[ ]\n".to_string(),
+            "[1]".to_string(),
+            "{\"kind\":\"image\",\"id\":\"a\"}".to_string(),
+            "{\"kind\":\"image\",\"id\":\"a\"}\n[]".to_string(),
+        ] {
+            same(text.as_bytes());
+        }
+        let mut invalid = array.as_bytes().to_vec();
+        invalid[array.find("caf").expect("in the array") + 3] = 0xe9;
+        assert!(!same(&invalid), "invalid UTF-8 is an error");
+        assert!(same(b"[]"));
     }
 
     fn kinds(text: &str) -> Result<Vec<&'static str>, InputError> {
