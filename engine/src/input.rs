@@ -103,6 +103,9 @@ pub fn read_items<R: BufRead, T: serde::de::DeserializeOwned>(
     mut reader: R,
     mut each: impl FnMut(T) -> Result<(), String>,
 ) -> Result<usize, InputError> {
+    // The whitespace before the first value is dropped here: errors after it are moved
+    // past it.
+    let mut start = Place::default();
     let first = loop {
         let buf = reader.fill_buf().map_err(|e| InputError {
             line: 0,
@@ -119,11 +122,13 @@ pub fn read_items<R: BufRead, T: serde::de::DeserializeOwned>(
         match buf.iter().position(|b| !b.is_ascii_whitespace()) {
             Some(i) => {
                 let b = buf[i];
+                start.pass(&buf[..i]);
                 reader.consume(i);
                 break b;
             }
             None => {
                 let n = buf.len();
+                start.pass(buf);
                 reader.consume(n);
             }
         }
@@ -161,10 +166,10 @@ pub fn read_items<R: BufRead, T: serde::de::DeserializeOwned>(
                     message: e,
                 });
             }
-            outcome.map_err(|e| from_json(e, count + 1))?;
+            outcome.map_err(|e| start.shift(from_json(e, count + 1)))?;
         }
         b'{' => {
-            let outcome = read_object_stream(reader, |r| handle(r, &mut count));
+            let outcome = read_object_stream(reader, start, |r| handle(r, &mut count));
             if let Some(e) = callback_error {
                 return Err(InputError {
                     line: 0,
@@ -191,24 +196,56 @@ pub fn read_items<R: BufRead, T: serde::de::DeserializeOwned>(
 /// Bytes read at a time by [`read_object_stream`].
 const BLOCK_BYTES: usize = 1 << 20;
 
+/// Where a part of the input starts in the whole: the lines before it, and the bytes of its
+/// first line that came before it. serde_json places errors in the part it reads; moved by
+/// this, they are placed in the whole input.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+struct Place {
+    lines: usize,
+    column: usize,
+}
+
+impl Place {
+    /// Moves past `bytes`, which were read and dropped.
+    fn pass(&mut self, bytes: &[u8]) {
+        match memchr::memrchr(b'\n', bytes) {
+            Some(last) => {
+                self.lines += memchr::memchr_iter(b'\n', bytes).count();
+                self.column = bytes.len() - last - 1;
+            }
+            None => self.column += bytes.len(),
+        }
+    }
+
+    /// An error placed in the part that starts here, placed in the whole input (an error
+    /// with no place keeps none).
+    fn shift(self, mut error: InputError) -> InputError {
+        if error.line == 1 {
+            error.column += self.column;
+        }
+        if error.line > 0 {
+            error.line += self.lines;
+        }
+        error
+    }
+}
+
 /// A buffer over a reader, refilled a block at a time, that knows where its first byte is
 /// in the whole input (for error positions).
 struct Blocks<R> {
     reader: R,
     buf: Vec<u8>,
-    /// Lines before `buf` starts, and bytes of its first line that came before it.
-    lines_before: usize,
-    column_before: usize,
+    /// Where `buf` starts.
+    before: Place,
     at_end: bool,
 }
 
 impl<R: Read> Blocks<R> {
-    fn new(reader: R) -> Self {
+    fn new(reader: R, before: Place) -> Self {
         Blocks {
             reader,
             buf: Vec::new(),
-            lines_before: 0,
-            column_before: 0,
+            before,
             at_end: false,
         }
     }
@@ -238,19 +275,13 @@ impl<R: Read> Blocks<R> {
 
     /// Drops the first `consumed` bytes; refuses a record that outgrew the limit.
     fn advance(&mut self, consumed: usize, records: usize) -> Result<(), InputError> {
-        let done = self.buf.get(..consumed).unwrap_or_default();
-        match memchr::memrchr(b'\n', done) {
-            Some(last) => {
-                self.lines_before += memchr::memchr_iter(b'\n', done).count();
-                self.column_before = consumed - last - 1;
-            }
-            None => self.column_before += consumed,
-        }
+        self.before
+            .pass(self.buf.get(..consumed).unwrap_or_default());
         self.buf.drain(..consumed);
         if self.buf.len() as u64 > MAX_RECORD_BYTES {
             return Err(InputError {
-                line: self.lines_before + 1,
-                column: self.column_before + 1,
+                line: self.before.lines + 1,
+                column: self.before.column + 1,
                 message: format!(
                     "record {}: a record is larger than {} MiB",
                     records + 1,
@@ -263,14 +294,7 @@ impl<R: Read> Blocks<R> {
 
     /// A parse error at its place in the whole input.
     fn error(&self, e: serde_json::Error, record: usize) -> InputError {
-        let mut error = from_json(e, record);
-        if error.line == 1 {
-            error.column += self.column_before;
-        }
-        if error.line > 0 {
-            error.line += self.lines_before;
-        }
-        error
+        self.before.shift(from_json(e, record))
     }
 }
 
@@ -288,9 +312,10 @@ enum Pass {
 /// positions are those in the whole input. `handle` returns false to stop.
 fn read_object_stream<R: Read, T: serde::de::DeserializeOwned>(
     reader: R,
+    start: Place,
     mut handle: impl FnMut(T) -> bool,
 ) -> Result<(), InputError> {
-    let mut blocks = Blocks::new(reader);
+    let mut blocks = Blocks::new(reader, start);
     let mut records = 0usize;
     loop {
         blocks.fill()?;
@@ -334,7 +359,7 @@ pub fn read_raw_items<R: BufRead>(
     if first != Some(b'{') {
         return read_items(reader, |raw: Box<serde_json::value::RawValue>| each(&raw));
     }
-    let mut blocks = Blocks::new(reader);
+    let mut blocks = Blocks::new(reader, Place::default());
     let mut records = 0usize;
     loop {
         blocks.fill()?;
@@ -405,9 +430,11 @@ pub fn read_text(text: &str) -> Result<Vec<Record>, InputError> {
     let array = start
         .filter(|&i| text.as_bytes()[i] == b'[' && text.len() as u64 <= MAX_RECORD_BYTES)
         .and_then(|i| text.get(i..));
-    let Some(array) = array else {
+    let (Some(i), Some(array)) = (start, array) else {
         return read_through_reader(text.as_bytes());
     };
+    let mut before = Place::default();
+    before.pass(&text.as_bytes()[..i]);
     let mut out = Vec::new();
     // As `read_records` reads it: from the `[` on (whitespace before it consumed). As a
     // slice, which every build already reads record streams with: a reader of `&str`
@@ -417,7 +444,7 @@ pub fn read_text(text: &str) -> Result<Vec<Record>, InputError> {
         out.push(r);
         true
     })
-    .map_err(|e| from_json(e, out.len() + 1))?;
+    .map_err(|e| before.shift(from_json(e, out.len() + 1)))?;
     Ok(out)
 }
 
@@ -595,6 +622,36 @@ mod tests {
         invalid[array.find("caf").expect("in the array") + 3] = 0xe9;
         assert!(!same(&invalid), "invalid UTF-8 is an error");
         assert!(same(b"[]"));
+    }
+
+    /// Blank lines and spaces before the first value do not move errors: an array, a
+    /// stream of objects and JSON Lines, read through a reader and from text, place a
+    /// syntax error where serde_json places it in the whole input.
+    #[test]
+    fn errors_after_leading_whitespace_keep_their_place() {
+        let bodies = [
+            "[{\"kind\":\"process\",\"id\":\"p\"} x]",
+            "{\"kind\":\"process\",\"id\":\"p\"} x",
+            "{\"kind\":\"process\",\"id\":\"p\"}\n{\"kind\":\"process\",\"id\":\"q\",}\n",
+        ];
+        for lead in ["", "  ", "\n\n", " \n \r\n\t  ", "\n\n\n   "] {
+            for body in bodies {
+                let text = format!("{lead}{body}");
+                let whole = serde_json::Deserializer::from_str(&text)
+                    .into_iter::<serde_json::Value>()
+                    .find_map(Result::err)
+                    .expect("serde_json finds it");
+                let expected = (whole.line(), whole.column());
+                let read = read_records(text.as_bytes(), |_| Ok(())).expect_err("bad");
+                assert_eq!((read.line, read.column), expected, "{text:?}: {read}");
+                let all = read_all(text.as_bytes()).expect_err("bad");
+                assert_eq!((all.line, all.column), expected, "{text:?}: {all}");
+                // The place after the whitespace is the place of the part after it.
+                let mut place = Place::default();
+                place.pass(lead.as_bytes());
+                assert_eq!(place.lines, lead.matches('\n').count(), "{lead:?}");
+            }
+        }
     }
 
     fn kinds(text: &str) -> Result<Vec<&'static str>, InputError> {
