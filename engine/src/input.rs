@@ -618,6 +618,14 @@ mod tests {
         ] {
             same(text.as_bytes());
         }
+        // Hostile nesting: an error from serde_json's depth limit, both ways, no overflow.
+        let deep = "[".repeat(100_000);
+        assert!(!same(deep.as_bytes()));
+        let deep_field = format!(
+            "[{{\"kind\":\"process\",\"id\":\"p\",\"x\":{}}}]",
+            "[".repeat(100_000)
+        );
+        assert!(!same(deep_field.as_bytes()));
         let mut invalid = array.as_bytes().to_vec();
         invalid[array.find("caf").expect("in the array") + 3] = 0xe9;
         assert!(!same(&invalid), "invalid UTF-8 is an error");
