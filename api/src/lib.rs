@@ -266,8 +266,37 @@ enum Held {
     Record(Record),
 }
 
+/// One of `of` parts of a check: the records from `index * n / of` up to
+/// `(index + 1) * n / of` of the `n` records read, in input order. Every part reads the
+/// whole input (records join to others anywhere in it); the parts' reports merged by
+/// [`palisade_engine::json_report::merge_parts`] are the report of the whole.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Part {
+    /// Which part, from 0.
+    pub index: usize,
+    /// How many parts the check is split into (at least 1).
+    pub of: usize,
+}
+
+impl Part {
+    /// The whole check as one part.
+    pub const WHOLE: Part = Part { index: 0, of: 1 };
+}
+
 /// Runs a check with an already compiled set; returns the CLI's JSON report.
 pub fn check_with(matcher: &Matcher, req: &CheckRequest) -> Result<String, Value> {
+    check_part_with(matcher, req, Part::WHOLE)
+}
+
+/// Runs one part of a check ([`Part`]): the report of that part's records, whose
+/// summary counts only them (policies and skipped inputs are the whole input's).
+pub fn check_part_with(matcher: &Matcher, req: &CheckRequest, part: Part) -> Result<String, Value> {
+    if part.of == 0 || part.index >= part.of {
+        return Err(error(
+            "request",
+            format!("part {} of {} does not exist", part.index, part.of),
+        ));
+    }
     let now = chrono::DateTime::parse_from_rfc3339(&req.now)
         .map_err(|_| {
             error(
@@ -317,7 +346,12 @@ pub fn check_with(matcher: &Matcher, req: &CheckRequest) -> Result<String, Value
     let mut out = Vec::new();
     let mut report = JsonReport::default();
     let mut not_fired = Vec::new();
-    for (held, file, line) in &ordered {
+    let bound = |k: usize| {
+        // Computed in u128 so that no count of records overflows the product.
+        (ordered.len() as u128 * k as u128 / part.of as u128) as usize
+    };
+    let (start, end) = (bound(part.index), bound(part.index + 1));
+    for (held, file, line) in ordered.get(start..end).unwrap_or_default() {
         use palisade_engine::value::Obj;
         let root = match held {
             Held::Deployment(i) => dataset.deployments.get(*i).map(Obj::Deployment),
@@ -428,6 +462,12 @@ impl Evaluator {
     /// "lifecycle", "explain"}`) against the loaded bundle: the CLI's JSON report or
     /// `{"error"}`.
     pub fn check(&self, request: &[u8]) -> String {
+        self.check_part(request, Part::WHOLE)
+    }
+
+    /// One part of a check ([`Part`]): that part's report (merged with the others' by
+    /// [`palisade_engine::json_report::merge_parts`]) or `{"error"}`.
+    pub fn check_part(&self, request: &[u8], part: Part) -> String {
         let Some(matcher) = &self.matcher else {
             return error("state", "no bundle loaded: load a bundle first").to_string();
         };
@@ -446,7 +486,7 @@ impl Evaluator {
             Ok(r) => r,
             Err(e) => return error("request", format!("invalid request: {e}")).to_string(),
         };
-        match check_with(matcher, &req) {
+        match check_part_with(matcher, &req, part) {
             Ok(report) => report,
             Err(v) => v.to_string(),
         }
@@ -487,6 +527,92 @@ pub fn builtin_json() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A check in any number of parts, merged, is byte for byte the check of the whole:
+    /// over the bundled examples and every corpus file (alone, and all readable ones in
+    /// one request so that records join across files), the whole library, with and without
+    /// explanations and a lifecycle, in 1 to 7 parts (more parts than records too). Errors
+    /// (the corpus's broken files, a part that does not exist) are the whole's error.
+    #[test]
+    #[cfg(all(feature = "library", feature = "readers"))]
+    fn parts_merged_are_the_whole_check() {
+        use palisade_engine::json_report::merge_parts;
+        let compiled = compile_policies(&CompileRequest {
+            builtin: true,
+            ..CompileRequest::default()
+        })
+        .expect("the library compiles");
+        let root = palisade_testdata::repo_root();
+        let mut files: Vec<std::path::PathBuf> = ["clean.json", "deployments.json", "events.jsonl"]
+            .iter()
+            .map(|f| root.join("examples/records").join(f))
+            .collect();
+        if let Some(corpus) = palisade_testdata::shared("corpus", "corpus inputs split into parts")
+        {
+            let mut found: Vec<_> = walkdir::WalkDir::new(corpus)
+                .sort_by_file_name()
+                .into_iter()
+                .filter_map(Result::ok)
+                .filter(|e| e.file_type().is_file() && e.file_name() != "PROVENANCE.md")
+                .map(|e| e.into_path())
+                .collect();
+            files.append(&mut found);
+        }
+        let text = |f: &std::path::Path| SourceText {
+            name: f.display().to_string(),
+            text: std::fs::read_to_string(f).unwrap_or_default(),
+        };
+        let mut requests: Vec<Vec<SourceText>> = files.iter().map(|f| vec![text(f)]).collect();
+        let readable: Vec<SourceText> = files
+            .iter()
+            .map(|f| text(f))
+            .filter(|t| read_input(t).is_ok())
+            .collect();
+        requests.push(readable);
+        let (mut reports, mut errors, mut records) = (0, 0, 0);
+        for inputs in requests {
+            for (explain, lifecycle) in [(false, None), (true, None), (false, Some(Stage::Runtime))]
+            {
+                let req = CheckRequest {
+                    inputs: inputs.clone(),
+                    now: "2030-01-01T00:00:00Z".into(),
+                    explain,
+                    lifecycle,
+                    ..CheckRequest::default()
+                };
+                let answer = |r: Result<String, Value>| r.unwrap_or_else(|v| v.to_string());
+                let whole = answer(check_with(&compiled.matcher, &req));
+                for of in 1..=7 {
+                    let parts: Vec<String> = (0..of)
+                        .map(|index| {
+                            answer(check_part_with(&compiled.matcher, &req, Part { index, of }))
+                        })
+                        .collect();
+                    let merged = merge_parts(&parts).expect("the parts merge");
+                    assert_eq!(merged, whole, "{} in {of} parts", inputs[0].name);
+                }
+                if whole.starts_with("{\"error\"") {
+                    errors += 1;
+                } else {
+                    reports += 1;
+                    let v: Value = serde_json::from_str(&whole).expect("a report");
+                    records = records.max(v["summary"]["records"].as_u64().unwrap_or(0));
+                }
+            }
+        }
+        assert!(
+            reports > 0 && errors > 0 && records > 20,
+            "{reports} reports, {errors} errors, {records} records at most"
+        );
+        let req = CheckRequest {
+            now: "2030-01-01T00:00:00Z".into(),
+            ..CheckRequest::default()
+        };
+        for part in [Part { index: 2, of: 2 }, Part { index: 0, of: 0 }] {
+            let e = check_part_with(&compiled.matcher, &req, part).expect_err("no such part");
+            assert_eq!(e["error"]["kind"], "request", "{part:?}");
+        }
+    }
 
     #[test]
     #[cfg(feature = "readers")]

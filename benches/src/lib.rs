@@ -148,6 +148,34 @@ pub fn workload_records(deployments: usize, seed: u64) -> Vec<Value> {
     records
 }
 
+/// One record as JSON text with its `kind` first, as record writers put it (a `Value`
+/// writes its keys sorted, which would send every record down the readers' slower path for
+/// a `kind` found later).
+pub fn record_text(record: &Value) -> String {
+    let Some(map) = record.as_object() else {
+        return record.to_string();
+    };
+    let mut text = String::from("{");
+    let kind = map.get_key_value("kind").into_iter();
+    let rest = map.iter().filter(|(k, _)| k.as_str() != "kind");
+    for (i, (key, value)) in kind.chain(rest).enumerate() {
+        if i > 0 {
+            text.push(',');
+        }
+        text.push_str(&Value::String(key.clone()).to_string());
+        text.push(':');
+        text.push_str(&value.to_string());
+    }
+    text.push('}');
+    text
+}
+
+/// Records as a JSON array, each with its `kind` first ([`record_text`]).
+pub fn records_text(records: &[Value]) -> String {
+    let items: Vec<String> = records.iter().map(record_text).collect();
+    format!("[{}]", items.join(",\n"))
+}
+
 /// Process events: mostly application processes, some shells and downloaders.
 pub fn processes(n: usize, seed: u64) -> Vec<Process> {
     process_records(n, seed)

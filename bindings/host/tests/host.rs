@@ -1,4 +1,5 @@
-//! The wasmtime-hosted plugin against the native engine: byte-for-byte parity on the
+//! The wasmtime-hosted plugin against the native engine: byte-for-byte parity (in one call
+//! and in parts on several instances at once) on the
 //! examples, the public conformance cases and the corpus (when ../shared is present), and
 //! the fault paths (trap, deadline, memory cap, bad requests) that must fail one call only.
 
@@ -97,6 +98,18 @@ impl Both {
             "{}: hosted plugin and native engine differ",
             label.display()
         );
+        // In parts on several instances at once, merged: the same bytes.
+        for parts in [2, 3] {
+            let merged = self
+                .pool
+                .check_parts(&request.to_string(), parts)
+                .unwrap_or_else(|e| panic!("{} in {parts} parts: {e}", label.display()));
+            assert!(
+                merged == native,
+                "{}: in {parts} parts the hosted plugin differs from the native engine",
+                label.display()
+            );
+        }
         1
     }
 }
@@ -283,6 +296,11 @@ fn the_deadline_interrupts_a_long_call_and_the_next_call_succeeds() {
         .check(&big)
         .err()
         .unwrap_or_else(|| panic!("100,000 deployments in 20 ms"));
+    assert!(matches!(err, HostError::Deadline(_)), "{err}");
+    let err = pool
+        .check_parts(&big, 2)
+        .err()
+        .unwrap_or_else(|| panic!("100,000 deployments in two parts in 20 ms"));
     assert!(matches!(err, HostError::Deadline(_)), "{err}");
     assert_eq!(
         violations(

@@ -43,21 +43,27 @@ impl ClientSlots {
         loop {
             // Registered before looking, so a release between the look and the wait is seen.
             let freed = self.freed.notified();
-            {
-                let mut held = self.held.lock().unwrap_or_else(|p| p.into_inner());
-                let count = held.entry(client).or_insert(0);
-                if *count < self.share {
-                    *count += 1;
-                    return Some(ClientSlot {
-                        slots: self.clone(),
-                        client,
-                    });
-                }
+            if let Some(slot) = self.try_acquire(client) {
+                return Some(slot);
             }
             if tokio::time::timeout_at(deadline, freed).await.is_err() {
                 return None;
             }
         }
+    }
+
+    /// Takes a slot for `client` when it holds less than its share; never waits.
+    pub fn try_acquire(self: &Arc<Self>, client: IpAddr) -> Option<ClientSlot> {
+        let mut held = self.held.lock().unwrap_or_else(|p| p.into_inner());
+        let count = held.entry(client).or_insert(0);
+        if *count >= self.share {
+            return None;
+        }
+        *count += 1;
+        Some(ClientSlot {
+            slots: self.clone(),
+            client,
+        })
     }
 
     /// Slots `client` holds now.
@@ -111,5 +117,22 @@ mod tests {
         drop(first);
         assert!(waiter.await.unwrap());
         assert_eq!(slots.held_by(b), 0, "released slots are forgotten");
+    }
+
+    #[tokio::test]
+    async fn trying_for_a_slot_never_waits_and_keeps_to_the_share() {
+        let slots = ClientSlots::new(2);
+        let a: IpAddr = "10.0.0.1".parse().unwrap();
+        let first = slots.try_acquire(a).unwrap();
+        let second = slots.acquire(a, Duration::from_millis(50)).await.unwrap();
+        assert!(
+            slots.try_acquire(a).is_none(),
+            "a third slot for the same client"
+        );
+        assert_eq!(slots.held_by(a), 2);
+        drop(second);
+        let third = slots.try_acquire(a).unwrap();
+        drop((first, third));
+        assert_eq!(slots.held_by(a), 0);
     }
 }

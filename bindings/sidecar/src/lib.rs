@@ -62,6 +62,11 @@ pub struct Config {
     /// for one of its own to finish. `None`: half of `max_concurrent_checks`, rounded up,
     /// so a client sending slow requests cannot take every slot.
     pub max_checks_per_client: Option<usize>,
+    /// A request larger than 64 KiB is evaluated in up to this many parts at once, one per
+    /// evaluation slot free at that moment (the client's share counts them too): a single
+    /// large `/v1/check` uses every core when the server is otherwise idle, and no more
+    /// than its one slot under load. The answer is the same in any number of parts.
+    pub max_parts_per_check: usize,
     /// Record every admission decision, check request and policy-set change in this
     /// evidence log, signed with this key (see the `palisade-evidence` crate).
     pub evidence: Option<EvidenceFiles>,
@@ -88,6 +93,7 @@ impl Config {
             drain: Duration::ZERO,
             max_concurrent_checks: 2 * std::thread::available_parallelism().map_or(2, usize::from),
             max_checks_per_client: None,
+            max_parts_per_check: std::thread::available_parallelism().map_or(2, usize::from),
             max_connections: 1024,
             evidence: None,
             events: None,

@@ -58,6 +58,7 @@ struct State {
     admission: BTreeMap<&'static str, u64>,
     traps: u64,
     refused_connections: u64,
+    split_checks: BTreeMap<usize, u64>,
     reloads: BTreeMap<&'static str, u64>,
     events: Option<Events>,
 }
@@ -126,6 +127,11 @@ impl Metrics {
         self.with(|s| s.traps += 1)
     }
 
+    /// Counts a check evaluated in `parts` parts at once (more than one).
+    pub fn split_check(&self, parts: usize) {
+        self.with(|s| *s.split_checks.entry(parts).or_default() += 1)
+    }
+
     /// Counts a connection closed at once because `max_connections` were open.
     pub fn refused_connection(&self) {
         self.with(|s| s.refused_connections += 1)
@@ -189,6 +195,10 @@ impl Metrics {
             }
             let _ = writeln!(out, "# HELP palisade_plugin_traps_total Plugin calls that trapped, ran past their deadline or memory cap.\n# TYPE palisade_plugin_traps_total counter\npalisade_plugin_traps_total {}", s.traps);
             let _ = writeln!(out, "# HELP palisade_refused_connections_total Connections closed at once because the connection cap was reached.\n# TYPE palisade_refused_connections_total counter\npalisade_refused_connections_total {}", s.refused_connections);
+            let _ = writeln!(out, "# HELP palisade_split_checks_total Large checks evaluated in several parts at once, by the number of parts.\n# TYPE palisade_split_checks_total counter");
+            for (parts, n) in &s.split_checks {
+                let _ = writeln!(out, "palisade_split_checks_total{{parts=\"{parts}\"}} {n}");
+            }
             let _ = writeln!(out, "# HELP palisade_reloads_total Policy reloads, by outcome.\n# TYPE palisade_reloads_total counter");
             for (outcome, n) in &s.reloads {
                 let _ = writeln!(out, "palisade_reloads_total{{outcome=\"{outcome}\"}} {n}");

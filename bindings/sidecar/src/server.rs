@@ -655,11 +655,30 @@ async fn evaluate(
             .get("x-palisade-fault")
             .is_some_and(|v| v == "trap");
     let request = request.to_string();
+    // A large request takes the slots free at this moment (its client's share too) for
+    // parts evaluated at once; under load there are none and it runs in one.
+    let mut extra_slots = Vec::new();
+    if request.len() > INLINE_CHECK_BYTES {
+        while 1 + extra_slots.len() < state.config.max_parts_per_check {
+            let Some(client_slot) = state.per_client.try_acquire(client) else {
+                break;
+            };
+            let Ok(slot) = state.checks.clone().try_acquire_owned() else {
+                break;
+            };
+            extra_slots.push((slot, client_slot));
+        }
+    }
+    let pieces = 1 + extra_slots.len();
+    if pieces > 1 {
+        state.metrics.split_check(pieces);
+    }
     let forced_delay = cfg!(feature = "fault-injection")
         .then(|| parts.headers.get("x-palisade-fault-delay-ms"))
         .flatten()
         .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
-    let outcome = plugin_check(set, request, (slot, client_slot), forced_delay, forced_trap).await;
+    let slots = (slot, client_slot, extra_slots);
+    let outcome = plugin_check(set, request, slots, pieces, forced_delay, forced_trap).await;
     match outcome {
         Ok(text) => match read_report(state, &text) {
             Some(report) => Ok((text, report)),
@@ -695,12 +714,14 @@ async fn evaluate(
 /// not hold a worker that other connections (probes, metrics) need.
 const INLINE_CHECK_BYTES: usize = 64 * 1024;
 
-/// Runs one check on the plugin with `set`, holding `slots` until it ends (a client that
-/// goes away does not free them while the evaluation still runs).
+/// Runs one check on the plugin with `set`, in `parts` parts at once when it is larger
+/// than [`INLINE_CHECK_BYTES`], holding `slots` until it ends (a client that goes away does
+/// not free them while the evaluation still runs).
 pub(crate) async fn plugin_check<Slots: Send + 'static>(
     set: Arc<LoadedSet>,
     request: String,
     slots: Slots,
+    parts: usize,
     forced_delay: Option<u64>,
     forced_trap: bool,
 ) -> Result<String, HostError> {
@@ -716,7 +737,7 @@ pub(crate) async fn plugin_check<Slots: Send + 'static>(
         if forced_trap {
             return Err(set.pool.force_trap());
         }
-        set.pool.check(&request)
+        set.pool.check_parts(&request, parts)
     })
     .await
     .unwrap_or_else(|e| Err(HostError::Trap(format!("the evaluation task failed: {e}"))))

@@ -1341,3 +1341,91 @@ async fn baselines_are_served_to_check_and_reloaded() {
         "{refused}"
     );
 }
+
+/// JSON Lines of more than 300 KiB: the bundled example records again and again, each copy
+/// with ids of its own.
+fn large_check_body() -> String {
+    let root = palisade_testdata::repo_root().join("examples/records");
+    let mut records: Vec<Value> =
+        serde_json::from_str(&std::fs::read_to_string(root.join("deployments.json")).unwrap())
+            .unwrap();
+    for line in std::fs::read_to_string(root.join("events.jsonl"))
+        .unwrap()
+        .lines()
+    {
+        records.push(serde_json::from_str(line).unwrap());
+    }
+    let mut body = String::new();
+    let mut copy = 0;
+    while body.len() < 300 << 10 {
+        for r in &records {
+            let mut r = r.clone();
+            if let Some(id) = r["id"].as_str() {
+                r["id"] = format!("{id}-{copy}").into();
+            }
+            body.push_str(&r.to_string());
+            body.push('\n');
+        }
+        copy += 1;
+    }
+    body
+}
+
+/// A large `/v1/check` is evaluated in parts on several plugin instances at once when
+/// slots are free, and its answer is byte for byte that of a server that evaluates it in
+/// one (the full library, with and without explanations).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_large_check_in_parts_answers_as_one_call_does() {
+    let server_with = |parts: usize| {
+        let mut c = config(PolicySource {
+            builtin: true,
+            ..PolicySource::default()
+        });
+        c.max_concurrent_checks = 8;
+        c.max_checks_per_client = Some(8);
+        c.max_parts_per_check = parts;
+        start(c)
+    };
+    let (split, whole) = (server_with(3).await.unwrap(), server_with(1).await.unwrap());
+    let body = large_check_body();
+    for path in ["/v1/check", "/v1/check?explain=true"] {
+        let (a, b) = (
+            send(&split, "POST", path, body.as_bytes()).await,
+            send(&whole, "POST", path, body.as_bytes()).await,
+        );
+        assert_eq!((a.status, b.status), (200, 200), "{}", a.body);
+        assert!(a.body == b.body, "{path}: the answers differ");
+        let report = a.json();
+        assert!(
+            report["summary"]["records"].as_u64().unwrap() > 300,
+            "{}",
+            report["summary"]
+        );
+        assert!(
+            report["summary"]["violations"].as_u64().unwrap() > 100,
+            "{}",
+            report["summary"]
+        );
+    }
+    let parts = "palisade_split_checks_total{parts=\"3\"}";
+    let metrics = send(&split, "GET", "/metrics", b"").await.body;
+    assert_eq!(metric(&metrics, parts), 2.0, "{metrics}");
+    let metrics = send(&whole, "GET", "/metrics", b"").await.body;
+    assert!(
+        !metrics.contains("palisade_split_checks_total{"),
+        "{metrics}"
+    );
+    // A small check runs in one call.
+    let small = send(
+        &split,
+        "POST",
+        "/v1/check",
+        deployment("d", true, "nginx:1").to_string().as_bytes(),
+    )
+    .await;
+    assert_eq!(small.status, 200, "{}", small.body);
+    let metrics = send(&split, "GET", "/metrics", b"").await.body;
+    assert_eq!(metric(&metrics, parts), 2.0, "{metrics}");
+    split.shutdown().await;
+    whole.shutdown().await;
+}

@@ -93,6 +93,28 @@ pub unsafe extern "C" fn palisade_check(ptr: *const u8, len: usize) -> u64 {
     output(with_plugin(|p| p.check(request)))
 }
 
+/// Evaluates part `index` of `of` of a check request (`palisade_api::Part`): the report of
+/// that part's records, which the host merges with the other parts' into the whole report
+/// (`palisade_engine::json_report::merge_parts`), or `{"error"}`.
+///
+/// # Safety
+/// `ptr`/`len` must be a buffer from `palisade_alloc` holding `len` written bytes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn palisade_check_part(
+    ptr: *const u8,
+    len: usize,
+    index: u32,
+    of: u32,
+) -> u64 {
+    // SAFETY: forwarded from the caller.
+    let request = unsafe { input(ptr, len) };
+    let part = palisade_api::Part {
+        index: index as usize,
+        of: of as usize,
+    };
+    output(with_plugin(|p| p.check_part(request, part)))
+}
+
 /// Always traps. A test hook: hosts call it to exercise their trap handling.
 #[unsafe(no_mangle)]
 pub extern "C" fn palisade_trap() {
