@@ -587,3 +587,37 @@ fn d16_objects_without_a_namespace_are_in_default() {
         "does not match the namespace `dev`",
     );
 }
+
+/// `convert` writes every record with its `kind` first (readers take such records as they
+/// stream by, without buffering them), and what it writes checks as its input does.
+#[test]
+fn converted_records_lead_with_their_kind_and_check_as_their_input() {
+    let input = "examples/segmentation/manifests.yaml";
+    let converted = palisade(&["convert", "--input", input]);
+    assert!(converted.status.success(), "{}", stderr(&converted));
+    let text = stdout(&converted);
+    let records = text.matches("\n  {\n").count();
+    assert!(records > 3, "{text}");
+    assert_eq!(
+        text.matches("\n  {\n    \"kind\": \"").count(),
+        records,
+        "a record without its kind first: {text}"
+    );
+    let dir = temp();
+    let file = write(dir.path(), "converted.json", &text);
+    let report = |input: &str| {
+        let o = check_builtin(input, &[]);
+        let mut v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        // Violations name the file they come from, and the manifests' Namespaces are
+        // skipped objects there; the rest must be the same.
+        v["summary"]["skipped"] = serde_json::Value::Null;
+        for violation in v["violations"].as_array_mut().into_iter().flatten() {
+            violation["record"]["file"] = serde_json::Value::Null;
+            violation["record"]["line"] = serde_json::Value::Null;
+        }
+        v
+    };
+    let (from_manifests, from_records) = (report(input), report(&file));
+    assert!(from_manifests["summary"]["violations"].as_u64().unwrap() > 0);
+    assert_eq!(from_manifests, from_records);
+}

@@ -120,7 +120,7 @@ impl Serialize for Timestamp {
 
 /// One record of any kind: a JSON object whose `"kind"` names the variant. Read without
 /// buffering when `"kind"` is the first key (as every writer of records puts it), else
-/// through a buffered object.
+/// its fields are kept as their text until `kind` is found and read again after it.
 #[derive(Clone, Debug)]
 pub enum Record {
     /// A workload.
@@ -313,34 +313,43 @@ impl<'de> Deserialize<'de> for Record {
                     let kind: Kind = map.next_value()?;
                     return kind.read(MapAccessDeserializer::new(AfterKind(map)));
                 }
-                // `kind` later on: the object is buffered until it is found.
-                let mut rest = serde_json::Map::new();
-                rest.insert(first.as_str().to_string(), map.next_value()?);
+                // `kind` later on: the other fields are kept as their text (checked to
+                // be JSON, not read into values) until it is found. A duplicate field is
+                // then found by the second reading, as with `kind` first.
+                let mut fields = String::with_capacity(256);
+                let mut key = first;
                 let mut kind = None;
-                while let Some(key) = map.next_key::<Key<'de>>()? {
+                loop {
                     if key.as_str() == "kind" {
                         if kind.is_some() {
                             return Err(A::Error::duplicate_field("kind"));
                         }
                         kind = Some(map.next_value::<Kind>()?);
-                    } else if rest
-                        .insert(key.as_str().to_string(), map.next_value()?)
-                        .is_some()
-                    {
-                        return Err(A::Error::custom(format!(
-                            "duplicate field `{}`",
-                            key.as_str()
-                        )));
+                    } else {
+                        let value = map.next_value::<Box<serde_json::value::RawValue>>()?;
+                        fields.push(',');
+                        let name = key.as_str();
+                        if name.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+                            fields.push('"');
+                            fields.push_str(name);
+                            fields.push('"');
+                        } else {
+                            let quoted = serde_json::to_string(name).map_err(A::Error::custom)?;
+                            fields.push_str(&quoted);
+                        }
+                        fields.push(':');
+                        fields.push_str(value.get());
+                    }
+                    match map.next_key::<Key<'de>>()? {
+                        Some(next) => key = next,
+                        None => break,
                     }
                 }
                 let kind = kind.ok_or_else(|| A::Error::missing_field("kind"))?;
                 // Read again as text with `kind` first, by the reader of record streams
                 // (one copy of every record type's reader fewer in the binary), without
                 // the positions of that text in its errors.
-                let object = serde_json::Value::Object(rest).to_string();
-                let fields = object.get(1..object.len() - 1).unwrap_or_default();
-                let comma = if fields.is_empty() { "" } else { "," };
-                let text = format!("{{\"kind\":\"{}\"{comma}{fields}}}", kind.name());
+                let text = format!("{{\"kind\":\"{}\"{fields}}}", kind.name());
                 serde_json::from_slice::<Record>(text.as_bytes()).map_err(|e| {
                     let message = e.to_string();
                     let position = format!(" at line {} column {}", e.line(), e.column());
@@ -1088,23 +1097,17 @@ mod tests {
         serde_json::from_str::<Record>(json).map_err(|e| e.to_string())
     }
 
-    /// Deep nesting never overflows the stack. With `kind` first, an unknown field is
-    /// skipped by serde_json without recursion (its size is bounded by the readers' record
-    /// limit); buffered, it meets serde_json's depth limit. A known field nested too deep is
-    /// an error either way.
+    /// Deep nesting never overflows the stack. An unknown field is skipped by serde_json
+    /// without recursion (its size is bounded by the readers' record limit), with `kind`
+    /// first and when it comes later (the field kept as its text, then skipped alike). A
+    /// known field nested too deep is an error either way.
     #[test]
     fn deeply_nested_records_never_overflow() {
         let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
         let skipped = read(&format!(r#"{{"kind":"process","id":"p","extra":{deep}}}"#));
         assert_eq!(skipped.map(|r| r.kind()), Ok("process"));
-        let buffered = read(&format!(r#"{{"id":"p","extra":{deep},"kind":"process"}}"#));
-        assert!(
-            buffered
-                .as_ref()
-                .is_err_and(|e| e.contains("recursion limit")),
-            "{:?}",
-            buffered.map(|r| r.kind())
-        );
+        let later = read(&format!(r#"{{"id":"p","extra":{deep},"kind":"process"}}"#));
+        assert_eq!(later.map(|r| r.kind()), Ok("process"));
         let deep_objects = format!("{}{}", "{\"a\":".repeat(100_000), "}".repeat(100_000));
         for json in [
             format!(r#"{{"kind":"deployment","id":"d","name":"n","labels":{deep_objects}}}"#),
