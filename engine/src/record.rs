@@ -1195,9 +1195,17 @@ mod tests {
     }
 
     /// `kind` anywhere gives the same record; a second `kind`, a duplicate field, an
-    /// unknown or missing kind are errors on both paths.
+    /// unknown or missing kind are errors on both paths; an unknown field given twice is
+    /// skipped on both.
     #[test]
     fn records_read_with_kind_first_or_later() {
+        for json in [
+            r#"{"kind":"process","id":"p","x":1,"x":[2]}"#,
+            r#"{"id":"p","x":1,"kind":"process","x":[2]}"#,
+            r#"{"x":1,"x":[2],"id":"p","kind":"process"}"#,
+        ] {
+            assert_eq!(read(json).map(|r| r.kind()), Ok("process"), "{json}");
+        }
         let first = r#"{"kind":"process","id":"p","pod":"api-7d4b9c5f6-x2x9z","exec_path":"/bin/sh","time":"2024-03-01T12:00:00Z"}"#;
         let later = r#"{"id":"p","pod":"api-7d4b9c5f6-x2x9z","kind":"process","exec_path":"/bin/sh","time":"2024-03-01T12:00:00Z"}"#;
         for json in [first, later] {

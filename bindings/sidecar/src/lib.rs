@@ -62,7 +62,7 @@ pub struct Config {
     /// for one of its own to finish. `None`: half of `max_concurrent_checks`, rounded up,
     /// so a client sending slow requests cannot take every slot.
     pub max_checks_per_client: Option<usize>,
-    /// A request larger than 64 KiB is evaluated in up to this many parts at once, one per
+    /// A `/v1/check` larger than 64 KiB is evaluated in up to this many parts at once, one per
     /// evaluation slot free at that moment (the client's share counts them too): a single
     /// large `/v1/check` uses every core when the server is otherwise idle, and no more
     /// than its one slot under load. The answer is the same in any number of parts.

@@ -655,10 +655,11 @@ async fn evaluate(
             .get("x-palisade-fault")
             .is_some_and(|v| v == "trap");
     let request = request.to_string();
-    // A large request takes the slots free at this moment (its client's share too) for
-    // parts evaluated at once; under load there are none and it runs in one.
+    // A large check takes the slots free at this moment (its client's share too) for
+    // parts evaluated at once; under load there are none and it runs in one. (An
+    // AdmissionReview holds one object: nothing to share out.)
     let mut extra_slots = Vec::new();
-    if request.len() > INLINE_CHECK_BYTES {
+    if request.len() > INLINE_CHECK_BYTES && parts.uri.path() == "/v1/check" {
         while 1 + extra_slots.len() < state.config.max_parts_per_check {
             let Some(client_slot) = state.per_client.try_acquire(client) else {
                 break;

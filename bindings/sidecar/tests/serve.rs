@@ -1424,6 +1424,19 @@ async fn a_large_check_in_parts_answers_as_one_call_does() {
     )
     .await;
     assert_eq!(small.status, 200, "{}", small.body);
+    // An admission review runs in one call however large (it holds one object).
+    let mut large_review: Value = serde_json::from_str(&review("big", false)).unwrap();
+    large_review["request"]["object"]["metadata"]["annotations"] =
+        json!({"note": "x".repeat(100 << 10)});
+    let admitted = send(
+        &split,
+        "POST",
+        "/v1/admit",
+        large_review.to_string().as_bytes(),
+    )
+    .await;
+    assert_eq!(admitted.status, 200, "{}", admitted.body);
+    assert_eq!(admitted.json()["response"]["uid"], "big");
     let metrics = send(&split, "GET", "/metrics", b"").await.body;
     assert_eq!(metric(&metrics, parts), 2.0, "{metrics}");
     split.shutdown().await;
