@@ -267,6 +267,14 @@ impl Worker {
     /// Calls `palisade_load`, `palisade_check` or `palisade_check_part` with `input`,
     /// returning the output text.
     fn call(&mut self, call: Call, input: &[u8]) -> Result<String, HostError> {
+        let part = match (call, &self.check_part) {
+            (Call::CheckPart { .. }, None) => {
+                return Err(HostError::Plugin(
+                    "the plugin does not export palisade_check_part".into(),
+                ));
+            }
+            (_, part) => part.clone(),
+        };
         self.arm();
         let len = i32::try_from(input.len()).map_err(|_| HostError::TooLarge(input.len()))?;
         let ptr = self
@@ -279,17 +287,16 @@ impl Worker {
         self.memory
             .write(&mut self.store, ptr as u32 as usize, input)
             .map_err(|e| HostError::Trap(format!("writing the request: {e}")))?;
-        let answer = match (call, &self.check_part) {
+        let answer = match (call, part) {
             (Call::Load, _) => self.load.call(&mut self.store, (ptr, len)),
             (Call::Check, _) => self.check.call(&mut self.store, (ptr, len)),
             (Call::CheckPart { index, of }, Some(part)) => {
                 part.call(&mut self.store, (ptr, len, index as i32, of as i32))
             }
-            (Call::CheckPart { .. }, None) => {
-                return Err(HostError::Plugin(
-                    "the plugin does not export palisade_check_part".into(),
-                ));
-            }
+            // Refused above, before the buffer was taken; never a whole check instead.
+            (Call::CheckPart { .. }, None) => Err(wasmtime::Error::msg(
+                "the plugin does not export palisade_check_part",
+            )),
         };
         let packed = answer.map_err(|e| self.failure(e))? as u64;
         self.free
