@@ -64,8 +64,10 @@ pub struct Config {
     pub max_checks_per_client: Option<usize>,
     /// A `/v1/check` larger than 64 KiB is evaluated in up to this many parts at once, one per
     /// evaluation slot free at that moment (the client's share counts them too): a single
-    /// large `/v1/check` uses every core when the server is otherwise idle, and no more
+    /// large `/v1/check` uses the cores when the server is otherwise idle, and no more
     /// than its one slot under load. The answer is the same in any number of parts.
+    /// Default: the cores, at most 4 (every part reads the whole input, a third or more of
+    /// a check's time, so more parts add more work than they take off).
     pub max_parts_per_check: usize,
     /// Record every admission decision, check request and policy-set change in this
     /// evidence log, signed with this key (see the `palisade-evidence` crate).
@@ -93,7 +95,7 @@ impl Config {
             drain: Duration::ZERO,
             max_concurrent_checks: 2 * std::thread::available_parallelism().map_or(2, usize::from),
             max_checks_per_client: None,
-            max_parts_per_check: std::thread::available_parallelism().map_or(2, usize::from),
+            max_parts_per_check: std::thread::available_parallelism().map_or(2, |n| n.get().min(4)),
             max_connections: 1024,
             evidence: None,
             events: None,
