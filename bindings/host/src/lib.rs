@@ -437,9 +437,12 @@ impl Pool {
     /// on a thread of its own (`palisade_check_part`: every part reads the whole input
     /// and evaluates a contiguous run of its records), and merges their answers: byte for
     /// byte what [`Pool::check`] answers, sooner on several cores. One call when `parts`
-    /// is below 2 or the plugin does not export `palisade_check_part`. `Err` is the first
-    /// part's (in input order) that trapped or ran out of time or memory.
+    /// is below 2 or the plugin does not export `palisade_check_part`; at most
+    /// `Limits::max_idle` parts (more would be instances created for one call and dropped
+    /// after it). `Err` is the first part's (in input order) that trapped or ran out of
+    /// time or memory.
     pub fn check_parts(&self, request: &str, parts: usize) -> Result<String, HostError> {
+        let parts = parts.min(self.limits.max_idle);
         let Ok(of) = u32::try_from(parts) else {
             return self.check(request);
         };

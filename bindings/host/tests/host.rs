@@ -297,6 +297,16 @@ fn the_deadline_interrupts_a_long_call_and_the_next_call_succeeds() {
         .err()
         .unwrap_or_else(|| panic!("100,000 deployments in 20 ms"));
     assert!(matches!(err, HostError::Deadline(_)), "{err}");
+    // Any number of parts is bounded by the pool's idle instances, not one instance each.
+    let one = request(&deployments(3, true));
+    for parts in [0, 1, 1_000_000, usize::MAX] {
+        assert_eq!(
+            pool.check_parts(&one, parts).ok(),
+            pool.check(&one).ok(),
+            "{parts} parts"
+        );
+    }
+    assert!(pool.idle() <= Limits::default().max_idle);
     let err = pool
         .check_parts(&big, 2)
         .err()
