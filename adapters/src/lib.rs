@@ -72,6 +72,29 @@ pub struct Converted {
     pub network_policies: Vec<Value>,
 }
 
+/// A record written with its `kind` first, the other fields in their order: readers of
+/// records take such a record as it streams by, while one whose `kind` comes later is
+/// buffered and read again (a `Value` writes its keys sorted, so `kind` would come after
+/// `containers` or `args`). Anything but an object is written as it is.
+pub struct KindFirst<'a>(pub &'a Value);
+
+impl serde::Serialize for KindFirst<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let Some(fields) = self.0.as_object() else {
+            return self.0.serialize(serializer);
+        };
+        let mut map = serializer.serialize_map(Some(fields.len()))?;
+        if let Some(kind) = fields.get("kind") {
+            map.serialize_entry("kind", kind)?;
+        }
+        for (key, value) in fields.iter().filter(|(key, _)| key.as_str() != "kind") {
+            map.serialize_entry(key, value)?;
+        }
+        map.end()
+    }
+}
+
 /// Why an input could not be converted.
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum AdapterError {
@@ -880,8 +903,27 @@ fn admission(v: &Value, out: &mut Converted, options: &ConvertOptions) -> Result
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_record_is_written_with_its_kind_first_and_reads_back_the_same() {
+        let record = json!({"args": "-i", "id": "p1", "kind": "process", "name": "bash"});
+        let Ok(text) = serde_json::to_string(&KindFirst(&record)) else {
+            unreachable!("a value writes")
+        };
+        assert_eq!(
+            text,
+            r#"{"kind":"process","args":"-i","id":"p1","name":"bash"}"#
+        );
+        assert_eq!(serde_json::from_str::<Value>(&text).ok(), Some(record));
+        // Without a kind, and not an object: written as they are.
+        for other in [json!({"b": 1, "a": [2]}), json!([1, "x"]), json!("kind")] {
+            let written = serde_json::to_string(&KindFirst(&other)).ok();
+            assert_eq!(written, Some(other.to_string()));
+        }
+    }
+
     use super::{
-        ConvertOptions, Converted, NetworkIsolation, convert, convert_with, strip_position,
+        ConvertOptions, Converted, KindFirst, NetworkIsolation, convert, convert_with,
+        strip_position,
     };
     use serde_json::{Value, json};
 

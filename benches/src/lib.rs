@@ -152,22 +152,8 @@ pub fn workload_records(deployments: usize, seed: u64) -> Vec<Value> {
 /// writes its keys sorted, which would send every record down the readers' slower path for
 /// a `kind` found later).
 pub fn record_text(record: &Value) -> String {
-    let Some(map) = record.as_object() else {
-        return record.to_string();
-    };
-    let mut text = String::from("{");
-    let kind = map.get_key_value("kind").into_iter();
-    let rest = map.iter().filter(|(k, _)| k.as_str() != "kind");
-    for (i, (key, value)) in kind.chain(rest).enumerate() {
-        if i > 0 {
-            text.push(',');
-        }
-        text.push_str(&Value::String(key.clone()).to_string());
-        text.push(':');
-        text.push_str(&value.to_string());
-    }
-    text.push('}');
-    text
+    serde_json::to_string(&palisade_adapters::KindFirst(record))
+        .unwrap_or_else(|_| record.to_string())
 }
 
 /// Records as a JSON array, each with its `kind` first ([`record_text`]).

@@ -970,28 +970,6 @@ impl InputFile {
     }
 }
 
-/// A record written with its `kind` first (the other fields in their order): readers of
-/// records take such a record as it streams by, while one whose `kind` comes later is
-/// buffered and read twice (several times slower).
-struct KindFirst<'a>(&'a serde_json::Value);
-
-impl serde::Serialize for KindFirst<'_> {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeMap;
-        let Some(fields) = self.0.as_object() else {
-            return self.0.serialize(serializer);
-        };
-        let mut map = serializer.serialize_map(Some(fields.len()))?;
-        if let Some(kind) = fields.get("kind") {
-            map.serialize_entry("kind", kind)?;
-        }
-        for (key, value) in fields.iter().filter(|(key, _)| key.as_str() != "kind") {
-            map.serialize_entry(key, value)?;
-        }
-        map.end()
-    }
-}
-
 /// `palisade convert`: the records of every input as one JSON array on stdout, and a
 /// summary (format, records by kind, skipped objects) on stderr.
 pub fn convert(paths: &[PathBuf], options: &ConvertOptions) -> Result<i32, Fatal> {
@@ -1041,7 +1019,8 @@ pub fn convert(paths: &[PathBuf], options: &ConvertOptions) -> Result<i32, Fatal
         ));
         all.extend(converted.records);
     }
-    let all: Vec<KindFirst<'_>> = all.iter().map(KindFirst).collect();
+    let all: Vec<palisade_adapters::KindFirst<'_>> =
+        all.iter().map(palisade_adapters::KindFirst).collect();
     crate::output::emit(&(serde_json::to_string_pretty(&all)? + "\n"))?;
     for l in lines {
         eprintln!("{l}");

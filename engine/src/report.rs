@@ -170,12 +170,21 @@ impl Matcher {
         };
         let mut violations = Vec::new();
         let mut fired = Vec::new();
+        // One buffer renders every message of this record (only new messages are copied out).
+        let mut rendered = String::new();
         self.evaluate(&ctx, root, opts, |hit| {
             // Only explanations ask which rules did not fire.
             if explain {
                 fired.push(hit.rule);
             }
-            violations.push(self.violation(hit.rule, root, &ctx, explain));
+            violations.push(self.violation(
+                hit.rule,
+                root,
+                &ctx,
+                explain,
+                Holds::Known,
+                &mut rendered,
+            ));
         })?;
         let mut not_fired = Vec::new();
         if explain && let Some(kind) = root_of(root) {
@@ -239,7 +248,14 @@ impl Matcher {
             };
             if let Some(exclusion) = policy.exclusions.get(i) {
                 out.push(Excepted {
-                    violation: self.violation(ri as u32, root, &ctx, false),
+                    violation: self.violation(
+                        ri as u32,
+                        root,
+                        &ctx,
+                        false,
+                        Holds::Known,
+                        &mut String::new(),
+                    ),
                     reason: exclusion.reason.clone(),
                     expires: exclusion.until,
                 });
@@ -263,16 +279,29 @@ impl Matcher {
         explain: bool,
     ) -> Option<Violation> {
         let rule = self.program.rules.get(hit.rule as usize)?;
-        (rule.policy == hit.policy && root_of(root) == Some(rule.root))
-            .then(|| self.violation(hit.rule, root, ctx, explain))
+        (rule.policy == hit.policy && root_of(root) == Some(rule.root)).then(|| {
+            // The caller's hit is not taken on trust: the condition is evaluated again.
+            self.violation(
+                hit.rule,
+                root,
+                ctx,
+                explain,
+                Holds::Unknown,
+                &mut String::new(),
+            )
+        })
     }
 
+    /// The violation of rule `rule_index` on `root`, its messages rendered in `rendered`
+    /// (a buffer reused across calls).
     fn violation<'r>(
         &self,
         rule_index: u32,
         root: Obj<'r>,
         ctx: &Ctx<'r>,
         explain: bool,
+        holds: Holds,
+        rendered: &mut String,
     ) -> Violation {
         let rule = &self.program.rules[rule_index as usize];
         let policy = &self.program.policies[rule.policy as usize];
@@ -287,38 +316,43 @@ impl Matcher {
         let budget = Cell::new(MAX_MESSAGES);
         let mut slots = [Obj::None; MAX_SLOTS];
         slots[0] = root;
-        // Each combination is rendered here; only a new message is copied out (at its size).
-        let mut rendered = String::with_capacity(256);
-        self.enumerate(
-            rule,
-            rule.entry,
-            &mut slots,
-            1,
-            ctx,
-            &budget,
-            &mut |s, bound| {
-                self.render_into(&mut rendered, rule, &policy.name, s, bound, ctx);
-                let new = match messages.first() {
-                    None => true,
-                    Some(first) => {
-                        if hashes.is_empty() {
-                            hashes.insert(rustc_hash::FxBuildHasher.hash_one(first.as_str()));
-                        }
-                        hashes.insert(rustc_hash::FxBuildHasher.hash_one(rendered.as_str()))
-                            || !messages.contains(&rendered)
+        // Most messages fit: the buffer grows once, not byte by byte.
+        rendered.clear();
+        rendered.reserve(256);
+        // Each combination is rendered in `rendered`; only a new message is copied out (at
+        // its size).
+        let mut yielded = |s: &mut [Obj<'r>], bound: u64| {
+            self.render_into(rendered, rule, &policy.name, s, bound, ctx);
+            let new = match messages.first() {
+                None => true,
+                Some(first) => {
+                    if hashes.is_empty() {
+                        hashes.insert(rustc_hash::FxBuildHasher.hash_one(first.as_str()));
                     }
-                };
-                if new {
-                    messages.push(rendered.clone());
-                    if explain && combinations.len() < MAX_EXPLAINED_MESSAGES {
-                        let mut copy = [Obj::None; MAX_SLOTS];
-                        let n = s.len().min(MAX_SLOTS);
-                        copy[..n].copy_from_slice(&s[..n]);
-                        combinations.push((copy, bound));
-                    }
+                    hashes.insert(rustc_hash::FxBuildHasher.hash_one(rendered.as_str()))
+                        || !messages.contains(rendered)
                 }
-            },
-        );
+            };
+            if new {
+                messages.push(rendered.clone());
+                if explain && combinations.len() < MAX_EXPLAINED_MESSAGES {
+                    let mut copy = [Obj::None; MAX_SLOTS];
+                    let n = s.len().min(MAX_SLOTS);
+                    copy[..n].copy_from_slice(&s[..n]);
+                    combinations.push((copy, bound));
+                }
+            }
+        };
+        // A condition that binds nothing yields the root once; when the caller has just
+        // seen it hold, it is not evaluated again.
+        if holds == Holds::Known
+            && self.closures.binds_nothing.get(rule.entry as usize) == Some(&true)
+        {
+            budget.set(budget.get() - 1);
+            yielded(&mut slots, 1);
+        } else {
+            self.enumerate(rule, rule.entry, &mut slots, 1, ctx, &budget, &mut yielded);
+        }
         let explain = explain.then(|| {
             let mut steps = Vec::new();
             for (index, (mut s, bound)) in combinations.into_iter().enumerate() {
@@ -694,6 +728,15 @@ fn binding_slots(nodes: &[Node], kids: &[NodeId], id: NodeId, out: &mut Vec<u16>
         }
         _ => {}
     }
+}
+
+/// Whether a rule's condition is known to hold on the record whose violation is built.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Holds {
+    /// The caller has just evaluated it, and it held.
+    Known,
+    /// The caller says so, unchecked: it is evaluated again.
+    Unknown,
 }
 
 /// Messages of one violation explained (each with the conditions that held for it).

@@ -303,24 +303,10 @@ fn a_context_joins_only_what_the_rules_read() {
     use palisade_engine::record::{Process, Record};
     use palisade_engine::value::{Ctx, Obj};
     use palisade_engine::{Dataset, EvalOptions, Matcher};
-    use palisade_lang::{SourceFile, Sources};
     fn matcher(when: &str, extra: &str) -> Matcher {
-        let text = format!(
+        loaded(&format!(
             "policy \"p\" {{ severity high lifecycle runtime soc2 CC7.2 {extra} when {when} }}"
-        );
-        let mut sources = Sources::default();
-        sources.add(SourceFile::new("p.pal", text));
-        let (_, checked) = palisade_lang::parse_and_check_policies(&sources);
-        let Ok(set) = checked else {
-            unreachable!("{when} checks: {checked:?}")
-        };
-        let Ok(program) = palisade_engine::compile(&set) else {
-            unreachable!("{when} compiles")
-        };
-        let Ok(m) = Matcher::new(program) else {
-            unreachable!("{when} loads")
-        };
-        m
+        ))
     }
     let mut ds = Dataset::default();
     let records = [
@@ -384,4 +370,107 @@ fn a_context_joins_only_what_the_rules_read() {
             assert_eq!(a, b, "{when} {extra} on {}", p.id);
         }
     }
+}
+
+/// `Matcher::check` renders a violation whose condition binds nothing without evaluating
+/// it again (the evaluation just saw it hold); its messages equal those of
+/// `Matcher::violation_of`, which does evaluate it again, so a hit the caller made up
+/// renders no message.
+#[test]
+fn a_violation_reads_as_violation_of_renders_it_and_a_made_up_hit_renders_no_message() {
+    use palisade_engine::matcher::Hit;
+    use palisade_engine::record::Process;
+    use palisade_engine::value::Obj;
+    use palisade_engine::{Dataset, EvalOptions};
+    let text = r#"
+        policy "shell" { severity high lifecycle runtime soc2 CC7.2 when process.name in ["sh", "bash"] }
+        policy "piped" { severity high lifecycle runtime soc2 CC7.2
+            when process.name in ["curl", "wget"] and process.args contains /\|\s*sh/ }
+        policy "tmp" { severity high lifecycle runtime soc2 CC7.2
+            message "{process.exec_path} ran from /tmp"
+            when process.exec_path startswith "/tmp/" }
+    "#;
+    let m = loaded(text);
+    let mut ds = Dataset::default();
+    ds.finish();
+    let opts = EvalOptions {
+        now: 1_795_000_000,
+        include_disabled: false,
+        stage: None,
+    };
+    let event = |name: &str, path: &str, args: &str| Process {
+        id: name.to_string(),
+        name: Some(name.to_string()),
+        exec_path: Some(path.to_string()),
+        args: Some(args.to_string()),
+        ..Process::default()
+    };
+    let events = [
+        event("bash", "/bin/bash", "-i"),
+        event("curl", "/usr/bin/curl", "-s http://x | sh"),
+        event("curl", "/usr/bin/curl", "-s http://x"),
+        event("miner", "/tmp/miner", ""),
+        event("server", "/app/server", ""),
+    ];
+    let mut fired = Vec::new();
+    for e in &events {
+        let root = Obj::Process(e);
+        let Ok((violations, _)) = m.check(&ds, root, &opts, false) else {
+            unreachable!("{} checks", e.id)
+        };
+        let ctx = m.context(&ds, root, opts.now);
+        let mut again = Vec::new();
+        let _ = m.evaluate(&ctx, root, &opts, |hit| {
+            again.extend(m.violation_of(hit, root, &ctx, false));
+        });
+        assert_eq!(violations, again, "{}", e.id);
+        fired.extend(
+            violations
+                .iter()
+                .map(|v| (v.policy.clone(), v.messages.clone())),
+        );
+    }
+    assert_eq!(
+        fired,
+        [
+            (
+                "shell".to_string(),
+                vec!["shell: process '/bin/bash'".to_string()]
+            ),
+            (
+                "piped".to_string(),
+                vec!["piped: process '/usr/bin/curl'".to_string()]
+            ),
+            (
+                "tmp".to_string(),
+                vec!["/tmp/miner ran from /tmp".to_string()]
+            ),
+        ]
+    );
+    // The server fires nothing; a hit of "shell" made up for it is evaluated, and fails.
+    let server = Obj::Process(&events[4]);
+    let ctx = m.context(&ds, server, opts.now);
+    let made_up = m.violation_of(Hit { rule: 0, policy: 0 }, server, &ctx, false);
+    let Some(made_up) = made_up else {
+        unreachable!("rule 0 is policy 0's rule for processes")
+    };
+    assert_eq!(made_up.policy, "shell");
+    assert!(made_up.messages.is_empty(), "{:?}", made_up.messages);
+}
+
+/// The matcher of policy source `text`.
+fn loaded(text: &str) -> palisade_engine::Matcher {
+    let mut sources = palisade_lang::Sources::default();
+    sources.add(palisade_lang::SourceFile::new("p.pal", text.to_string()));
+    let (_, checked) = palisade_lang::parse_and_check_policies(&sources);
+    let Ok(set) = checked else {
+        unreachable!("{text} checks: {checked:?}")
+    };
+    let Ok(program) = palisade_engine::compile(&set) else {
+        unreachable!("{text} compiles")
+    };
+    let Ok(m) = palisade_engine::Matcher::new(program) else {
+        unreachable!("{text} loads")
+    };
+    m
 }

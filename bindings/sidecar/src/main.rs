@@ -99,6 +99,10 @@ struct Args {
     /// Plugin calls evaluated at once (default: twice the CPUs); more requests wait.
     #[arg(long)]
     max_concurrent_checks: Option<usize>,
+    /// A `/v1/check` over 64 KiB is evaluated in up to this many parts at once, one per
+    /// evaluation slot free at that moment (default: the CPUs, at most 4; 1: never split).
+    #[arg(long, value_name = "N")]
+    max_parts_per_check: Option<usize>,
     /// After SIGTERM, keep serving this long (with /readyz at 503) before stopping, so
     /// requests sent while Kubernetes removes the pod from its endpoints are answered.
     #[arg(long, default_value_t = 5_000)]
@@ -165,6 +169,9 @@ fn config(args: Args) -> Result<palisade_sidecar::Config, String> {
     if let Some(n) = args.max_concurrent_checks {
         config.max_concurrent_checks = n.max(1);
     }
+    if let Some(n) = args.max_parts_per_check {
+        config.max_parts_per_check = n.max(1);
+    }
     config.drain = Duration::from_millis(args.drain_ms);
     config.evidence = args
         .evidence
@@ -226,5 +233,37 @@ fn main() {
     if let Err(msg) = result {
         eprintln!("palisade-serve: error: {msg}");
         std::process::exit(2);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The server configuration of `palisade-serve ARGS`.
+    fn configured(args: &[&str]) -> palisade_sidecar::Config {
+        let cli =
+            Cli::try_parse_from(std::iter::once("palisade-serve").chain(args.iter().copied()));
+        let Ok(cli) = cli else {
+            unreachable!("{args:?} parse: {:?}", cli.err())
+        };
+        let Ok(config) = config(cli.serve) else {
+            unreachable!("{args:?} configure")
+        };
+        config
+    }
+
+    #[test]
+    fn parts_per_check_come_from_the_flag_and_never_drop_below_one() {
+        let default = configured(&["--no-config"]).max_parts_per_check;
+        assert!((1..=4).contains(&default), "{default}");
+        for (given, parts) in [("1", 1), ("3", 3), ("0", 1), ("16", 16)] {
+            let config = configured(&["--no-config", "--max-parts-per-check", given]);
+            assert_eq!(
+                config.max_parts_per_check, parts,
+                "--max-parts-per-check {given}"
+            );
+        }
+        assert!(Cli::try_parse_from(["palisade-serve", "--max-parts-per-check", "many"]).is_err());
     }
 }
