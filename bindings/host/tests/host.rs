@@ -397,3 +397,52 @@ fn concurrent_callers_get_their_own_instances() {
     }
     assert!(pool.idle() <= 3);
 }
+
+/// A plugin built before `palisade_check_part` existed (here: the embedded plugin with that
+/// export renamed away) answers a request in parts with one whole call, the answer of
+/// `check`, and never a part call it cannot make.
+#[test]
+fn a_plugin_without_the_part_export_answers_parts_in_one_call() {
+    let export = b"palisade_check_part";
+    let mut older = palisade_host::EMBEDDED_PLUGIN.to_vec();
+    let mut renamed = 0;
+    let mut at = 0;
+    while let Some(found) = older[at..].windows(export.len()).position(|w| w == export) {
+        let end = at + found + export.len();
+        // Same length, so every size in the module stays right; the name is unique still.
+        older[end - 1] = b'X';
+        renamed += 1;
+        at = end;
+    }
+    assert!(
+        renamed >= 1,
+        "the embedded plugin exports palisade_check_part"
+    );
+    let older = Arc::new(Plugin::new(&older).unwrap_or_else(|e| panic!("{e}")));
+    let compiled = compile_policies(&CompileRequest {
+        policies: vec![SourceText {
+            name: "p.pal".into(),
+            text: PRIVILEGED.into(),
+        }],
+        builtin: false,
+        config: None,
+    })
+    .unwrap_or_else(|v| panic!("{v}"));
+    let bundle = palisade_engine::bundle::write_bundle(compiled.matcher.program());
+    let pool =
+        Pool::new(older, bundle.clone(), Limits::default()).unwrap_or_else(|e| panic!("{e}"));
+    let current = Pool::new(plugin(), bundle, Limits::default()).unwrap_or_else(|e| panic!("{e}"));
+    let req = request(&deployments(40, true));
+    let whole = pool.check(&req).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(violations(&whole), 40);
+    for parts in [2, 3, 8] {
+        let answer = pool.check_parts(&req, parts);
+        assert_eq!(
+            answer.as_ref().ok(),
+            Some(&whole),
+            "{parts} parts: {answer:?}"
+        );
+        // The current plugin splits it, with the same answer.
+        assert_eq!(current.check_parts(&req, parts).ok(), Some(whole.clone()));
+    }
+}
