@@ -270,7 +270,8 @@ impl Matcher {
     /// The violation a [`Hit`](crate::matcher::Hit) of [`Matcher::evaluate`] (or of a
     /// [`PolicySet`](crate::PolicySet) of this matcher's program) stands for: policy,
     /// messages and, with `explain`, the conditions that matched. `None` for a hit this
-    /// program cannot have given.
+    /// program cannot have given. The rule's condition is evaluated again (the hit is not
+    /// taken on trust): a hit whose condition does not hold gets no messages.
     pub fn violation_of<'r>(
         &self,
         hit: crate::matcher::Hit,
