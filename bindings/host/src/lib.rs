@@ -267,13 +267,19 @@ impl Worker {
     /// Calls `palisade_load`, `palisade_check` or `palisade_check_part` with `input`,
     /// returning the output text.
     fn call(&mut self, call: Call, input: &[u8]) -> Result<String, HostError> {
-        let part = match (call, &self.check_part) {
-            (Call::CheckPart { .. }, None) => {
-                return Err(HostError::Plugin(
-                    "the plugin does not export palisade_check_part".into(),
-                ));
-            }
-            (_, part) => part.clone(),
+        // The export is found before the request buffer is taken: a part call to a plugin
+        // without `palisade_check_part` is refused, never run as a whole check.
+        let export = match call {
+            Call::Load => Export::Whole(self.load.clone()),
+            Call::Check => Export::Whole(self.check.clone()),
+            Call::CheckPart { index, of } => match &self.check_part {
+                Some(part) => Export::Part(part.clone(), index as i32, of as i32),
+                None => {
+                    return Err(HostError::Plugin(
+                        "the plugin does not export palisade_check_part".into(),
+                    ));
+                }
+            },
         };
         self.arm();
         let len = i32::try_from(input.len()).map_err(|_| HostError::TooLarge(input.len()))?;
@@ -287,16 +293,9 @@ impl Worker {
         self.memory
             .write(&mut self.store, ptr as u32 as usize, input)
             .map_err(|e| HostError::Trap(format!("writing the request: {e}")))?;
-        let answer = match (call, part) {
-            (Call::Load, _) => self.load.call(&mut self.store, (ptr, len)),
-            (Call::Check, _) => self.check.call(&mut self.store, (ptr, len)),
-            (Call::CheckPart { index, of }, Some(part)) => {
-                part.call(&mut self.store, (ptr, len, index as i32, of as i32))
-            }
-            // Refused above, before the buffer was taken; never a whole check instead.
-            (Call::CheckPart { .. }, None) => Err(wasmtime::Error::msg(
-                "the plugin does not export palisade_check_part",
-            )),
+        let answer = match export {
+            Export::Whole(f) => f.call(&mut self.store, (ptr, len)),
+            Export::Part(f, index, of) => f.call(&mut self.store, (ptr, len, index, of)),
         };
         let packed = answer.map_err(|e| self.failure(e))? as u64;
         self.free
@@ -326,6 +325,14 @@ enum Call {
     Load,
     Check,
     CheckPart { index: u32, of: u32 },
+}
+
+/// The export a [`Call`] resolves to, with its arguments beyond the request.
+enum Export {
+    /// `palisade_load` or `palisade_check`: the request alone.
+    Whole(TypedFunc<(i32, i32), i64>),
+    /// `palisade_check_part`: the request, the part's index and the number of parts.
+    Part(TypedFunc<(i32, i32, i32, i32), i64>, i32, i32),
 }
 
 fn ticks(d: Duration) -> u64 {

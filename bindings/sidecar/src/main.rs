@@ -264,6 +264,17 @@ mod tests {
                 "--max-parts-per-check {given}"
             );
         }
-        assert!(Cli::try_parse_from(["palisade-serve", "--max-parts-per-check", "many"]).is_err());
+        // The largest count is taken (the server and the host bound the parts by the slots
+        // and instances there are); past it, and not a count, it is refused.
+        let largest = usize::MAX.to_string();
+        let most = configured(&["--no-config", "--max-parts-per-check", &largest]);
+        assert_eq!(most.max_parts_per_check, usize::MAX);
+        let past = format!("{largest}0");
+        for hostile in ["many", "-1", past.as_str(), "", "1e3"] {
+            assert!(
+                Cli::try_parse_from(["palisade-serve", "--max-parts-per-check", hostile]).is_err(),
+                "{hostile:?}"
+            );
+        }
     }
 }
