@@ -60,11 +60,28 @@ fn publish_raw(nats: &Nats, messages: &[&[u8]]) {
             .await
             .unwrap();
         for m in messages {
-            js.publish("events.test", m.to_vec().into())
-                .await
-                .unwrap()
-                .await
-                .unwrap();
+            // The replica creates the same stream as it starts: until the server has it
+            // ready, an ack may say it is not found (seen on a loaded 2-core CI machine).
+            // Retried for a bounded time; any other failure fails at once.
+            let started = Instant::now();
+            loop {
+                let acked = js
+                    .publish("events.test", m.to_vec().into())
+                    .await
+                    .unwrap()
+                    .await;
+                match acked {
+                    Ok(_) => break,
+                    Err(e)
+                        if e.kind()
+                            == async_nats::jetstream::context::PublishErrorKind::StreamNotFound
+                            && started.elapsed() < Duration::from_secs(30) =>
+                    {
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                    }
+                    Err(e) => panic!("publishing an event: {e}"),
+                }
+            }
         }
     })
 }
