@@ -311,7 +311,7 @@ impl Matcher {
         // The messages' hashes, once there are two: a new message is looked up by hash, and
         // compared with the others only when its hash was seen (a violation may list up to
         // `MAX_MESSAGES`, one per vulnerability).
-        let mut hashes = rustc_hash::FxHashSet::<u64>::default();
+        let mut hashes = SeenHashes::default();
         // The first combination of objects behind each message, to explain it.
         let mut combinations: Vec<([Obj<'r>; MAX_SLOTS], u64)> = Vec::new();
         let budget = Cell::new(MAX_MESSAGES);
@@ -783,5 +783,64 @@ fn describe_into(out: &mut String, subject: Subject, o: Obj<'_>, ctx: &Ctx<'_>) 
             value::display_into(out, value);
             out.push('\'');
         }
+    }
+}
+
+/// Hashes seen, as a set: a short list scanned in place (most violations have a few
+/// messages, and a hash set allocates and rehashes as it grows), a hash set past it.
+#[derive(Default)]
+struct SeenHashes {
+    /// The first [`SEEN_INLINE`] hashes.
+    few: smallvec::SmallVec<[u64; SEEN_INLINE]>,
+    /// Every hash, once there are more than [`SEEN_INLINE`].
+    many: rustc_hash::FxHashSet<u64>,
+}
+
+/// Hashes [`SeenHashes`] scans in place before it builds a set.
+const SEEN_INLINE: usize = 16;
+
+impl SeenHashes {
+    /// Whether nothing was inserted.
+    fn is_empty(&self) -> bool {
+        self.few.is_empty()
+    }
+
+    /// Inserts `hash`; true when it was not there.
+    fn insert(&mut self, hash: u64) -> bool {
+        if self.few.len() < SEEN_INLINE {
+            if self.few.contains(&hash) {
+                return false;
+            }
+            self.few.push(hash);
+            return true;
+        }
+        if self.many.is_empty() {
+            self.many.extend(self.few.iter().copied());
+        }
+        self.many.insert(hash)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seen_hashes_is_a_set_below_and_past_the_inline_list() {
+        let mut seen = SeenHashes::default();
+        assert!(seen.is_empty());
+        // Three rounds over 40 hashes: past the inline list, and every one seen again.
+        let hashes: Vec<u64> = (0..40u64)
+            .map(|i| i.wrapping_mul(0x9E37_79B9_7F4A_7C15))
+            .collect();
+        for (i, &h) in hashes.iter().enumerate() {
+            assert!(seen.insert(h), "hash {i} is new");
+            assert!(!seen.insert(h), "hash {i} was just inserted");
+        }
+        for (i, &h) in hashes.iter().enumerate() {
+            assert!(!seen.insert(h), "hash {i} was inserted before");
+        }
+        assert!(!seen.is_empty());
+        assert!(seen.insert(1), "a hash never inserted is new");
     }
 }

@@ -42,6 +42,57 @@ pub struct LiteralPattern {
     exact_lengths: Option<(u64, usize)>,
     /// The length of the shortest of `anywhere`.
     anywhere_min_len: usize,
+    /// The first bytes of the alternatives anchored at the start.
+    heads: EndKeys,
+    /// The last bytes of the `.*literal` alternatives.
+    tails: EndKeys,
+}
+
+/// The first (or last) `width` bytes, lowercased, of a set of literals, packed in a `u32`
+/// each and sorted: an ASCII value whose own bytes there are not among them matches none
+/// of the literals (most values are rejected by one search of a few keys, not by a
+/// comparison per literal).
+#[derive(Clone, Debug, Default, PartialEq)]
+struct EndKeys {
+    /// Bytes of each key: at most 4, and at most the shortest literal's length.
+    width: usize,
+    /// The keys, sorted, without repeats.
+    keys: Vec<u32>,
+}
+
+impl EndKeys {
+    /// The keys of `literals` (lowercase ASCII) at their start, or at their end.
+    fn of<'a>(literals: impl Iterator<Item = &'a str> + Clone, at_end: bool) -> EndKeys {
+        let width = literals.clone().map(str::len).min().unwrap_or(0).min(4);
+        let mut keys: Vec<u32> = literals
+            .map(|l| end_key(l.as_bytes(), width, at_end))
+            .collect();
+        keys.sort_unstable();
+        keys.dedup();
+        EndKeys { width, keys }
+    }
+
+    /// Whether an ASCII value may match one of the literals: it has their key at that end.
+    /// True when a literal is empty (every value has its key).
+    fn admit(&self, value: &[u8], at_end: bool) -> bool {
+        value.len() >= self.width
+            && self
+                .keys
+                .binary_search(&end_key(value, self.width, at_end))
+                .is_ok()
+    }
+}
+
+/// The first or last `width` (at most 4, at most `bytes.len()`) bytes, lowercased, as a
+/// `u32`.
+fn end_key(bytes: &[u8], width: usize, at_end: bool) -> u32 {
+    let end = if at_end {
+        &bytes[bytes.len() - width..]
+    } else {
+        &bytes[..width]
+    };
+    end.iter()
+        .fold(0, |key, b| key << 8 | u32::from(b.to_ascii_lowercase()))
 }
 
 impl LiteralPattern {
@@ -141,8 +192,24 @@ impl LiteralPattern {
                 let longest = anchored.iter().map(|a| a.literal.len()).max().unwrap_or(0);
                 (mask, longest.saturating_mul(3))
             });
+        let heads = EndKeys::of(
+            anchored
+                .iter()
+                .filter(|a| !a.any_prefix)
+                .map(|a| a.literal.as_str()),
+            false,
+        );
+        let tails = EndKeys::of(
+            anchored
+                .iter()
+                .filter(|a| a.any_prefix)
+                .map(|a| a.literal.as_str()),
+            true,
+        );
         LiteralPattern {
             exact_lengths,
+            heads,
+            tails,
             anchored,
             anywhere_min_len: anywhere.iter().map(|a| a.literal.len()).min().unwrap_or(0),
             anywhere: anywhere.into_iter().map(|a| a.literal).collect(),
@@ -204,6 +271,11 @@ impl LiteralPattern {
         let mut has_newline = || *newline.get_or_insert_with(|| value.contains('\n'));
         if ascii {
             let bytes = value.as_bytes();
+            // An alternative matches only a value with its first bytes (or, after `.*`,
+            // its last): most values have neither.
+            if !self.heads.admit(bytes, false) && !self.tails.admit(bytes, true) {
+                return false;
+            }
             self.anchored
                 .iter()
                 .any(|a| a.is_match_ascii(bytes) && (!a.starred() || !has_newline()))
@@ -447,6 +519,49 @@ mod tests {
             );
             assert_eq!(literal.is_some(), c != '<' && c != '>', "{pattern}");
         }
+    }
+
+    #[test]
+    fn end_keys_admit_only_values_with_a_literals_end() {
+        // StackRox's miner pattern: `.*literal` alternatives, one `.*literal.*`.
+        let miners = LiteralPattern::parse(
+            ".*sgminer|.*cgminer|.*cpuminer|.*minerd|.*geth|.*xmr-stak.*|.*xmrig",
+        )
+        .unwrap();
+        assert_eq!(miners.tails.width, 4);
+        assert!(miners.heads.keys.is_empty());
+        for (value, admitted) in [
+            ("server", false),
+            ("bash", false),
+            ("miner", true),
+            ("geth", true),
+            ("/opt/XMRIG", true),
+            ("minerd", true),
+            ("cgminer", true),
+            ("rig", false),
+        ] {
+            assert_eq!(
+                miners.tails.admit(value.as_bytes(), true),
+                admitted,
+                "{value}"
+            );
+            // Admitted or not, the pattern answers as the regex crate does.
+            assert_eq!(
+                miners.is_match(value),
+                regex_of(".*sgminer|.*cgminer|.*cpuminer|.*minerd|.*geth|.*xmr-stak.*|.*xmrig")
+                    .is_match(value),
+                "{value}"
+            );
+        }
+        // Anchored at the start, the shortest literal sets the width; an empty literal
+        // admits every value.
+        let starts = LiteralPattern::parse("ip|ifconfig.*|route").unwrap();
+        assert_eq!(starts.heads.width, 2);
+        assert!(starts.heads.admit(b"IFUP", false));
+        assert!(!starts.heads.admit(b"server", false));
+        assert!(!starts.heads.admit(b"i", false));
+        let empty = LiteralPattern::parse("|abc").unwrap();
+        assert!(empty.heads.admit(b"", false) && empty.heads.admit(b"zzz", false));
     }
 
     fn regex_of(pattern: &str) -> regex::Regex {
