@@ -42,11 +42,14 @@ pub struct LiteralPattern {
     exact_lengths: Option<(u64, usize)>,
     /// The length of the shortest of `anywhere`.
     anywhere_min_len: usize,
-    /// The first bytes of the alternatives anchored at the start.
-    heads: EndKeys,
-    /// The last bytes of the `.*literal` alternatives.
-    tails: EndKeys,
+    /// With [`KEYED_ALTERNATIVES`] anchored alternatives or more: the first bytes of those
+    /// anchored at the start, and the last bytes of the `.*literal` ones. (Fewer are
+    /// compared one by one, which costs less than the lookup.)
+    end_keys: Option<(EndKeys, EndKeys)>,
 }
+
+/// Anchored alternatives from which a value is first looked up by its ends.
+const KEYED_ALTERNATIVES: usize = 4;
 
 /// The first (or last) `width` bytes, lowercased, of a set of literals, packed in a `u32`
 /// each and sorted: an ASCII value whose own bytes there are not among them matches none
@@ -192,24 +195,17 @@ impl LiteralPattern {
                 let longest = anchored.iter().map(|a| a.literal.len()).max().unwrap_or(0);
                 (mask, longest.saturating_mul(3))
             });
-        let heads = EndKeys::of(
-            anchored
-                .iter()
-                .filter(|a| !a.any_prefix)
-                .map(|a| a.literal.as_str()),
-            false,
-        );
-        let tails = EndKeys::of(
-            anchored
-                .iter()
-                .filter(|a| a.any_prefix)
-                .map(|a| a.literal.as_str()),
-            true,
-        );
+        let end_keys = (anchored.len() >= KEYED_ALTERNATIVES).then(|| {
+            let heads = anchored.iter().filter(|a| !a.any_prefix);
+            let tails = anchored.iter().filter(|a| a.any_prefix);
+            (
+                EndKeys::of(heads.map(|a| a.literal.as_str()), false),
+                EndKeys::of(tails.map(|a| a.literal.as_str()), true),
+            )
+        });
         LiteralPattern {
             exact_lengths,
-            heads,
-            tails,
+            end_keys,
             anchored,
             anywhere_min_len: anywhere.iter().map(|a| a.literal.len()).min().unwrap_or(0),
             anywhere: anywhere.into_iter().map(|a| a.literal).collect(),
@@ -273,7 +269,10 @@ impl LiteralPattern {
             let bytes = value.as_bytes();
             // An alternative matches only a value with its first bytes (or, after `.*`,
             // its last): most values have neither.
-            if !self.heads.admit(bytes, false) && !self.tails.admit(bytes, true) {
+            if let Some((heads, tails)) = &self.end_keys
+                && !heads.admit(bytes, false)
+                && !tails.admit(bytes, true)
+            {
                 return false;
             }
             self.anchored
@@ -528,8 +527,9 @@ mod tests {
             ".*sgminer|.*cgminer|.*cpuminer|.*minerd|.*geth|.*xmr-stak.*|.*xmrig",
         )
         .unwrap();
-        assert_eq!(miners.tails.width, 4);
-        assert!(miners.heads.keys.is_empty());
+        let (heads, tails) = miners.end_keys.as_ref().unwrap();
+        assert_eq!(tails.width, 4);
+        assert!(heads.keys.is_empty());
         for (value, admitted) in [
             ("server", false),
             ("bash", false),
@@ -540,11 +540,7 @@ mod tests {
             ("cgminer", true),
             ("rig", false),
         ] {
-            assert_eq!(
-                miners.tails.admit(value.as_bytes(), true),
-                admitted,
-                "{value}"
-            );
+            assert_eq!(tails.admit(value.as_bytes(), true), admitted, "{value}");
             // Admitted or not, the pattern answers as the regex crate does.
             assert_eq!(
                 miners.is_match(value),
@@ -555,13 +551,22 @@ mod tests {
         }
         // Anchored at the start, the shortest literal sets the width; an empty literal
         // admits every value.
-        let starts = LiteralPattern::parse("ip|ifconfig.*|route").unwrap();
-        assert_eq!(starts.heads.width, 2);
-        assert!(starts.heads.admit(b"IFUP", false));
-        assert!(!starts.heads.admit(b"server", false));
-        assert!(!starts.heads.admit(b"i", false));
-        let empty = LiteralPattern::parse("|abc").unwrap();
-        assert!(empty.heads.admit(b"", false) && empty.heads.admit(b"zzz", false));
+        let starts = LiteralPattern::parse("ip|ifconfig.*|route|arp").unwrap();
+        let (heads, _) = starts.end_keys.as_ref().unwrap();
+        assert_eq!(heads.width, 2);
+        assert!(heads.admit(b"IFUP", false));
+        assert!(!heads.admit(b"server", false));
+        assert!(!heads.admit(b"i", false));
+        let empty = LiteralPattern::parse("|abc|de|fgh").unwrap();
+        let (heads, _) = empty.end_keys.as_ref().unwrap();
+        assert!(heads.admit(b"", false) && heads.admit(b"zzz", false));
+        // Fewer alternatives are compared one by one.
+        assert!(
+            LiteralPattern::parse("ip|route|arp")
+                .unwrap()
+                .end_keys
+                .is_none()
+        );
     }
 
     fn regex_of(pattern: &str) -> regex::Regex {
@@ -573,7 +578,7 @@ mod tests {
         /// The literal matcher and the regex crate agree, on ASCII and tricky Unicode input.
         #[test]
         fn agrees_with_the_regex_crate(
-            alternatives in prop::collection::vec(("[a-zA-Z0-9_:/ -]{0,6}", any::<bool>(), any::<bool>()), 1..4),
+            alternatives in prop::collection::vec(("[a-zA-Z0-9_:/ -]{0,6}", any::<bool>(), any::<bool>()), 1..7),
             group in prop::option::of((any::<bool>(), any::<bool>(), any::<bool>())),
             before in "[a-zA-Z0-9_ \n\u{212A}\u{017F}é]{0,4}",
             value in "[a-zA-Z0-9_:/ \\-\n\u{212A}\u{017F}\u{0130}\u{0131}é]{0,10}",
