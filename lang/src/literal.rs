@@ -55,7 +55,7 @@ const KEYED_ALTERNATIVES: usize = 4;
 /// each and sorted: an ASCII value whose own bytes there are not among them matches none
 /// of the literals (most values are rejected by one search of a few keys, not by a
 /// comparison per literal).
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, PartialEq)]
 struct EndKeys {
     /// Bytes of each key: at most 4, and at most the shortest literal's length.
     width: usize,
@@ -76,9 +76,11 @@ impl EndKeys {
     }
 
     /// Whether an ASCII value may match one of the literals: it has their key at that end.
-    /// True when a literal is empty (every value has its key).
+    /// True when a literal is empty (every value has its key); false when there are none
+    /// (most patterns have alternatives at one end only).
     fn admit(&self, value: &[u8], at_end: bool) -> bool {
-        value.len() >= self.width
+        !self.keys.is_empty()
+            && value.len() >= self.width
             && self
                 .keys
                 .binary_search(&end_key(value, self.width, at_end))
@@ -530,6 +532,8 @@ mod tests {
         let (heads, tails) = miners.end_keys.as_ref().unwrap();
         assert_eq!(tails.width, 4);
         assert!(heads.keys.is_empty());
+        // No alternative anchored at the start: no value gets in by its start.
+        assert!(!heads.admit(b"", false) && !heads.admit(b"sgminer", false));
         for (value, admitted) in [
             ("server", false),
             ("bash", false),
