@@ -573,6 +573,24 @@ mod tests {
         );
     }
 
+    #[test]
+    fn many_alternatives_and_a_huge_value_answer_in_bounded_time() {
+        // 20,000 `.*literal` and start-anchored alternatives: the key lookup is built once
+        // and answers a megabyte value, or one short value, the way a scan would.
+        let tails: Vec<String> = (0..10_000).map(|i| format!(".*x{i:05}")).collect();
+        let heads: Vec<String> = (0..10_000).map(|i| format!("y{i:05}.*")).collect();
+        let pattern = [tails, heads].concat().join("|");
+        let literal = LiteralPattern::parse(&pattern).unwrap();
+        let (heads, tails) = literal.end_keys.as_ref().unwrap();
+        assert_eq!((heads.width, tails.width), (4, 4));
+        let huge = "z".repeat(1 << 20);
+        assert!(!literal.is_match(&huge));
+        assert!(literal.is_match(&format!("{huge}X09999")));
+        assert!(literal.is_match(&format!("Y00042{huge}")));
+        assert!(!literal.is_match(&format!("{huge}x1000")));
+        assert!(!literal.is_match("y0004"));
+    }
+
     fn regex_of(pattern: &str) -> regex::Regex {
         regex::Regex::new(&crate::hir::regex_source(pattern, false).unwrap()).unwrap()
     }
